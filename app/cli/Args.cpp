@@ -1,0 +1,62 @@
+#include "Args.h"
+
+#include "Cli.h"
+
+namespace cli {
+
+std::string normalizeOptionName(std::string name) {
+    for (auto& c : name)
+        if (c == '_') c = '-';
+    return name;
+}
+
+std::optional<std::string> Args::value(const std::string& name) const {
+    auto it = values_.find(name);
+    if (it == values_.end()) return std::nullopt;
+    return it->second;
+}
+
+std::string Args::parse(const std::vector<std::string>& args, const std::vector<OptionSpec>& specs) {
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        if (arg == "--") {
+            positionals_.insert(positionals_.end(), args.begin() + long(i) + 1, args.end());
+            break;
+        }
+        if (arg.size() < 2 || arg[0] != '-') {
+            positionals_.push_back(arg);
+            continue;
+        }
+        std::string name;
+        std::optional<std::string> inlineValue;
+        if (arg.starts_with("--")) {
+            name = arg.substr(2);
+            if (auto eq = name.find('='); eq != std::string::npos) {
+                inlineValue = name.substr(eq + 1);
+                name = name.substr(0, eq);
+            }
+            name = normalizeOptionName(name);
+        } else {
+            name = arg.substr(1);
+        }
+        const OptionSpec* spec = nullptr;
+        for (const auto& s : specs)
+            if (s.name == name || (!s.shortName.empty() && !arg.starts_with("--") && s.shortName == name)) spec = &s;
+        if (!spec) return "unknown option " + arg;
+        if (values_.count(spec->name)) return "option --" + spec->name + " given twice";
+        if (!spec->takesValue) {
+            if (inlineValue) return "option --" + spec->name + " takes no value";
+            values_[spec->name] = "";
+            continue;
+        }
+        if (inlineValue) {
+            values_[spec->name] = *inlineValue;
+        } else {
+            if (i + 1 >= args.size()) return "option --" + spec->name + " needs a value";
+            values_[spec->name] = args[++i];
+        }
+    }
+    return {};
+}
+
+}  // namespace cli

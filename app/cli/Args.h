@@ -1,0 +1,33 @@
+#pragma once
+// A small command-line parser for `loramerge`: long options in --snake_case or --kebab-case,
+// `--name value` or `--name=value`, flags, and positionals. Unknown options are usage errors.
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace cli {
+
+struct OptionSpec {
+    std::string name;      // kebab-case, without dashes
+    bool takesValue = false;
+    std::string shortName; // e.g. "o" for -o; optional
+};
+
+class Args {
+public:
+    // Returns an error message on failure (empty on success).
+    std::string parse(const std::vector<std::string>& args, const std::vector<OptionSpec>& specs);
+
+    bool has(const std::string& name) const { return values_.count(name) > 0; }
+    std::optional<std::string> value(const std::string& name) const;
+    const std::vector<std::string>& positionals() const { return positionals_; }
+
+private:
+    std::map<std::string, std::string> values_;
+    std::vector<std::string> positionals_;
+};
+
+}  // namespace cli

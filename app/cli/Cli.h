@@ -1,0 +1,36 @@
+#pragma once
+// Shared pieces of the `loramerge` command line: each subcommand is a function taking the
+// arguments after its name and returning the process exit code (0 ok, 1 failed, 2 usage).
+
+#include "lms/Error.h"
+
+#include <string>
+#include <vector>
+
+namespace cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitUsage = 2;
+
+struct GlobalOptions {
+    bool quiet = false;
+    bool verbose = false;
+};
+
+int runMerge(const std::vector<std::string>& args, const GlobalOptions& global);
+int runInspect(const std::vector<std::string>& args, const GlobalOptions& global);
+int runPlan(const std::vector<std::string>& args, const GlobalOptions& global);
+int runDemo(const std::vector<std::string>& args, const GlobalOptions& global);
+// `loramerge strategy merge DIR [-o FILE]` and `loramerge strategy show FILE [--json]`.
+int runStrategy(const std::vector<std::string>& args, const GlobalOptions& global);
+
+// Prints "loramerge: error: <describe()>" on stderr and returns kExitFailed.
+int reportError(const lms::Error& error);
+// Prints "loramerge: <message>" plus a hint to run --help, returns kExitUsage.
+int usageError(const std::string& message);
+
+// Options are accepted as --snake_case and --kebab-case; this maps both to kebab-case.
+std::string normalizeOptionName(std::string name);
+
+}  // namespace cli

@@ -1,0 +1,102 @@
+// loramerge: merge LoRA weights into MindSpore checkpoints from the command line.
+#include "Cli.h"
+
+#include "lms/Log.h"
+#include "lms/Version.h"
+
+#include <cstdio>
+#include <iostream>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace {
+
+constexpr const char* kUsage = R"(Usage:
+  loramerge --src_ckpt_path_or_dir SRC --dst_ckpt_dir DST [--src_ckpt_strategy STRATEGY]
+            [--prefix checkpoint_] (--lora_scaling ALPHA/RANK | --lora_alpha A [--lora_rank R]) [options]
+  loramerge merge ...            the same, with the command named
+  loramerge plan ...             dry run: LoRA pairs, problems and bytes to write; writes nothing
+  loramerge inspect FILE [--json]        parameters of a checkpoint: names, dtypes, shapes, bytes
+  loramerge strategy merge DIR [-o FILE] merge per-stage strategy files (pipeline parallelism)
+  loramerge strategy show FILE [--json]  layouts of a strategy file
+  loramerge demo DIR             write the built-in demo checkpoints into DIR
+
+Merge options (the MindFormers transform_ckpt_lora.py flags; --kebab-case works too):
+  --src_ckpt_path_or_dir SRC  a full checkpoint file (.ckpt or .safetensors), or model_dir holding rank_<n>/
+  --src_ckpt_strategy S       distributed only: a strategy file (ckpt_strategy_rank_x.ckpt or a merged one),
+                              or the strategy folder (pipeline parallelism; merged into
+                              S/merged_ckpt_strategy.ckpt)
+  --dst_ckpt_dir DST          output folder; the result is DST/rank_0/<prefix>0.ckpt
+  --prefix P                  output name prefix (default checkpoint_)
+  --lora_scaling S            the scaling s in W' = W + s*B*A: a number or ALPHA/RANK such as 16/8
+  --lora_alpha A              alternatively lora_alpha; s = A / lora_rank
+  --lora_rank R               lora_rank (default: each pair's rank read from its shapes)
+  --skip-invalid              merge the valid pairs and report the others (default: stop on any problem)
+  --square-base ORDER         orientation of square base weights: out-in (default, MindFormers) or in-out
+  --ckpt-name GLOB            in each rank folder use the file matching GLOB (default: lexicographically last)
+  --overwrite                 replace an existing output file
+  --no-verify                 skip re-reading the output to check it (verification is on by default)
+  --no-crc-check              do not verify a crc_num trailer of the input
+
+Global options:
+  -q, --quiet       only errors        -v, --verbose   more log lines
+  --version         print the version  -h, --help      this text
+
+Exit codes: 0 success, 1 failure (one line on stderr says why), 2 usage error.
+)";
+
+}  // namespace
+
+namespace cli {
+
+int reportError(const lms::Error& error) {
+    std::fprintf(stderr, "loramerge: error: %s\n", error.describe().c_str());
+    return kExitFailed;
+}
+
+int usageError(const std::string& message) {
+    std::fprintf(stderr, "loramerge: %s\nTry 'loramerge --help'.\n", message.c_str());
+    return kExitUsage;
+}
+
+}  // namespace cli
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    cli::GlobalOptions global;
+    std::vector<std::string> rest;
+    for (const auto& arg : args) {
+        if (arg == "-q" || arg == "--quiet") {
+            global.quiet = true;
+        } else if (arg == "-v" || arg == "--verbose") {
+            global.verbose = true;
+        } else if (arg == "-h" || arg == "--help") {
+            std::fputs(kUsage, stdout);
+            return cli::kExitOk;
+        } else if (arg == "--version") {
+            std::printf("loramerge %s\n", lms::kVersion);
+            return cli::kExitOk;
+        } else {
+            rest.push_back(arg);
+        }
+    }
+    auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    sink->set_pattern("loramerge: %^%l%$: %v");
+    auto logger = std::make_shared<spdlog::logger>("lms", sink);
+    logger->set_level(global.quiet ? spdlog::level::err : global.verbose ? spdlog::level::debug : spdlog::level::warn);
+    lms::setLogger(logger);
+
+    if (rest.empty()) {
+        std::fputs(kUsage, stderr);
+        return cli::kExitUsage;
+    }
+    const std::string command = rest.front();
+    const std::vector<std::string> commandArgs(rest.begin() + 1, rest.end());
+    if (command == "merge") return cli::runMerge(commandArgs, global);
+    if (command == "plan") return cli::runPlan(commandArgs, global);
+    if (command == "inspect") return cli::runInspect(commandArgs, global);
+    if (command == "strategy") return cli::runStrategy(commandArgs, global);
+    if (command == "demo") return cli::runDemo(commandArgs, global);
+    if (command.starts_with("-")) return cli::runMerge(rest, global);  // seed style: flags only
+    return cli::usageError("unknown command '" + command + "'");
+}

@@ -1,0 +1,56 @@
+#pragma once
+// Writes MindSpore-compatible `.ckpt` files (spec §1.3): one Value per record, exact tensor_type
+// strings, full dims on every chunk, chunks of at most 536,870,912 bytes. Output goes through
+// AtomicOutputFile: nothing appears under the final name until commit().
+
+#include "lms/Checkpoint.h"
+#include "lms/FileIO.h"
+
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace lms {
+
+inline constexpr uint64_t kMaxChunkBytes = 536'870'912;  // 1024 * SLICE_SIZE, spec §1.3
+
+class CheckpointWriter {
+public:
+    // `inputs` are files that must never be overwritten (the sources of this run).
+    static Result<CheckpointWriter> create(const std::filesystem::path& finalPath,
+                                           const std::vector<std::filesystem::path>& inputs);
+
+    // Whole tensor at once.
+    Status writeTensor(std::string_view name, std::string_view typeName, std::span<const int64_t> dims,
+                       std::span<const std::byte> content);
+    // Streaming: begin with the total size, then append exactly that many bytes in any pieces.
+    Status beginTensor(std::string_view name, std::string_view typeName, std::span<const int64_t> dims,
+                       uint64_t totalBytes);
+    Status append(std::span<const std::byte> data);
+    // Copies a tensor's records byte-identical from a .ckpt file.
+    Status copyRecords(const CheckpointFile& source, const TensorInfo& info);
+
+    // Records are cut at this many content bytes (spec §1.3); tests use small values.
+    void setMaxChunkBytes(uint64_t bytes) { maxChunkBytes_ = bytes ? bytes : kMaxChunkBytes; }
+    uint64_t bytesWritten() const { return out_.bytesWritten(); }
+    const std::filesystem::path& finalPath() const { return out_.finalPath(); }
+    Status commit();
+    void abandon() { out_.abandon(); }
+
+private:
+    Status startChunk();
+    AtomicOutputFile out_;
+    std::string name_, typeName_;
+    std::vector<int64_t> dims_;
+    uint64_t remainingInTensor_ = 0, remainingInChunk_ = 0;
+    uint64_t maxChunkBytes_ = kMaxChunkBytes;
+    bool open_ = false;
+};
+
+// Encodes one checkpoint record header (0x0A len Value{tag, tensor{dims, type, content-len}})
+// for a chunk of `contentBytes`; the content bytes follow it. Exposed for tests.
+std::vector<std::byte> encodeRecordHeader(std::string_view name, std::string_view typeName,
+                                          std::span<const int64_t> dims, uint64_t contentBytes);
+
+}  // namespace lms

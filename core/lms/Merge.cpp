@@ -1,0 +1,288 @@
+#include "lms/Merge.h"
+
+#include "lms/CheckpointWriter.h"
+#include "lms/Log.h"
+
+#include <Eigen/Core>
+#include <chrono>
+#include <charconv>
+#include <cmath>
+#include <random>
+
+namespace lms {
+namespace {
+
+using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+constexpr int64_t kRowsPerBlock = 256;  // base rows widened at a time: bounds the float scratch
+
+std::optional<double> parseNumber(std::string_view text) {
+    while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+    while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+    if (text.empty()) return std::nullopt;
+    double value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) return std::nullopt;
+    return value;
+}
+
+template <class Scalar>
+using RowMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Widens any floating tensor to Scalar (float or double).
+template <class Scalar>
+RowMatrix<Scalar> widen(std::span<const std::byte> bytes, DType type, int64_t rows, int64_t cols) {
+    RowMatrix<Scalar> m(rows, cols);
+    if constexpr (std::is_same_v<Scalar, float>) {
+        widenToFloat(type, bytes, std::span(m.data(), size_t(m.size())));
+    } else {
+        if (type == DType::Float64) {
+            std::memcpy(m.data(), bytes.data(), size_t(m.size()) * 8);
+        } else {
+            std::vector<float> tmp(size_t(m.size()));
+            widenToFloat(type, bytes, tmp);
+            for (size_t i = 0; i < tmp.size(); ++i) m.data()[i] = tmp[i];
+        }
+    }
+    return m;
+}
+
+// W (rows of the base as stored) += s·(B·A) or its transpose, block by block of base rows.
+template <class Scalar>
+void addDelta(std::span<std::byte> base, DType baseType, int64_t out, int64_t in, bool transposed,
+              const RowMatrix<Scalar>& a, const RowMatrix<Scalar>& scaledB) {
+    const int64_t storedRows = transposed ? in : out;
+    const int64_t storedCols = transposed ? out : in;
+    const size_t elementBytes = dtypeBits(baseType) / 8;
+    RowMatrix<Scalar> block;
+    std::vector<float> narrowScratch;
+    for (int64_t row0 = 0; row0 < storedRows; row0 += kRowsPerBlock) {
+        const int64_t rows = std::min(kRowsPerBlock, storedRows - row0);
+        auto bytes = base.subspan(size_t(row0 * storedCols) * elementBytes, size_t(rows * storedCols) * elementBytes);
+        block = widen<Scalar>(bytes, baseType, rows, storedCols);
+        if (!transposed) {
+            block.noalias() += scaledB.middleRows(row0, rows) * a;              // [rows,r]·[r,in]
+        } else {
+            block.noalias() += a.middleCols(row0, rows).transpose() * scaledB.transpose();  // [rows,r]·[r,out]
+        }
+        if constexpr (std::is_same_v<Scalar, float>) {
+            narrowFromFloat(baseType, std::span<const float>(block.data(), size_t(block.size())), bytes);
+        } else {
+            std::memcpy(bytes.data(), block.data(), size_t(block.size()) * 8);
+        }
+    }
+}
+
+std::string listProblems(const LoraPlan& plan, size_t limit) {
+    std::string text;
+    size_t shown = 0;
+    for (const auto& pair : plan.pairs) {
+        if (pair.status != PairStatus::Problem) continue;
+        if (shown++ == limit) {
+            text += "; ...";
+            break;
+        }
+        const auto& who = !pair.base.empty() ? pair.base : !pair.a.empty() ? pair.a : pair.b;
+        if (shown > 1) text += "; ";
+        text += who + ": " + pair.problem;
+    }
+    return text;
+}
+
+struct CreatedDirectories {
+    std::vector<std::filesystem::path> dirs;
+    bool keep = false;
+    ~CreatedDirectories() {
+        if (keep) return;
+        std::error_code ec;
+        for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) std::filesystem::remove(*it, ec);  // only if empty
+    }
+};
+
+Status prepareOutput(const ModelSource& source, const std::filesystem::path& output, CreatedDirectories& created) {
+    if (output.empty()) return fail(ErrorCode::InvalidArgument, "no output file given");
+    const auto parent = std::filesystem::absolute(output).parent_path();
+    for (const auto& input : source.inputFiles()) {
+        std::error_code ec;
+        if (std::filesystem::equivalent(input, output, ec))
+            return fail(ErrorCode::InvalidArgument, "the output would overwrite the input " + input.string(),
+                        output.string());
+        if (std::filesystem::equivalent(std::filesystem::absolute(input).parent_path(), parent, ec))
+            return fail(ErrorCode::InvalidArgument,
+                        "the output folder " + parent.string() + " holds an input file (" + input.filename().string() +
+                            "); write the merged checkpoint somewhere else so the source stays untouched",
+                        output.string());
+    }
+    // Create missing folders, remembering them so a failed run can remove them again.
+    std::vector<std::filesystem::path> missing;
+    for (auto dir = parent; !dir.empty() && !std::filesystem::exists(dir); dir = dir.parent_path()) {
+        missing.push_back(dir);
+        if (dir == dir.parent_path()) break;
+    }
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+        std::error_code ec;
+        if (!std::filesystem::create_directory(*it, ec) && ec)
+            return fail(ErrorCode::Io, "cannot create the output folder: " + ec.message(), it->string());
+        created.dirs.push_back(*it);
+    }
+    if (!std::filesystem::is_directory(parent))
+        return fail(ErrorCode::InvalidArgument, "the output folder is not a folder", parent.string());
+    return {};
+}
+
+}  // namespace
+
+Result<double> parseScalingText(std::string_view text) {
+    const auto slash = text.find('/');
+    if (slash == std::string_view::npos) {
+        auto value = parseNumber(text);
+        if (!value) return fail(ErrorCode::InvalidArgument, "not a number: '" + std::string(text) + "'", {}, "lora_scaling");
+        return *value;
+    }
+    auto alpha = parseNumber(text.substr(0, slash));
+    auto rank = parseNumber(text.substr(slash + 1));
+    if (!alpha || !rank)
+        return fail(ErrorCode::InvalidArgument, "expected a number or alpha/rank such as 16/8, got '" + std::string(text) + "'",
+                    {}, "lora_scaling");
+    if (*rank == 0) return fail(ErrorCode::InvalidArgument, "rank 0 in '" + std::string(text) + "'", {}, "lora_scaling");
+    return *alpha / *rank;
+}
+
+Result<double> ScalingSpec::scalingFor(int64_t pairRank) const {
+    if (scaling) return *scaling;
+    if (alpha) {
+        const double r = rank ? *rank : double(pairRank);
+        if (r <= 0) return fail(ErrorCode::InvalidArgument, "LoRA rank must be positive", {}, "lora_rank");
+        return *alpha / r;
+    }
+    return fail(ErrorCode::InvalidArgument,
+                "no LoRA scaling given: the merge adds (lora_alpha / lora_rank)·B·A, so pass --lora_scaling ALPHA/RANK "
+                "(e.g. 16/8, the values of pet_config in your training YAML) or --lora_alpha ALPHA (the rank is then "
+                "read from the LoRA shapes)",
+                {}, "lora_scaling");
+}
+
+Status mergePairInPlace(std::span<std::byte> base, DType baseType, int64_t out, int64_t in, bool transposed,
+                        std::span<const std::byte> a, DType aType, std::span<const std::byte> b, DType bType,
+                        int64_t rank, double scaling) {
+    if (!isFloatingPoint(baseType) || !isFloatingPoint(aType) || !isFloatingPoint(bType))
+        return fail(ErrorCode::Unsupported, "only floating-point weights can be merged");
+    const auto bytesOf = [](DType t, int64_t count) { return uint64_t(count) * (dtypeBits(t) / 8); };
+    if (base.size() != bytesOf(baseType, out * in) || a.size() != bytesOf(aType, rank * in) ||
+        b.size() != bytesOf(bType, out * rank))
+        return fail(ErrorCode::Mismatch, "tensor sizes do not match the LoRA shapes");
+    if (baseType == DType::Float64) {
+        const auto am = widen<double>(a, aType, rank, in);
+        const RowMatrix<double> sb = widen<double>(b, bType, out, rank) * scaling;
+        addDelta<double>(base, baseType, out, in, transposed, am, sb);
+    } else {
+        const auto am = widen<float>(a, aType, rank, in);
+        const RowMatrix<float> sb = widen<float>(b, bType, out, rank) * float(scaling);
+        addDelta<float>(base, baseType, out, in, transposed, am, sb);
+    }
+    return {};
+}
+
+Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& options, const ProgressCallback& progress,
+                             const CancelToken* cancel) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto& tensors = source.tensors();
+    const auto plan = planLora(tensors, options.plan);
+    MergeReport report;
+    report.outputFile = options.outputFile;
+
+    if (plan.problemPairs > 0 && !options.skipInvalid)
+        return fail(ErrorCode::Mismatch,
+                    std::to_string(plan.problemPairs) + " LoRA problem(s), nothing was written: " + listProblems(plan, 5) +
+                        " (use --skip-invalid to merge only the valid pairs)");
+    std::vector<double> scalings(plan.pairs.size(), 0.0);
+    for (size_t p = 0; p < plan.pairs.size(); ++p) {
+        if (plan.pairs[p].status != PairStatus::Ok) continue;
+        auto s = options.scaling.scalingFor(plan.pairs[p].rank);
+        if (!s) return std::unexpected(s.error());
+        scalings[p] = *s;
+    }
+    for (const auto& pair : plan.pairs) {
+        if (pair.status == PairStatus::Problem)
+            report.skipped.push_back((pair.base.empty() ? pair.a.empty() ? pair.b : pair.a : pair.base) + ": " + pair.problem);
+        if (pair.status == PairStatus::Disabled) report.skipped.push_back(pair.base + ": left out by the user");
+    }
+    if (plan.pairs.empty()) report.notes.push_back("no LoRA pairs found: the checkpoint is written without changes");
+
+    CreatedDirectories created;
+    if (auto st = prepareOutput(source, options.outputFile, created); !st) return std::unexpected(st.error());
+    if (options.checkInputCrc)
+        if (auto st = source.verifyInputs(cancel); !st) return std::unexpected(st.error());
+
+    auto writer = CheckpointWriter::create(options.outputFile, source.inputFiles());
+    if (!writer) return std::unexpected(writer.error());
+
+    Progress state;
+    state.stage = "merging";
+    state.bytesTotal = plan.bytesToWrite;
+    state.itemsTotal = plan.tensorsToWrite;
+    auto readFull = [&](size_t index) -> Result<std::vector<std::byte>> {
+        std::vector<std::byte> bytes(size_t(tensors[index].byteSize));
+        if (auto st = source.read(index, bytes, cancel); !st) return std::unexpected(st.error());
+        return bytes;
+    };
+    std::unordered_map<std::string, size_t> indexOf;
+    for (size_t i = 0; i < tensors.size(); ++i) indexOf.emplace(tensors[i].name, i);
+
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        if (cancel && cancel->isCancelled())
+            return fail(ErrorCode::Cancelled, "merge cancelled; nothing was written", options.outputFile.string());
+        if (plan.dropped[i]) {
+            ++report.tensorsDropped;
+            continue;
+        }
+        const auto& t = tensors[i];
+        state.currentItem = t.name;
+        if (progress) progress(state);
+        const int pairIndex = plan.pairOfTensor[i];
+        if (pairIndex >= 0 && plan.pairs[size_t(pairIndex)].status == PairStatus::Ok) {
+            const auto& pair = plan.pairs[size_t(pairIndex)];
+            const auto& ta = tensors[indexOf.at(pair.a)];
+            const auto& tb = tensors[indexOf.at(pair.b)];
+            auto base = readFull(i);
+            if (!base) return std::unexpected(base.error());
+            auto a = readFull(indexOf.at(pair.a));
+            if (!a) return std::unexpected(a.error());
+            auto b = readFull(indexOf.at(pair.b));
+            if (!b) return std::unexpected(b.error());
+            if (auto st = mergePairInPlace(*base, t.dtype, pair.bDims[0], pair.aDims[1], pair.transposed, *a, ta.dtype, *b,
+                                           tb.dtype, pair.rank, scalings[size_t(pairIndex)]);
+                !st) {
+                auto error = st.error();
+                error.parameter = t.name;
+                return std::unexpected(error);
+            }
+            if (auto st = writer->writeTensor(t.name, t.typeName, t.dims, *base); !st) return std::unexpected(st.error());
+            ++report.pairsMerged;
+        } else if (auto raw = source.rawRecords(i)) {
+            if (auto st = writer->copyRecords(*raw->file, *raw->info); !st) return std::unexpected(st.error());
+        } else {
+            auto bytes = readFull(i);
+            if (!bytes) return std::unexpected(bytes.error());
+            if (auto st = writer->writeTensor(t.name, t.typeName, t.dims, *bytes); !st) return std::unexpected(st.error());
+        }
+        ++report.tensorsWritten;
+        ++state.itemsDone;
+        state.bytesDone += t.byteSize;
+    }
+    if (cancel && cancel->isCancelled())
+        return fail(ErrorCode::Cancelled, "merge cancelled; nothing was written", options.outputFile.string());
+    state.stage = "finishing";
+    state.currentItem.clear();
+    if (progress) progress(state);
+    report.bytesWritten = writer->bytesWritten();
+    if (auto st = writer->commit(); !st) return std::unexpected(st.error());
+    created.keep = true;
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    log().info("merged {} LoRA pair(s) into {} ({} parameters, {} bytes) in {:.2f} s", report.pairsMerged,
+               options.outputFile.string(), report.tensorsWritten, report.bytesWritten, report.seconds);
+    return report;
+}
+
+}  // namespace lms

@@ -1,0 +1,60 @@
+#pragma once
+// The merge engine: W' = W + s·(B·A) for every planned pair, streamed one parameter at a time
+// from a ModelSource into one full checkpoint, with progress, cancel and an atomic output.
+
+#include "lms/LoraPlan.h"
+#include "lms/Progress.h"
+#include "lms/Source.h"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace lms {
+
+// How the user gave the scaling: `--lora_scaling 2` or `16/8`, or `--lora_alpha A [--lora_rank R]`.
+struct ScalingSpec {
+    std::optional<double> scaling;  // s directly
+    std::optional<double> alpha;    // s = alpha / (rank ? rank : r of each pair)
+    std::optional<double> rank;
+    bool isSet() const { return scaling.has_value() || alpha.has_value(); }
+    // The scaling for a pair of rank r; error if nothing was given or the rank is 0.
+    Result<double> scalingFor(int64_t pairRank) const;
+};
+
+// Parses "2", "2.5", "16/8" (alpha/rank as written in the MindFormers docs).
+Result<double> parseScalingText(std::string_view text);
+
+struct MergeOptions {
+    std::filesystem::path outputFile;    // the final file to write
+    ScalingSpec scaling;
+    PlanOptions plan;
+    bool skipInvalid = false;            // merge the valid pairs, report the rest
+    bool verify = false;                 // re-open the output and spot-check merged values
+    bool checkInputCrc = true;           // verify a crc_num trailer when present
+};
+
+struct MergeReport {
+    std::filesystem::path outputFile;
+    size_t pairsMerged = 0;
+    size_t tensorsWritten = 0;
+    size_t tensorsDropped = 0;
+    uint64_t bytesWritten = 0;
+    std::vector<std::string> skipped;    // pairs not merged and why (with skipInvalid)
+    std::vector<std::string> notes;      // e.g. "no LoRA pairs: the checkpoint was copied as is"
+    double seconds = 0;
+};
+
+// Refuses to start when the plan has problems (unless skipInvalid), when the scaling is not
+// given, or when the output would overwrite an input. Cancel stops within one parameter and
+// leaves no output and no temp file.
+Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& options,
+                             const ProgressCallback& progress = {}, const CancelToken* cancel = nullptr);
+
+// Adds s·(B·A) (or its transpose) to the base, in float32, rounding once to the base dtype.
+// `base` is the base tensor's bytes in `baseType`; A and B in their own types. Exposed for tests.
+Status mergePairInPlace(std::span<std::byte> base, DType baseType, int64_t out, int64_t in,
+                        bool transposed, std::span<const std::byte> a, DType aType,
+                        std::span<const std::byte> b, DType bType, int64_t rank, double scaling);
+
+}  // namespace lms

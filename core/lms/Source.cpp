@@ -1,0 +1,61 @@
+#include "lms/Source.h"
+
+namespace lms {
+namespace {
+
+class FullSource final : public ModelSource {
+public:
+    explicit FullSource(std::shared_ptr<CheckpointFile> file) : file_(std::move(file)) {
+        const auto origin = std::filesystem::path(file_->path()).filename().string();
+        for (const auto& info : file_->tensors()) {
+            SourceTensor t;
+            t.name = info.name;
+            t.typeName = info.typeName;
+            t.dtype = info.dtype;
+            t.dims = info.dims;
+            t.kind = info.kind;
+            t.legacyScalar = info.legacyScalar;
+            t.byteSize = info.byteSize;
+            t.origin = origin;
+            tensors_.push_back(std::move(t));
+        }
+    }
+
+    std::string description() const override {
+        return std::string(file_->format() == CheckpointFormat::Safetensors ? "safetensors file " : "checkpoint ") +
+               file_->path();
+    }
+    const std::vector<SourceTensor>& tensors() const override { return tensors_; }
+
+    Status read(size_t index, std::span<std::byte> out, const CancelToken* cancel) const override {
+        if (cancel && cancel->isCancelled()) return fail(ErrorCode::Cancelled, "cancelled", file_->path());
+        return file_->readTensor(file_->tensors().at(index), out);
+    }
+
+    std::optional<RawRecords> rawRecords(size_t index) const override {
+        if (file_->format() != CheckpointFormat::Ckpt) return std::nullopt;
+        return RawRecords{file_.get(), &file_->tensors().at(index)};
+    }
+
+    std::vector<std::filesystem::path> inputFiles() const override { return {file_->path()}; }
+    uint64_t inputBytes() const override { return file_->fileSize(); }
+    Status verifyInputs(const CancelToken* cancel) const override { return file_->verifyCrc(cancel); }
+
+private:
+    std::shared_ptr<CheckpointFile> file_;
+    std::vector<SourceTensor> tensors_;
+};
+
+}  // namespace
+
+std::unique_ptr<ModelSource> makeFullSource(std::shared_ptr<CheckpointFile> file) {
+    return std::make_unique<FullSource>(std::move(file));
+}
+
+Result<std::unique_ptr<ModelSource>> openFullSource(const std::filesystem::path& path, const CancelToken* cancel) {
+    auto file = CheckpointFile::open(path, cancel);
+    if (!file) return std::unexpected(file.error());
+    return makeFullSource(std::move(*file));
+}
+
+}  // namespace lms

@@ -126,11 +126,16 @@ Status CheckpointWriter::copyRecords(const CheckpointFile& source, const TensorI
     return {};
 }
 
-Status CheckpointWriter::commit() {
+Status CheckpointWriter::finish() {
     if (open_ && remainingInTensor_ > 0)
         return fail(ErrorCode::InvalidArgument, "last parameter was not completely written",
                     out_.tempPath().string(), name_);
-    return out_.commit();
+    return out_.finish();
+}
+
+Status CheckpointWriter::commit() {
+    if (auto st = finish(); !st) return st;
+    return out_.publish();
 }
 
 }  // namespace lms

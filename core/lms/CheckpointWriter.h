@@ -35,7 +35,12 @@ public:
     void setMaxChunkBytes(uint64_t bytes) { maxChunkBytes_ = bytes ? bytes : kMaxChunkBytes; }
     uint64_t bytesWritten() const { return out_.bytesWritten(); }
     const std::filesystem::path& finalPath() const { return out_.finalPath(); }
+    // finish() completes the temp file (so it can be verified), publish() renames it into place;
+    // commit() does both. Until published, destroying the writer removes the temp file.
+    Status finish();
+    Status publish() { return out_.publish(); }
     Status commit();
+    const std::filesystem::path& tempPath() const { return out_.tempPath(); }
     void abandon() { out_.abandon(); }
 
 private:

@@ -77,12 +77,14 @@ Result<AtomicOutputFile> AtomicOutputFile::create(const std::filesystem::path& f
     out.tempPath_ += ".tmp";
     out.fd_ = ::open(out.tempPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (out.fd_ < 0) return fail(ErrorCode::Io, osError("cannot create output file"), out.tempPath_.string());
+    out.pending_ = true;
     out.buffer_.reserve(kWriteBufferBytes);
     return out;
 }
 
 AtomicOutputFile::AtomicOutputFile(AtomicOutputFile&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
+      pending_(std::exchange(other.pending_, false)),
       written_(other.written_),
       finalPath_(std::move(other.finalPath_)),
       tempPath_(std::move(other.tempPath_)),
@@ -92,6 +94,7 @@ AtomicOutputFile& AtomicOutputFile::operator=(AtomicOutputFile&& other) noexcept
     if (this != &other) {
         abandon();
         fd_ = std::exchange(other.fd_, -1);
+        pending_ = std::exchange(other.pending_, false);
         written_ = other.written_;
         finalPath_ = std::move(other.finalPath_);
         tempPath_ = std::move(other.tempPath_);
@@ -103,10 +106,10 @@ AtomicOutputFile& AtomicOutputFile::operator=(AtomicOutputFile&& other) noexcept
 AtomicOutputFile::~AtomicOutputFile() { abandon(); }
 
 void AtomicOutputFile::abandon() {
-    if (fd_ < 0) return;
-    ::close(fd_);
+    if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
-    ::unlink(tempPath_.c_str());
+    if (pending_) ::unlink(tempPath_.c_str());
+    pending_ = false;
 }
 
 Status AtomicOutputFile::writeAll(std::span<const std::byte> data) {
@@ -175,21 +178,20 @@ Status AtomicOutputFile::copyFrom(const InputFile& source, uint64_t offset, uint
     return {};
 }
 
-Status AtomicOutputFile::commit() {
+Status AtomicOutputFile::finish() {
     if (fd_ < 0) return fail(ErrorCode::Io, "output file is closed", tempPath_.string());
     if (auto st = flushBuffer(); !st) return st;
     if (::fsync(fd_) != 0) return fail(ErrorCode::Io, osError("fsync failed"), tempPath_.string());
-    if (::close(fd_) != 0) {
-        fd_ = -1;
-        ::unlink(tempPath_.c_str());
-        return fail(ErrorCode::Io, osError("close failed"), tempPath_.string());
-    }
-    fd_ = -1;
-    if (::rename(tempPath_.c_str(), finalPath_.c_str()) != 0) {
-        const auto message = osError("cannot rename the finished file into place");
-        ::unlink(tempPath_.c_str());
-        return fail(ErrorCode::Io, message, finalPath_.string());
-    }
+    const int fd = std::exchange(fd_, -1);
+    if (::close(fd) != 0) return fail(ErrorCode::Io, osError("close failed"), tempPath_.string());
+    return {};
+}
+
+Status AtomicOutputFile::publish() {
+    if (!pending_ || fd_ >= 0) return fail(ErrorCode::Io, "output file is not finished", tempPath_.string());
+    if (::rename(tempPath_.c_str(), finalPath_.c_str()) != 0)
+        return fail(ErrorCode::Io, osError("cannot rename the finished file into place"), finalPath_.string());
+    pending_ = false;
     // Make the rename itself durable.
     const auto dir = finalPath_.has_parent_path() ? finalPath_.parent_path() : std::filesystem::path(".");
     if (int dirFd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dirFd >= 0) {
@@ -197,6 +199,11 @@ Status AtomicOutputFile::commit() {
         ::close(dirFd);
     }
     return {};
+}
+
+Status AtomicOutputFile::commit() {
+    if (auto st = finish(); !st) return st;
+    return publish();
 }
 
 bool sameFile(const std::filesystem::path& a, const std::filesystem::path& b) {

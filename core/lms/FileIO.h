@@ -54,6 +54,10 @@ public:
     uint64_t bytesWritten() const { return written_; }
     const std::filesystem::path& finalPath() const { return finalPath_; }
     const std::filesystem::path& tempPath() const { return tempPath_; }
+    // finish() flushes, fsyncs and closes the temp file; publish() renames it to the final name.
+    // commit() does both. Until publish() succeeds, destruction or abandon() removes the temp file.
+    Status finish();
+    Status publish();
     Status commit();
     void abandon();  // removes the temp file now
 
@@ -61,6 +65,7 @@ private:
     Status flushBuffer();
     Status writeAll(std::span<const std::byte> data);
     int fd_ = -1;
+    bool pending_ = false;  // a temp file exists that is not yet published
     uint64_t written_ = 0;
     std::filesystem::path finalPath_, tempPath_;
     std::vector<std::byte> buffer_;  // small writes are coalesced

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 namespace lms {
@@ -68,8 +69,11 @@ void addDelta(std::span<std::byte> base, DType baseType, int64_t out, int64_t in
         }
         if constexpr (std::is_same_v<Scalar, float>) {
             narrowFromFloat(baseType, std::span<const float>(block.data(), size_t(block.size())), bytes);
-        } else {
+        } else if (baseType == DType::Float64) {
             std::memcpy(bytes.data(), block.data(), size_t(block.size()) * 8);
+        } else {
+            narrowScratch.assign(block.data(), block.data() + block.size());
+            narrowFromFloat(baseType, narrowScratch, bytes);
         }
     }
 }
@@ -131,6 +135,104 @@ Status prepareOutput(const ModelSource& source, const std::filesystem::path& out
     return {};
 }
 
+// Relative rounding error of one narrowing to `dtype` (half an ulp, doubled for safety).
+double roundingEpsilon(DType dtype) {
+    switch (dtype) {
+    case DType::BFloat16: return std::ldexp(1.0, -8);
+    case DType::Float16: return std::ldexp(1.0, -11);
+    case DType::Float32: return std::ldexp(1.0, -22);
+    default: return std::ldexp(1.0, -50);
+    }
+}
+
+double elementAt(std::span<const std::byte> bytes, DType dtype, size_t index) {
+    if (dtype == DType::Float64) {
+        double v;
+        std::memcpy(&v, bytes.data() + index * 8, 8);
+        return v;
+    }
+    const size_t size = dtypeBits(dtype) / 8;
+    float v = 0;
+    widenToFloat(dtype, bytes.subspan(index * size, size), std::span(&v, 1));
+    return v;
+}
+
+struct MergedPairRef {
+    size_t baseIndex, aIndex, bIndex;
+    const LoraPair* pair;
+    double scaling;
+};
+
+// Re-opens the finished output and checks it against the source: the index (names, order, types,
+// dims, sizes), every merged parameter finite, and a few random elements of each merged parameter
+// recomputed in double from W, A and B.
+Status verifyOutput(const std::filesystem::path& written, const std::string& shownName, const ModelSource& source,
+                    const LoraPlan& plan, const std::vector<MergedPairRef>& merged, const CancelToken* cancel) {
+    auto output = CheckpointFile::open(written, cancel);
+    if (!output) {
+        auto error = output.error();
+        error.message = "verification failed: the output does not read back: " + error.message;
+        return std::unexpected(error);
+    }
+    const auto& tensors = source.tensors();
+    size_t next = 0;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        if (plan.dropped[i]) continue;
+        if (next >= (*output)->tensors().size())
+            return fail(ErrorCode::Io, "verification failed: the output lacks a parameter", shownName, tensors[i].name);
+        const auto& got = (*output)->tensors()[next++];
+        if (got.name != tensors[i].name || got.typeName != tensors[i].typeName || got.dims != tensors[i].dims ||
+            got.byteSize != tensors[i].byteSize)
+            return fail(ErrorCode::Io, "verification failed: the output's index differs from the source", shownName,
+                        tensors[i].name);
+    }
+    if (next != (*output)->tensors().size())
+        return fail(ErrorCode::Io, "verification failed: the output has extra parameters", shownName);
+
+    std::mt19937_64 rng(0x10AA);
+    for (const auto& ref : merged) {
+        if (cancel && cancel->isCancelled()) return fail(ErrorCode::Cancelled, "verification cancelled", shownName);
+        const auto& t = tensors[ref.baseIndex];
+        const auto* got = (*output)->find(t.name);
+        auto out = (*output)->readTensor(*got);
+        if (!out) return std::unexpected(out.error());
+        const size_t count = size_t(t.byteSize / (dtypeBits(t.dtype) / 8));
+        for (size_t k = 0; k < count; ++k)
+            if (!std::isfinite(elementAt(*out, t.dtype, k)))
+                return fail(ErrorCode::Mismatch,
+                            "verification failed: merged value #" + std::to_string(k) + " is not finite (NaN or Inf)",
+                            shownName, t.name);
+        std::vector<std::byte> w(size_t(t.byteSize)), a(size_t(tensors[ref.aIndex].byteSize)),
+            b(size_t(tensors[ref.bIndex].byteSize));
+        if (auto st = source.read(ref.baseIndex, w, cancel); !st) return st;
+        if (auto st = source.read(ref.aIndex, a, cancel); !st) return st;
+        if (auto st = source.read(ref.bIndex, b, cancel); !st) return st;
+        const int64_t outDim = ref.pair->bDims[0], inDim = ref.pair->aDims[1], r = ref.pair->rank;
+        const auto aType = tensors[ref.aIndex].dtype, bType = tensors[ref.bIndex].dtype;
+        for (int sample = 0; sample < 8; ++sample) {
+            const int64_t row = int64_t(rng() % uint64_t(outDim)), col = int64_t(rng() % uint64_t(inDim));
+            double delta = 0, magnitude = 0;
+            for (int64_t k = 0; k < r; ++k) {
+                const double term = elementAt(b, bType, size_t(row * r + k)) * elementAt(a, aType, size_t(k * inDim + col));
+                delta += term;
+                magnitude += std::abs(term);
+            }
+            const size_t index = ref.pair->transposed ? size_t(col * outDim + row) : size_t(row * inDim + col);
+            const double base = elementAt(w, t.dtype, index);
+            const double expected = base + ref.scaling * delta;
+            const double tolerance =
+                4 * roundingEpsilon(t.dtype) * (std::abs(base) + std::abs(ref.scaling) * magnitude) + 1e-30;
+            const double actual = elementAt(*out, t.dtype, index);
+            if (std::abs(actual - expected) > tolerance)
+                return fail(ErrorCode::Mismatch,
+                            "verification failed at [" + std::to_string(row) + "," + std::to_string(col) + "]: wrote " +
+                                std::to_string(actual) + ", expected " + std::to_string(expected),
+                            shownName, t.name);
+        }
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<double> parseScalingText(std::string_view text) {
@@ -172,7 +274,9 @@ Status mergePairInPlace(std::span<std::byte> base, DType baseType, int64_t out, 
     if (base.size() != bytesOf(baseType, out * in) || a.size() != bytesOf(aType, rank * in) ||
         b.size() != bytesOf(bType, out * rank))
         return fail(ErrorCode::Mismatch, "tensor sizes do not match the LoRA shapes");
-    if (baseType == DType::Float64) {
+    // Float16 has subnormals down to 6e-8, where a float32 product sum that cancels against W can be
+    // off by more than one unit of the result; double keeps every merged value within one ulp.
+    if (baseType == DType::Float64 || baseType == DType::Float16) {
         const auto am = widen<double>(a, aType, rank, in);
         const RowMatrix<double> sb = widen<double>(b, bType, out, rank) * scaling;
         addDelta<double>(base, baseType, out, in, transposed, am, sb);
@@ -229,6 +333,7 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
     };
     std::unordered_map<std::string, size_t> indexOf;
     for (size_t i = 0; i < tensors.size(); ++i) indexOf.emplace(tensors[i].name, i);
+    std::vector<MergedPairRef> merged;
 
     for (size_t i = 0; i < tensors.size(); ++i) {
         if (cancel && cancel->isCancelled())
@@ -260,6 +365,7 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
             }
             if (auto st = writer->writeTensor(t.name, t.typeName, t.dims, *base); !st) return std::unexpected(st.error());
             ++report.pairsMerged;
+            merged.push_back({i, indexOf.at(pair.a), indexOf.at(pair.b), &pair, scalings[size_t(pairIndex)]});
         } else if (auto raw = source.rawRecords(i)) {
             if (auto st = writer->copyRecords(*raw->file, *raw->info); !st) return std::unexpected(st.error());
         } else {
@@ -277,7 +383,16 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
     state.currentItem.clear();
     if (progress) progress(state);
     report.bytesWritten = writer->bytesWritten();
-    if (auto st = writer->commit(); !st) return std::unexpected(st.error());
+    if (auto st = writer->finish(); !st) return std::unexpected(st.error());
+    if (options.verify) {
+        state.stage = "verifying";
+        if (progress) progress(state);
+        if (auto st = verifyOutput(writer->tempPath(), options.outputFile.string(), source, plan, merged, cancel); !st)
+            return std::unexpected(st.error());
+        report.notes.push_back("verified: the output reads back with the expected index, finite merged values and "
+                               "spot-checked elements");
+    }
+    if (auto st = writer->publish(); !st) return std::unexpected(st.error());
     created.keep = true;
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     log().info("merged {} LoRA pair(s) into {} ({} parameters, {} bytes) in {:.2f} s", report.pairsMerged,

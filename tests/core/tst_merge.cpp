@@ -1,0 +1,321 @@
+// The merge engine: numerics (float32 / bf16 / fp16, transposed), scaling, the streaming run with
+// its refusals, cancel and verification, and that inputs never change.
+#include "TestSupport.h"
+#include "lms/Merge.h"
+
+#include <QTemporaryDir>
+#include <QtTest>
+#include <cmath>
+
+using namespace lms;
+using namespace lms::test;
+
+namespace {
+
+// Reference W + s·(B·A) in double, rounded once to the base dtype through float32.
+std::vector<float> reference(const std::vector<float>& w, const std::vector<float>& a, const std::vector<float>& b,
+                             int64_t out, int64_t in, int64_t r, double s, bool transposed) {
+    std::vector<float> result(w.size());
+    for (int64_t i = 0; i < out; ++i)
+        for (int64_t j = 0; j < in; ++j) {
+            double delta = 0;
+            for (int64_t k = 0; k < r; ++k) delta += double(b[size_t(i * r + k)]) * double(a[size_t(k * in + j)]);
+            const size_t index = transposed ? size_t(j * out + i) : size_t(i * in + j);
+            result[index] = float(double(w[index]) + s * delta);
+        }
+    return result;
+}
+
+// Distance in units in the last place between two encoded values of a 16-bit type.
+int ulpDistance16(uint16_t x, uint16_t y) {
+    auto key = [](uint16_t v) { return (v & 0x8000) ? -int(v & 0x7FFF) : int(v); };
+    return std::abs(key(x) - key(y));
+}
+
+struct Model {
+    std::vector<FakeTensor> tensors;
+    std::vector<float> w, a, b;
+};
+
+// base [out,in] (or [in,out] when transposed) with a rank-r MindPet pair, an Adam copy and scalars.
+Model makeModel(const std::string& baseType, int64_t out, int64_t in, int64_t r, bool transposed) {
+    Model m;
+    const auto dtype = dtypeFromTensorType(baseType);
+    m.w = randomValues(size_t(out * in), 1);
+    m.a = randomValues(size_t(r * in), 2);
+    m.b = randomValues(size_t(out * r), 3);
+    // Round the base to its dtype so the reference starts from the stored values.
+    m.w = bytesToFloats(dtype, floatBytes(dtype, m.w));
+    const std::vector<int64_t> baseDims = transposed ? std::vector<int64_t>{in, out} : std::vector<int64_t>{out, in};
+    m.tensors = {
+        {"model.embedding", "Float32", {4, 2}, floatBytes(DType::Float32, randomValues(8, 9))},
+        {"model.l0.wq.weight", baseType, baseDims, floatBytes(dtype, m.w)},
+        {"model.l0.wq.mindpet_delta_lora_a", "Float32", {r, in}, floatBytes(DType::Float32, m.a)},
+        {"model.l0.wq.mindpet_delta_lora_b", "Float32", {out, r}, floatBytes(DType::Float32, m.b)},
+        {"global_step", "Int32", {1}, std::vector<std::byte>(4, std::byte{7})},
+        {"adam_m.model.l0.wq.mindpet_delta_lora_a", "Float32", {r, in}, floatBytes(DType::Float32, m.a)},
+        {"epoch_num", "Int64", {}, std::vector<std::byte>(8, std::byte{1})},
+    };
+    return m;
+}
+
+}  // namespace
+
+class TestMerge : public QObject {
+    Q_OBJECT
+    QTemporaryDir tmp_;
+    std::filesystem::path dir() const { return tmp_.path().toStdString(); }
+
+private slots:
+    void parseScaling_data() {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<double>("expected");
+        QTest::addColumn<bool>("ok");
+        QTest::newRow("fraction") << "16/8" << 2.0 << true;
+        QTest::newRow("number") << "0.5" << 0.5 << true;
+        QTest::newRow("spaces") << " 32 / 16 " << 2.0 << true;
+        QTest::newRow("integer") << "4" << 4.0 << true;
+        QTest::newRow("zero-rank") << "16/0" << 0.0 << false;
+        QTest::newRow("words") << "alpha/rank" << 0.0 << false;
+        QTest::newRow("empty") << "" << 0.0 << false;
+        QTest::newRow("inf") << "inf" << 0.0 << false;
+        QTest::newRow("trailing") << "2x" << 0.0 << false;
+    }
+    void parseScaling() {
+        QFETCH(QString, text);
+        QFETCH(double, expected);
+        QFETCH(bool, ok);
+        auto value = parseScalingText(text.toStdString());
+        QCOMPARE(value.has_value(), ok);
+        if (ok) QCOMPARE(*value, expected);
+        else QCOMPARE(value.error().parameter, std::string("lora_scaling"));
+    }
+
+    void scalingSpec() {
+        ScalingSpec none;
+        auto missing = none.scalingFor(8);
+        QVERIFY(!missing);
+        QVERIFY(missing.error().message.find("lora_alpha / lora_rank") != std::string::npos);
+        ScalingSpec alphaOnly;
+        alphaOnly.alpha = 16;
+        QCOMPARE(*alphaOnly.scalingFor(8), 2.0);   // rank from the shapes
+        QCOMPARE(*alphaOnly.scalingFor(4), 4.0);
+        alphaOnly.rank = 32;
+        QCOMPARE(*alphaOnly.scalingFor(8), 0.5);   // explicit rank wins
+        ScalingSpec direct;
+        direct.scaling = 1.5;
+        QCOMPARE(*direct.scalingFor(99), 1.5);
+    }
+
+    // Hand-computed: W = [[1,2],[3,4]], A = [[1,0]], B = [[1],[2]], s = 0.5 -> W + 0.5*[[1,0],[2,0]].
+    void handComputedFloat32() {
+        auto w = floatBytes(DType::Float32, {1, 2, 3, 4});
+        const auto a = floatBytes(DType::Float32, {1, 0});
+        const auto b = floatBytes(DType::Float32, {1, 2});
+        QVERIFY(mergePairInPlace(w, DType::Float32, 2, 2, false, a, DType::Float32, b, DType::Float32, 1, 0.5));
+        QCOMPARE(bytesToFloats(DType::Float32, w), (std::vector<float>{1.5f, 2, 4, 4}));
+        auto wt = floatBytes(DType::Float32, {1, 2, 3, 4});
+        QVERIFY(mergePairInPlace(wt, DType::Float32, 2, 2, true, a, DType::Float32, b, DType::Float32, 1, 0.5));
+        QCOMPARE(bytesToFloats(DType::Float32, wt), (std::vector<float>{1.5f, 3, 3, 4}));
+    }
+
+    void numericsAgainstReference_data() {
+        QTest::addColumn<QString>("baseType");
+        QTest::addColumn<bool>("transposed");
+        QTest::addColumn<int>("out");
+        QTest::addColumn<int>("in");
+        for (const char* type : {"Float32", "BFloat16", "Float16", "Float64"})
+            for (bool t : {false, true}) {
+                const auto name = std::string(type) + (t ? "-transposed" : "");
+                QTest::newRow(name.c_str()) << QString::fromLatin1(type) << t << 300 << 70;  // crosses the 256-row block
+            }
+    }
+    void numericsAgainstReference() {
+        QFETCH(QString, baseType);
+        QFETCH(bool, transposed);
+        QFETCH(int, out);
+        QFETCH(int, in);
+        const auto dtype = dtypeFromTensorType(baseType.toStdString());
+        const int64_t r = 8;
+        const double s = 16.0 / 8.0;
+        auto m = makeModel(baseType.toStdString(), out, in, r, transposed);
+        auto bytes = m.tensors[1].content;
+        QVERIFY(mergePairInPlace(bytes, dtype, out, in, transposed, m.tensors[2].content, DType::Float32,
+                                 m.tensors[3].content, DType::Float32, r, s));
+        const auto expected = reference(m.w, m.a, m.b, out, in, r, s, transposed);
+        const auto expectedBytes = floatBytes(dtype, expected);
+        if (dtype == DType::BFloat16 || dtype == DType::Float16) {
+            for (size_t i = 0; i < expected.size(); ++i) {
+                uint16_t got, want;
+                std::memcpy(&got, bytes.data() + 2 * i, 2);
+                std::memcpy(&want, expectedBytes.data() + 2 * i, 2);
+                QVERIFY2(ulpDistance16(got, want) <= 1,
+                         qPrintable(QStringLiteral("%1: got %2 want %3 (w %4)").arg(i).arg(got, 0, 16).arg(want, 0, 16).arg(m.w[i])));
+            }
+        } else {
+            const auto got = dtype == DType::Float64 ? std::vector<float>() : bytesToFloats(dtype, bytes);
+            for (size_t i = 0; i < expected.size(); ++i) {
+                double value;
+                if (dtype == DType::Float64) std::memcpy(&value, bytes.data() + 8 * i, 8);
+                else value = got[i];
+                QVERIFY(std::abs(value - double(expected[i])) <= 1e-5 * (1 + std::abs(double(expected[i]))));
+            }
+        }
+    }
+
+    void refusesWrongSizes() {
+        auto w = floatBytes(DType::Float32, {1, 2, 3, 4});
+        const auto a = floatBytes(DType::Float32, {1, 0, 0});
+        const auto b = floatBytes(DType::Float32, {1, 2});
+        const auto st = mergePairInPlace(w, DType::Float32, 2, 2, false, a, DType::Float32, b, DType::Float32, 1, 1);
+        QVERIFY(!st);
+        QCOMPARE(st.error().code, ErrorCode::Mismatch);
+    }
+
+    void fullRun() {
+        auto m = makeModel("BFloat16", 40, 24, 4, false);
+        const auto input = dir() / "fullRun" / "model.ckpt";
+        writeCheckpoint(input, m.tensors);
+        const auto before = fingerprintTree(input.parent_path());
+        auto source = openFullSource(input);
+        QVERIFY(source);
+        MergeOptions options;
+        options.outputFile = dir() / "fullRun-out" / "rank_0" / "checkpoint_0.ckpt";
+        options.scaling.scaling = 2.0;
+        options.verify = true;
+        std::vector<std::string> seen;
+        auto report = runMerge(**source, options, [&](const Progress& p) {
+            if (!p.currentItem.empty()) seen.push_back(p.currentItem);
+        });
+        QVERIFY2(report, report ? "" : report.error().describe().c_str());
+        QCOMPARE(report->pairsMerged, size_t(1));
+        QCOMPARE(report->tensorsWritten, size_t(4));
+        QCOMPARE(report->tensorsDropped, size_t(3));
+        QCOMPARE(seen, (std::vector<std::string>{"model.embedding", "model.l0.wq.weight", "global_step", "epoch_num"}));
+        QCOMPARE(fingerprintTree(input.parent_path()), before);  // the input is untouched
+        QCOMPARE(listFiles(dir() / "fullRun-out"), std::vector<std::string>{"rank_0/checkpoint_0.ckpt"});
+
+        auto out = CheckpointFile::open(options.outputFile);
+        QVERIFY(out);
+        std::vector<std::string> names;
+        for (const auto& t : (*out)->tensors()) names.push_back(t.name);
+        QCOMPARE(names, (std::vector<std::string>{"model.embedding", "model.l0.wq.weight", "global_step", "epoch_num"}));
+        // Untouched parameters are byte-identical records.
+        auto in = CheckpointFile::open(input);
+        const auto inBytes = readFileBytes(input), outBytes = readFileBytes(options.outputFile);
+        for (const char* name : {"model.embedding", "global_step", "epoch_num"}) {
+            const auto& ri = (*in)->find(name)->records[0];
+            const auto& ro = (*out)->find(name)->records[0];
+            QCOMPARE(ri.length, ro.length);
+            QVERIFY(std::equal(inBytes.begin() + long(ri.offset), inBytes.begin() + long(ri.offset + ri.length),
+                               outBytes.begin() + long(ro.offset)));
+        }
+        const auto merged = *(*out)->readTensor(*(*out)->find("model.l0.wq.weight"));
+        const auto expected = floatBytes(DType::BFloat16, reference(m.w, m.a, m.b, 40, 24, 4, 2.0, false));
+        QCOMPARE((*out)->find("model.l0.wq.weight")->typeName, std::string("BFloat16"));
+        for (size_t i = 0; i < expected.size() / 2; ++i) {
+            uint16_t got, want;
+            std::memcpy(&got, merged.data() + 2 * i, 2);
+            std::memcpy(&want, expected.data() + 2 * i, 2);
+            QVERIFY(ulpDistance16(got, want) <= 1);
+        }
+    }
+
+    void noScalingIsAnError() {
+        auto m = makeModel("Float32", 8, 8, 2, false);
+        const auto input = dir() / "noScaling" / "model.ckpt";
+        writeCheckpoint(input, m.tensors);
+        auto source = openFullSource(input);
+        MergeOptions options;
+        options.outputFile = dir() / "noScaling-out" / "rank_0" / "x.ckpt";
+        auto report = runMerge(**source, options);
+        QVERIFY(!report);
+        QCOMPARE(report.error().code, ErrorCode::InvalidArgument);
+        QVERIFY(report.error().message.find("--lora_scaling") != std::string::npos);
+        QVERIFY(!std::filesystem::exists(dir() / "noScaling-out"));
+    }
+
+    void problemsStopOrAreSkipped() {
+        auto m = makeModel("Float32", 8, 8, 2, false);
+        m.tensors[3].dims = {8, 3};  // B's rank disagrees with A's
+        m.tensors[3].content.resize(8 * 3 * 4);
+        const auto input = dir() / "problems" / "model.ckpt";
+        writeCheckpoint(input, m.tensors);
+        auto source = openFullSource(input);
+        MergeOptions options;
+        options.outputFile = dir() / "problems-out" / "m.ckpt";
+        options.scaling.scaling = 1;
+        auto refused = runMerge(**source, options);
+        QVERIFY(!refused);
+        QVERIFY(refused.error().message.find("rank mismatch") != std::string::npos);
+        QVERIFY(refused.error().message.find("--skip-invalid") != std::string::npos);
+        QVERIFY(!std::filesystem::exists(dir() / "problems-out"));
+        options.skipInvalid = true;
+        auto report = runMerge(**source, options);
+        QVERIFY(report);
+        QCOMPARE(report->pairsMerged, size_t(0));
+        QCOMPARE(report->skipped.size(), size_t(1));
+        auto out = CheckpointFile::open(options.outputFile);
+        QVERIFY(out);
+        QCOMPARE((*out)->tensors().size(), size_t(4));
+        QCOMPARE(*(*out)->readTensor(*(*out)->find("model.l0.wq.weight")), m.tensors[1].content);  // unchanged base
+    }
+
+    void cancelLeavesNothing_data() {
+        QTest::addColumn<int>("cancelAt");
+        for (int i = 0; i < 4; ++i) QTest::newRow(qPrintable(QString::number(i))) << i;
+    }
+    void cancelLeavesNothing() {
+        QFETCH(int, cancelAt);
+        auto m = makeModel("Float16", 16, 8, 2, false);
+        const auto input = dir() / "cancel" / "model.ckpt";
+        writeCheckpoint(input, m.tensors);
+        auto source = openFullSource(input);
+        MergeOptions options;
+        options.outputFile = dir() / "cancel-out" / "rank_0" / "c.ckpt";
+        options.scaling.scaling = 1;
+        CancelToken token;
+        int calls = 0;
+        auto report = runMerge(**source, options, [&](const Progress&) {
+            if (calls++ == cancelAt) token.cancel();
+        }, &token);
+        QVERIFY(!report);
+        QCOMPARE(report.error().code, ErrorCode::Cancelled);
+        QVERIFY(!std::filesystem::exists(dir() / "cancel-out"));  // no file, no temp file, no folder
+    }
+
+    void refusesToWriteIntoTheInput() {
+        auto m = makeModel("Float32", 8, 8, 2, false);
+        const auto input = dir() / "self" / "model.ckpt";
+        writeCheckpoint(input, m.tensors);
+        const auto before = fingerprintTree(input.parent_path());
+        auto source = openFullSource(input);
+        MergeOptions options;
+        options.scaling.scaling = 1;
+        options.outputFile = input;
+        auto sameFile = runMerge(**source, options);
+        QVERIFY(!sameFile);
+        QVERIFY(sameFile.error().message.find("overwrite the input") != std::string::npos);
+        options.outputFile = input.parent_path() / "other.ckpt";
+        auto sameFolder = runMerge(**source, options);
+        QVERIFY(!sameFolder);
+        QVERIFY(sameFolder.error().message.find("holds an input file") != std::string::npos);
+        QCOMPARE(fingerprintTree(input.parent_path()), before);
+    }
+
+
+    void noPairsCopiesTheCheckpoint() {
+        const auto input = dir() / "plain" / "model.ckpt";
+        writeCheckpoint(input, {{"a", "Float32", {2}, floatBytes(DType::Float32, {1, 2})}, {"b", "Int64", {}, std::vector<std::byte>(8)}});
+        auto source = openFullSource(input);
+        MergeOptions options;
+        options.outputFile = dir() / "plain-out" / "p.ckpt";
+        auto report = runMerge(**source, options);  // no scaling needed without pairs
+        QVERIFY(report);
+        QCOMPARE(report->notes.front(), std::string("no LoRA pairs found: the checkpoint is written without changes"));
+        QCOMPARE(readFileBytes(options.outputFile), readFileBytes(input));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestMerge)
+#include "tst_merge.moc"

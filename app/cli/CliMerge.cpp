@@ -18,7 +18,7 @@ const std::vector<OptionSpec> kMergeOptions{
     {"prefix", true, ""},               {"lora-scaling", true, ""},      {"lora-alpha", true, ""},
     {"lora-rank", true, ""},            {"skip-invalid", false, ""},     {"square-base", true, ""},
     {"ckpt-name", true, ""},            {"overwrite", false, ""},        {"no-verify", false, ""},
-    {"no-crc-check", false, ""},        {"json", false, ""},
+    {"no-crc-check", false, ""},        {"json", false, ""},             {"adapter", true, ""},
 };
 
 struct MergeSetup {
@@ -45,6 +45,7 @@ std::optional<int> parseSetup(const std::vector<std::string>& args, bool needDes
     if (auto strategy = parsed.value("src-ckpt-strategy"); strategy && *strategy != "None")
         setup.source.strategy = *strategy;
     setup.source.ckptNameGlob = parsed.value("ckpt-name").value_or("");
+    setup.source.adapter = parsed.value("adapter").value_or("");
     setup.dstDir = parsed.value("dst-ckpt-dir").value_or("");
     if (needDestination && setup.dstDir.empty()) return usageError("missing --dst_ckpt_dir (the output folder)");
     setup.source.fallbackStrategyDir = setup.dstDir;

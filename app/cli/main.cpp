@@ -26,6 +26,8 @@ Merge options (the MindFormers transform_ckpt_lora.py flags; --kebab-case works 
   --src_ckpt_strategy S       distributed only: a strategy file (ckpt_strategy_rank_x.ckpt or a merged one),
                               or the strategy folder (pipeline parallelism; merged into
                               S/merged_ckpt_strategy.ckpt)
+  --adapter A                 a LoRA-only checkpoint (MindPet DELTA_CKP-*.ckpt) to merge into SRC: a file,
+                              or a folder of rank_<n>/ folders sliced by the same strategy
   --dst_ckpt_dir DST          output folder; the result is DST/rank_0/<prefix>0.ckpt
   --prefix P                  output name prefix (default checkpoint_)
   --lora_scaling S            the scaling s in W' = W + s*B*A: a number or ALPHA/RANK such as 16/8

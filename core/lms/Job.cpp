@@ -1,37 +1,111 @@
 #include "lms/Job.h"
 
 #include "lms/Distributed.h"
+#include "lms/LoraPlan.h"
+
+#include <unordered_set>
 
 namespace lms {
 
-Result<std::unique_ptr<ModelSource>> openSource(const SourceSpec& spec, std::vector<std::string>* notes,
-                                                const CancelToken* cancel) {
+namespace {
+
+// Base tensors first, then the adapter's; reads go to whichever source holds the tensor.
+class CombinedSource final : public ModelSource {
+public:
+    CombinedSource(std::unique_ptr<ModelSource> base, std::unique_ptr<ModelSource> adapter)
+        : base_(std::move(base)), adapter_(std::move(adapter)) {
+        tensors_ = base_->tensors();
+        tensors_.insert(tensors_.end(), adapter_->tensors().begin(), adapter_->tensors().end());
+    }
+    std::string description() const override {
+        return base_->description() + " with the adapter " + adapter_->description();
+    }
+    const std::vector<SourceTensor>& tensors() const override { return tensors_; }
+    Status read(size_t index, std::span<std::byte> out, const CancelToken* cancel) const override {
+        const size_t split = base_->tensors().size();
+        return index < split ? base_->read(index, out, cancel) : adapter_->read(index - split, out, cancel);
+    }
+    std::optional<RawRecords> rawRecords(size_t index) const override {
+        const size_t split = base_->tensors().size();
+        return index < split ? base_->rawRecords(index) : adapter_->rawRecords(index - split);
+    }
+    std::vector<std::filesystem::path> inputFiles() const override {
+        auto files = base_->inputFiles();
+        for (auto& f : adapter_->inputFiles()) files.push_back(std::move(f));
+        return files;
+    }
+    uint64_t inputBytes() const override { return base_->inputBytes() + adapter_->inputBytes(); }
+    Status verifyInputs(const CancelToken* cancel) const override {
+        if (auto st = base_->verifyInputs(cancel); !st) return st;
+        return adapter_->verifyInputs(cancel);
+    }
+
+private:
+    std::unique_ptr<ModelSource> base_, adapter_;
+    std::vector<SourceTensor> tensors_;
+};
+
+Result<std::unique_ptr<ModelSource>> openOne(const std::filesystem::path& src, const SourceSpec& spec,
+                                             const char* option, std::vector<std::string>* notes,
+                                             const CancelToken* cancel) {
     std::error_code ec;
-    if (spec.src.empty()) return fail(ErrorCode::InvalidArgument, "no source checkpoint given", {}, "src_ckpt_path_or_dir");
-    if (!std::filesystem::exists(spec.src, ec))
-        return fail(ErrorCode::NotFound, "no such file or folder", spec.src.string(), "src_ckpt_path_or_dir");
-    if (!std::filesystem::is_directory(spec.src, ec)) {
+    if (src.empty()) return fail(ErrorCode::InvalidArgument, "no source checkpoint given", {}, option);
+    if (!std::filesystem::exists(src, ec)) return fail(ErrorCode::NotFound, "no such file or folder", src.string(), option);
+    if (!std::filesystem::is_directory(src, ec)) {
         if (!spec.strategy.empty() && notes)
             notes->push_back("the source is one full checkpoint, so the strategy " + spec.strategy.string() +
                              " is not needed and was ignored");
-        return openFullSource(spec.src, cancel);
+        return openFullSource(src, cancel);
     }
-    if (!looksDistributed(spec.src))
+    if (!looksDistributed(src))
         return fail(ErrorCode::InvalidArgument,
                     "this folder holds no rank_<n> folders: give a checkpoint file, or the model_dir of a distributed "
                     "checkpoint laid out as model_dir/rank_x/xxx.ckpt",
-                    spec.src.string(), "src_ckpt_path_or_dir");
+                    src.string(), option);
     if (spec.strategy.empty())
         return fail(ErrorCode::InvalidArgument,
                     "a distributed checkpoint needs its parallel strategy: pass --src_ckpt_strategy with a "
                     "ckpt_strategy_rank_x.ckpt file, or the strategy folder when pipeline parallelism was used",
-                    spec.src.string(), "src_ckpt_strategy");
+                    src.string(), "src_ckpt_strategy");
     DistributedOptions options;
-    options.modelDir = spec.src;
+    options.modelDir = src;
     options.strategy = spec.strategy;
     options.fallbackStrategyDir = spec.fallbackStrategyDir;
     options.ckptNameGlob = spec.ckptNameGlob;
     return openDistributedSource(options, notes, cancel);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ModelSource>> combineWithAdapter(std::unique_ptr<ModelSource> base,
+                                                        std::unique_ptr<ModelSource> adapter) {
+    std::unordered_set<std::string> baseNames;
+    for (const auto& t : base->tensors()) baseNames.insert(t.name);
+    const auto files = adapter->inputFiles();
+    const std::string where = files.empty() ? std::string() : files.front().string();
+    for (const auto& t : adapter->tensors()) {
+        const auto role = classifyName(t.name);
+        const auto dot = t.name.find('.');
+        const bool loraCopy = role == TensorRole::OptimizerState && dot != std::string::npos &&
+                              classifyName(std::string_view(t.name).substr(dot + 1)) != TensorRole::Other;
+        if (role != TensorRole::LoraA && role != TensorRole::LoraB && !loraCopy)
+            return fail(ErrorCode::InvalidArgument,
+                        "the adapter holds a tensor that is not a LoRA weight; an adapter must hold only LoRA A/B "
+                        "tensors (and their optimizer copies)",
+                        where, t.name);
+        if (baseNames.count(t.name))
+            return fail(ErrorCode::Mismatch, "the adapter and the base checkpoint both hold this tensor", where, t.name);
+    }
+    return std::unique_ptr<ModelSource>(new CombinedSource(std::move(base), std::move(adapter)));
+}
+
+Result<std::unique_ptr<ModelSource>> openSource(const SourceSpec& spec, std::vector<std::string>* notes,
+                                                const CancelToken* cancel) {
+    auto base = openOne(spec.src, spec, "src_ckpt_path_or_dir", notes, cancel);
+    if (!base || spec.adapter.empty()) return base;
+    auto adapter = openOne(spec.adapter, spec, "adapter", notes, cancel);
+    if (!adapter) return adapter;
+    return combineWithAdapter(std::move(*base), std::move(*adapter));
 }
 
 std::filesystem::path mergedOutputFile(const std::filesystem::path& dstDir, const std::string& prefix) {

@@ -17,11 +17,19 @@ struct SourceSpec {
     std::filesystem::path strategy;  // empty for a full checkpoint
     std::filesystem::path fallbackStrategyDir;  // where a merged strategy goes if the strategy folder is read-only
     std::string ckptNameGlob;
+    // Optional LoRA-only adapter (MindPet DELTA_CKP-*.ckpt, MindFormers checkpoint_trainable/): a
+    // file, or a folder of rank_<n>/ folders sliced by the same strategy as `src`.
+    std::filesystem::path adapter;
 };
 
 // Opens a full or distributed source. `notes` receives sentences worth telling the user.
 Result<std::unique_ptr<ModelSource>> openSource(const SourceSpec& spec, std::vector<std::string>* notes = nullptr,
                                                 const CancelToken* cancel = nullptr);
+
+// The base model followed by the tensors of a LoRA-only adapter. Refuses adapter tensors that are
+// not LoRA weights (or their optimizer copies) and names that the base already has.
+Result<std::unique_ptr<ModelSource>> combineWithAdapter(std::unique_ptr<ModelSource> base,
+                                                        std::unique_ptr<ModelSource> adapter);
 
 // dst_ckpt_dir/rank_0/<prefix>0.ckpt, the layout the MindFormers docs promise.
 std::filesystem::path mergedOutputFile(const std::filesystem::path& dstDir, const std::string& prefix);

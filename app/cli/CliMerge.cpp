@@ -19,6 +19,7 @@ const std::vector<OptionSpec> kMergeOptions{
     {"lora-rank", true, ""},            {"skip-invalid", false, ""},     {"square-base", true, ""},
     {"ckpt-name", true, ""},            {"overwrite", false, ""},        {"no-verify", false, ""},
     {"no-crc-check", false, ""},        {"json", false, ""},             {"adapter", true, ""},
+    {"save-format", true, ""},          {"dst-ckpt-strategy", true, ""},
 };
 
 struct MergeSetup {
@@ -51,7 +52,20 @@ std::optional<int> parseSetup(const std::vector<std::string>& args, bool needDes
     setup.source.fallbackStrategyDir = setup.dstDir;
     const std::string prefix = parsed.value("prefix").value_or("checkpoint_");
     if (prefix.find('/') != std::string::npos) return usageError("--prefix must not contain '/'");
-    if (!setup.dstDir.empty()) setup.merge.outputFile = lms::mergedOutputFile(setup.dstDir, prefix);
+    if (auto format = parsed.value("save-format")) {
+        if (*format == "safetensors") setup.merge.format = lms::OutputFormat::Safetensors;
+        else if (*format != "ckpt") return usageError("--save_format takes ckpt or safetensors");
+    }
+    if (!setup.dstDir.empty()) setup.merge.outputFile = lms::mergedOutputFile(setup.dstDir, prefix, setup.merge.format);
+    if (auto dstStrategy = parsed.value("dst-ckpt-strategy"); dstStrategy && *dstStrategy != "None") {
+        auto strategy = lms::readStrategyFile(*dstStrategy);
+        if (!strategy) {
+            auto error = strategy.error();
+            error.parameter = "dst_ckpt_strategy";
+            return reportError(error);
+        }
+        setup.merge.reshard = lms::ReshardSpec{std::make_shared<lms::Strategy>(std::move(*strategy)), setup.dstDir, prefix};
+    }
 
     if (auto text = parsed.value("lora-scaling")) {
         if (parsed.has("lora-alpha")) return usageError("give either --lora_scaling or --lora_alpha, not both");
@@ -133,6 +147,16 @@ int runMerge(const std::vector<std::string>& args, const GlobalOptions& global) 
         return reportError({lms::ErrorCode::InvalidArgument,
                             "the output file already exists; pass --overwrite to replace it or choose another --dst_ckpt_dir",
                             setup.merge.outputFile.string(), "dst_ckpt_dir", std::nullopt});
+    if (setup.merge.reshard && !setup.overwrite) {
+        const auto& strategy = *setup.merge.reshard->strategy;
+        for (int64_t rank = 0; rank < strategy.devicesPerStage(); ++rank) {
+            const auto file = lms::rankOutputFile(setup.dstDir, setup.merge.reshard->prefix, rank, setup.merge.format);
+            if (std::filesystem::exists(file, ec))
+                return reportError({lms::ErrorCode::InvalidArgument,
+                                    "the output file already exists; pass --overwrite to replace it or choose another --dst_ckpt_dir",
+                                    file.string(), "dst_ckpt_dir", std::nullopt});
+        }
+    }
     std::vector<std::string> notes;
     auto source = lms::openSource(setup.source, &notes);
     if (!source) return reportError(source.error());
@@ -147,8 +171,11 @@ int runMerge(const std::vector<std::string>& args, const GlobalOptions& global) 
     if (!global.quiet) {
         for (const auto& note : report->notes) std::printf("note: %s\n", note.c_str());
         for (const auto& skipped : report->skipped) std::printf("skipped: %s\n", skipped.c_str());
-        std::printf("merged %zu LoRA pair(s); wrote %zu parameters (%s) to %s in %.2f s\n", report->pairsMerged,
+        std::printf("merged %zu LoRA pair(s); wrote %zu parameters (%s) to %s%s in %.2f s\n", report->pairsMerged,
                     report->tensorsWritten, lms::formatBytes(report->bytesWritten).c_str(), report->outputFile.c_str(),
+                    report->outputFiles.size() > 1
+                        ? (" and " + std::to_string(report->outputFiles.size() - 1) + " more rank file(s)").c_str()
+                        : "",
                     report->seconds);
     }
     return kExitOk;

@@ -30,6 +30,9 @@ Merge options (the MindFormers transform_ckpt_lora.py flags; --kebab-case works 
                               or a folder of rank_<n>/ folders sliced by the same strategy
   --dst_ckpt_dir DST          output folder; the result is DST/rank_0/<prefix>0.ckpt
   --prefix P                  output name prefix (default checkpoint_)
+  --save_format F             ckpt (default) or safetensors (MindSpore's {"format": "ms"} safetensors)
+  --dst_ckpt_strategy S       re-shard: write DST/rank_<r>/<prefix><r>.ckpt for every rank of this
+                              (single-stage) strategy instead of one full checkpoint
   --lora_scaling S            the scaling s in W' = W + s*B*A: a number or ALPHA/RANK such as 16/8
   --lora_alpha A              alternatively lora_alpha; s = A / lora_rank
   --lora_rank R               lora_rank (default: each pair's rank read from its shapes)

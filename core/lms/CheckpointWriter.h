@@ -5,6 +5,7 @@
 
 #include "lms/Checkpoint.h"
 #include "lms/FileIO.h"
+#include "lms/TensorSink.h"
 
 #include <filesystem>
 #include <span>
@@ -15,7 +16,7 @@ namespace lms {
 
 inline constexpr uint64_t kMaxChunkBytes = 536'870'912;  // 1024 * SLICE_SIZE, spec §1.3
 
-class CheckpointWriter {
+class CheckpointWriter final : public TensorSink {
 public:
     // `inputs` are files that must never be overwritten (the sources of this run).
     static Result<CheckpointWriter> create(const std::filesystem::path& finalPath,
@@ -26,22 +27,22 @@ public:
                        std::span<const std::byte> content);
     // Streaming: begin with the total size, then append exactly that many bytes in any pieces.
     Status beginTensor(std::string_view name, std::string_view typeName, std::span<const int64_t> dims,
-                       uint64_t totalBytes);
-    Status append(std::span<const std::byte> data);
+                       uint64_t totalBytes) override;
+    Status append(std::span<const std::byte> data) override;
     // Copies a tensor's records byte-identical from a .ckpt file.
     Status copyRecords(const CheckpointFile& source, const TensorInfo& info);
 
     // Records are cut at this many content bytes (spec §1.3); tests use small values.
     void setMaxChunkBytes(uint64_t bytes) { maxChunkBytes_ = bytes ? bytes : kMaxChunkBytes; }
-    uint64_t bytesWritten() const { return out_.bytesWritten(); }
+    uint64_t bytesWritten() const override { return out_.bytesWritten(); }
     const std::filesystem::path& finalPath() const { return out_.finalPath(); }
     // finish() completes the temp file (so it can be verified), publish() renames it into place;
     // commit() does both. Until published, destroying the writer removes the temp file.
-    Status finish();
-    Status publish() { return out_.publish(); }
-    Status commit();
-    const std::filesystem::path& tempPath() const { return out_.tempPath(); }
-    void abandon() { out_.abandon(); }
+    Status finish() override;
+    Status publish() override { return out_.publish(); }
+    Status commit() override;
+    const std::filesystem::path& tempPath() const override { return out_.tempPath(); }
+    void abandon() override { out_.abandon(); }
 
 private:
     Status startChunk();

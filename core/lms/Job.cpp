@@ -108,8 +108,9 @@ Result<std::unique_ptr<ModelSource>> openSource(const SourceSpec& spec, std::vec
     return combineWithAdapter(std::move(*base), std::move(*adapter));
 }
 
-std::filesystem::path mergedOutputFile(const std::filesystem::path& dstDir, const std::string& prefix) {
-    return dstDir / "rank_0" / (prefix + "0.ckpt");
+std::filesystem::path mergedOutputFile(const std::filesystem::path& dstDir, const std::string& prefix,
+                                       OutputFormat format) {
+    return rankOutputFile(dstDir, prefix, 0, format);
 }
 
 }  // namespace lms

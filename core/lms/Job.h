@@ -32,6 +32,7 @@ Result<std::unique_ptr<ModelSource>> combineWithAdapter(std::unique_ptr<ModelSou
                                                         std::unique_ptr<ModelSource> adapter);
 
 // dst_ckpt_dir/rank_0/<prefix>0.ckpt, the layout the MindFormers docs promise.
-std::filesystem::path mergedOutputFile(const std::filesystem::path& dstDir, const std::string& prefix);
+std::filesystem::path mergedOutputFile(const std::filesystem::path& dstDir, const std::string& prefix,
+                                       OutputFormat format = OutputFormat::Ckpt);
 
 }  // namespace lms

@@ -1,6 +1,8 @@
 #include "lms/Merge.h"
 
 #include "lms/CheckpointWriter.h"
+#include "lms/Layout.h"
+#include "lms/Safetensors.h"
 #include "lms/Log.h"
 
 #include <Eigen/Core>
@@ -163,28 +165,48 @@ struct MergedPairRef {
     double scaling;
 };
 
-// Re-opens the finished output and checks it against the source: the index (names, order, types,
-// dims, sizes), every merged parameter finite, and a few random elements of each merged parameter
-// recomputed in double from W, A and B.
-Status verifyOutput(const std::filesystem::path& written, const std::string& shownName, const ModelSource& source,
-                    const LoraPlan& plan, const std::vector<MergedPairRef>& merged, const CancelToken* cancel) {
-    auto output = CheckpointFile::open(written, cancel);
+// What one output file receives for one source tensor.
+struct Placement {
+    bool whole = true;              // the full tensor, or the box below
+    Box box;
+    std::vector<int64_t> dims;      // dims to write
+    uint64_t bytes = 0;
+};
+
+// One output file: the whole merged model, or one destination rank's share of it.
+struct Target {
+    std::filesystem::path file;
+    std::unique_ptr<TensorSink> sink;
+    CheckpointWriter* ckpt = nullptr;     // set for .ckpt output: whole tensors can be copied as records
+    std::vector<Placement> placements;    // one per source tensor (dropped ones unused)
+    bool full = true;
+};
+
+// Re-opens a finished output and checks its index against what was written; for a full output also
+// checks that every merged parameter is finite and spot-checks elements of W + s·B·A in double.
+Status verifyOutput(const Target& target, const ModelSource& source, const LoraPlan& plan,
+                    const std::vector<MergedPairRef>& merged, const CancelToken* cancel) {
+    const auto shownName = target.file.string();
+    auto output = CheckpointFile::open(target.sink->tempPath(), cancel);
     if (!output) {
         auto error = output.error();
+        error.file = shownName;
         error.message = "verification failed: the output does not read back: " + error.message;
         return std::unexpected(error);
     }
     const auto& tensors = source.tensors();
+    const bool safetensors = (*output)->format() == CheckpointFormat::Safetensors;
     size_t next = 0;
     for (size_t i = 0; i < tensors.size(); ++i) {
         if (plan.dropped[i]) continue;
         if (next >= (*output)->tensors().size())
             return fail(ErrorCode::Io, "verification failed: the output lacks a parameter", shownName, tensors[i].name);
         const auto& got = (*output)->tensors()[next++];
-        if (got.name != tensors[i].name || got.typeName != tensors[i].typeName || got.dims != tensors[i].dims ||
-            got.byteSize != tensors[i].byteSize)
-            return fail(ErrorCode::Io, "verification failed: the output's index differs from the source", shownName,
-                        tensors[i].name);
+        const auto& want = target.placements[i];
+        const bool dimsOk = got.dims == want.dims || (safetensors && tensors[i].legacyScalar && got.dims.empty());
+        if (got.name != tensors[i].name || got.dtype != tensors[i].dtype || !dimsOk || got.byteSize != want.bytes)
+            return fail(ErrorCode::Io, "verification failed: the output's index differs from what was written",
+                        shownName, tensors[i].name);
     }
     if (next != (*output)->tensors().size())
         return fail(ErrorCode::Io, "verification failed: the output has extra parameters", shownName);
@@ -193,15 +215,15 @@ Status verifyOutput(const std::filesystem::path& written, const std::string& sho
     for (const auto& ref : merged) {
         if (cancel && cancel->isCancelled()) return fail(ErrorCode::Cancelled, "verification cancelled", shownName);
         const auto& t = tensors[ref.baseIndex];
-        const auto* got = (*output)->find(t.name);
-        auto out = (*output)->readTensor(*got);
+        auto out = (*output)->readTensor(*(*output)->find(t.name));
         if (!out) return std::unexpected(out.error());
-        const size_t count = size_t(t.byteSize / (dtypeBits(t.dtype) / 8));
+        const size_t count = size_t(out->size() / (dtypeBits(t.dtype) / 8));
         for (size_t k = 0; k < count; ++k)
             if (!std::isfinite(elementAt(*out, t.dtype, k)))
                 return fail(ErrorCode::Mismatch,
                             "verification failed: merged value #" + std::to_string(k) + " is not finite (NaN or Inf)",
                             shownName, t.name);
+        if (!target.full) continue;  // values of slices were checked through the full tensor's arithmetic
         std::vector<std::byte> w(size_t(t.byteSize)), a(size_t(tensors[ref.aIndex].byteSize)),
             b(size_t(tensors[ref.bIndex].byteSize));
         if (auto st = source.read(ref.baseIndex, w, cancel); !st) return st;
@@ -231,6 +253,87 @@ Status verifyOutput(const std::filesystem::path& written, const std::string& sho
         }
     }
     return {};
+}
+
+// Where each tensor goes in each output; every layout problem surfaces here, before writing.
+Result<std::vector<Target>> planTargets(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options) {
+    const auto& tensors = source.tensors();
+    std::vector<Target> targets;
+    if (!options.reshard) {
+        Target target;
+        target.file = options.outputFile;
+        for (const auto& t : tensors) target.placements.push_back({true, {}, t.dims, t.byteSize});
+        targets.push_back(std::move(target));
+        return targets;
+    }
+    const auto& strategy = *options.reshard->strategy;
+    if (strategy.stageCount() != 1)
+        return fail(ErrorCode::Unsupported,
+                    "re-sharding into a pipeline-parallel destination is not supported; give a single-stage strategy",
+                    strategy.file, "dst_ckpt_strategy");
+    const int64_t ranks = strategy.devicesPerStage();
+    if (ranks <= 0) return fail(ErrorCode::Malformed, "the destination strategy has no device matrix", strategy.file);
+    for (int64_t rank = 0; rank < ranks; ++rank) {
+        Target target;
+        target.full = false;
+        target.file = rankOutputFile(options.reshard->dir, options.reshard->prefix, rank, options.format);
+        for (size_t i = 0; i < tensors.size(); ++i) {
+            const auto& t = tensors[i];
+            const auto layouts = plan.dropped[i] ? std::vector<const ParamLayout*>{} : strategy.find(t.name);
+            if (layouts.empty() || t.kind != TensorKind::Dense || t.legacyScalar || dtypeBits(t.dtype) < 8) {
+                target.placements.push_back({true, {}, t.dims, t.byteSize});
+                continue;
+            }
+            auto box = rankSlice(*layouts.front(), t.dims, rank);
+            if (!box) {
+                auto error = box.error();
+                error.file = strategy.file;
+                return std::unexpected(error);
+            }
+            Placement placement{false, *box, {}, dtypeBits(t.dtype) / 8};
+            for (size_t d = 0; d < t.dims.size(); ++d) {
+                placement.dims.push_back(box->end[d] - box->begin[d]);
+                placement.bytes *= uint64_t(placement.dims.back());
+            }
+            target.placements.push_back(std::move(placement));
+        }
+        targets.push_back(std::move(target));
+    }
+    return targets;
+}
+
+Status openSinks(std::vector<Target>& targets, const ModelSource& source, const LoraPlan& plan,
+                 const MergeOptions& options) {
+    const auto inputs = source.inputFiles();
+    const auto& tensors = source.tensors();
+    for (auto& target : targets) {
+        if (options.format == OutputFormat::Ckpt) {
+            auto writer = CheckpointWriter::create(target.file, inputs);
+            if (!writer) return std::unexpected(writer.error());
+            auto owned = std::make_unique<CheckpointWriter>(std::move(*writer));
+            target.ckpt = owned.get();
+            target.sink = std::move(owned);
+            continue;
+        }
+        std::vector<SafetensorsTensor> declared;
+        for (size_t i = 0; i < tensors.size(); ++i)
+            if (!plan.dropped[i])
+                declared.push_back({tensors[i].name, tensors[i].dtype, target.placements[i].dims, target.placements[i].bytes});
+        auto writer = SafetensorsWriter::create(target.file, inputs, {{"format", "ms"}}, std::move(declared));
+        if (!writer) return std::unexpected(writer.error());
+        target.sink = std::make_unique<SafetensorsWriter>(std::move(*writer));
+    }
+    return {};
+}
+
+// Copies the box of a row-major tensor into a dense buffer.
+std::vector<std::byte> extractBox(std::span<const std::byte> full, std::span<const int64_t> fullShape, const Box& box,
+                                  uint64_t elementBytes, uint64_t boxBytes) {
+    std::vector<std::byte> out(static_cast<size_t>(boxBytes));
+    forEachContiguousRun(fullShape, box, elementBytes, [&](uint64_t sliceOffset, uint64_t fullOffset, uint64_t count) {
+        std::memcpy(out.data() + sliceOffset, full.data() + fullOffset, size_t(count));
+    });
+    return out;
 }
 
 }  // namespace
@@ -288,13 +391,18 @@ Status mergePairInPlace(std::span<std::byte> base, DType baseType, int64_t out, 
     return {};
 }
 
+std::filesystem::path rankOutputFile(const std::filesystem::path& dir, const std::string& prefix, int64_t rank,
+                                     OutputFormat format) {
+    const auto r = std::to_string(rank);
+    return dir / ("rank_" + r) / (prefix + r + (format == OutputFormat::Safetensors ? ".safetensors" : ".ckpt"));
+}
+
 Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& options, const ProgressCallback& progress,
                              const CancelToken* cancel) {
     const auto started = std::chrono::steady_clock::now();
     const auto& tensors = source.tensors();
     const auto plan = planLora(tensors, options.plan);
     MergeReport report;
-    report.outputFile = options.outputFile;
 
     if (plan.problemPairs > 0 && !options.skipInvalid)
         return fail(ErrorCode::Mismatch,
@@ -314,18 +422,21 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
     }
     if (plan.pairs.empty()) report.notes.push_back("no LoRA pairs found: the checkpoint is written without changes");
 
+    auto targets = planTargets(source, plan, options);
+    if (!targets) return std::unexpected(targets.error());
     CreatedDirectories created;
-    if (auto st = prepareOutput(source, options.outputFile, created); !st) return std::unexpected(st.error());
+    for (const auto& target : *targets)
+        if (auto st = prepareOutput(source, target.file, created); !st) return std::unexpected(st.error());
     if (options.checkInputCrc)
         if (auto st = source.verifyInputs(cancel); !st) return std::unexpected(st.error());
-
-    auto writer = CheckpointWriter::create(options.outputFile, source.inputFiles());
-    if (!writer) return std::unexpected(writer.error());
+    if (auto st = openSinks(*targets, source, plan, options); !st) return std::unexpected(st.error());
 
     Progress state;
     state.stage = "merging";
-    state.bytesTotal = plan.bytesToWrite;
     state.itemsTotal = plan.tensorsToWrite;
+    for (const auto& target : *targets)
+        for (size_t i = 0; i < tensors.size(); ++i)
+            if (!plan.dropped[i]) state.bytesTotal += target.placements[i].bytes;
     auto readFull = [&](size_t index) -> Result<std::vector<std::byte>> {
         std::vector<std::byte> bytes(size_t(tensors[index].byteSize));
         if (auto st = source.read(index, bytes, cancel); !st) return std::unexpected(st.error());
@@ -334,10 +445,12 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
     std::unordered_map<std::string, size_t> indexOf;
     for (size_t i = 0; i < tensors.size(); ++i) indexOf.emplace(tensors[i].name, i);
     std::vector<MergedPairRef> merged;
+    const auto cancelled = [&] {
+        return fail(ErrorCode::Cancelled, "merge cancelled; nothing was written", (*targets).front().file.string());
+    };
 
     for (size_t i = 0; i < tensors.size(); ++i) {
-        if (cancel && cancel->isCancelled())
-            return fail(ErrorCode::Cancelled, "merge cancelled; nothing was written", options.outputFile.string());
+        if (cancel && cancel->isCancelled()) return cancelled();
         if (plan.dropped[i]) {
             ++report.tensorsDropped;
             continue;
@@ -346,57 +459,83 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
         state.currentItem = t.name;
         if (progress) progress(state);
         const int pairIndex = plan.pairOfTensor[i];
-        if (pairIndex >= 0 && plan.pairs[size_t(pairIndex)].status == PairStatus::Ok) {
+        const bool mergeHere = pairIndex >= 0 && plan.pairs[size_t(pairIndex)].status == PairStatus::Ok;
+        const auto raw = mergeHere ? std::nullopt : source.rawRecords(i);
+        std::vector<std::byte> content;
+        bool haveContent = false;
+        if (mergeHere) {
             const auto& pair = plan.pairs[size_t(pairIndex)];
-            const auto& ta = tensors[indexOf.at(pair.a)];
-            const auto& tb = tensors[indexOf.at(pair.b)];
+            const size_t ia = indexOf.at(pair.a), ib = indexOf.at(pair.b);
             auto base = readFull(i);
             if (!base) return std::unexpected(base.error());
-            auto a = readFull(indexOf.at(pair.a));
+            auto a = readFull(ia);
             if (!a) return std::unexpected(a.error());
-            auto b = readFull(indexOf.at(pair.b));
+            auto b = readFull(ib);
             if (!b) return std::unexpected(b.error());
-            if (auto st = mergePairInPlace(*base, t.dtype, pair.bDims[0], pair.aDims[1], pair.transposed, *a, ta.dtype, *b,
-                                           tb.dtype, pair.rank, scalings[size_t(pairIndex)]);
+            if (auto st = mergePairInPlace(*base, t.dtype, pair.bDims[0], pair.aDims[1], pair.transposed, *a,
+                                           tensors[ia].dtype, *b, tensors[ib].dtype, pair.rank, scalings[size_t(pairIndex)]);
                 !st) {
                 auto error = st.error();
                 error.parameter = t.name;
                 return std::unexpected(error);
             }
-            if (auto st = writer->writeTensor(t.name, t.typeName, t.dims, *base); !st) return std::unexpected(st.error());
+            content = std::move(*base);
+            haveContent = true;
             ++report.pairsMerged;
-            merged.push_back({i, indexOf.at(pair.a), indexOf.at(pair.b), &pair, scalings[size_t(pairIndex)]});
-        } else if (auto raw = source.rawRecords(i)) {
-            if (auto st = writer->copyRecords(*raw->file, *raw->info); !st) return std::unexpected(st.error());
-        } else {
-            auto bytes = readFull(i);
-            if (!bytes) return std::unexpected(bytes.error());
-            if (auto st = writer->writeTensor(t.name, t.typeName, t.dims, *bytes); !st) return std::unexpected(st.error());
+            merged.push_back({i, ia, ib, &pair, scalings[size_t(pairIndex)]});
+        }
+        for (auto& target : *targets) {
+            const auto& placement = target.placements[i];
+            if (placement.whole && raw && target.ckpt) {
+                if (auto st = target.ckpt->copyRecords(*raw->file, *raw->info); !st) return std::unexpected(st.error());
+                continue;
+            }
+            if (!haveContent) {
+                auto bytes = readFull(i);
+                if (!bytes) return std::unexpected(bytes.error());
+                content = std::move(*bytes);
+                haveContent = true;
+            }
+            const auto slice = placement.whole ? std::vector<std::byte>{}
+                                               : extractBox(content, t.dims, placement.box, dtypeBits(t.dtype) / 8, placement.bytes);
+            if (auto st = target.sink->beginTensor(t.name, t.typeName, placement.dims, placement.bytes); !st)
+                return std::unexpected(st.error());
+            if (auto st = target.sink->append(placement.whole ? std::span<const std::byte>(content) : slice); !st)
+                return std::unexpected(st.error());
         }
         ++report.tensorsWritten;
         ++state.itemsDone;
-        state.bytesDone += t.byteSize;
+        for (const auto& target : *targets) state.bytesDone += target.placements[i].bytes;
     }
-    if (cancel && cancel->isCancelled())
-        return fail(ErrorCode::Cancelled, "merge cancelled; nothing was written", options.outputFile.string());
+    if (cancel && cancel->isCancelled()) return cancelled();
     state.stage = "finishing";
     state.currentItem.clear();
     if (progress) progress(state);
-    report.bytesWritten = writer->bytesWritten();
-    if (auto st = writer->finish(); !st) return std::unexpected(st.error());
+    for (auto& target : *targets) {
+        if (auto st = target.sink->finish(); !st) return std::unexpected(st.error());
+        report.bytesWritten += target.sink->bytesWritten();
+    }
     if (options.verify) {
         state.stage = "verifying";
         if (progress) progress(state);
-        if (auto st = verifyOutput(writer->tempPath(), options.outputFile.string(), source, plan, merged, cancel); !st)
-            return std::unexpected(st.error());
+        for (const auto& target : *targets)
+            if (auto st = verifyOutput(target, source, plan, merged, cancel); !st) return std::unexpected(st.error());
         report.notes.push_back("verified: the output reads back with the expected index, finite merged values and "
                                "spot-checked elements");
     }
-    if (auto st = writer->publish(); !st) return std::unexpected(st.error());
+    for (size_t k = 0; k < targets->size(); ++k) {
+        if (auto st = (*targets)[k].sink->publish(); !st) {
+            std::error_code ec;
+            for (size_t j = 0; j < k; ++j) std::filesystem::remove((*targets)[j].file, ec);  // all or nothing
+            return std::unexpected(st.error());
+        }
+        report.outputFiles.push_back((*targets)[k].file);
+    }
     created.keep = true;
+    report.outputFile = report.outputFiles.front();
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     log().info("merged {} LoRA pair(s) into {} ({} parameters, {} bytes) in {:.2f} s", report.pairsMerged,
-               options.outputFile.string(), report.tensorsWritten, report.bytesWritten, report.seconds);
+               report.outputFile.string(), report.tensorsWritten, report.bytesWritten, report.seconds);
     return report;
 }
 

@@ -5,6 +5,9 @@
 #include "lms/LoraPlan.h"
 #include "lms/Progress.h"
 #include "lms/Source.h"
+#include "lms/Strategy.h"
+
+#include <memory>
 
 #include <filesystem>
 #include <optional>
@@ -25,8 +28,21 @@ struct ScalingSpec {
 // Parses "2", "2.5", "16/8" (alpha/rank as written in the MindFormers docs).
 Result<double> parseScalingText(std::string_view text);
 
+enum class OutputFormat { Ckpt, Safetensors };
+
+// Re-sharding: instead of one full file, write dir/rank_<r>/<prefix><r>.<ext> for every rank of a
+// single-stage destination strategy, each holding its slice (spec §4.3) of the merged model;
+// parameters without a destination layout are written whole to every rank.
+struct ReshardSpec {
+    std::shared_ptr<const Strategy> strategy;
+    std::filesystem::path dir;
+    std::string prefix = "checkpoint_";
+};
+
 struct MergeOptions {
-    std::filesystem::path outputFile;    // the final file to write
+    std::filesystem::path outputFile;    // the final file to write (ignored when `reshard` is set)
+    OutputFormat format = OutputFormat::Ckpt;
+    std::optional<ReshardSpec> reshard;
     ScalingSpec scaling;
     PlanOptions plan;
     bool skipInvalid = false;            // merge the valid pairs, report the rest
@@ -35,7 +51,8 @@ struct MergeOptions {
 };
 
 struct MergeReport {
-    std::filesystem::path outputFile;
+    std::filesystem::path outputFile;    // the first (with re-sharding: rank 0's) output file
+    std::vector<std::filesystem::path> outputFiles;
     size_t pairsMerged = 0;
     size_t tensorsWritten = 0;
     size_t tensorsDropped = 0;
@@ -44,6 +61,10 @@ struct MergeReport {
     std::vector<std::string> notes;      // e.g. "no LoRA pairs: the checkpoint was copied as is"
     double seconds = 0;
 };
+
+// The output file for a rank: dir/rank_<r>/<prefix><r>.ckpt (or .safetensors).
+std::filesystem::path rankOutputFile(const std::filesystem::path& dir, const std::string& prefix, int64_t rank,
+                                     OutputFormat format);
 
 // Refuses to start when the plan has problems (unless skipInvalid), when the scaling is not
 // given, or when the output would overwrite an input. Cancel stops within one parameter and

@@ -1,0 +1,592 @@
+#include "lms/Distributed.h"
+
+#include "lms/Log.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+#include <system_error>
+#include <unordered_map>
+
+namespace lms {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint64_t kBlockBytes = 8ull << 20;    // bounded reads when scattering slices
+constexpr uint64_t kCompareBytes = 1ull << 20;  // per file, when comparing copies
+constexpr size_t kMaxPickNotes = 8;
+
+std::string rankName(int64_t rank) { return "rank_" + std::to_string(rank); }
+
+std::string dimsText(std::span<const int64_t> dims) {
+    std::string out = "[";
+    for (size_t i = 0; i < dims.size(); ++i) out += (i ? ", " : "") + std::to_string(dims[i]);
+    return out + "]";
+}
+
+std::string rankListText(std::span<const int64_t> ranks) {
+    std::string out;
+    for (size_t i = 0; i < ranks.size(); ++i) {
+        if (i == 6 && ranks.size() > 8) return out + ", … (" + std::to_string(ranks.size()) + " ranks)";
+        out += (i ? ", " : "") + rankName(ranks[i]);
+    }
+    return out;
+}
+
+Status cancelled(const CancelToken* cancel) {
+    if (cancel && cancel->isCancelled()) return fail(ErrorCode::Cancelled, "cancelled");
+    return {};
+}
+
+bool hasSuffix(const std::string& name, std::string_view suffix) { return name.ends_with(suffix); }
+
+// Reads consecutive bytes of a tensor whose content is spread over byte ranges of a file.
+class RangeStream {
+public:
+    RangeStream(const CheckpointFile& file, std::span<const ByteRange> ranges) : file_(file), ranges_(ranges) {}
+
+    Status read(std::span<std::byte> out) {
+        size_t done = 0;
+        while (done < out.size()) {
+            if (range_ >= ranges_.size())
+                return fail(ErrorCode::Malformed, "tensor content shorter than its dims promise", file_.path());
+            const ByteRange& r = ranges_[range_];
+            const uint64_t take = std::min<uint64_t>(r.length - within_, out.size() - done);
+            if (auto s = file_.input().readAt(r.offset + within_, out.subspan(done, size_t(take))); !s) return s;
+            done += size_t(take);
+            within_ += take;
+            if (within_ == r.length) {
+                ++range_;
+                within_ = 0;
+            }
+        }
+        return {};
+    }
+
+private:
+    const CheckpointFile& file_;
+    std::span<const ByteRange> ranges_;
+    size_t range_ = 0;
+    uint64_t within_ = 0;
+};
+
+uint64_t totalLength(std::span<const ByteRange> ranges) {
+    uint64_t total = 0;
+    for (const auto& r : ranges) total += r.length;
+    return total;
+}
+
+// The bytes to compare for a copy: tensor content, or whole records for map tensors.
+std::span<const ByteRange> comparableRanges(const TensorInfo& info) {
+    return info.kind == TensorKind::Dense ? std::span<const ByteRange>(info.chunks)
+                                          : std::span<const ByteRange>(info.records);
+}
+
+// Stream-compares two tensors' bytes in bounded blocks.
+Result<bool> sameBytes(const CheckpointFile& fileA, const TensorInfo& a, const CheckpointFile& fileB,
+                       const TensorInfo& b, const CancelToken* cancel) {
+    const auto rangesA = comparableRanges(a), rangesB = comparableRanges(b);
+    uint64_t left = totalLength(rangesA);
+    if (left != totalLength(rangesB)) return false;
+    RangeStream streamA(fileA, rangesA), streamB(fileB, rangesB);
+    std::vector<std::byte> blockA(size_t(std::min(left, kCompareBytes))), blockB(blockA.size());
+    while (left > 0) {
+        if (auto s = cancelled(cancel); !s) return std::unexpected(s.error());
+        const size_t n = size_t(std::min<uint64_t>(left, blockA.size()));
+        if (auto s = streamA.read(std::span(blockA).first(n)); !s) return std::unexpected(s.error());
+        if (auto s = streamB.read(std::span(blockB).first(n)); !s) return std::unexpected(s.error());
+        if (std::memcmp(blockA.data(), blockB.data(), n) != 0) return false;
+        left -= n;
+    }
+    return true;
+}
+
+// Bytes per element when a tensor can be cut at element boundaries; 0 otherwise.
+uint64_t sliceableElementBytes(DType dtype) {
+    const unsigned bits = dtypeBits(dtype);
+    return (dtype == DType::Unknown || dtype == DType::String || bits == 0 || bits % 8 != 0) ? 0 : bits / 8;
+}
+
+std::optional<int64_t> parseRankFolderName(const std::string& name) {
+    if (!name.starts_with("rank_") || name.size() == 5 || name.size() > 5 + 9) return std::nullopt;
+    int64_t rank = 0;
+    for (char c : std::string_view(name).substr(5)) {
+        if (c < '0' || c > '9') return std::nullopt;
+        rank = rank * 10 + (c - '0');
+    }
+    return rank;
+}
+
+// One opened rank file.
+struct RankInput {
+    RankFile info;
+    std::shared_ptr<CheckpointFile> file;
+};
+
+// Where the bytes of one piece of one tensor are read from.
+struct PieceRead {
+    const CheckpointFile* file = nullptr;
+    const TensorInfo* info = nullptr;
+};
+
+struct TensorPlan {
+    TensorPlacement placement;
+    std::vector<PieceRead> reads;  // parallel to placement.pieces
+    uint64_t elementBytes = 0;     // 0: copied whole (no slicing)
+    uint64_t byteSize = 0;         // of the full tensor, when sliced
+};
+
+class DistributedSourceImpl final : public DistributedSource {
+public:
+    static Result<std::unique_ptr<DistributedSourceImpl>> open(const DistributedOptions& options,
+                                                               std::vector<std::string>* notes,
+                                                               const CancelToken* cancel);
+
+    std::string description() const override {
+        return std::to_string(ranks_.size()) + " ranks under " + modelDir_.string() + " (" +
+               std::to_string(strategy_.stageCount()) + " stage(s) x " + std::to_string(devicesPerStage_) +
+               " devices, strategy " + strategy_.file + ")";
+    }
+    const std::vector<SourceTensor>& tensors() const override { return tensors_; }
+    Status read(size_t index, std::span<std::byte> out, const CancelToken* cancel) const override;
+    std::optional<RawRecords> rawRecords(size_t index) const override;
+    std::vector<std::filesystem::path> inputFiles() const override;
+    uint64_t inputBytes() const override;
+    Status verifyInputs(const CancelToken* cancel) const override;
+
+    const Strategy& strategy() const override { return strategy_; }
+    const std::vector<RankFile>& rankFiles() const override { return rankFiles_; }
+    const TensorPlacement& placement(size_t index) const override { return plans_.at(index).placement; }
+
+private:
+    Status checkDeviceCounts() const;
+    Status openRankFiles(const DistributedOptions& options, std::vector<std::string>* notes, const CancelToken* cancel);
+    Status planTensors(std::vector<std::string>* notes, const CancelToken* cancel);
+    Result<TensorPlan> planSharded(const std::string& name, const std::vector<const ParamLayout*>& variants) const;
+    Result<TensorPlan> planCopied(const std::string& name, const CancelToken* cancel) const;
+    Status checkPieceDims(const std::string& name, const ParamLayout& layout, int64_t rank, const TensorInfo& info,
+                          const TensorInfo& first, const Box& box, std::span<const int64_t> full) const;
+    Status scatterPiece(const TensorPlan& plan, size_t piece, std::span<std::byte> out, const CancelToken* cancel) const;
+    Error withModelDir(Error error) const {
+        if (error.file.empty()) error.file = modelDir_.string();
+        return error;
+    }
+
+    fs::path modelDir_;
+    Strategy strategy_;
+    int64_t devicesPerStage_ = 0;
+    std::vector<RankInput> ranks_;   // index = global rank
+    std::vector<RankFile> rankFiles_;
+    std::unordered_map<std::string, std::vector<const ParamLayout*>> layoutsByName_;
+    std::vector<SourceTensor> tensors_;
+    std::vector<TensorPlan> plans_;
+};
+
+Result<std::unique_ptr<DistributedSourceImpl>> DistributedSourceImpl::open(const DistributedOptions& options,
+                                                                           std::vector<std::string>* notes,
+                                                                           const CancelToken* cancel) {
+    auto source = std::make_unique<DistributedSourceImpl>();
+    source->modelDir_ = options.modelDir;
+    auto strategy = loadStrategyArgument(options.strategy, options.fallbackStrategyDir, notes);
+    if (!strategy) return std::unexpected(strategy.error());
+    source->strategy_ = std::move(*strategy);
+    source->devicesPerStage_ = source->strategy_.devicesPerStage();
+    for (const auto& layout : source->strategy_.layouts) source->layoutsByName_[layout.name].push_back(&layout);
+    for (auto& [name, variants] : source->layoutsByName_)
+        std::ranges::sort(variants, {}, [](const ParamLayout* l) { return l->stages.front(); });
+    if (auto s = source->checkDeviceCounts(); !s) return std::unexpected(s.error());
+    if (auto s = source->openRankFiles(options, notes, cancel); !s) return std::unexpected(s.error());
+    if (auto s = source->planTensors(notes, cancel); !s) return std::unexpected(s.error());
+    log().info("distributed source: {}", source->description());
+    return source;
+}
+
+// Every layout must describe the same number of devices per stage (spec §4.1, S20).
+Status DistributedSourceImpl::checkDeviceCounts() const {
+    for (const auto& layout : strategy_.layouts)
+        if (devicesOf(layout) != devicesPerStage_)
+            return fail(ErrorCode::Malformed,
+                        "dev_matrix " + layout.devMatrixText() + " describes " + std::to_string(devicesOf(layout)) +
+                            " devices per stage, but the first layout describes " + std::to_string(devicesPerStage_),
+                        strategy_.file, layout.name);
+    return {};
+}
+
+Status DistributedSourceImpl::openRankFiles(const DistributedOptions& options, std::vector<std::string>* notes,
+                                            const CancelToken* cancel) {
+    auto folders = findRankFolders(modelDir_);
+    if (!folders) return std::unexpected(folders.error());
+    if (folders->empty())
+        return fail(ErrorCode::NotFound, "no rank_<n> folders: not a distributed checkpoint folder", modelDir_.string());
+    const int64_t stages = strategy_.stageCount(), needed = stages * devicesPerStage_;
+    const std::string shapeText = "the strategy describes " + std::to_string(devicesPerStage_) +
+                                  " devices per stage and " + std::to_string(stages) + " pipeline stage(s), so rank_0 … " +
+                                  rankName(needed - 1) + " are needed";
+    std::map<int64_t, fs::path> byRank;
+    for (const auto& folder : *folders) byRank[folder.rank] = folder.dir;
+    for (int64_t rank = 0; rank < needed; ++rank)
+        if (!byRank.contains(rank))
+            return fail(ErrorCode::NotFound, rankName(rank) + " is missing under " + modelDir_.string() + ": " + shapeText,
+                        modelDir_.string());
+    if (byRank.rbegin()->first >= needed) {
+        std::string message = "holds " + rankName(byRank.rbegin()->first) + " but " + shapeText;
+        if (stages == 1)
+            message += "; with pipeline parallelism pass the folder of per-rank strategy files (or the merged "
+                       "strategy) instead of one rank's file";
+        return fail(ErrorCode::Mismatch, message, modelDir_.string());
+    }
+    size_t picked = 0;
+    for (int64_t rank = 0; rank < needed; ++rank) {
+        if (auto s = cancelled(cancel); !s) return s;
+        RankInput input;
+        input.info.rank = rank;
+        auto path = pickRankCheckpoint(byRank[rank], options.ckptNameGlob, &input.info.candidates);
+        if (!path) return std::unexpected(path.error());
+        input.info.path = *path;
+        if (input.info.candidates > 1 && notes && picked++ < kMaxPickNotes)
+            notes->push_back(rankName(rank) + ": picked " + path->filename().string() + " of " +
+                             std::to_string(input.info.candidates) + " checkpoint files (" +
+                             (options.ckptNameGlob.empty() ? std::string("lexicographically last")
+                                                           : "last matching '" + options.ckptNameGlob + "'") +
+                             ")");
+        auto file = CheckpointFile::open(*path, cancel);
+        if (!file) return std::unexpected(file.error());
+        input.file = std::move(*file);
+        rankFiles_.push_back(input.info);
+        ranks_.push_back(std::move(input));
+    }
+    if (picked > kMaxPickNotes && notes)
+        notes->push_back("… and " + std::to_string(picked - kMaxPickNotes) + " more rank folders with several files");
+    return {};
+}
+
+Status DistributedSourceImpl::planTensors(std::vector<std::string>* notes, const CancelToken* cancel) {
+    std::vector<std::string> order;
+    std::set<std::string_view> seen;
+    for (const auto& rank : ranks_)
+        for (const auto& info : rank.file->tensors())
+            if (seen.insert(info.name).second) order.push_back(info.name);
+    for (const auto& name : order) {
+        if (auto s = cancelled(cancel); !s) return s;
+        const auto it = layoutsByName_.find(name);
+        auto plan = it != layoutsByName_.end() ? planSharded(name, it->second) : planCopied(name, cancel);
+        if (!plan) return std::unexpected(withModelDir(plan.error()));
+        const auto& front = plan->reads.front();
+        SourceTensor tensor;
+        tensor.name = name;
+        tensor.typeName = front.info->typeName;
+        tensor.dtype = front.info->dtype;
+        tensor.kind = front.info->kind;
+        if (plan->elementBytes == 0) {
+            tensor.dims = front.info->dims;
+            tensor.legacyScalar = front.info->legacyScalar;
+            tensor.byteSize = front.info->byteSize;
+        } else {
+            tensor.dims = plan->placement.fullShape;
+            tensor.byteSize = plan->byteSize;
+        }
+        std::vector<int64_t> sources;
+        for (const auto& piece : plan->placement.pieces) sources.push_back(piece.ranks.front());
+        tensor.origin = sources.size() == 1 ? rankName(sources.front()) : "ranks " + rankListText(sources);
+        tensors_.push_back(std::move(tensor));
+        plans_.push_back(std::move(*plan));
+    }
+    size_t unused = 0;
+    for (const auto& [name, variants] : layoutsByName_)
+        if (!seen.contains(name)) ++unused;
+    if (unused && notes)
+        notes->push_back(std::to_string(unused) + " parameter(s) of the strategy are not in the rank files (ignored)");
+    return {};
+}
+
+Result<TensorPlan> DistributedSourceImpl::planSharded(const std::string& name,
+                                                      const std::vector<const ParamLayout*>& variants) const {
+    // Use the first stage variant whose ranks actually hold the parameter (spec §4.5).
+    const ParamLayout* layout = nullptr;
+    std::vector<int64_t> holders;
+    for (const ParamLayout* variant : variants) {
+        for (uint32_t stage : variant->stages)
+            for (int64_t local = 0; local < devicesPerStage_; ++local) {
+                const int64_t rank = int64_t(stage) * devicesPerStage_ + local;
+                if (ranks_[size_t(rank)].file->find(name)) holders.push_back(rank);
+            }
+        if (!holders.empty()) {
+            layout = variant;
+            break;
+        }
+    }
+    if (!layout)
+        return fail(ErrorCode::Mismatch,
+                    "the strategy places the parameter in pipeline stage(s) where no rank file holds it; the "
+                    "strategy does not belong to these rank files",
+                    modelDir_.string(), name);
+    std::ranges::sort(holders);
+    if (layout->field != 0)
+        return fail(ErrorCode::Unsupported,
+                    "the layout uses a MatMul field split (field = " + std::to_string(layout->field) +
+                        "), which is not supported",
+                    strategy_.file, name);
+    if (layout->hasManualSplit())
+        return fail(ErrorCode::Unsupported,
+                    "the layout uses a manual split (param_split_shape / indices_offset), which is not supported",
+                    strategy_.file, name);
+    const RankInput& firstRank = ranks_[size_t(holders.front())];
+    const TensorInfo& first = *firstRank.file->find(name);
+    if (first.kind != TensorKind::Dense)
+        return fail(ErrorCode::Unsupported, "a map tensor cannot be reassembled from slices", firstRank.file->path(), name);
+    auto full = inferFullShape(*layout, first.dims);
+    if (!full) return std::unexpected(full.error());
+    if (!layout->globalShape.empty() && *full != layout->globalShape)
+        return fail(ErrorCode::Mismatch,
+                    rankName(holders.front()) + " stores shape " + dimsText(first.dims) + ", which gives full shape " +
+                        dimsText(*full) + ", but the strategy records tensor_shape " + dimsText(layout->globalShape),
+                    firstRank.file->path(), name);
+
+    std::map<Box, std::vector<int64_t>> byBox;
+    for (int64_t rank : holders) {
+        const TensorInfo& info = *ranks_[size_t(rank)].file->find(name);
+        auto box = rankSlice(*layout, *full, rank % devicesPerStage_);
+        if (!box) return std::unexpected(box.error());
+        if (auto s = checkPieceDims(name, *layout, rank, info, first, *box, *full); !s) return std::unexpected(s.error());
+        byBox[*box].push_back(rank);
+    }
+    TensorPlan plan;
+    plan.placement.layout = layout;
+    plan.placement.fullShape = *full;
+    std::vector<Box> boxes;
+    for (auto& [box, ranks] : byBox) {
+        boxes.push_back(box);
+        const auto& source = ranks_[size_t(ranks.front())];
+        plan.reads.push_back({source.file.get(), source.file->find(name)});
+        plan.placement.pieces.push_back({box, std::move(ranks)});
+    }
+    if (auto s = checkExactCover(boxes, *full, name); !s) {
+        Error error = s.error();
+        error.message += " (the parameter is in " + rankListText(holders) + "; layout dev_matrix " +
+                         layout->devMatrixText() + ", tensor_map " + layout->tensorMapText() + ")";
+        return std::unexpected(withModelDir(error));
+    }
+    if (plan.placement.pieces.size() == 1) return plan;  // replicated: copied whole from the lowest rank
+    plan.elementBytes = sliceableElementBytes(first.dtype);
+    if (plan.elementBytes == 0)
+        return fail(ErrorCode::Unsupported, "tensor_type " + first.typeName + " cannot be cut into slices",
+                    firstRank.file->path(), name);
+    plan.byteSize = plan.elementBytes;
+    for (int64_t n : *full)
+        if (__builtin_mul_overflow(plan.byteSize, uint64_t(n), &plan.byteSize))
+            return fail(ErrorCode::Malformed, "the full tensor size overflows", firstRank.file->path(), name);
+    return plan;
+}
+
+// A rank's stored piece must have the same type as the others and the shape its slice implies.
+Status DistributedSourceImpl::checkPieceDims(const std::string& name, const ParamLayout& layout, int64_t rank,
+                                             const TensorInfo& info, const TensorInfo& first, const Box& box,
+                                             std::span<const int64_t> full) const {
+    const std::string& path = ranks_[size_t(rank)].file->path();
+    if (info.typeName != first.typeName || info.kind != first.kind)
+        return fail(ErrorCode::Mismatch,
+                    rankName(rank) + " stores the parameter as " + info.typeName + " but another rank as " + first.typeName,
+                    path, name);
+    if (info.dims != box.shape())
+        return fail(ErrorCode::Mismatch,
+                    rankName(rank) + " stores shape " + dimsText(info.dims) + ", but with dev_matrix " +
+                        layout.devMatrixText() + " and tensor_map " + layout.tensorMapText() + " it should hold slice " +
+                        box.text() + " of the full shape " + dimsText(full) +
+                        " (was the checkpoint saved with integrated_save, or with another strategy?)",
+                    path, name);
+    return {};
+}
+
+Result<TensorPlan> DistributedSourceImpl::planCopied(const std::string& name, const CancelToken* cancel) const {
+    std::vector<int64_t> holders;
+    for (const auto& rank : ranks_)
+        if (rank.file->find(name)) holders.push_back(rank.info.rank);
+    const RankInput& firstRank = ranks_[size_t(holders.front())];
+    const TensorInfo& first = *firstRank.file->find(name);
+    for (size_t i = 1; i < holders.size(); ++i) {
+        const RankInput& other = ranks_[size_t(holders[i])];
+        const TensorInfo& info = *other.file->find(name);
+        std::string difference;
+        if (info.typeName != first.typeName || info.kind != first.kind)
+            difference = "tensor types " + first.typeName + " and " + info.typeName;
+        else if (info.dims != first.dims)
+            difference = "shapes " + dimsText(first.dims) + " and " + dimsText(info.dims);
+        else {
+            auto same = sameBytes(*firstRank.file, first, *other.file, info, cancel);
+            if (!same) return std::unexpected(same.error());
+            if (!*same) difference = "same shape " + dimsText(first.dims) + ", different values";
+        }
+        if (!difference.empty())
+            return fail(ErrorCode::Mismatch,
+                        "the parameter is not in the strategy file but differs between " + rankName(holders.front()) +
+                            " and " + rankName(holders[i]) + " (" + difference +
+                            "): it is probably a frozen sharded weight left out because the training run saved the "
+                            "strategy with only_trainable_params=True; re-save the strategy with "
+                            "strategy_ckpt_config.only_trainable_params: False",
+                        strategy_.file, name);
+    }
+    TensorPlan plan;
+    plan.placement.fullShape = first.logicalShape();
+    const std::vector<int64_t> zeros(plan.placement.fullShape.size(), 0);
+    plan.placement.pieces.push_back({Box{zeros, plan.placement.fullShape}, holders});
+    plan.reads.push_back({firstRank.file.get(), &first});
+    return plan;
+}
+
+Status DistributedSourceImpl::read(size_t index, std::span<std::byte> out, const CancelToken* cancel) const {
+    if (index >= plans_.size()) return fail(ErrorCode::InvalidArgument, "tensor index out of range", modelDir_.string());
+    const TensorPlan& plan = plans_[index];
+    const SourceTensor& tensor = tensors_[index];
+    if (out.size() != tensor.byteSize)
+        return fail(ErrorCode::InvalidArgument, "buffer size does not match the parameter", modelDir_.string(), tensor.name);
+    if (auto s = cancelled(cancel); !s) return s;
+    if (plan.elementBytes == 0) return plan.reads.front().file->readTensor(*plan.reads.front().info, out);
+    for (size_t piece = 0; piece < plan.placement.pieces.size(); ++piece)
+        if (auto s = scatterPiece(plan, piece, out, cancel); !s) return s;
+    return {};
+}
+
+// Copies one rank's slice into its box of the full tensor, reading the slice sequentially:
+// long runs go straight into `out`, short ones through a block buffer of at most kBlockBytes.
+Status DistributedSourceImpl::scatterPiece(const TensorPlan& plan, size_t piece, std::span<std::byte> out,
+                                           const CancelToken* cancel) const {
+    const PieceRead& source = plan.reads[piece];
+    RangeStream stream(*source.file, source.info->chunks);
+    uint64_t sliceLeft = source.info->byteSize;
+    std::vector<std::byte> block;
+    size_t blockUsed = 0;
+    Status status;
+    forEachContiguousRun(plan.placement.fullShape, plan.placement.pieces[piece].box, plan.elementBytes,
+                         [&](uint64_t, uint64_t fullOffset, uint64_t length) {
+                             while (status && length > 0) {
+                                 if (blockUsed == block.size() && length >= kBlockBytes) {
+                                     status = stream.read(out.subspan(size_t(fullOffset), size_t(length)));
+                                     sliceLeft -= length;
+                                     return;
+                                 }
+                                 if (blockUsed == block.size()) {
+                                     if (auto s = cancelled(cancel); !s) {
+                                         status = s;
+                                         return;
+                                     }
+                                     block.resize(size_t(std::min(kBlockBytes, sliceLeft)));
+                                     blockUsed = 0;
+                                     status = stream.read(block);
+                                     sliceLeft -= block.size();
+                                     if (!status) return;
+                                 }
+                                 const size_t take = size_t(std::min<uint64_t>(length, block.size() - blockUsed));
+                                 std::memcpy(out.data() + fullOffset, block.data() + blockUsed, take);
+                                 blockUsed += take;
+                                 fullOffset += take;
+                                 length -= take;
+                             }
+                         });
+    if (!status) {
+        Error error = status.error();
+        if (error.parameter.empty()) error.parameter = source.info->name;
+        if (error.file.empty()) error.file = source.file->path();
+        return std::unexpected(error);
+    }
+    return {};
+}
+
+std::optional<RawRecords> DistributedSourceImpl::rawRecords(size_t index) const {
+    const TensorPlan& plan = plans_.at(index);
+    const PieceRead& source = plan.reads.front();
+    if (plan.elementBytes != 0 || source.file->format() != CheckpointFormat::Ckpt) return std::nullopt;
+    return RawRecords{source.file, source.info};
+}
+
+std::vector<std::filesystem::path> DistributedSourceImpl::inputFiles() const {
+    std::vector<std::filesystem::path> files;
+    for (const auto& rank : ranks_) files.push_back(rank.info.path);
+    return files;
+}
+
+uint64_t DistributedSourceImpl::inputBytes() const {
+    uint64_t total = 0;
+    for (const auto& rank : ranks_) total += rank.file->fileSize();
+    return total;
+}
+
+Status DistributedSourceImpl::verifyInputs(const CancelToken* cancel) const {
+    for (const auto& rank : ranks_)
+        if (auto s = rank.file->verifyCrc(cancel); !s) return s;
+    return {};
+}
+
+}  // namespace
+
+Result<std::vector<RankFolder>> findRankFolders(const fs::path& modelDir) {
+    std::error_code ec;
+    fs::directory_iterator it(modelDir, ec);
+    if (ec) return fail(ErrorCode::Io, "cannot list the folder: " + ec.message(), modelDir.string());
+    std::vector<RankFolder> folders;
+    for (const auto& entry : it) {
+        const auto rank = parseRankFolderName(entry.path().filename().string());
+        if (rank && entry.is_directory(ec)) folders.push_back({*rank, entry.path()});
+    }
+    std::ranges::sort(folders, {}, &RankFolder::rank);
+    for (size_t i = 1; i < folders.size(); ++i)
+        if (folders[i].rank == folders[i - 1].rank)
+            return fail(ErrorCode::Malformed,
+                        folders[i - 1].dir.filename().string() + " and " + folders[i].dir.filename().string() +
+                            " name the same rank",
+                        modelDir.string());
+    return folders;
+}
+
+Result<fs::path> pickRankCheckpoint(const fs::path& rankDir, const std::string& nameGlob, size_t* candidates) {
+    std::error_code ec;
+    fs::directory_iterator it(rankDir, ec);
+    if (ec) return fail(ErrorCode::Io, "cannot list the rank folder: " + ec.message(), rankDir.string());
+    std::vector<std::string> ckpt, safetensors;
+    for (const auto& entry : it) {
+        const std::string name = entry.path().filename().string();
+        if (!entry.is_regular_file(ec)) continue;
+        if (!nameGlob.empty() && ::fnmatch(nameGlob.c_str(), name.c_str(), 0) != 0) continue;
+        if (hasSuffix(name, ".ckpt")) ckpt.push_back(name);
+        if (hasSuffix(name, ".safetensors")) safetensors.push_back(name);
+    }
+    if (!ckpt.empty() && !safetensors.empty())
+        return fail(ErrorCode::InvalidArgument,
+                    "the rank folder mixes .ckpt and .safetensors files; choose one with a checkpoint name pattern",
+                    rankDir.string());
+    auto& names = ckpt.empty() ? safetensors : ckpt;
+    if (names.empty())
+        return fail(ErrorCode::NotFound,
+                    nameGlob.empty() ? "the rank folder holds no .ckpt or .safetensors file"
+                                     : "no checkpoint file in the rank folder matches '" + nameGlob + "'",
+                    rankDir.string());
+    std::ranges::sort(names);
+    if (candidates) *candidates = names.size();
+    return rankDir / names.back();
+}
+
+Result<std::unique_ptr<DistributedSource>> openDistributedModel(const DistributedOptions& options,
+                                                                std::vector<std::string>* notes,
+                                                                const CancelToken* cancel) {
+    auto source = DistributedSourceImpl::open(options, notes, cancel);
+    if (!source) return std::unexpected(source.error());
+    return std::unique_ptr<DistributedSource>(std::move(*source));
+}
+
+Result<std::unique_ptr<ModelSource>> openDistributedSource(const DistributedOptions& options,
+                                                           std::vector<std::string>* notes,
+                                                           const CancelToken* cancel) {
+    auto source = DistributedSourceImpl::open(options, notes, cancel);
+    if (!source) return std::unexpected(source.error());
+    return std::unique_ptr<ModelSource>(std::move(*source));
+}
+
+bool looksDistributed(const fs::path& dir) {
+    auto folders = findRankFolders(dir);
+    return folders && !folders->empty();
+}
+
+}  // namespace lms

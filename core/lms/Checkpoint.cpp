@@ -1,6 +1,7 @@
 #include "lms/Checkpoint.h"
 
 #include "lms/Log.h"
+#include "lms/Safetensors.h"
 
 #include <algorithm>
 #include <array>
@@ -259,13 +260,6 @@ std::string hexByte(uint8_t b) {
     return std::string("0x") + digits[b >> 4] + digits[b & 15];
 }
 
-bool looksLikeSafetensorsHeader(std::span<const std::byte> head) {
-    if (head.size() < 9) return false;
-    uint64_t headerLength = 0;
-    std::memcpy(&headerLength, head.data(), 8);
-    return headerLength >= 2 && headerLength <= 100'000'000 && head[8] == std::byte{'{'};
-}
-
 }  // namespace
 
 uint64_t TensorInfo::elementCount() const {
@@ -306,7 +300,7 @@ Result<std::shared_ptr<CheckpointFile>> CheckpointFile::open(const std::filesyst
                                 "enc_key first",
                             name);
     }
-    if (looksLikeSafetensorsHeader(std::span(head.data(), headBytes))) {
+    if (looksLikeSafetensors(std::span(head.data(), headBytes))) {
         file->format_ = CheckpointFormat::Safetensors;
         if (auto st = file->indexSafetensors(); !st) return std::unexpected(st.error());
     } else {
@@ -436,6 +430,30 @@ Status CheckpointFile::readTensor(const TensorInfo& info, std::span<std::byte> o
             return std::unexpected(error);
         }
         done += size_t(chunk.length);
+    }
+    return {};
+}
+
+Status CheckpointFile::readRange(const TensorInfo& info, uint64_t offset, std::span<std::byte> out) const {
+    if (offset > info.byteSize || out.size() > info.byteSize - offset)
+        return fail(ErrorCode::InvalidArgument, "byte range outside the parameter", path(), info.name);
+    uint64_t chunkStart = 0;
+    size_t done = 0;
+    for (const auto& chunk : info.chunks) {
+        if (done == out.size()) break;
+        const uint64_t chunkEnd = chunkStart + chunk.length;
+        const uint64_t want = offset + done;
+        if (want < chunkEnd) {
+            const uint64_t inChunk = want - chunkStart;
+            const size_t take = size_t(std::min<uint64_t>(chunk.length - inChunk, out.size() - done));
+            if (auto st = file_.readAt(chunk.offset + inChunk, out.subspan(done, take)); !st) {
+                auto error = st.error();
+                error.parameter = info.name;
+                return std::unexpected(error);
+            }
+            done += take;
+        }
+        chunkStart = chunkEnd;
     }
     return {};
 }

@@ -78,6 +78,9 @@ public:
     // info.byteSize.
     Status readTensor(const TensorInfo& info, std::span<std::byte> out) const;
     Result<std::vector<std::byte>> readTensor(const TensorInfo& info) const;
+    // `out.size()` content bytes of the parameter starting at content offset `offset` (across
+    // chunk boundaries).
+    Status readRange(const TensorInfo& info, uint64_t offset, std::span<std::byte> out) const;
 
     // Recomputes the CRC-32 of the records and compares it with the trailer (a no-op without
     // one). Reads the file once in bounded blocks.

@@ -4,8 +4,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <numeric>
 #include <tuple>
+#include <unordered_set>
 
 namespace lms {
 namespace {
@@ -174,7 +174,9 @@ private:
         if (!enter(depth)) return false;
         ++pos_;  // '{'
         JsonValue::Object members;
-        std::vector<size_t> keyOffsets;
+        // Key offsets live on a stack shared by all objects being parsed (nested objects finish
+        // before their parent's next key), so parsing an object allocates nothing extra.
+        const size_t keyOffsetBase = keyOffsets_.size();
         skipWhitespace();
         if (!atEnd() && text_[pos_] == '}') {
             ++pos_;
@@ -186,7 +188,7 @@ private:
             if (atEnd()) return fail("unexpected end of input, expected an object key");
             if (text_[pos_] != '"')
                 return fail("unexpected " + describeByte(text_[pos_]) + ", expected a string key");
-            keyOffsets.push_back(pos_);
+            keyOffsets_.push_back(pos_);
             std::string key;
             if (!parseString(key)) return false;
             skipWhitespace();
@@ -205,28 +207,39 @@ private:
                 return fail("unexpected " + describeByte(c) + ", expected ',' or '}'");
             }
         }
-        if (!checkDuplicateKeys(members, keyOffsets)) return false;
+        if (!checkDuplicateKeys(members, keyOffsetBase)) return false;
+        keyOffsets_.resize(keyOffsetBase);
         out = JsonValue(std::move(members));
         return true;
     }
 
-    // Sorting indices keeps this O(n log n) for headers with hundreds of thousands of entries.
-    // The reported offset is that of the first key (in document order) that repeats an earlier one.
-    bool checkDuplicateKeys(const JsonValue::Object& members, const std::vector<size_t>& keyOffsets) {
-        if (members.size() < 2) return true;
-        std::vector<size_t> order(members.size());
-        std::iota(order.begin(), order.end(), size_t{0});
-        std::stable_sort(order.begin(), order.end(),
-                         [&](size_t a, size_t b) { return members[a].first < members[b].first; });
-        std::optional<size_t> firstDuplicate;
-        for (size_t i = 1; i < order.size(); ++i) {
-            if (members[order[i]].first == members[order[i - 1]].first &&
-                (!firstDuplicate || order[i] < *firstDuplicate))
-                firstDuplicate = order[i];
+    // Reports the first key (in document order) that repeats an earlier one. Small objects (the
+    // common case: safetensors entries, configs) compare pairwise without allocating; large ones
+    // use a hash set, so a header with hundreds of thousands of entries stays linear.
+    bool checkDuplicateKeys(const JsonValue::Object& members, size_t keyOffsetBase) {
+        const size_t n = members.size();
+        if (n < 2) return true;
+        std::optional<size_t> duplicate;
+        if (n <= 16) {
+            for (size_t i = 1; i < n && !duplicate; ++i)
+                for (size_t j = 0; j < i; ++j)
+                    if (members[i].first == members[j].first) {
+                        duplicate = i;
+                        break;
+                    }
+        } else {
+            // Views into `members`, which no longer changes size.
+            std::unordered_set<std::string_view> seen;
+            seen.reserve(n);
+            for (size_t i = 0; i < n; ++i)
+                if (!seen.insert(members[i].first).second) {
+                    duplicate = i;
+                    break;
+                }
         }
-        if (!firstDuplicate) return true;
-        return failAt(keyOffsets[*firstDuplicate],
-                      "duplicate key \"" + members[*firstDuplicate].first + "\"");
+        if (!duplicate) return true;
+        return failAt(keyOffsets_[keyOffsetBase + *duplicate],
+                      "duplicate key \"" + members[*duplicate].first + "\"");
     }
 
     bool parseHex4(uint32_t& out) {
@@ -423,6 +436,7 @@ private:
     std::string_view text_;
     size_t pos_ = 0;
     std::optional<Error> error_;
+    std::vector<size_t> keyOffsets_;  // offsets of the keys of the objects being parsed
 };
 
 void writeString(std::string& out, std::string_view s) {

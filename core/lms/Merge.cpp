@@ -10,7 +10,11 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <random>
+#include <thread>
 
 namespace lms {
 namespace {
@@ -51,34 +55,64 @@ RowMatrix<Scalar> widen(std::span<const std::byte> bytes, DType type, int64_t ro
     return m;
 }
 
-// W (rows of the base as stored) += s·(B·A) or its transpose, block by block of base rows.
+// W (rows [row0, row0 + rows) of the base as stored) += s·(B·A) or its transpose, in blocks of
+// base rows so the widened scratch stays small.
 template <class Scalar>
-void addDelta(std::span<std::byte> base, DType baseType, int64_t out, int64_t in, bool transposed,
-              const RowMatrix<Scalar>& a, const RowMatrix<Scalar>& scaledB) {
-    const int64_t storedRows = transposed ? in : out;
-    const int64_t storedCols = transposed ? out : in;
+void addDeltaRows(std::span<std::byte> bytes, DType baseType, int64_t row0, int64_t rows, int64_t storedCols,
+                  bool transposed, const RowMatrix<Scalar>& a, const RowMatrix<Scalar>& scaledB) {
     const size_t elementBytes = dtypeBits(baseType) / 8;
     RowMatrix<Scalar> block;
     std::vector<float> narrowScratch;
-    for (int64_t row0 = 0; row0 < storedRows; row0 += kRowsPerBlock) {
-        const int64_t rows = std::min(kRowsPerBlock, storedRows - row0);
-        auto bytes = base.subspan(size_t(row0 * storedCols) * elementBytes, size_t(rows * storedCols) * elementBytes);
-        block = widen<Scalar>(bytes, baseType, rows, storedCols);
+    for (int64_t done = 0; done < rows; done += kRowsPerBlock) {
+        const int64_t n = std::min(kRowsPerBlock, rows - done);
+        auto part = bytes.subspan(size_t(done * storedCols) * elementBytes, size_t(n * storedCols) * elementBytes);
+        block = widen<Scalar>(part, baseType, n, storedCols);
         if (!transposed) {
-            block.noalias() += scaledB.middleRows(row0, rows) * a;              // [rows,r]·[r,in]
+            block.noalias() += scaledB.middleRows(row0 + done, n) * a;                          // [n,r]·[r,in]
         } else {
-            block.noalias() += a.middleCols(row0, rows).transpose() * scaledB.transpose();  // [rows,r]·[r,out]
+            block.noalias() += a.middleCols(row0 + done, n).transpose() * scaledB.transpose();  // [n,r]·[r,out]
         }
         if constexpr (std::is_same_v<Scalar, float>) {
-            narrowFromFloat(baseType, std::span<const float>(block.data(), size_t(block.size())), bytes);
+            narrowFromFloat(baseType, std::span<const float>(block.data(), size_t(block.size())), part);
         } else if (baseType == DType::Float64) {
-            std::memcpy(bytes.data(), block.data(), size_t(block.size()) * 8);
+            std::memcpy(part.data(), block.data(), size_t(block.size()) * 8);
         } else {
             narrowScratch.assign(block.data(), block.data() + block.size());
-            narrowFromFloat(baseType, narrowScratch, bytes);
+            narrowFromFloat(baseType, narrowScratch, part);
         }
     }
 }
+
+// One LoRA pair, widened and pre-scaled once, applied to any row range of its base.
+class PairDelta {
+public:
+    PairDelta(DType baseType, int64_t out, int64_t in, bool transposed, std::span<const std::byte> a, DType aType,
+              std::span<const std::byte> b, DType bType, int64_t rank, double scaling)
+        : baseType_(baseType), storedCols_(transposed ? out : in), transposed_(transposed) {
+        // Float16 has subnormals down to 6e-8, where a float32 product sum that cancels against W
+        // can be off by more than one unit of the result; double keeps every value within one ulp.
+        useDouble_ = baseType == DType::Float64 || baseType == DType::Float16;
+        if (useDouble_) {
+            aD_ = widen<double>(a, aType, rank, in);
+            sbD_ = widen<double>(b, bType, out, rank) * scaling;
+        } else {
+            aF_ = widen<float>(a, aType, rank, in);
+            sbF_ = widen<float>(b, bType, out, rank) * float(scaling);
+        }
+    }
+    // `bytes` holds stored rows [row0, row0 + rows) of the base.
+    void apply(std::span<std::byte> bytes, int64_t row0, int64_t rows) const {
+        if (useDouble_) addDeltaRows<double>(bytes, baseType_, row0, rows, storedCols_, transposed_, aD_, sbD_);
+        else addDeltaRows<float>(bytes, baseType_, row0, rows, storedCols_, transposed_, aF_, sbF_);
+    }
+
+private:
+    DType baseType_;
+    int64_t storedCols_;
+    bool transposed_, useDouble_ = false;
+    RowMatrix<float> aF_, sbF_;
+    RowMatrix<double> aD_, sbD_;
+};
 
 std::string listProblems(const LoraPlan& plan, size_t limit) {
     std::string text;
@@ -336,6 +370,57 @@ std::vector<std::byte> extractBox(std::span<const std::byte> full, std::span<con
     return out;
 }
 
+
+// A piece of the output stream, produced in order by the reader thread: a row block of one tensor,
+// or (bytes empty, rowEnd == rowBegin == -1) a tensor that every output copies as raw records.
+struct Block {
+    size_t tensor = 0;
+    int64_t rowBegin = -1, rowEnd = -1;
+    bool first = false, last = false;
+    std::vector<std::byte> bytes;
+    std::shared_ptr<const PairDelta> delta;  // on the first block of a merged tensor
+    std::optional<Error> error;              // the reader failed; nothing follows
+};
+
+// Single-producer single-consumer queue bounded by bytes (always admits one block).
+class BlockQueue {
+public:
+    explicit BlockQueue(uint64_t budgetBytes) : budget_(budgetBytes) {}
+    bool push(Block block) {
+        std::unique_lock lock(mutex_);
+        spaceFree_.wait(lock, [&] { return stopped_ || queued_ == 0 || queued_ + block.bytes.size() <= budget_; });
+        if (stopped_) return false;
+        queued_ += block.bytes.size();
+        blocks_.push_back(std::move(block));
+        dataReady_.notify_one();
+        return true;
+    }
+    std::optional<Block> pop() {
+        std::unique_lock lock(mutex_);
+        dataReady_.wait(lock, [&] { return stopped_ || !blocks_.empty(); });
+        if (blocks_.empty()) return std::nullopt;
+        Block block = std::move(blocks_.front());
+        blocks_.pop_front();
+        queued_ -= block.bytes.size();
+        spaceFree_.notify_one();
+        return block;
+    }
+    void stop() {
+        std::lock_guard lock(mutex_);
+        stopped_ = true;
+        spaceFree_.notify_all();
+        dataReady_.notify_all();
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable spaceFree_, dataReady_;
+    std::deque<Block> blocks_;
+    uint64_t budget_;
+    uint64_t queued_ = 0;
+    bool stopped_ = false;
+};
+
 }  // namespace
 
 Result<double> parseScalingText(std::string_view text) {
@@ -377,17 +462,7 @@ Status mergePairInPlace(std::span<std::byte> base, DType baseType, int64_t out, 
     if (base.size() != bytesOf(baseType, out * in) || a.size() != bytesOf(aType, rank * in) ||
         b.size() != bytesOf(bType, out * rank))
         return fail(ErrorCode::Mismatch, "tensor sizes do not match the LoRA shapes");
-    // Float16 has subnormals down to 6e-8, where a float32 product sum that cancels against W can be
-    // off by more than one unit of the result; double keeps every merged value within one ulp.
-    if (baseType == DType::Float64 || baseType == DType::Float16) {
-        const auto am = widen<double>(a, aType, rank, in);
-        const RowMatrix<double> sb = widen<double>(b, bType, out, rank) * scaling;
-        addDelta<double>(base, baseType, out, in, transposed, am, sb);
-    } else {
-        const auto am = widen<float>(a, aType, rank, in);
-        const RowMatrix<float> sb = widen<float>(b, bType, out, rank) * float(scaling);
-        addDelta<float>(base, baseType, out, in, transposed, am, sb);
-    }
+    PairDelta(baseType, out, in, transposed, a, aType, b, bType, rank, scaling).apply(base, 0, transposed ? in : out);
     return {};
 }
 
@@ -422,9 +497,9 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
     }
     if (plan.pairs.empty()) report.notes.push_back("no LoRA pairs found: the checkpoint is written without changes");
 
+    CreatedDirectories created;  // declared first: destroyed last, after the sinks removed their temp files
     auto targets = planTargets(source, plan, options);
     if (!targets) return std::unexpected(targets.error());
-    CreatedDirectories created;
     for (const auto& target : *targets)
         if (auto st = prepareOutput(source, target.file, created); !st) return std::unexpected(st.error());
     if (options.checkInputCrc)
@@ -437,76 +512,141 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
     for (const auto& target : *targets)
         for (size_t i = 0; i < tensors.size(); ++i)
             if (!plan.dropped[i]) state.bytesTotal += target.placements[i].bytes;
-    auto readFull = [&](size_t index) -> Result<std::vector<std::byte>> {
-        std::vector<std::byte> bytes(size_t(tensors[index].byteSize));
-        if (auto st = source.read(index, bytes, cancel); !st) return std::unexpected(st.error());
-        return bytes;
-    };
     std::unordered_map<std::string, size_t> indexOf;
     for (size_t i = 0; i < tensors.size(); ++i) indexOf.emplace(tensors[i].name, i);
     std::vector<MergedPairRef> merged;
     const auto cancelled = [&] {
         return fail(ErrorCode::Cancelled, "merge cancelled; nothing was written", (*targets).front().file.string());
     };
+    const auto mergedPairOf = [&](size_t i) -> const LoraPair* {
+        const int p = plan.pairOfTensor[i];
+        return p >= 0 && plan.pairs[size_t(p)].status == PairStatus::Ok && plan.pairs[size_t(p)].base == tensors[i].name
+                   ? &plan.pairs[size_t(p)]
+                   : nullptr;
+    };
+    // Whole-record copies need no bytes in user space; everything else streams in row blocks.
+    const auto rawForAll = [&](size_t i) {
+        if (mergedPairOf(i) || !source.rawRecords(i)) return false;
+        return std::all_of(targets->begin(), targets->end(),
+                           [&](const Target& t) { return t.ckpt && t.placements[i].whole; });
+    };
 
-    for (size_t i = 0; i < tensors.size(); ++i) {
-        if (cancel && cancel->isCancelled()) return cancelled();
-        if (plan.dropped[i]) {
-            ++report.tensorsDropped;
-            continue;
-        }
-        const auto& t = tensors[i];
-        state.currentItem = t.name;
-        if (progress) progress(state);
-        const int pairIndex = plan.pairOfTensor[i];
-        const bool mergeHere = pairIndex >= 0 && plan.pairs[size_t(pairIndex)].status == PairStatus::Ok;
-        const auto raw = mergeHere ? std::nullopt : source.rawRecords(i);
-        std::vector<std::byte> content;
-        bool haveContent = false;
-        if (mergeHere) {
-            const auto& pair = plan.pairs[size_t(pairIndex)];
-            const size_t ia = indexOf.at(pair.a), ib = indexOf.at(pair.b);
-            auto base = readFull(i);
-            if (!base) return std::unexpected(base.error());
-            auto a = readFull(ia);
-            if (!a) return std::unexpected(a.error());
-            auto b = readFull(ib);
-            if (!b) return std::unexpected(b.error());
-            if (auto st = mergePairInPlace(*base, t.dtype, pair.bDims[0], pair.aDims[1], pair.transposed, *a,
-                                           tensors[ia].dtype, *b, tensors[ib].dtype, pair.rank, scalings[size_t(pairIndex)]);
-                !st) {
-                auto error = st.error();
-                error.parameter = t.name;
-                return std::unexpected(error);
-            }
-            content = std::move(*base);
-            haveContent = true;
-            ++report.pairsMerged;
-            merged.push_back({i, ia, ib, &pair, scalings[size_t(pairIndex)]});
-        }
-        for (auto& target : *targets) {
-            const auto& placement = target.placements[i];
-            if (placement.whole && raw && target.ckpt) {
-                if (auto st = target.ckpt->copyRecords(*raw->file, *raw->info); !st) return std::unexpected(st.error());
+    // Reader thread: reads ahead (bounded by kQueueBudgetBytes) while this thread merges and writes.
+    const uint64_t blockBytes = std::max<uint64_t>(options.streamBlockBytes, 1);
+    BlockQueue queue(3 * blockBytes);
+    std::thread reader([&] {
+        auto readAll = [&](size_t index) -> Result<std::vector<std::byte>> {
+            std::vector<std::byte> bytes(size_t(tensors[index].byteSize));
+            if (auto st = source.read(index, bytes, cancel); !st) return std::unexpected(st.error());
+            return bytes;
+        };
+        auto failWith = [&](Error error) { queue.push(Block{0, -1, -1, false, false, {}, nullptr, std::move(error)}); };
+        for (size_t i = 0; i < tensors.size(); ++i) {
+            if (plan.dropped[i]) continue;
+            if (cancel && cancel->isCancelled()) return failWith(cancelled().error());
+            if (rawForAll(i)) {
+                if (!queue.push(Block{i, -1, -1, true, true, {}, nullptr, std::nullopt})) return;
                 continue;
             }
-            if (!haveContent) {
-                auto bytes = readFull(i);
-                if (!bytes) return std::unexpected(bytes.error());
-                content = std::move(*bytes);
-                haveContent = true;
+            std::shared_ptr<const PairDelta> delta;
+            if (const auto* pair = mergedPairOf(i)) {
+                const size_t ia = indexOf.at(pair->a), ib = indexOf.at(pair->b);
+                auto a = readAll(ia);
+                if (!a) return failWith(a.error());
+                auto b = readAll(ib);
+                if (!b) return failWith(b.error());
+                delta = std::make_shared<PairDelta>(tensors[i].dtype, pair->bDims[0], pair->aDims[1], pair->transposed, *a,
+                                                    tensors[ia].dtype, *b, tensors[ib].dtype, pair->rank,
+                                                    scalings[size_t(plan.pairOfTensor[i])]);
             }
-            const auto slice = placement.whole ? std::vector<std::byte>{}
-                                               : extractBox(content, t.dims, placement.box, dtypeBits(t.dtype) / 8, placement.bytes);
-            if (auto st = target.sink->beginTensor(t.name, t.typeName, placement.dims, placement.bytes); !st)
-                return std::unexpected(st.error());
-            if (auto st = target.sink->append(placement.whole ? std::span<const std::byte>(content) : slice); !st)
-                return std::unexpected(st.error());
+            const auto& t = tensors[i];
+            const int64_t rows = rowCount(t);
+            const uint64_t stride = rowBytes(t);
+            const int64_t step = stride ? std::max<int64_t>(1, int64_t(blockBytes / stride)) : std::max<int64_t>(rows, 1);
+            int64_t r0 = 0;
+            do {
+                const int64_t r1 = std::min(rows, r0 + step);
+                Block block{i, r0, r1, r0 == 0, r1 == rows, std::vector<std::byte>(size_t(uint64_t(r1 - r0) * stride)),
+                            r0 == 0 ? delta : nullptr, std::nullopt};
+                if (auto st = source.readRows(i, r0, r1, block.bytes, cancel); !st) return failWith(st.error());
+                if (!queue.push(std::move(block))) return;
+                r0 = r1;
+            } while (r0 < rows);
         }
-        ++report.tensorsWritten;
-        ++state.itemsDone;
-        for (const auto& target : *targets) state.bytesDone += target.placements[i].bytes;
+        queue.push(Block{tensors.size(), -1, -1, true, true, {}, nullptr, std::nullopt});  // end of stream
+    });
+    struct JoinOnExit {
+        BlockQueue& queue;
+        std::thread& thread;
+        ~JoinOnExit() {
+            queue.stop();
+            thread.join();
+        }
+    } joinOnExit{queue, reader};
+
+    std::shared_ptr<const PairDelta> delta;
+    while (true) {
+        auto block = queue.pop();
+        if (!block) return cancelled();
+        if (block->error) return std::unexpected(*block->error);
+        if (block->tensor == tensors.size()) break;
+        if (cancel && cancel->isCancelled()) return cancelled();
+        const size_t i = block->tensor;
+        const auto& t = tensors[i];
+        if (block->first) {
+            state.currentItem = t.name;
+            if (progress) progress(state);
+            delta = block->delta;
+            if (const auto* pair = mergedPairOf(i)) {
+                ++report.pairsMerged;
+                merged.push_back({i, indexOf.at(pair->a), indexOf.at(pair->b), pair, scalings[size_t(plan.pairOfTensor[i])]});
+            }
+        }
+        if (delta) delta->apply(block->bytes, block->rowBegin, block->rowEnd - block->rowBegin);
+        for (auto& target : *targets) {
+            const auto& placement = target.placements[i];
+            const bool rawCopy = block->rowBegin < 0 || (placement.whole && target.ckpt && !delta && source.rawRecords(i));
+            if (rawCopy) {
+                if (block->first) {
+                    const auto raw = source.rawRecords(i);
+                    if (auto st = target.ckpt->copyRecords(*raw->file, *raw->info); !st) return std::unexpected(st.error());
+                    state.bytesDone += placement.bytes;
+                }
+                continue;
+            }
+            if (block->first)
+                if (auto st = target.sink->beginTensor(t.name, t.typeName, placement.dims, placement.bytes); !st)
+                    return std::unexpected(st.error());
+            if (placement.whole) {
+                if (auto st = target.sink->append(block->bytes); !st) return std::unexpected(st.error());
+                state.bytesDone += block->bytes.size();
+                continue;
+            }
+            // A destination slice: the part of this row block inside the slice's box.
+            Box part = placement.box;
+            part.begin[0] = std::max(part.begin[0], block->rowBegin);
+            part.end[0] = std::min(part.end[0], block->rowEnd);
+            if (part.begin[0] >= part.end[0]) continue;
+            std::vector<int64_t> blockShape = t.dims;
+            blockShape[0] = block->rowEnd - block->rowBegin;
+            part.begin[0] -= block->rowBegin;
+            part.end[0] -= block->rowBegin;
+            const uint64_t elementBytes = dtypeBits(t.dtype) / 8;
+            uint64_t partBytes = elementBytes;
+            for (size_t d = 0; d < blockShape.size(); ++d) partBytes *= uint64_t(part.end[d] - part.begin[d]);
+            const auto slice = extractBox(block->bytes, blockShape, part, elementBytes, partBytes);
+            if (auto st = target.sink->append(slice); !st) return std::unexpected(st.error());
+            state.bytesDone += slice.size();
+        }
+        if (block->last) {
+            ++report.tensorsWritten;
+            ++state.itemsDone;
+            delta.reset();
+        } else if (progress) {
+            progress(state);
+        }
     }
+    report.tensorsDropped = size_t(std::count(plan.dropped.begin(), plan.dropped.end(), true));
     if (cancel && cancel->isCancelled()) return cancelled();
     state.stage = "finishing";
     state.currentItem.clear();

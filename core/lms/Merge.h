@@ -48,6 +48,9 @@ struct MergeOptions {
     bool skipInvalid = false;            // merge the valid pairs, report the rest
     bool verify = false;                 // re-open the output and spot-check merged values
     bool checkInputCrc = true;           // verify a crc_num trailer when present
+    // Tensors stream through memory in row blocks of about this many bytes (read ahead is bounded
+    // to three blocks); tests use small values to exercise block boundaries.
+    uint64_t streamBlockBytes = 16 << 20;
 };
 
 struct MergeReport {

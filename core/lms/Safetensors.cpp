@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace lms {
@@ -99,8 +100,11 @@ Result<SafetensorsWriter> SafetensorsWriter::create(const std::filesystem::path&
     }
     if (!hasFormat) normalised.insert(normalised.begin(), {"format", "ms"});
 
+    std::unordered_map<std::string, size_t> metaIndex;  // key -> position in `normalised`
+    for (size_t i = 0; i < normalised.size(); ++i) metaIndex.emplace(normalised[i].first, i);
+
     // Tensors: unique names, a storable dtype, sizes consistent with the dims, no overflow.
-    std::unordered_set<std::string_view> names;
+    std::unordered_map<std::string_view, DType> dtypeByName;
     uint64_t dataBytes = 0;
     for (const auto& t : tensors) {
         if (t.name == "__metadata__")
@@ -108,7 +112,7 @@ Result<SafetensorsWriter> SafetensorsWriter::create(const std::filesystem::path&
                         file, t.name);
         if (!isValidUtf8(t.name))
             return fail(ErrorCode::InvalidArgument, "parameter name is not valid UTF-8", file, t.name);
-        if (!names.insert(t.name).second)
+        if (!dtypeByName.emplace(t.name, t.dtype).second)
             return fail(ErrorCode::InvalidArgument, "parameter declared twice", file, t.name);
         if (storedDtypeName(t.dtype).empty()) {
             const std::string_view type = tensorTypeName(t.dtype);
@@ -135,25 +139,21 @@ Result<SafetensorsWriter> SafetensorsWriter::create(const std::filesystem::path&
             dataBytes > uint64_t(std::numeric_limits<int64_t>::max()))
             return fail(ErrorCode::InvalidArgument, "total data size overflows", file, t.name);
         if (t.dtype == DType::Int4) {
-            if (metaKeys.contains(t.name)) {
-                auto it = std::find_if(normalised.begin(), normalised.end(),
-                                       [&](const auto& kv) { return kv.first == t.name; });
-                if (it != normalised.end() && it->second != kInt4Marker)
-                    return fail(ErrorCode::InvalidArgument,
-                                "metadata entry with this Int4 parameter's name must be \"Int4\"", file,
-                                t.name);
-            } else {
+            const auto it = metaIndex.find(t.name);
+            if (it == metaIndex.end()) {
+                metaIndex.emplace(t.name, normalised.size());
                 normalised.emplace_back(t.name, std::string(kInt4Marker));
-                metaKeys.insert(t.name);
+            } else if (normalised[it->second].second != kInt4Marker) {
+                return fail(ErrorCode::InvalidArgument,
+                            "metadata entry with this Int4 parameter's name must be \"Int4\"", file, t.name);
             }
         }
     }
     // A metadata "Int4" marker on a tensor that is not Int4 would make MindSpore re-type it.
     for (const auto& [key, value] : normalised) {
-        if (value != kInt4Marker || !names.contains(key)) continue;
-        const auto it =
-            std::find_if(tensors.begin(), tensors.end(), [&](const auto& t) { return t.name == key; });
-        if (it->dtype != DType::Int4)
+        if (value != kInt4Marker) continue;
+        const auto it = dtypeByName.find(key);
+        if (it != dtypeByName.end() && it->second != DType::Int4)
             return fail(ErrorCode::InvalidArgument, "metadata marks this parameter as Int4 but it is not",
                         file, key);
     }

@@ -68,8 +68,10 @@ Status CheckpointFile::indexSafetensors() {
     auto parsed = parseJson(header);
     if (!parsed) {
         const Error& e = parsed.error();
-        return fail(ErrorCode::Malformed, "safetensors header is not valid: " + e.message, path, {},
-                    8 + e.offset.value_or(0));
+        std::string_view detail = e.message;
+        if (detail.starts_with("JSON: ")) detail.remove_prefix(6);
+        return fail(ErrorCode::Malformed, "safetensors header is not valid JSON: " + std::string(detail),
+                    path, {}, 8 + e.offset.value_or(0));
     }
     const JsonValue& root = *parsed;
     if (!root.isObject())

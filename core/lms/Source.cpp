@@ -1,5 +1,7 @@
 #include "lms/Source.h"
 
+#include <cstring>
+
 namespace lms {
 namespace {
 
@@ -32,6 +34,16 @@ public:
         return file_->readTensor(file_->tensors().at(index), out);
     }
 
+    Status readRows(size_t index, int64_t rowBegin, int64_t rowEnd, std::span<std::byte> out,
+                    const CancelToken* cancel) const override {
+        if (cancel && cancel->isCancelled()) return fail(ErrorCode::Cancelled, "cancelled", file_->path());
+        const uint64_t stride = rowBytes(tensors_.at(index));
+        if (rowBegin < 0 || rowEnd < rowBegin || out.size() != uint64_t(rowEnd - rowBegin) * stride)
+            return fail(ErrorCode::InvalidArgument, "row range does not match the buffer", file_->path(),
+                        tensors_.at(index).name);
+        return file_->readRange(file_->tensors().at(index), uint64_t(rowBegin) * stride, out);
+    }
+
     std::optional<RawRecords> rawRecords(size_t index) const override {
         if (file_->format() != CheckpointFormat::Ckpt) return std::nullopt;
         return RawRecords{file_.get(), &file_->tensors().at(index)};
@@ -47,6 +59,30 @@ private:
 };
 
 }  // namespace
+
+int64_t rowCount(const SourceTensor& tensor) {
+    const bool rowed = tensor.kind == TensorKind::Dense && !tensor.dims.empty() && !tensor.legacyScalar &&
+                       dtypeBits(tensor.dtype) >= 8 && tensor.dtype != DType::String;
+    if (!rowed) return 1;
+    return tensor.dims[0];
+}
+
+uint64_t rowBytes(const SourceTensor& tensor) {
+    const int64_t rows = rowCount(tensor);
+    return rows > 0 ? tensor.byteSize / uint64_t(rows) : 0;
+}
+
+Status ModelSource::readRows(size_t index, int64_t rowBegin, int64_t rowEnd, std::span<std::byte> out,
+                             const CancelToken* cancel) const {
+    const auto& t = tensors().at(index);
+    const uint64_t stride = rowBytes(t);
+    if (rowBegin < 0 || rowEnd < rowBegin || rowEnd > rowCount(t) || out.size() != uint64_t(rowEnd - rowBegin) * stride)
+        return fail(ErrorCode::InvalidArgument, "row range outside the tensor", {}, t.name);
+    std::vector<std::byte> whole(size_t(t.byteSize));
+    if (auto st = read(index, whole, cancel); !st) return st;
+    std::memcpy(out.data(), whole.data() + uint64_t(rowBegin) * stride, out.size());
+    return {};
+}
 
 std::unique_ptr<ModelSource> makeFullSource(std::shared_ptr<CheckpointFile> file) {
     return std::make_unique<FullSource>(std::move(file));

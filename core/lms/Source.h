@@ -40,6 +40,12 @@ public:
     // Reads the full tensor `index` (byteSize bytes) into `out`. Thread-compatible: concurrent
     // calls for different indexes are allowed.
     virtual Status read(size_t index, std::span<std::byte> out, const CancelToken* cancel) const = 0;
+    // Reads rows [rowBegin, rowEnd) of the full tensor `index` (rows = dim 0, see rowCount()) into
+    // `out` ((rowEnd - rowBegin) * rowBytes() bytes), so large tensors can stream through bounded
+    // buffers. The default reads the whole tensor and copies the rows; sources override it to read
+    // only what is needed.
+    virtual Status readRows(size_t index, int64_t rowBegin, int64_t rowEnd, std::span<std::byte> out,
+                            const CancelToken* cancel) const;
     // Verbatim records for `index`, when the tensor can be copied byte-identical from one file.
     virtual std::optional<RawRecords> rawRecords(size_t /*index*/) const { return std::nullopt; }
     // Every input file, so the writer can refuse to overwrite one.
@@ -49,6 +55,11 @@ public:
     // Checks that can only run by reading bytes (e.g. CRC trailers); bounded memory.
     virtual Status verifyInputs(const CancelToken* /*cancel*/) const { return {}; }
 };
+
+// Rows of a tensor for streaming: dims[0] for a dense tensor with at least one dimension, 1 for
+// scalars, legacy [0] scalars, strings, map tensors and opaque types (they stream as one row).
+int64_t rowCount(const SourceTensor& tensor);
+uint64_t rowBytes(const SourceTensor& tensor);  // byteSize / rowCount (0 when there are no rows)
 
 // A single full checkpoint file (.ckpt or .safetensors).
 Result<std::unique_ptr<ModelSource>> openFullSource(const std::filesystem::path& path,

@@ -156,8 +156,7 @@ void TestJson::refusesInvalidDocuments_data() {
     QTest::newRow("NaN") << QByteArray("NaN") << 0ull << QByteArray("expected a value");
     QTest::newRow("Infinity") << QByteArray("[-Infinity]") << 2ull << QByteArray("expected a digit");
     QTest::newRow("huge number") << QByteArray("[1e400]") << 1ull << QByteArray("range of a double");
-    QTest::newRow("huge negative number")
-        << QByteArray("-18e307") << 0ull << QByteArray("range of a double");
+    QTest::newRow("huge negative number") << QByteArray("-18e307") << 0ull << QByteArray("range of a double");
     QTest::newRow("huge via small mantissa")
         << QByteArray("0.001e312") << 0ull << QByteArray("range of a double");
     QTest::newRow("huge exponent") << QByteArray("1e99999999999999999999") << 0ull

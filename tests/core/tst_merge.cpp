@@ -2,6 +2,7 @@
 // its refusals, cancel and verification, and that inputs never change.
 #include "TestSupport.h"
 #include "lms/Merge.h"
+#include "lms/Strategy.h"
 
 #include <QTemporaryDir>
 #include <QtTest>
@@ -218,6 +219,95 @@ private slots:
             std::memcpy(&got, merged.data() + 2 * i, 2);
             std::memcpy(&want, expected.data() + 2 * i, 2);
             QVERIFY(ulpDistance16(got, want) <= 1);
+        }
+    }
+
+    // Small stream blocks split every tensor into many row blocks: results must not change.
+    void streamsInRowBlocks_data() {
+        QTest::addColumn<int>("blockBytes");
+        QTest::addColumn<bool>("transposed");
+        for (int bytes : {1, 100, 1000, 1 << 20})
+            for (bool t : {false, true})
+                QTest::newRow(qPrintable(QStringLiteral("%1%2").arg(bytes).arg(t ? QStringLiteral("-transposed") : QString()))) << bytes << t;
+    }
+    void streamsInRowBlocks() {
+        QFETCH(int, blockBytes);
+        QFETCH(bool, transposed);
+        auto m = makeModel("Float32", 40, 24, 4, transposed);
+        const auto input = dir() / "blocks" / "model.ckpt";
+        writeCheckpoint(input, m.tensors);
+        auto source = openFullSource(input);
+        MergeOptions options;
+        options.outputFile = dir() / "blocks-out" / "b.ckpt";
+        options.scaling.scaling = 0.5;
+        options.streamBlockBytes = uint64_t(blockBytes);
+        options.verify = true;
+        std::filesystem::remove_all(dir() / "blocks-out");
+        auto report = runMerge(**source, options);
+        QVERIFY2(report, report ? "" : report.error().describe().c_str());
+        auto out = CheckpointFile::open(options.outputFile);
+        const auto got = bytesToFloats(DType::Float32, *(*out)->readTensor(*(*out)->find("model.l0.wq.weight")));
+        const auto want = reference(m.w, m.a, m.b, 40, 24, 4, 0.5, transposed);
+        for (size_t i = 0; i < want.size(); ++i) QVERIFY(std::abs(got[i] - want[i]) <= 1e-5f * (1 + std::abs(want[i])));
+        QCOMPARE(*(*out)->readTensor(*(*out)->find("model.embedding")), m.tensors[0].content);
+    }
+
+    // Re-sharding into 2 ranks (rows split for the merged weight, columns split for the embedding),
+    // with stream blocks small enough that slices are assembled from several row blocks.
+    void reshardsIntoRankFiles_data() {
+        QTest::addColumn<int>("blockBytes");
+        QTest::addColumn<bool>("safetensors");
+        QTest::newRow("blocks-ckpt") << 64 << false;
+        QTest::newRow("whole-ckpt") << (1 << 20) << false;
+        QTest::newRow("blocks-safetensors") << 64 << true;
+    }
+    void reshardsIntoRankFiles() {
+        QFETCH(int, blockBytes);
+        QFETCH(bool, safetensors);
+        auto m = makeModel("Float32", 40, 24, 4, false);
+        const auto input = dir() / "reshard" / "model.ckpt";
+        writeCheckpoint(input, m.tensors);
+        auto source = openFullSource(input);
+        auto strategy = std::make_shared<Strategy>();
+        strategy->file = "dst_strategy.ckpt";
+        auto layout = [](std::string name, std::vector<std::vector<int32_t>> map) {
+            ParamLayout l;
+            l.name = std::move(name);
+            l.devMatrix = {2};
+            l.tensorMap = std::move(map);
+            l.stages = {0};
+            return l;
+        };
+        strategy->layouts = {layout("model.l0.wq.weight", {{0}, {}}), layout("model.embedding", {{}, {0}})};
+        MergeOptions options;
+        options.scaling.scaling = 2;
+        options.streamBlockBytes = uint64_t(blockBytes);
+        options.verify = true;
+        options.format = safetensors ? OutputFormat::Safetensors : OutputFormat::Ckpt;
+        const auto outDir = dir() / ("reshard-out-" + std::to_string(blockBytes) + (safetensors ? "st" : ""));
+        options.reshard = ReshardSpec{strategy, outDir, "checkpoint_"};
+        auto report = runMerge(**source, options);
+        QVERIFY2(report, report ? "" : report.error().describe().c_str());
+        QCOMPARE(report->outputFiles.size(), size_t(2));
+        const char* ext = safetensors ? ".safetensors" : ".ckpt";
+        QCOMPARE(listFiles(outDir), (std::vector<std::string>{std::string("rank_0/checkpoint_0") + ext,
+                                                               std::string("rank_1/checkpoint_1") + ext}));
+        const auto merged = reference(m.w, m.a, m.b, 40, 24, 4, 2.0, false);
+        const auto embedding = bytesToFloats(DType::Float32, m.tensors[0].content);  // [4, 2]
+        for (int rank = 0; rank < 2; ++rank) {
+            auto file = CheckpointFile::open(rankOutputFile(outDir, "checkpoint_", rank, options.format));
+            QVERIFY(file);
+            QCOMPARE((*file)->tensors().size(), size_t(4));
+            const auto* w = (*file)->find("model.l0.wq.weight");
+            QCOMPARE(w->dims, (std::vector<int64_t>{20, 24}));
+            const auto got = bytesToFloats(DType::Float32, *(*file)->readTensor(*w));
+            for (size_t k = 0; k < got.size(); ++k)
+                QVERIFY(std::abs(got[k] - merged[size_t(rank) * 20 * 24 + k]) <= 1e-5f * (1 + std::abs(got[k])));
+            const auto* e = (*file)->find("model.embedding");
+            QCOMPARE(e->dims, (std::vector<int64_t>{4, 1}));
+            const auto column = bytesToFloats(DType::Float32, *(*file)->readTensor(*e));
+            for (size_t row = 0; row < 4; ++row) QCOMPARE(column[row], embedding[row * 2 + size_t(rank)]);
+            QCOMPARE((*file)->find("global_step")->dims, std::vector<int64_t>{1});  // no layout: whole
         }
     }
 

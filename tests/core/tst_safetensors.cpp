@@ -526,6 +526,8 @@ void TestSafetensors::writerRefusesBadDeclarations_data() {
                                           << QByteArray("marks this parameter as Int4");
     QTest::newRow("metadata key twice") << 11 << int(lms::ErrorCode::InvalidArgument) << QByteArray("k")
                                         << QByteArray("metadata key given twice");
+    QTest::newRow("Int4 with a conflicting metadata entry")
+        << 12 << int(lms::ErrorCode::InvalidArgument) << QByteArray("q") << QByteArray("must be \"Int4\"");
 }
 
 void TestSafetensors::writerRefusesBadDeclarations() {
@@ -548,6 +550,7 @@ void TestSafetensors::writerRefusesBadDeclarations() {
         {{}, {{"a", DType::Float32, {0}, 8}}},
         {{{"a", "Int4"}}, {{"a", DType::Float32, {1}, 4}}},
         {{{"k", "1"}, {"k", "2"}}, {{"a", DType::Float32, {1}, 4}}},
+        {{{"q", "Int8"}}, {{"q", DType::Int4, {4}, 4}}},
     };
     const auto& [meta, tensors] = cases[size_t(caseIndex)];
     const auto path = tempPath("refused.safetensors");

@@ -78,9 +78,18 @@ Status ModelSource::readRows(size_t index, int64_t rowBegin, int64_t rowEnd, std
     const uint64_t stride = rowBytes(t);
     if (rowBegin < 0 || rowEnd < rowBegin || rowEnd > rowCount(t) || out.size() != uint64_t(rowEnd - rowBegin) * stride)
         return fail(ErrorCode::InvalidArgument, "row range outside the tensor", {}, t.name);
-    std::vector<std::byte> whole(size_t(t.byteSize));
-    if (auto st = read(index, whole, cancel); !st) return st;
-    std::memcpy(out.data(), whole.data() + uint64_t(rowBegin) * stride, out.size());
+    std::lock_guard lock(rowsCacheMutex_);
+    if (rowsCacheIndex_ != index) {
+        rowsCacheIndex_ = SIZE_MAX;
+        rowsCache_.assign(size_t(t.byteSize), std::byte{0});
+        if (auto st = read(index, rowsCache_, cancel); !st) return st;
+        rowsCacheIndex_ = index;
+    }
+    std::memcpy(out.data(), rowsCache_.data() + uint64_t(rowBegin) * stride, out.size());
+    if (rowEnd == rowCount(t)) {  // the last rows: release the memory
+        rowsCacheIndex_ = SIZE_MAX;
+        std::vector<std::byte>().swap(rowsCache_);
+    }
     return {};
 }
 

@@ -5,7 +5,9 @@
 
 #include "lms/Checkpoint.h"
 
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -46,6 +48,7 @@ public:
     // only what is needed.
     virtual Status readRows(size_t index, int64_t rowBegin, int64_t rowEnd, std::span<std::byte> out,
                             const CancelToken* cancel) const;
+
     // Verbatim records for `index`, when the tensor can be copied byte-identical from one file.
     virtual std::optional<RawRecords> rawRecords(size_t /*index*/) const { return std::nullopt; }
     // Every input file, so the writer can refuse to overwrite one.
@@ -54,6 +57,13 @@ public:
     virtual uint64_t inputBytes() const = 0;
     // Checks that can only run by reading bytes (e.g. CRC trailers); bounded memory.
     virtual Status verifyInputs(const CancelToken* /*cancel*/) const { return {}; }
+
+private:
+    // The default readRows keeps the last whole tensor it read, so consecutive row blocks of one
+    // tensor cost one read.
+    mutable std::mutex rowsCacheMutex_;
+    mutable size_t rowsCacheIndex_ = SIZE_MAX;
+    mutable std::vector<std::byte> rowsCache_;
 };
 
 // Rows of a tensor for streaming: dims[0] for a dense tensor with at least one dimension, 1 for

@@ -11,17 +11,24 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(Usage:
-  loramerge --src_ckpt_path_or_dir SRC --dst_ckpt_dir DST [--src_ckpt_strategy STRATEGY]
-            [--prefix checkpoint_] (--lora_scaling ALPHA/RANK | --lora_alpha A [--lora_rank R]) [options]
-  loramerge merge ...            the same, with the command named
-  loramerge plan ...             dry run: LoRA pairs, problems and bytes to write; writes nothing
-  loramerge inspect FILE [--json]        parameters of a checkpoint: names, dtypes, shapes, bytes
-  loramerge strategy merge DIR [-o FILE] merge per-stage strategy files (pipeline parallelism)
-  loramerge strategy show FILE [--json]  layouts of a strategy file
-  loramerge demo DIR             write the built-in demo checkpoints into DIR
+constexpr const char* kUsage = R"(Usage: loramerge [merge] --src_ckpt_path_or_dir SRC --dst_ckpt_dir DST [OPTION]...
+  or:  loramerge plan --src_ckpt_path_or_dir SRC [OPTION]...
+  or:  loramerge inspect FILE [--json]
+  or:  loramerge strategy merge DIR [-o FILE]
+  or:  loramerge strategy show FILE [--json]
+  or:  loramerge demo DIR
 
-Merge options (the MindFormers transform_ckpt_lora.py flags; --kebab-case works too):
+Commands:
+  merge                       merge LoRA into SRC (the default when the first argument is an option)
+  plan                        dry run: LoRA pairs, problems and bytes to write; writes nothing
+  inspect FILE [--json]       parameters of a checkpoint: names, dtypes, shapes, bytes
+  strategy merge DIR [-o FILE]
+                              merge per-stage strategy files (pipeline parallelism)
+  strategy show FILE [--json]
+                              layouts of a strategy file
+  demo DIR                    write the built-in demo checkpoints into DIR
+
+Merge options (as in transform_ckpt_lora.py; --kebab-case works too):
   --src_ckpt_path_or_dir SRC  a full checkpoint file (.ckpt or .safetensors), or model_dir holding rank_<n>/
   --src_ckpt_strategy S       distributed only: a strategy file (ckpt_strategy_rank_x.ckpt or a merged one),
                               or the strategy folder (pipeline parallelism; merged into
@@ -44,8 +51,10 @@ Merge options (the MindFormers transform_ckpt_lora.py flags; --kebab-case works 
   --no-crc-check              do not verify a crc_num trailer of the input
 
 Global options:
-  -q, --quiet       only errors        -v, --verbose   more log lines
-  --version         print the version  -h, --help      this text
+  -q, --quiet                 only errors
+  -v, --verbose               more log lines
+      --version               print the version
+  -h, --help                  this text
 
 Exit codes: 0 success, 1 failure (one line on stderr says why), 2 usage error.
 )";

@@ -1,4 +1,5 @@
-// `loramerge strategy merge DIR [-o FILE]` and `loramerge strategy show FILE|DIR [--json] [--ckpt MODEL_DIR]`.
+// `loramerge strategy merge DIR [-o FILE]` and `loramerge strategy show FILE|DIR [--json] [--ckpt
+// MODEL_DIR]`.
 #include "Args.h"
 #include "Cli.h"
 
@@ -24,8 +25,8 @@ constexpr const char* kStrategyUsage =
 
 // What `show` knows about one layout entry beyond the strategy itself.
 struct Shapes {
-    std::vector<int64_t> full;               // empty when unknown
-    std::vector<lms::SlicePiece> pieces;     // global ranks
+    std::vector<int64_t> full;            // empty when unknown
+    std::vector<lms::SlicePiece> pieces;  // global ranks
 };
 
 std::string joined(const std::vector<std::string>& items) {
@@ -67,9 +68,12 @@ lms::JsonValue intsJson(const auto& values) {
 lms::JsonValue tensorMapJson(const lms::ParamLayout& layout) {
     lms::JsonValue array = lms::JsonValue::array();
     for (const auto& axes : layout.tensorMap) {
-        if (axes.empty()) array.push_back(-1);
-        else if (axes.size() == 1 && !layout.nestedTensorMap) array.push_back(axes.front());
-        else array.push_back(intsJson(axes));
+        if (axes.empty())
+            array.push_back(-1);
+        else if (axes.size() == 1 && !layout.nestedTensorMap)
+            array.push_back(axes.front());
+        else
+            array.push_back(intsJson(axes));
     }
     return array;
 }
@@ -94,7 +98,8 @@ lms::JsonValue layoutJson(const lms::ParamLayout& layout, const std::optional<Sh
     lms::JsonValue slices = lms::JsonValue::array();
     for (const auto& piece : shapes->pieces) {
         lms::JsonValue box = lms::JsonValue::array();
-        for (size_t d = 0; d < piece.box.begin.size(); ++d) box.push_back(intsJson(std::vector{piece.box.begin[d], piece.box.end[d]}));
+        for (size_t d = 0; d < piece.box.begin.size(); ++d)
+            box.push_back(intsJson(std::vector{piece.box.begin[d], piece.box.end[d]}));
         lms::JsonValue entry = lms::JsonValue::object();
         entry.set("box", std::move(box));
         entry.set("ranks", intsJson(piece.ranks));
@@ -107,12 +112,14 @@ lms::JsonValue layoutJson(const lms::ParamLayout& layout, const std::optional<Sh
 void printLayout(const lms::ParamLayout& layout, const std::optional<Shapes>& shapes) {
     std::printf("%s\n  stages %s  dev_matrix %s  tensor_map %s  opt shard %s%s%s\n", layout.name.c_str(),
                 stagesText(layout).c_str(), layout.devMatrixText().c_str(), layout.tensorMapText().c_str(),
-                optShardText(layout).c_str(), layout.field ? ("  field " + std::to_string(layout.field)).c_str() : "",
+                optShardText(layout).c_str(),
+                layout.field ? ("  field " + std::to_string(layout.field)).c_str() : "",
                 layout.hasManualSplit() ? "  manual split" : "");
     if (!shapes) return;
     std::printf("  full %s", lms::formatDims(shapes->full, ", ").c_str());
     if (!shapes->pieces.empty())
-        std::printf(" -> slice %s per rank", lms::formatDims(shapes->pieces.front().box.shape(), ", ").c_str());
+        std::printf(" -> slice %s per rank",
+                    lms::formatDims(shapes->pieces.front().box.shape(), ", ").c_str());
     std::printf("\n");
     for (const auto& piece : shapes->pieces) {
         std::string ranks;
@@ -175,11 +182,12 @@ int runShow(const Args& parsed) {
         std::printf("%s\n", lms::toJson(root).c_str());
         return kExitOk;
     }
-    std::printf("%s: %s strategy, current_stage %u, %zu operator items, %zu layout items, %zu parameters, "
-                "%u stage(s) x %lld devices\n",
-                strategy.file.c_str(), strategy.format == lms::StrategyFormat::Json ? "JSON" : "protobuf",
-                strategy.currentStage, strategy.operatorItemCount, strategy.layoutItemCount, strategy.parameterCount(),
-                strategy.stageCount(), static_cast<long long>(strategy.devicesPerStage()));
+    std::printf(
+        "%s: %s strategy, current_stage %u, %zu operator items, %zu layout items, %zu parameters, "
+        "%u stage(s) x %lld devices\n",
+        strategy.file.c_str(), strategy.format == lms::StrategyFormat::Json ? "JSON" : "protobuf",
+        strategy.currentStage, strategy.operatorItemCount, strategy.layoutItemCount,
+        strategy.parameterCount(), strategy.stageCount(), static_cast<long long>(strategy.devicesPerStage()));
     for (const auto& layout : strategy.layouts) printLayout(layout, shapesFor(layout));
     return kExitOk;
 }
@@ -188,18 +196,27 @@ int runMergeFolder(const Args& parsed) {
     const fs::path dir = parsed.positionals()[1];
     auto merged = lms::mergeStrategyFolder(dir);
     if (!merged) return reportError(merged.error());
-    const fs::path output = parsed.value("output") ? fs::path(*parsed.value("output")) : dir / merged->defaultFileName();
+    const fs::path output =
+        parsed.value("output") ? fs::path(*parsed.value("output")) : dir / merged->defaultFileName();
+    if (!parsed.has("output") && !lms::isWritableFolder(dir))
+        return reportError({lms::ErrorCode::Io,
+                            "the strategy folder is read-only; choose another place with -o FILE",
+                            dir.string(),
+                            {},
+                            std::nullopt});
     if (auto written = lms::writeStrategyBytes(output, merged->bytes); !written) {
         lms::Error error = written.error();
         if (!parsed.has("output")) error.message += " (choose another place with -o FILE)";
         return reportError(error);
     }
     const auto& s = merged->strategy;
-    std::printf("merged %zu stage file(s) (%s)%s into %s: %zu layout items, %zu parameters, %u stage(s) x %lld devices\n",
-                merged->stageFiles.size(), joined(merged->stageFiles).c_str(),
-                merged->skippedFiles.empty() ? "" : (", skipped " + joined(merged->skippedFiles)).c_str(),
-                output.string().c_str(), s.layoutItemCount, s.parameterCount(), s.stageCount(),
-                static_cast<long long>(s.devicesPerStage()));
+    std::printf(
+        "merged %zu stage file(s) (%s)%s into %s: %zu layout items, %zu parameters, %u stage(s) x %lld "
+        "devices\n",
+        merged->stageFiles.size(), joined(merged->stageFiles).c_str(),
+        merged->skippedFiles.empty() ? "" : (", skipped " + joined(merged->skippedFiles)).c_str(),
+        output.string().c_str(), s.layoutItemCount, s.parameterCount(), s.stageCount(),
+        static_cast<long long>(s.devicesPerStage()));
     return kExitOk;
 }
 
@@ -212,7 +229,8 @@ int runStrategy(const std::vector<std::string>& args, const GlobalOptions&) {
     const auto& positionals = parsed.positionals();
     if (positionals.size() != 2) return usageError(std::string("usage: loramerge ") + kStrategyUsage);
     if (positionals[0] == "merge") {
-        if (parsed.has("json") || parsed.has("ckpt")) return usageError("strategy merge takes only DIR and -o FILE");
+        if (parsed.has("json") || parsed.has("ckpt"))
+            return usageError("strategy merge takes only DIR and -o FILE");
         return runMergeFolder(parsed);
     }
     if (positionals[0] == "show") {

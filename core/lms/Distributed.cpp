@@ -20,7 +20,9 @@ constexpr uint64_t kBlockBytes = 8ull << 20;    // bounded reads when scattering
 constexpr uint64_t kCompareBytes = 1ull << 20;  // per file, when comparing copies
 constexpr size_t kMaxPickNotes = 8;
 
-std::string rankName(int64_t rank) { return "rank_" + std::to_string(rank); }
+std::string rankName(int64_t rank) {
+    return "rank_" + std::to_string(rank);
+}
 
 std::string dimsText(std::span<const int64_t> dims) {
     std::string out = "[";
@@ -31,7 +33,8 @@ std::string dimsText(std::span<const int64_t> dims) {
 std::string rankListText(std::span<const int64_t> ranks) {
     std::string out;
     for (size_t i = 0; i < ranks.size(); ++i) {
-        if (i == 6 && ranks.size() > 8) return out + ", … (" + std::to_string(ranks.size()) + " ranks)";
+        if (i == 6 && ranks.size() > 8)
+            return out + ", ... (" + std::to_string(ranks.size()) + " ranks in all)";
         out += (i ? ", " : "") + rankName(ranks[i]);
     }
     return out;
@@ -42,21 +45,30 @@ Status cancelled(const CancelToken* cancel) {
     return {};
 }
 
-bool hasSuffix(const std::string& name, std::string_view suffix) { return name.ends_with(suffix); }
+bool hasSuffix(const std::string& name, std::string_view suffix) {
+    return name.ends_with(suffix);
+}
 
 // Reads consecutive bytes of a tensor whose content is spread over byte ranges of a file.
 class RangeStream {
 public:
-    RangeStream(const CheckpointFile& file, std::span<const ByteRange> ranges) : file_(file), ranges_(ranges) {}
+    // Starts `start` bytes into the content.
+    RangeStream(const CheckpointFile& file, std::span<const ByteRange> ranges, uint64_t start = 0)
+        : file_(file), ranges_(ranges) {
+        while (range_ < ranges_.size() && start >= ranges_[range_].length) start -= ranges_[range_++].length;
+        within_ = start;
+    }
 
     Status read(std::span<std::byte> out) {
         size_t done = 0;
         while (done < out.size()) {
             if (range_ >= ranges_.size())
-                return fail(ErrorCode::Malformed, "tensor content shorter than its dims promise", file_.path());
+                return fail(ErrorCode::Malformed, "tensor content shorter than its dims promise",
+                            file_.path());
             const ByteRange& r = ranges_[range_];
             const uint64_t take = std::min<uint64_t>(r.length - within_, out.size() - done);
-            if (auto s = file_.input().readAt(r.offset + within_, out.subspan(done, size_t(take))); !s) return s;
+            if (auto s = file_.input().readAt(r.offset + within_, out.subspan(done, size_t(take))); !s)
+                return s;
             done += size_t(take);
             within_ += take;
             if (within_ == r.length) {
@@ -72,6 +84,54 @@ private:
     std::span<const ByteRange> ranges_;
     size_t range_ = 0;
     uint64_t within_ = 0;
+};
+
+// Streams one stored slice, in its own order, into runs of the full tensor: long runs are read
+// straight into the output, short ones through a block buffer of at most kBlockBytes, so memory
+// stays bounded and small runs do not cost one read each.
+class SliceScatter {
+public:
+    // Streams `length` slice bytes starting at byte `start` of the stored slice.
+    SliceScatter(const CheckpointFile& file, const TensorInfo& info, uint64_t start, uint64_t length,
+                 std::span<std::byte> out, const CancelToken* cancel)
+        : stream_(file, info.chunks, start), out_(out), sliceLeft_(length), cancel_(cancel) {}
+
+    // Fills out[fullOffset, fullOffset + length) with the next `length` bytes of the slice.
+    Status copyRun(uint64_t fullOffset, uint64_t length) {
+        while (length > 0) {
+            if (used_ == block_.size() && length >= kBlockBytes) {
+                if (length > sliceLeft_)
+                    return fail(ErrorCode::Malformed, "the stored slice is shorter than its box");
+                sliceLeft_ -= length;
+                return stream_.read(out_.subspan(size_t(fullOffset), size_t(length)));
+            }
+            if (used_ == block_.size())
+                if (auto s = refill(); !s) return s;
+            const size_t take = size_t(std::min<uint64_t>(length, block_.size() - used_));
+            std::memcpy(out_.data() + fullOffset, block_.data() + used_, take);
+            used_ += take;
+            fullOffset += take;
+            length -= take;
+        }
+        return {};
+    }
+
+private:
+    Status refill() {
+        if (cancel_ && cancel_->isCancelled()) return fail(ErrorCode::Cancelled, "cancelled");
+        if (sliceLeft_ == 0) return fail(ErrorCode::Malformed, "the stored slice is shorter than its box");
+        block_.resize(size_t(std::min(kBlockBytes, sliceLeft_)));
+        used_ = 0;
+        sliceLeft_ -= block_.size();
+        return stream_.read(block_);
+    }
+
+    RangeStream stream_;
+    std::span<std::byte> out_;
+    uint64_t sliceLeft_;
+    const CancelToken* cancel_;
+    std::vector<std::byte> block_;
+    size_t used_ = 0;
 };
 
 uint64_t totalLength(std::span<const ByteRange> ranges) {
@@ -140,6 +200,12 @@ struct TensorPlan {
     uint64_t byteSize = 0;         // of the full tensor, when sliced
 };
 
+// The layout variant used for a parameter and the global ranks whose files hold it.
+struct LayoutChoice {
+    const ParamLayout* layout = nullptr;
+    std::vector<int64_t> holders;
+};
+
 class DistributedSourceImpl final : public DistributedSource {
 public:
     static Result<std::unique_ptr<DistributedSourceImpl>> open(const DistributedOptions& options,
@@ -153,6 +219,8 @@ public:
     }
     const std::vector<SourceTensor>& tensors() const override { return tensors_; }
     Status read(size_t index, std::span<std::byte> out, const CancelToken* cancel) const override;
+    Status readRows(size_t index, int64_t rowBegin, int64_t rowEnd, std::span<std::byte> out,
+                    const CancelToken* cancel) const override;
     std::optional<RawRecords> rawRecords(size_t index) const override;
     std::vector<std::filesystem::path> inputFiles() const override;
     uint64_t inputBytes() const override;
@@ -164,13 +232,25 @@ public:
 
 private:
     Status checkDeviceCounts() const;
-    Status openRankFiles(const DistributedOptions& options, std::vector<std::string>* notes, const CancelToken* cancel);
+    Result<std::vector<fs::path>> neededRankFolders() const;
+    Status openRankFiles(const DistributedOptions& options, std::vector<std::string>* notes,
+                         const CancelToken* cancel);
     Status planTensors(std::vector<std::string>* notes, const CancelToken* cancel);
-    Result<TensorPlan> planSharded(const std::string& name, const std::vector<const ParamLayout*>& variants) const;
+    Result<LayoutChoice> chooseLayout(const std::string& name,
+                                      const std::vector<const ParamLayout*>& variants) const;
+    Status checkSupported(const std::string& name, const ParamLayout& layout, const TensorInfo& first,
+                          const std::string& path) const;
+    Result<std::vector<int64_t>> fullShapeOf(const std::string& name, const ParamLayout& layout, int64_t rank,
+                                             const TensorInfo& first) const;
+    Status setSliceSizes(TensorPlan& plan, const TensorInfo& first, const std::string& path) const;
+    Result<TensorPlan> planSharded(const std::string& name,
+                                   const std::vector<const ParamLayout*>& variants) const;
     Result<TensorPlan> planCopied(const std::string& name, const CancelToken* cancel) const;
-    Status checkPieceDims(const std::string& name, const ParamLayout& layout, int64_t rank, const TensorInfo& info,
-                          const TensorInfo& first, const Box& box, std::span<const int64_t> full) const;
-    Status scatterPiece(const TensorPlan& plan, size_t piece, std::span<std::byte> out, const CancelToken* cancel) const;
+    Status checkPieceDims(const std::string& name, const ParamLayout& layout, int64_t rank,
+                          const TensorInfo& info, const TensorInfo& first, const Box& box,
+                          std::span<const int64_t> full) const;
+    Status scatterRows(const TensorPlan& plan, int64_t rowBegin, int64_t rowEnd, std::span<std::byte> out,
+                       const CancelToken* cancel) const;
     Error withModelDir(Error error) const {
         if (error.file.empty()) error.file = modelDir_.string();
         return error;
@@ -179,7 +259,7 @@ private:
     fs::path modelDir_;
     Strategy strategy_;
     int64_t devicesPerStage_ = 0;
-    std::vector<RankInput> ranks_;   // index = global rank
+    std::vector<RankInput> ranks_;  // index = global rank
     std::vector<RankFile> rankFiles_;
     std::unordered_map<std::string, std::vector<const ParamLayout*>> layoutsByName_;
     std::vector<SourceTensor> tensors_;
@@ -195,7 +275,8 @@ Result<std::unique_ptr<DistributedSourceImpl>> DistributedSourceImpl::open(const
     if (!strategy) return std::unexpected(strategy.error());
     source->strategy_ = std::move(*strategy);
     source->devicesPerStage_ = source->strategy_.devicesPerStage();
-    for (const auto& layout : source->strategy_.layouts) source->layoutsByName_[layout.name].push_back(&layout);
+    for (const auto& layout : source->strategy_.layouts)
+        source->layoutsByName_[layout.name].push_back(&layout);
     for (auto& [name, variants] : source->layoutsByName_)
         std::ranges::sort(variants, {}, [](const ParamLayout* l) { return l->stages.front(); });
     if (auto s = source->checkDeviceCounts(); !s) return std::unexpected(s.error());
@@ -209,50 +290,63 @@ Result<std::unique_ptr<DistributedSourceImpl>> DistributedSourceImpl::open(const
 Status DistributedSourceImpl::checkDeviceCounts() const {
     for (const auto& layout : strategy_.layouts)
         if (devicesOf(layout) != devicesPerStage_)
-            return fail(ErrorCode::Malformed,
-                        "dev_matrix " + layout.devMatrixText() + " describes " + std::to_string(devicesOf(layout)) +
-                            " devices per stage, but the first layout describes " + std::to_string(devicesPerStage_),
-                        strategy_.file, layout.name);
+            return fail(
+                ErrorCode::Malformed,
+                "dev_matrix " + layout.devMatrixText() + " describes " + std::to_string(devicesOf(layout)) +
+                    " devices per stage, but the first layout describes " + std::to_string(devicesPerStage_),
+                strategy_.file, layout.name);
     return {};
 }
 
-Status DistributedSourceImpl::openRankFiles(const DistributedOptions& options, std::vector<std::string>* notes,
-                                            const CancelToken* cancel) {
+// The rank folders the strategy needs (0 .. stages x D - 1), refusing gaps and extras.
+Result<std::vector<fs::path>> DistributedSourceImpl::neededRankFolders() const {
     auto folders = findRankFolders(modelDir_);
     if (!folders) return std::unexpected(folders.error());
     if (folders->empty())
-        return fail(ErrorCode::NotFound, "no rank_<n> folders: not a distributed checkpoint folder", modelDir_.string());
+        return fail(ErrorCode::NotFound, "no rank_<n> folders: not a distributed checkpoint folder",
+                    modelDir_.string());
     const int64_t stages = strategy_.stageCount(), needed = stages * devicesPerStage_;
     const std::string shapeText = "the strategy describes " + std::to_string(devicesPerStage_) +
-                                  " devices per stage and " + std::to_string(stages) + " pipeline stage(s), so rank_0 … " +
-                                  rankName(needed - 1) + " are needed";
+                                  " devices per stage and " + std::to_string(stages) +
+                                  " pipeline stage(s), so rank_0 to " + rankName(needed - 1) + " are needed";
     std::map<int64_t, fs::path> byRank;
     for (const auto& folder : *folders) byRank[folder.rank] = folder.dir;
-    for (int64_t rank = 0; rank < needed; ++rank)
+    std::vector<fs::path> dirs;
+    for (int64_t rank = 0; rank < needed; ++rank) {
         if (!byRank.contains(rank))
-            return fail(ErrorCode::NotFound, rankName(rank) + " is missing under " + modelDir_.string() + ": " + shapeText,
+            return fail(ErrorCode::NotFound,
+                        rankName(rank) + " is missing under " + modelDir_.string() + ": " + shapeText,
                         modelDir_.string());
+        dirs.push_back(byRank[rank]);
+    }
     if (byRank.rbegin()->first >= needed) {
         std::string message = "holds " + rankName(byRank.rbegin()->first) + " but " + shapeText;
         if (stages == 1)
-            message += "; with pipeline parallelism pass the folder of per-rank strategy files (or the merged "
-                       "strategy) instead of one rank's file";
+            message +=
+                "; with pipeline parallelism pass the folder of per-rank strategy files (or the merged "
+                "strategy) instead of one rank's file";
         return fail(ErrorCode::Mismatch, message, modelDir_.string());
     }
+    return dirs;
+}
+
+Status DistributedSourceImpl::openRankFiles(const DistributedOptions& options,
+                                            std::vector<std::string>* notes, const CancelToken* cancel) {
+    auto dirs = neededRankFolders();
+    if (!dirs) return std::unexpected(dirs.error());
+    const std::string how = options.ckptNameGlob.empty() ? std::string("lexicographically last")
+                                                         : "last matching '" + options.ckptNameGlob + "'";
     size_t picked = 0;
-    for (int64_t rank = 0; rank < needed; ++rank) {
+    for (int64_t rank = 0; rank < int64_t(dirs->size()); ++rank) {
         if (auto s = cancelled(cancel); !s) return s;
         RankInput input;
         input.info.rank = rank;
-        auto path = pickRankCheckpoint(byRank[rank], options.ckptNameGlob, &input.info.candidates);
+        auto path = pickRankCheckpoint((*dirs)[size_t(rank)], options.ckptNameGlob, &input.info.candidates);
         if (!path) return std::unexpected(path.error());
         input.info.path = *path;
         if (input.info.candidates > 1 && notes && picked++ < kMaxPickNotes)
             notes->push_back(rankName(rank) + ": picked " + path->filename().string() + " of " +
-                             std::to_string(input.info.candidates) + " checkpoint files (" +
-                             (options.ckptNameGlob.empty() ? std::string("lexicographically last")
-                                                           : "last matching '" + options.ckptNameGlob + "'") +
-                             ")");
+                             std::to_string(input.info.candidates) + " checkpoint files (" + how + ")");
         auto file = CheckpointFile::open(*path, cancel);
         if (!file) return std::unexpected(file.error());
         input.file = std::move(*file);
@@ -260,7 +354,8 @@ Status DistributedSourceImpl::openRankFiles(const DistributedOptions& options, s
         ranks_.push_back(std::move(input));
     }
     if (picked > kMaxPickNotes && notes)
-        notes->push_back("… and " + std::to_string(picked - kMaxPickNotes) + " more rank folders with several files");
+        notes->push_back("... and " + std::to_string(picked - kMaxPickNotes) +
+                         " more rank folders with several files");
     return {};
 }
 
@@ -299,63 +394,90 @@ Status DistributedSourceImpl::planTensors(std::vector<std::string>* notes, const
     for (const auto& [name, variants] : layoutsByName_)
         if (!seen.contains(name)) ++unused;
     if (unused && notes)
-        notes->push_back(std::to_string(unused) + " parameter(s) of the strategy are not in the rank files (ignored)");
+        notes->push_back(std::to_string(unused) +
+                         " parameter(s) of the strategy are not in the rank files (ignored)");
     return {};
+}
+
+// The first stage variant whose ranks actually hold the parameter (spec §4.5), with those
+// holders in ascending global rank.
+Result<LayoutChoice> DistributedSourceImpl::chooseLayout(
+    const std::string& name, const std::vector<const ParamLayout*>& variants) const {
+    for (const ParamLayout* variant : variants) {
+        LayoutChoice choice{variant, {}};
+        for (uint32_t stage : variant->stages)
+            for (int64_t local = 0; local < devicesPerStage_; ++local) {
+                const int64_t rank = int64_t(stage) * devicesPerStage_ + local;
+                if (ranks_[size_t(rank)].file->find(name)) choice.holders.push_back(rank);
+            }
+        if (!choice.holders.empty()) {
+            std::ranges::sort(choice.holders);
+            return choice;
+        }
+    }
+    return fail(ErrorCode::Mismatch,
+                "the strategy places the parameter in pipeline stage(s) where no rank file holds it; the "
+                "strategy does not belong to these rank files",
+                modelDir_.string(), name);
+}
+
+// Layout features we refuse rather than guess (spec §4.7).
+Status DistributedSourceImpl::checkSupported(const std::string& name, const ParamLayout& layout,
+                                             const TensorInfo& first, const std::string& path) const {
+    if (layout.field != 0)
+        return fail(ErrorCode::Unsupported,
+                    "the layout uses a MatMul field split (field = " + std::to_string(layout.field) +
+                        "), which is not supported",
+                    strategy_.file, name);
+    if (layout.hasManualSplit())
+        return fail(
+            ErrorCode::Unsupported,
+            "the layout uses a manual split (param_split_shape / indices_offset), which is not supported",
+            strategy_.file, name);
+    if (first.kind != TensorKind::Dense)
+        return fail(ErrorCode::Unsupported, "a map tensor cannot be reassembled from slices", path, name);
+    return {};
+}
+
+// The full shape inferred from the lowest holder (spec §4.9), checked against JSON's tensor_shape.
+Result<std::vector<int64_t>> DistributedSourceImpl::fullShapeOf(const std::string& name,
+                                                                const ParamLayout& layout, int64_t rank,
+                                                                const TensorInfo& first) const {
+    auto full = inferFullShape(layout, first.dims);
+    if (!full) return std::unexpected(full.error());
+    if (!layout.globalShape.empty() && *full != layout.globalShape)
+        return fail(ErrorCode::Mismatch,
+                    rankName(rank) + " stores shape " + dimsText(first.dims) + ", which gives full shape " +
+                        dimsText(*full) + ", but the strategy records tensor_shape " +
+                        dimsText(layout.globalShape),
+                    ranks_[size_t(rank)].file->path(), name);
+    return full;
 }
 
 Result<TensorPlan> DistributedSourceImpl::planSharded(const std::string& name,
                                                       const std::vector<const ParamLayout*>& variants) const {
-    // Use the first stage variant whose ranks actually hold the parameter (spec §4.5).
-    const ParamLayout* layout = nullptr;
-    std::vector<int64_t> holders;
-    for (const ParamLayout* variant : variants) {
-        for (uint32_t stage : variant->stages)
-            for (int64_t local = 0; local < devicesPerStage_; ++local) {
-                const int64_t rank = int64_t(stage) * devicesPerStage_ + local;
-                if (ranks_[size_t(rank)].file->find(name)) holders.push_back(rank);
-            }
-        if (!holders.empty()) {
-            layout = variant;
-            break;
-        }
-    }
-    if (!layout)
-        return fail(ErrorCode::Mismatch,
-                    "the strategy places the parameter in pipeline stage(s) where no rank file holds it; the "
-                    "strategy does not belong to these rank files",
-                    modelDir_.string(), name);
-    std::ranges::sort(holders);
-    if (layout->field != 0)
-        return fail(ErrorCode::Unsupported,
-                    "the layout uses a MatMul field split (field = " + std::to_string(layout->field) +
-                        "), which is not supported",
-                    strategy_.file, name);
-    if (layout->hasManualSplit())
-        return fail(ErrorCode::Unsupported,
-                    "the layout uses a manual split (param_split_shape / indices_offset), which is not supported",
-                    strategy_.file, name);
-    const RankInput& firstRank = ranks_[size_t(holders.front())];
-    const TensorInfo& first = *firstRank.file->find(name);
-    if (first.kind != TensorKind::Dense)
-        return fail(ErrorCode::Unsupported, "a map tensor cannot be reassembled from slices", firstRank.file->path(), name);
-    auto full = inferFullShape(*layout, first.dims);
+    auto choice = chooseLayout(name, variants);
+    if (!choice) return std::unexpected(choice.error());
+    const ParamLayout& layout = *choice->layout;
+    const int64_t firstHolder = choice->holders.front();
+    const CheckpointFile& firstFile = *ranks_[size_t(firstHolder)].file;
+    const TensorInfo& first = *firstFile.find(name);
+    if (auto s = checkSupported(name, layout, first, firstFile.path()); !s) return std::unexpected(s.error());
+    auto full = fullShapeOf(name, layout, firstHolder, first);
     if (!full) return std::unexpected(full.error());
-    if (!layout->globalShape.empty() && *full != layout->globalShape)
-        return fail(ErrorCode::Mismatch,
-                    rankName(holders.front()) + " stores shape " + dimsText(first.dims) + ", which gives full shape " +
-                        dimsText(*full) + ", but the strategy records tensor_shape " + dimsText(layout->globalShape),
-                    firstRank.file->path(), name);
 
-    std::map<Box, std::vector<int64_t>> byBox;
-    for (int64_t rank : holders) {
-        const TensorInfo& info = *ranks_[size_t(rank)].file->find(name);
-        auto box = rankSlice(*layout, *full, rank % devicesPerStage_);
+    std::map<Box, std::vector<int64_t>> byBox;  // distinct pieces, ranks ascending
+    for (int64_t rank : choice->holders) {
+        auto box = rankSlice(layout, *full, rank % devicesPerStage_);
         if (!box) return std::unexpected(box.error());
-        if (auto s = checkPieceDims(name, *layout, rank, info, first, *box, *full); !s) return std::unexpected(s.error());
+        if (auto s = checkPieceDims(name, layout, rank, *ranks_[size_t(rank)].file->find(name), first, *box,
+                                    *full);
+            !s)
+            return std::unexpected(s.error());
         byBox[*box].push_back(rank);
     }
     TensorPlan plan;
-    plan.placement.layout = layout;
+    plan.placement.layout = &layout;
     plan.placement.fullShape = *full;
     std::vector<Box> boxes;
     for (auto& [box, ranks] : byBox) {
@@ -366,20 +488,27 @@ Result<TensorPlan> DistributedSourceImpl::planSharded(const std::string& name,
     }
     if (auto s = checkExactCover(boxes, *full, name); !s) {
         Error error = s.error();
-        error.message += " (the parameter is in " + rankListText(holders) + "; layout dev_matrix " +
-                         layout->devMatrixText() + ", tensor_map " + layout->tensorMapText() + ")";
+        error.message += " (the parameter is in " + rankListText(choice->holders) + "; layout dev_matrix " +
+                         layout.devMatrixText() + ", tensor_map " + layout.tensorMapText() + ")";
         return std::unexpected(withModelDir(error));
     }
     if (plan.placement.pieces.size() == 1) return plan;  // replicated: copied whole from the lowest rank
+    if (auto s = setSliceSizes(plan, first, firstFile.path()); !s) return std::unexpected(s.error());
+    return plan;
+}
+
+// Element and full-tensor byte sizes of a tensor reassembled from several slices.
+Status DistributedSourceImpl::setSliceSizes(TensorPlan& plan, const TensorInfo& first,
+                                            const std::string& path) const {
     plan.elementBytes = sliceableElementBytes(first.dtype);
     if (plan.elementBytes == 0)
         return fail(ErrorCode::Unsupported, "tensor_type " + first.typeName + " cannot be cut into slices",
-                    firstRank.file->path(), name);
+                    path, first.name);
     plan.byteSize = plan.elementBytes;
-    for (int64_t n : *full)
+    for (int64_t n : plan.placement.fullShape)
         if (__builtin_mul_overflow(plan.byteSize, uint64_t(n), &plan.byteSize))
-            return fail(ErrorCode::Malformed, "the full tensor size overflows", firstRank.file->path(), name);
-    return plan;
+            return fail(ErrorCode::Malformed, "the full tensor size overflows", path, first.name);
+    return {};
 }
 
 // A rank's stored piece must have the same type as the others and the shape its slice implies.
@@ -389,19 +518,21 @@ Status DistributedSourceImpl::checkPieceDims(const std::string& name, const Para
     const std::string& path = ranks_[size_t(rank)].file->path();
     if (info.typeName != first.typeName || info.kind != first.kind)
         return fail(ErrorCode::Mismatch,
-                    rankName(rank) + " stores the parameter as " + info.typeName + " but another rank as " + first.typeName,
+                    rankName(rank) + " stores the parameter as " + info.typeName + " but another rank as " +
+                        first.typeName,
                     path, name);
     if (info.dims != box.shape())
         return fail(ErrorCode::Mismatch,
                     rankName(rank) + " stores shape " + dimsText(info.dims) + ", but with dev_matrix " +
-                        layout.devMatrixText() + " and tensor_map " + layout.tensorMapText() + " it should hold slice " +
-                        box.text() + " of the full shape " + dimsText(full) +
+                        layout.devMatrixText() + " and tensor_map " + layout.tensorMapText() +
+                        " it should hold slice " + box.text() + " of the full shape " + dimsText(full) +
                         " (was the checkpoint saved with integrated_save, or with another strategy?)",
                     path, name);
     return {};
 }
 
-Result<TensorPlan> DistributedSourceImpl::planCopied(const std::string& name, const CancelToken* cancel) const {
+Result<TensorPlan> DistributedSourceImpl::planCopied(const std::string& name,
+                                                     const CancelToken* cancel) const {
     std::vector<int64_t> holders;
     for (const auto& rank : ranks_)
         if (rank.file->find(name)) holders.push_back(rank.info.rank);
@@ -421,13 +552,14 @@ Result<TensorPlan> DistributedSourceImpl::planCopied(const std::string& name, co
             if (!*same) difference = "same shape " + dimsText(first.dims) + ", different values";
         }
         if (!difference.empty())
-            return fail(ErrorCode::Mismatch,
-                        "the parameter is not in the strategy file but differs between " + rankName(holders.front()) +
-                            " and " + rankName(holders[i]) + " (" + difference +
-                            "): it is probably a frozen sharded weight left out because the training run saved the "
-                            "strategy with only_trainable_params=True; re-save the strategy with "
-                            "strategy_ckpt_config.only_trainable_params: False",
-                        strategy_.file, name);
+            return fail(
+                ErrorCode::Mismatch,
+                "the parameter is not in the strategy file but differs between " + rankName(holders.front()) +
+                    " and " + rankName(holders[i]) + " (" + difference +
+                    "): it is probably a frozen sharded weight left out because the training run saved the "
+                    "strategy with only_trainable_params=True; re-save the strategy with "
+                    "strategy_ckpt_config.only_trainable_params: False",
+                strategy_.file, name);
     }
     TensorPlan plan;
     plan.placement.fullShape = first.logicalShape();
@@ -438,59 +570,63 @@ Result<TensorPlan> DistributedSourceImpl::planCopied(const std::string& name, co
 }
 
 Status DistributedSourceImpl::read(size_t index, std::span<std::byte> out, const CancelToken* cancel) const {
-    if (index >= plans_.size()) return fail(ErrorCode::InvalidArgument, "tensor index out of range", modelDir_.string());
-    const TensorPlan& plan = plans_[index];
+    if (index >= plans_.size())
+        return fail(ErrorCode::InvalidArgument, "tensor index out of range", modelDir_.string());
     const SourceTensor& tensor = tensors_[index];
     if (out.size() != tensor.byteSize)
-        return fail(ErrorCode::InvalidArgument, "buffer size does not match the parameter", modelDir_.string(), tensor.name);
+        return fail(ErrorCode::InvalidArgument, "buffer size does not match the parameter",
+                    modelDir_.string(), tensor.name);
     if (auto s = cancelled(cancel); !s) return s;
+    const TensorPlan& plan = plans_[index];
     if (plan.elementBytes == 0) return plan.reads.front().file->readTensor(*plan.reads.front().info, out);
-    for (size_t piece = 0; piece < plan.placement.pieces.size(); ++piece)
-        if (auto s = scatterPiece(plan, piece, out, cancel); !s) return s;
-    return {};
+    return scatterRows(plan, 0, plan.placement.fullShape.front(), out, cancel);
 }
 
-// Copies one rank's slice into its box of the full tensor, reading the slice sequentially:
-// long runs go straight into `out`, short ones through a block buffer of at most kBlockBytes.
-Status DistributedSourceImpl::scatterPiece(const TensorPlan& plan, size_t piece, std::span<std::byte> out,
-                                           const CancelToken* cancel) const {
-    const PieceRead& source = plan.reads[piece];
-    RangeStream stream(*source.file, source.info->chunks);
-    uint64_t sliceLeft = source.info->byteSize;
-    std::vector<std::byte> block;
-    size_t blockUsed = 0;
-    Status status;
-    forEachContiguousRun(plan.placement.fullShape, plan.placement.pieces[piece].box, plan.elementBytes,
-                         [&](uint64_t, uint64_t fullOffset, uint64_t length) {
-                             while (status && length > 0) {
-                                 if (blockUsed == block.size() && length >= kBlockBytes) {
-                                     status = stream.read(out.subspan(size_t(fullOffset), size_t(length)));
-                                     sliceLeft -= length;
-                                     return;
-                                 }
-                                 if (blockUsed == block.size()) {
-                                     if (auto s = cancelled(cancel); !s) {
-                                         status = s;
-                                         return;
-                                     }
-                                     block.resize(size_t(std::min(kBlockBytes, sliceLeft)));
-                                     blockUsed = 0;
-                                     status = stream.read(block);
-                                     sliceLeft -= block.size();
-                                     if (!status) return;
-                                 }
-                                 const size_t take = size_t(std::min<uint64_t>(length, block.size() - blockUsed));
-                                 std::memcpy(out.data() + fullOffset, block.data() + blockUsed, take);
-                                 blockUsed += take;
-                                 fullOffset += take;
-                                 length -= take;
-                             }
-                         });
-    if (!status) {
-        Error error = status.error();
-        if (error.parameter.empty()) error.parameter = source.info->name;
-        if (error.file.empty()) error.file = source.file->path();
-        return std::unexpected(error);
+Status DistributedSourceImpl::readRows(size_t index, int64_t rowBegin, int64_t rowEnd,
+                                       std::span<std::byte> out, const CancelToken* cancel) const {
+    if (index >= plans_.size())
+        return fail(ErrorCode::InvalidArgument, "tensor index out of range", modelDir_.string());
+    const SourceTensor& tensor = tensors_[index];
+    const uint64_t stride = rowBytes(tensor);
+    if (rowBegin < 0 || rowEnd < rowBegin || rowEnd > rowCount(tensor) ||
+        out.size() != uint64_t(rowEnd - rowBegin) * stride)
+        return fail(ErrorCode::InvalidArgument, "row range outside the tensor", modelDir_.string(),
+                    tensor.name);
+    if (auto s = cancelled(cancel); !s) return s;
+    const TensorPlan& plan = plans_[index];
+    if (plan.elementBytes == 0)
+        return plan.reads.front().file->readRange(*plan.reads.front().info, uint64_t(rowBegin) * stride, out);
+    return scatterRows(plan, rowBegin, rowEnd, out, cancel);
+}
+
+// Fills `out`, rows [rowBegin, rowEnd) of a sliced tensor, from every piece overlapping them.
+Status DistributedSourceImpl::scatterRows(const TensorPlan& plan, int64_t rowBegin, int64_t rowEnd,
+                                          std::span<std::byte> out, const CancelToken* cancel) const {
+    std::vector<int64_t> band = plan.placement.fullShape;
+    band.front() = rowEnd - rowBegin;
+    for (size_t piece = 0; piece < plan.placement.pieces.size(); ++piece) {
+        const Box& box = plan.placement.pieces[piece].box;
+        const int64_t first = std::max(box.begin.front(), rowBegin), last = std::min(box.end.front(), rowEnd);
+        if (first >= last) continue;
+        // The overlapping rows are contiguous in the stored slice (row-major).
+        const uint64_t sliceRowBytes =
+            box.elementCount() / uint64_t(box.end.front() - box.begin.front()) * plan.elementBytes;
+        Box target = box;
+        target.begin.front() = first - rowBegin;
+        target.end.front() = last - rowBegin;
+        const PieceRead& source = plan.reads[piece];
+        SliceScatter scatter(*source.file, *source.info, uint64_t(first - box.begin.front()) * sliceRowBytes,
+                             uint64_t(last - first) * sliceRowBytes, out, cancel);
+        Status status;
+        forEachContiguousRun(band, target, plan.elementBytes, [&](uint64_t, uint64_t at, uint64_t length) {
+            if (status) status = scatter.copyRun(at, length);
+        });
+        if (!status) {
+            Error error = status.error();
+            if (error.parameter.empty()) error.parameter = source.info->name;
+            if (error.file.empty()) error.file = source.file->path();
+            return std::unexpected(error);
+        }
     }
     return {};
 }
@@ -505,6 +641,7 @@ std::optional<RawRecords> DistributedSourceImpl::rawRecords(size_t index) const 
 std::vector<std::filesystem::path> DistributedSourceImpl::inputFiles() const {
     std::vector<std::filesystem::path> files;
     for (const auto& rank : ranks_) files.push_back(rank.info.path);
+    files.push_back(strategy_.file);
     return files;
 }
 
@@ -535,13 +672,14 @@ Result<std::vector<RankFolder>> findRankFolders(const fs::path& modelDir) {
     for (size_t i = 1; i < folders.size(); ++i)
         if (folders[i].rank == folders[i - 1].rank)
             return fail(ErrorCode::Malformed,
-                        folders[i - 1].dir.filename().string() + " and " + folders[i].dir.filename().string() +
-                            " name the same rank",
+                        folders[i - 1].dir.filename().string() + " and " +
+                            folders[i].dir.filename().string() + " name the same rank",
                         modelDir.string());
     return folders;
 }
 
-Result<fs::path> pickRankCheckpoint(const fs::path& rankDir, const std::string& nameGlob, size_t* candidates) {
+Result<fs::path> pickRankCheckpoint(const fs::path& rankDir, const std::string& nameGlob,
+                                    size_t* candidates) {
     std::error_code ec;
     fs::directory_iterator it(rankDir, ec);
     if (ec) return fail(ErrorCode::Io, "cannot list the rank folder: " + ec.message(), rankDir.string());
@@ -554,9 +692,10 @@ Result<fs::path> pickRankCheckpoint(const fs::path& rankDir, const std::string& 
         if (hasSuffix(name, ".safetensors")) safetensors.push_back(name);
     }
     if (!ckpt.empty() && !safetensors.empty())
-        return fail(ErrorCode::InvalidArgument,
-                    "the rank folder mixes .ckpt and .safetensors files; choose one with a checkpoint name pattern",
-                    rankDir.string());
+        return fail(
+            ErrorCode::InvalidArgument,
+            "the rank folder mixes .ckpt and .safetensors files; choose one with a checkpoint name pattern",
+            rankDir.string());
     auto& names = ckpt.empty() ? safetensors : ckpt;
     if (names.empty())
         return fail(ErrorCode::NotFound,

@@ -31,14 +31,14 @@
 namespace lms {
 
 struct DistributedOptions {
-    std::filesystem::path modelDir;   // holds rank_<n>/ folders
+    std::filesystem::path modelDir;  // holds rank_<n>/ folders
     // A strategy file (per-rank or merged, protobuf or JSON), or a folder of per-rank strategy
     // files (pipeline parallelism), merged into <folder>/merged_ckpt_strategy.ckpt as the
     // MindFormers docs describe.
     std::filesystem::path strategy;
     // Where to write merged_ckpt_strategy.ckpt when the strategy folder is not writable.
     std::filesystem::path fallbackStrategyDir;
-    std::string ckptNameGlob;         // pick this file in each rank folder; empty: lexicographically last
+    std::string ckptNameGlob;  // pick this file in each rank folder; empty: lexicographically last
 };
 
 // A rank_<n> folder under a model folder.
@@ -55,14 +55,14 @@ Result<std::vector<RankFolder>> findRankFolders(const std::filesystem::path& mod
 // (fnmatch), or the lexicographically last one when `nameGlob` is empty. `candidates`
 // receives how many files were eligible. Errors: NotFound (no file / no match), InvalidArgument
 // (the folder mixes .ckpt and .safetensors files and no glob chooses).
-Result<std::filesystem::path> pickRankCheckpoint(const std::filesystem::path& rankDir, const std::string& nameGlob,
-                                                 size_t* candidates = nullptr);
+Result<std::filesystem::path> pickRankCheckpoint(const std::filesystem::path& rankDir,
+                                                 const std::string& nameGlob, size_t* candidates = nullptr);
 
 // One rank's checkpoint file as used by a DistributedSource.
 struct RankFile {
-    int64_t rank = 0;                 // global rank
+    int64_t rank = 0;  // global rank
     std::filesystem::path path;
-    size_t candidates = 1;            // checkpoint files that were in its folder
+    size_t candidates = 1;  // checkpoint files that were in its folder
 };
 
 // Where one full tensor of a DistributedSource comes from.
@@ -70,7 +70,7 @@ struct TensorPlacement {
     // The layout used (one of the parameter's stage variants), or nullptr when the parameter
     // has no layout and is copied whole from the lowest rank holding it.
     const ParamLayout* layout = nullptr;
-    std::vector<int64_t> fullShape;   // logical full shape ([] for scalars)
+    std::vector<int64_t> fullShape;  // logical full shape ([] for scalars)
     // Distinct pieces, sorted by box: the GLOBAL ranks whose files hold each piece (ascending);
     // the data is read from ranks.front(). For a parameter without layout: one piece, the
     // whole tensor, with every rank file that holds it.
@@ -78,6 +78,8 @@ struct TensorPlacement {
 };
 
 // A ModelSource over rank files, with the strategy details a user interface shows.
+// inputFiles() lists the rank files (ascending rank) and then the strategy file in use;
+// inputBytes() counts the rank files only.
 class DistributedSource : public ModelSource {
 public:
     // The strategy in use (after merging a folder, the merged one; `file` names it).

@@ -118,7 +118,8 @@ Result<int64_t> optShardPieces(const ParamLayout& layout) {
     const int64_t groupSize = devicesOf(layout) / splitProduct;
     const int64_t k = layout.optShardSize == -1 ? groupSize : layout.optShardSize;
     if (k < 1 || groupSize % k != 0)
-        return std::unexpected(shapeError(layout, "opt_weight_shard_size " + std::to_string(layout.optShardSize) +
+        return std::unexpected(shapeError(layout, "opt_weight_shard_size " +
+                                                      std::to_string(layout.optShardSize) +
                                                       " does not divide the " + std::to_string(groupSize) +
                                                       " ranks holding each model-parallel slice")
                                    .error());
@@ -127,8 +128,8 @@ Result<int64_t> optShardPieces(const ParamLayout& layout) {
 
 Result<Box> rankSlice(const ParamLayout& layout, std::span<const int64_t> fullShape, int64_t localRank) {
     if (fullShape.size() != layout.tensorMap.size())
-        return std::unexpected(shapeError(layout, "tensor_map " + layout.tensorMapText() + " does not fit shape " +
-                                                      ints(fullShape))
+        return std::unexpected(shapeError(layout, "tensor_map " + layout.tensorMapText() +
+                                                      " does not fit shape " + ints(fullShape))
                                    .error());
     if (localRank < 0 || localRank >= devicesOf(layout))
         return std::unexpected(shapeError(layout, "local rank " + std::to_string(localRank) +
@@ -139,9 +140,9 @@ Result<Box> rankSlice(const ParamLayout& layout, std::span<const int64_t> fullSh
     Box box;
     for (size_t i = 0; i < fullShape.size(); ++i) {
         if (fullShape[i] < 0 || fullShape[i] % splits[i] != 0)
-            return std::unexpected(shapeError(layout, "dimension " + std::to_string(i) + " of shape " + ints(fullShape) +
-                                                          " does not divide into " + std::to_string(splits[i]) +
-                                                          " equal parts")
+            return std::unexpected(shapeError(layout, "dimension " + std::to_string(i) + " of shape " +
+                                                          ints(fullShape) + " does not divide into " +
+                                                          std::to_string(splits[i]) + " equal parts")
                                        .error());
         const int64_t part = fullShape[i] / splits[i];
         const int64_t k = partIndex(layout, i, coord);
@@ -155,10 +156,11 @@ Result<Box> rankSlice(const ParamLayout& layout, std::span<const int64_t> fullSh
             return std::unexpected(shapeError(layout, "optimizer sharding of a scalar").error());
         const int64_t rows = box.end[0] - box.begin[0];
         if (rows % *pieces != 0)
-            return std::unexpected(shapeError(layout, "the " + std::to_string(rows) +
-                                                          " rows of each model-parallel slice do not divide into " +
-                                                          std::to_string(*pieces) + " optimizer-shard pieces")
-                                       .error());
+            return std::unexpected(
+                shapeError(layout, "the " + std::to_string(rows) +
+                                       " rows of each model-parallel slice do not divide into " +
+                                       std::to_string(*pieces) + " optimizer-shard pieces")
+                    .error());
         const int64_t p = replicaPosition(layout, coord).first % *pieces;
         box.begin[0] += p * rows / *pieces;
         box.end[0] = box.begin[0] + rows / *pieces;
@@ -169,9 +171,9 @@ Result<Box> rankSlice(const ParamLayout& layout, std::span<const int64_t> fullSh
 Result<std::vector<int64_t>> inferFullShape(const ParamLayout& layout, std::span<const int64_t> storedShape) {
     if (storedShape.size() != layout.tensorMap.size())
         return std::unexpected(shapeError(layout, "the stored shape " + ints(storedShape) + " has " +
-                                                      std::to_string(storedShape.size()) + " dimensions but tensor_map " +
-                                                      layout.tensorMapText() + " has " +
-                                                      std::to_string(layout.tensorMap.size()))
+                                                      std::to_string(storedShape.size()) +
+                                                      " dimensions but tensor_map " + layout.tensorMapText() +
+                                                      " has " + std::to_string(layout.tensorMap.size()))
                                    .error());
     auto pieces = optShardPieces(layout);
     if (!pieces) return std::unexpected(pieces.error());
@@ -180,12 +182,14 @@ Result<std::vector<int64_t>> inferFullShape(const ParamLayout& layout, std::span
     for (size_t i = 0; i < storedShape.size(); ++i) {
         const int64_t factor = splits[i] * (i == 0 ? *pieces : 1);
         if (storedShape[i] < 0 || __builtin_mul_overflow(storedShape[i], factor, &full[i]))
-            return std::unexpected(shapeError(layout, "the stored shape " + ints(storedShape) + " is implausible").error());
+            return std::unexpected(
+                shapeError(layout, "the stored shape " + ints(storedShape) + " is implausible").error());
     }
     return full;
 }
 
-Result<std::vector<SlicePiece>> localSlicePieces(const ParamLayout& layout, std::span<const int64_t> fullShape) {
+Result<std::vector<SlicePiece>> localSlicePieces(const ParamLayout& layout,
+                                                 std::span<const int64_t> fullShape) {
     std::map<Box, std::vector<int64_t>> byBox;
     for (int64_t rank = 0; rank < devicesOf(layout); ++rank) {
         auto box = rankSlice(layout, fullShape, rank);
@@ -202,7 +206,8 @@ Result<std::vector<SlicePiece>> localSlicePieces(const ParamLayout& layout, std:
     return pieces;
 }
 
-Result<std::vector<SlicePiece>> globalSlicePieces(const ParamLayout& layout, std::span<const int64_t> fullShape) {
+Result<std::vector<SlicePiece>> globalSlicePieces(const ParamLayout& layout,
+                                                  std::span<const int64_t> fullShape) {
     auto pieces = localSlicePieces(layout, fullShape);
     if (!pieces) return pieces;
     const int64_t devices = devicesOf(layout);
@@ -216,13 +221,15 @@ Result<std::vector<SlicePiece>> globalSlicePieces(const ParamLayout& layout, std
     return pieces;
 }
 
-Status checkExactCover(std::span<const Box> boxes, std::span<const int64_t> fullShape, std::string_view parameter) {
+Status checkExactCover(std::span<const Box> boxes, std::span<const int64_t> fullShape,
+                       std::string_view parameter) {
     const auto error = [&](std::string message) {
         return fail(ErrorCode::Mismatch, std::move(message), {}, std::string(parameter));
     };
     const size_t n = fullShape.size();
     for (const Box& box : boxes) {
-        if (box.begin.size() != n || box.end.size() != n) return error("slice " + box.text() + " has the wrong rank");
+        if (box.begin.size() != n || box.end.size() != n)
+            return error("slice " + box.text() + " has the wrong rank");
         for (size_t d = 0; d < n; ++d)
             if (box.begin[d] < 0 || box.begin[d] > box.end[d] || box.end[d] > fullShape[d])
                 return error("slice " + box.text() + " lies outside the full shape " + ints(fullShape));

@@ -33,8 +33,8 @@ struct Box {
     std::vector<int64_t> end;
 
     std::vector<int64_t> shape() const;
-    uint64_t elementCount() const;           // 1 for a 0-dimensional box
-    std::string text() const;                // "[0:4, 0:6]"; "[]" for a scalar
+    uint64_t elementCount() const;  // 1 for a 0-dimensional box
+    std::string text() const;       // "[0:4, 0:6]"; "[]" for a scalar
     friend bool operator==(const Box&, const Box&) = default;
     friend auto operator<=>(const Box&, const Box&) = default;  // lexicographic: begin, then end
 };
@@ -73,14 +73,17 @@ struct SlicePiece {
 
 // Every distinct piece of a parameter of `fullShape`, sorted by box, with the LOCAL ranks
 // (0..D-1) holding each. The pieces cover the tensor exactly once (checked).
-Result<std::vector<SlicePiece>> localSlicePieces(const ParamLayout& layout, std::span<const int64_t> fullShape);
+Result<std::vector<SlicePiece>> localSlicePieces(const ParamLayout& layout,
+                                                 std::span<const int64_t> fullShape);
 // The same with GLOBAL ranks: every stage s in layout.stages contributes s * D + local.
 // This is what a user interface shows for one parameter: the slices and who holds them.
-Result<std::vector<SlicePiece>> globalSlicePieces(const ParamLayout& layout, std::span<const int64_t> fullShape);
+Result<std::vector<SlicePiece>> globalSlicePieces(const ParamLayout& layout,
+                                                  std::span<const int64_t> fullShape);
 
 // Checks that `boxes` lie inside `fullShape` and cover every element exactly once. The error
 // (Mismatch, naming `parameter`) describes the first uncovered or doubly covered region.
-Status checkExactCover(std::span<const Box> boxes, std::span<const int64_t> fullShape, std::string_view parameter);
+Status checkExactCover(std::span<const Box> boxes, std::span<const int64_t> fullShape,
+                       std::string_view parameter);
 
 // Calls fn(sliceByteOffset, fullByteOffset, byteCount) for each maximal contiguous run of
 // `box` inside a row-major tensor of `fullShape` whose elements are `elementBytes` wide, in
@@ -92,7 +95,8 @@ void forEachContiguousRun(std::span<const int64_t> fullShape, const Box& box, ui
 // ---------------------------------------------------------------- implementation
 
 template <class Fn>
-void forEachContiguousRun(std::span<const int64_t> fullShape, const Box& box, uint64_t elementBytes, Fn&& fn) {
+void forEachContiguousRun(std::span<const int64_t> fullShape, const Box& box, uint64_t elementBytes,
+                          Fn&& fn) {
     const size_t n = fullShape.size();
     if (n == 0) {
         fn(uint64_t(0), uint64_t(0), elementBytes);

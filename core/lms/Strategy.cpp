@@ -5,6 +5,9 @@
 #include "lms/Log.h"
 #include "node_strategy.pb.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <set>
@@ -34,8 +37,9 @@ std::string stageListText(const std::set<uint32_t>& stages) {
 
 bool endsWithIgnoringCase(std::string_view text, std::string_view suffix) {
     if (text.size() < suffix.size()) return false;
-    return std::equal(suffix.begin(), suffix.end(), text.end() - ptrdiff_t(suffix.size()),
-                      [](char a, char b) { return std::tolower((unsigned char)a) == std::tolower((unsigned char)b); });
+    return std::equal(
+        suffix.begin(), suffix.end(), text.end() - ptrdiff_t(suffix.size()),
+        [](char a, char b) { return std::tolower((unsigned char)a) == std::tolower((unsigned char)b); });
 }
 
 // ---------------------------------------------------------------- protobuf wire pre-scan
@@ -61,8 +65,8 @@ Status scanTopLevelFields(std::span<const std::byte> bytes, std::string_view fil
         const size_t keyAt = pos;
         uint64_t key = 0;
         if (!readVarint(bytes, pos, key))
-            return fail(ErrorCode::Malformed, "not a parallel strategy file: truncated field key", std::string(file),
-                        {}, keyAt);
+            return fail(ErrorCode::Malformed, "not a parallel strategy file: truncated field key",
+                        std::string(file), {}, keyAt);
         const uint64_t field = key >> 3, wireType = key & 7;
         const bool expected = (field == 1 && wireType == 0) || ((field == 2 || field == 3) && wireType == 2);
         if (!expected) {
@@ -73,12 +77,13 @@ Status scanTopLevelFields(std::span<const std::byte> bytes, std::string_view fil
         }
         uint64_t value = 0;
         if (!readVarint(bytes, pos, value))
-            return fail(ErrorCode::Malformed, "truncated strategy file (varint cut off)", std::string(file), {}, keyAt);
+            return fail(ErrorCode::Malformed, "truncated strategy file (varint cut off)", std::string(file),
+                        {}, keyAt);
         if (wireType == 2) {
             if (value > bytes.size() - pos)
                 return fail(ErrorCode::Malformed,
-                            "truncated strategy file: a field of " + std::to_string(value) + " bytes but only " +
-                                std::to_string(bytes.size() - pos) + " remain",
+                            "truncated strategy file: a field of " + std::to_string(value) +
+                                " bytes but only " + std::to_string(bytes.size() - pos) + " remain",
                             std::string(file), {}, keyAt);
             pos += size_t(value);
         }
@@ -107,7 +112,8 @@ Status checkUnknownFields(const google::protobuf::Message& message, std::string_
         if (field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
         if (field->is_repeated()) {
             for (int i = 0; i < reflection->FieldSize(message, field); ++i)
-                if (auto s = checkUnknownFields(reflection->GetRepeatedMessage(message, field, i), file); !s) return s;
+                if (auto s = checkUnknownFields(reflection->GetRepeatedMessage(message, field, i), file); !s)
+                    return s;
         } else if (auto s = checkUnknownFields(reflection->GetMessage(message, field), file); !s) {
             return s;
         }
@@ -115,10 +121,12 @@ Status checkUnknownFields(const google::protobuf::Message& message, std::string_
     return {};
 }
 
-Result<pb::ParallelStrategyMap> parseStrategyMessage(std::span<const std::byte> bytes, std::string_view file) {
+Result<pb::ParallelStrategyMap> parseStrategyMessage(std::span<const std::byte> bytes,
+                                                     std::string_view file) {
     if (bytes.empty()) return fail(ErrorCode::Malformed, "empty strategy file", std::string(file));
     if (bytes.size() > kMaxStrategyFileBytes)
-        return fail(ErrorCode::Malformed, "strategy file too large (" + std::to_string(bytes.size()) + " bytes)",
+        return fail(ErrorCode::Malformed,
+                    "strategy file too large (" + std::to_string(bytes.size()) + " bytes)",
                     std::string(file));
     if (auto s = scanTopLevelFields(bytes, file); !s) return std::unexpected(s.error());
     pb::ParallelStrategyMap message;
@@ -150,17 +158,19 @@ Status validateLayout(const ParamLayout& layout, std::string_view file) {
         for (int32_t m : axes) {
             if (m < 0 || size_t(m) >= layout.devMatrix.size())
                 return layoutError(file, layout.name,
-                                   "tensor_map " + layout.tensorMapText() + " refers to a device axis outside dev_matrix " +
+                                   "tensor_map " + layout.tensorMapText() +
+                                       " refers to a device axis outside dev_matrix " +
                                        layout.devMatrixText());
             if (used[size_t(m)])
                 return layoutError(file, layout.name,
-                                   "tensor_map " + layout.tensorMapText() + " uses device axis " + std::to_string(m) +
-                                       " twice");
+                                   "tensor_map " + layout.tensorMapText() + " uses device axis " +
+                                       std::to_string(m) + " twice");
             used[size_t(m)] = true;
         }
     }
     if (layout.optShardSize < -1)
-        return layoutError(file, layout.name, "opt_weight_shard_size " + std::to_string(layout.optShardSize) + " is invalid");
+        return layoutError(file, layout.name,
+                           "opt_weight_shard_size " + std::to_string(layout.optShardSize) + " is invalid");
     if (!layout.indicesOffset.empty() && layout.indicesOffset.size() != layout.paramSplitShape.size())
         return layoutError(file, layout.name, "param_split_shape and indices_offset differ in length");
     if (!layout.globalShape.empty() && layout.globalShape.size() != layout.tensorMap.size())
@@ -177,7 +187,8 @@ Result<std::vector<int32_t>> dimensionAxes(std::span<const int32_t> values, std:
     for (int32_t v : values)
         if (v < 0)
             return std::unexpected(
-                layoutError(file, name, "tensor_map entry " + joinInts(values) + " mixes -1 with device axes").error());
+                layoutError(file, name, "tensor_map entry " + joinInts(values) + " mixes -1 with device axes")
+                    .error());
     return std::vector<int32_t>(values.begin(), values.end());
 }
 
@@ -188,7 +199,8 @@ Status convertTensorMap(const pb::ParallelLayouts& stored, ParamLayout& out, std
     if (count == 0) return layoutError(file, out.name, "layout without tensor_map");
     if (count == 1) {
         for (int32_t v : stored.tensor_map(0).dim()) {
-            if (v < -1) return layoutError(file, out.name, "tensor_map value " + std::to_string(v) + " is invalid");
+            if (v < -1)
+                return layoutError(file, out.name, "tensor_map value " + std::to_string(v) + " is invalid");
             out.tensorMap.push_back(v == -1 ? std::vector<int32_t>{} : std::vector<int32_t>{v});
         }
         return {};
@@ -198,7 +210,8 @@ Status convertTensorMap(const pb::ParallelLayouts& stored, ParamLayout& out, std
     for (int i = 0; i < dims; ++i) {
         const auto& entry = stored.tensor_map(i).dim();
         if (entry.empty()) return layoutError(file, out.name, "nested tensor_map has an empty entry");
-        auto axes = dimensionAxes(std::span<const int32_t>(entry.data(), size_t(entry.size())), file, out.name);
+        auto axes =
+            dimensionAxes(std::span<const int32_t>(entry.data(), size_t(entry.size())), file, out.name);
         if (!axes) return std::unexpected(axes.error());
         out.tensorMap.push_back(std::move(*axes));
     }
@@ -217,19 +230,25 @@ void assignName(ParamLayout& layout, std::string_view storedName, bool& prefixed
     }
 }
 
-Result<ParamLayout> convertLayoutItem(const pb::ParallelLayoutItem& item, std::string_view file, bool& prefixed) {
+Result<ParamLayout> convertLayoutItem(const pb::ParallelLayoutItem& item, std::string_view file,
+                                      bool& prefixed) {
     ParamLayout layout;
+    if (!isValidUtf8(item.param_name()))
+        return fail(ErrorCode::Malformed, "a parameter name is not valid UTF-8", std::string(file));
     assignName(layout, item.param_name(), prefixed);
     if (!item.has_parallel_layouts())
-        return std::unexpected(layoutError(file, layout.name, "layout item without parallel_layouts").error());
+        return std::unexpected(
+            layoutError(file, layout.name, "layout item without parallel_layouts").error());
     const auto& stored = item.parallel_layouts();
     if (stored.dev_matrix_size() > 0)
         for (uint32_t d : stored.dev_matrix(0).dim()) layout.devMatrix.push_back(int64_t(d));
     if (auto s = convertTensorMap(stored, layout, file); !s) return std::unexpected(s.error());
     if (stored.param_split_shape_size() > 0)
-        layout.paramSplitShape.assign(stored.param_split_shape(0).dim().begin(), stored.param_split_shape(0).dim().end());
+        layout.paramSplitShape.assign(stored.param_split_shape(0).dim().begin(),
+                                      stored.param_split_shape(0).dim().end());
     if (stored.indices_offset_size() > 0)
-        layout.indicesOffset.assign(stored.indices_offset(0).dim().begin(), stored.indices_offset(0).dim().end());
+        layout.indicesOffset.assign(stored.indices_offset(0).dim().begin(),
+                                    stored.indices_offset(0).dim().end());
     layout.field = stored.field();
     layout.optShardStep = stored.opt_weight_shard_step();
     layout.optShardSize = stored.opt_weight_shard_size();
@@ -253,8 +272,9 @@ Status addLayout(Strategy& strategy, std::unordered_map<std::string, std::vector
             return {};
         }
         if (sameStage)
-            return layoutError(file, layout.name, "the parameter is listed twice for stage " + std::to_string(stage) +
-                                                      " with different layouts");
+            return layoutError(file, layout.name,
+                               "the parameter is listed twice for stage " + std::to_string(stage) +
+                                   " with different layouts");
     }
     entries.push_back(strategy.layouts.size());
     strategy.layouts.push_back(std::move(layout));
@@ -268,7 +288,8 @@ Status checkStageSet(const Strategy& strategy, std::string_view file) {
     if (!stages.empty() && *stages.rbegin() + 1 != stages.size())
         return fail(ErrorCode::Malformed,
                     "the layout names carry pipeline stages " + stageListText(stages) +
-                        ", but a merged strategy must describe every stage 0.." + std::to_string(*stages.rbegin()),
+                        ", but a merged strategy must describe every stage 0.." +
+                        std::to_string(*stages.rbegin()),
                     std::string(file));
     return {};
 }
@@ -283,13 +304,15 @@ Result<Strategy> strategyFromMessage(const pb::ParallelStrategyMap& message, std
     if (message.parallel_strategy_item_size() > 0)
         strategy.firstOperatorStage = message.parallel_strategy_item(0).parallel_strategys().stage();
     if (strategy.layoutItemCount == 0)
-        return fail(ErrorCode::Malformed, "the strategy file has no parallel layout items (not a strategy file?)",
+        return fail(ErrorCode::Malformed,
+                    "the strategy file has no parallel layout items (not a strategy file?)",
                     std::string(file));
     std::unordered_map<std::string, std::vector<size_t>> index;
     for (const auto& item : message.parallel_layout_item()) {
         auto layout = convertLayoutItem(item, file, strategy.stagePrefixed);
         if (!layout) return std::unexpected(layout.error());
-        if (auto s = addLayout(strategy, index, std::move(*layout), file); !s) return std::unexpected(s.error());
+        if (auto s = addLayout(strategy, index, std::move(*layout), file); !s)
+            return std::unexpected(s.error());
     }
     if (auto s = checkStageSet(strategy, file); !s) return std::unexpected(s.error());
     return strategy;
@@ -305,11 +328,14 @@ Status jsonError(std::string_view file, const std::string& parameter, const std:
 Result<std::vector<int64_t>> jsonIntList(const JsonValue* value, std::string_view what, std::string_view file,
                                          const std::string& name, int64_t min, int64_t max) {
     if (!value || !value->isArray())
-        return std::unexpected(jsonError(file, name, std::string(what) + " must be a list of integers").error());
+        return std::unexpected(
+            jsonError(file, name, std::string(what) + " must be a list of integers").error());
     std::vector<int64_t> out;
     for (size_t i = 0; i < value->size(); ++i) {
         auto n = (*value)[i].asInt64(min, max);
-        if (!n) return std::unexpected(jsonError(file, name, std::string(what) + ": " + n.error().message).error());
+        if (!n)
+            return std::unexpected(
+                jsonError(file, name, std::string(what) + ": " + n.error().message).error());
         out.push_back(*n);
     }
     return out;
@@ -341,7 +367,8 @@ Result<int32_t> jsonInt32(const JsonValue& object, std::string_view key, std::st
     const JsonValue* value = object.find(key);
     if (!value) return 0;  // absent in older files: 0, as for protobuf
     auto n = value->asInt64(INT32_MIN, INT32_MAX);
-    if (!n) return std::unexpected(jsonError(file, name, std::string(key) + ": " + n.error().message).error());
+    if (!n)
+        return std::unexpected(jsonError(file, name, std::string(key) + ": " + n.error().message).error());
     return int32_t(*n);
 }
 
@@ -349,7 +376,8 @@ Result<ParamLayout> jsonLayout(std::string_view storedName, const JsonValue& ent
                                bool& prefixed) {
     ParamLayout layout;
     assignName(layout, storedName, prefixed);
-    if (!entry.isObject()) return std::unexpected(jsonError(file, layout.name, "layout entry must be an object").error());
+    if (!entry.isObject())
+        return std::unexpected(jsonError(file, layout.name, "layout entry must be an object").error());
     auto dev = jsonIntList(entry.find("dev_matrix"), "dev_matrix", file, layout.name, 1, kMaxDevicesPerStage);
     if (!dev) return std::unexpected(dev.error());
     layout.devMatrix = std::move(*dev);
@@ -359,15 +387,18 @@ Result<ParamLayout> jsonLayout(std::string_view storedName, const JsonValue& ent
         if (!n) return std::unexpected(n.error());
         layout.globalShape = std::move(*n);
     }
-    for (auto [key, target] : {std::pair{"field", &layout.field}, std::pair{"opt_weight_shard_step", &layout.optShardStep},
-                               std::pair{"opt_weight_shard_size", &layout.optShardSize}}) {
+    for (auto [key, target] :
+         {std::pair{"field", &layout.field}, std::pair{"opt_weight_shard_step", &layout.optShardStep},
+          std::pair{"opt_weight_shard_size", &layout.optShardSize}}) {
         auto n = jsonInt32(entry, key, file, layout.name);
         if (!n) return std::unexpected(n.error());
         *target = *n;
     }
     if (entry.contains("param_split_shape") && entry.contains("indices_offset")) {
-        auto pss = jsonIntList(entry.find("param_split_shape"), "param_split_shape", file, layout.name, INT64_MIN, INT64_MAX);
-        auto ioff = jsonIntList(entry.find("indices_offset"), "indices_offset", file, layout.name, INT64_MIN, INT64_MAX);
+        auto pss = jsonIntList(entry.find("param_split_shape"), "param_split_shape", file, layout.name,
+                               INT64_MIN, INT64_MAX);
+        auto ioff = jsonIntList(entry.find("indices_offset"), "indices_offset", file, layout.name, INT64_MIN,
+                                INT64_MAX);
         if (!pss) return std::unexpected(pss.error());
         if (!ioff) return std::unexpected(ioff.error());
         layout.paramSplitShape = std::move(*pss);
@@ -378,7 +409,8 @@ Result<ParamLayout> jsonLayout(std::string_view storedName, const JsonValue& ent
 }
 
 Result<Strategy> strategyFromJson(const JsonValue& root, std::string_view file) {
-    if (!root.isObject()) return fail(ErrorCode::Malformed, "a JSON strategy must be an object", std::string(file));
+    if (!root.isObject())
+        return fail(ErrorCode::Malformed, "a JSON strategy must be an object", std::string(file));
     Strategy strategy;
     strategy.file = std::string(file);
     strategy.format = StrategyFormat::Json;
@@ -389,12 +421,14 @@ Result<Strategy> strategyFromJson(const JsonValue& root, std::string_view file) 
     }
     if (const JsonValue* items = root.find("parallel_strategy_item")) {
         const auto* members = items->asObject();
-        if (!members) return fail(ErrorCode::Malformed, "parallel_strategy_item must be an object", std::string(file));
+        if (!members)
+            return fail(ErrorCode::Malformed, "parallel_strategy_item must be an object", std::string(file));
         strategy.operatorItemCount = members->size();
         if (!members->empty()) {
             const JsonValue* stage = members->front().second.find("stage");
             if (!stage || !stage->asInt64(0, UINT32_MAX))
-                return fail(ErrorCode::Malformed, "strategy item '" + members->front().first + "' has no valid stage",
+                return fail(ErrorCode::Malformed,
+                            "strategy item '" + members->front().first + "' has no valid stage",
                             std::string(file));
             strategy.firstOperatorStage = uint32_t(*stage->asInt64());
         }
@@ -402,13 +436,15 @@ Result<Strategy> strategyFromJson(const JsonValue& root, std::string_view file) 
     const JsonValue* layouts = root.find("parallel_layout_item");
     const auto* members = layouts ? layouts->asObject() : nullptr;
     if (!members || members->empty())
-        return fail(ErrorCode::Malformed, "the strategy file has no parallel_layout_item entries", std::string(file));
+        return fail(ErrorCode::Malformed, "the strategy file has no parallel_layout_item entries",
+                    std::string(file));
     strategy.layoutItemCount = members->size();
     std::unordered_map<std::string, std::vector<size_t>> index;
     for (const auto& [name, entry] : *members) {
         auto layout = jsonLayout(name, entry, file, strategy.stagePrefixed);
         if (!layout) return std::unexpected(layout.error());
-        if (auto s = addLayout(strategy, index, std::move(*layout), file); !s) return std::unexpected(s.error());
+        if (auto s = addLayout(strategy, index, std::move(*layout), file); !s)
+            return std::unexpected(s.error());
     }
     if (auto s = checkStageSet(strategy, file); !s) return std::unexpected(s.error());
     return strategy;
@@ -433,10 +469,13 @@ Result<std::string> readWholeFile(const fs::path& path) {
 StrategyFormat detectFormat(std::string_view name, std::string_view bytes) {
     if (endsWithIgnoringCase(name, ".json")) return StrategyFormat::Json;
     const size_t first = bytes.find_first_not_of(" \t\r\n");
-    return (first != std::string_view::npos && bytes[first] == '{') ? StrategyFormat::Json : StrategyFormat::Protobuf;
+    return (first != std::string_view::npos && bytes[first] == '{') ? StrategyFormat::Json
+                                                                    : StrategyFormat::Protobuf;
 }
 
-std::span<const std::byte> asBytes(std::string_view text) { return std::as_bytes(std::span(text.data(), text.size())); }
+std::span<const std::byte> asBytes(std::string_view text) {
+    return std::as_bytes(std::span(text.data(), text.size()));
+}
 
 struct StageFiles {
     std::vector<fs::path> files;  // sorted by name
@@ -456,32 +495,37 @@ Result<StageFiles> listStageFiles(const fs::path& dir) {
         if (endsWithIgnoringCase(name, ".json")) json.push_back(entry.path());
     }
     if (!ckpt.empty() && !json.empty())
-        return fail(ErrorCode::InvalidArgument, "the strategy folder mixes .ckpt and .json strategy files", dir.string());
+        return fail(ErrorCode::InvalidArgument, "the strategy folder mixes .ckpt and .json strategy files",
+                    dir.string());
     StageFiles out;
     out.format = json.empty() ? StrategyFormat::Protobuf : StrategyFormat::Json;
     out.files = json.empty() ? std::move(ckpt) : std::move(json);
-    std::ranges::sort(out.files, [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
+    std::ranges::sort(out.files,
+                      [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
     return out;
 }
 
 // The stage a per-rank file belongs to, refusing files the merge cannot use.
 Result<uint32_t> stageOfFile(const Strategy& parsed, const fs::path& path) {
     if (!parsed.firstOperatorStage)
-        return fail(ErrorCode::Malformed, "the strategy file has no strategy items, so its pipeline stage is unknown",
+        return fail(ErrorCode::Malformed,
+                    "the strategy file has no strategy items, so its pipeline stage is unknown",
                     path.string());
     if (parsed.stagePrefixed)
-        return fail(ErrorCode::InvalidArgument,
-                    "this file is already a merged strategy (names carry '<stage>-' prefixes); pass it as the "
-                    "strategy file instead of its folder",
-                    path.string());
+        return fail(
+            ErrorCode::InvalidArgument,
+            "this file is already a merged strategy (names carry '<stage>-' prefixes); pass it as the "
+            "strategy file instead of its folder",
+            path.string());
     return *parsed.firstOperatorStage;
 }
 
 Status checkMergedStages(const std::set<uint32_t>& stages, const fs::path& dir) {
     if (*stages.rbegin() + 1 == stages.size()) return {};
     return fail(ErrorCode::Mismatch,
-                "the per-rank strategy files cover pipeline stages " + stageListText(stages) + ", but stages 0.." +
-                    std::to_string(*stages.rbegin()) + " are needed: the files of a stage are missing",
+                "the per-rank strategy files cover pipeline stages " + stageListText(stages) +
+                    ", but stages 0.." + std::to_string(*stages.rbegin()) +
+                    " are needed: the files of a stage are missing",
                 dir.string());
 }
 
@@ -515,7 +559,8 @@ Result<MergedStrategy> mergeProtobufFolder(const fs::path& dir, const std::vecto
     if (!out.SerializeToString(&merged.bytes))
         return fail(ErrorCode::Io, "cannot serialize the merged strategy", dir.string());
     merged.format = StrategyFormat::Protobuf;
-    auto strategy = parseStrategy(asBytes(merged.bytes), (dir / kMergedStrategyFileName).string(), merged.format);
+    auto strategy =
+        parseStrategy(asBytes(merged.bytes), (dir / kMergedStrategyFileName).string(), merged.format);
     if (!strategy) return std::unexpected(strategy.error());
     merged.strategy = std::move(*strategy);
     merged.strategy.file.clear();
@@ -544,7 +589,8 @@ Result<MergedStrategy> mergeJsonFolder(const fs::path& dir, const std::vector<fs
             continue;
         }
         merged.stageFiles.push_back(path.filename().string());
-        for (const auto& [node, value] : *root->find("parallel_strategy_item")->asObject()) items.set(node, value);
+        for (const auto& [node, value] : *root->find("parallel_strategy_item")->asObject())
+            items.set(node, value);
         for (const auto& [name, value] : *root->find("parallel_layout_item")->asObject())
             layouts.set(std::to_string(*stage) + "-" + name, value);
     }
@@ -568,10 +614,12 @@ bool hasFile(const fs::path& path) {
 }
 
 // Writes the merged strategy into the folder, or into `fallbackDir` when the folder refuses.
-Result<fs::path> writeMergedStrategy(const MergedStrategy& merged, const fs::path& dir, const fs::path& fallbackDir,
-                                     std::vector<std::string>* notes) {
+Result<fs::path> writeMergedStrategy(const MergedStrategy& merged, const fs::path& dir,
+                                     const fs::path& fallbackDir, std::vector<std::string>* notes) {
     const fs::path target = dir / merged.defaultFileName();
-    auto written = writeStrategyBytes(target, merged.bytes);
+    auto written = isWritableFolder(dir)
+                       ? writeStrategyBytes(target, merged.bytes)
+                       : Status(fail(ErrorCode::Io, "the folder is read-only", dir.string()));
     if (written) return target;
     if (fallbackDir.empty()) {
         Error error = written.error();
@@ -584,8 +632,9 @@ Result<fs::path> writeMergedStrategy(const MergedStrategy& merged, const fs::pat
     const fs::path fallback = fallbackDir / merged.defaultFileName();
     if (auto s = writeStrategyBytes(fallback, merged.bytes); !s) return std::unexpected(s.error());
     if (notes)
-        notes->push_back("the strategy folder " + dir.string() + " is not writable (" + written.error().message +
-                         "), so the merged strategy was written to " + fallback.string() + " instead");
+        notes->push_back("the strategy folder " + dir.string() + " is not writable (" +
+                         written.error().message + "), so the merged strategy was written to " +
+                         fallback.string() + " instead");
     return fallback;
 }
 
@@ -594,8 +643,9 @@ Result<fs::path> writeMergedStrategy(const MergedStrategy& merged, const fs::pat
 // ---------------------------------------------------------------- public API
 
 bool ParamLayout::sameLayoutAs(const ParamLayout& other) const {
-    return devMatrix == other.devMatrix && tensorMap == other.tensorMap && nestedTensorMap == other.nestedTensorMap &&
-           field == other.field && optShardStep == other.optShardStep && optShardSize == other.optShardSize &&
+    return devMatrix == other.devMatrix && tensorMap == other.tensorMap &&
+           nestedTensorMap == other.nestedTensorMap && field == other.field &&
+           optShardStep == other.optShardStep && optShardSize == other.optShardSize &&
            paramSplitShape == other.paramSplitShape && indicesOffset == other.indicesOffset;
 }
 
@@ -604,14 +654,19 @@ std::string ParamLayout::tensorMapText() const {
     for (size_t i = 0; i < tensorMap.size(); ++i) {
         if (i) out += ", ";
         const auto& axes = tensorMap[i];
-        if (axes.empty()) out += "-1";
-        else if (axes.size() == 1 && !nestedTensorMap) out += std::to_string(axes[0]);
-        else out += joinInts(axes);
+        if (axes.empty())
+            out += "-1";
+        else if (axes.size() == 1 && !nestedTensorMap)
+            out += std::to_string(axes[0]);
+        else
+            out += joinInts(axes);
     }
     return out + "]";
 }
 
-std::string ParamLayout::devMatrixText() const { return joinInts(devMatrix); }
+std::string ParamLayout::devMatrixText() const {
+    return joinInts(devMatrix);
+}
 
 std::vector<const ParamLayout*> Strategy::find(std::string_view name) const {
     std::vector<const ParamLayout*> out;
@@ -642,7 +697,8 @@ size_t Strategy::parameterCount() const {
 
 std::optional<std::pair<uint32_t, std::string_view>> splitStagePrefix(std::string_view name) {
     const size_t dash = name.find('-');
-    if (dash == 0 || dash == std::string_view::npos || dash > 9 || dash + 1 == name.size()) return std::nullopt;
+    if (dash == 0 || dash == std::string_view::npos || dash > 9 || dash + 1 == name.size())
+        return std::nullopt;
     uint32_t stage = 0;
     for (char c : name.substr(0, dash)) {
         if (c < '0' || c > '9') return std::nullopt;
@@ -656,7 +712,8 @@ bool isMergedStrategyFileName(std::string_view fileName) {
            (endsWithIgnoringCase(fileName, ".ckpt") || endsWithIgnoringCase(fileName, ".json"));
 }
 
-Result<Strategy> parseStrategy(std::span<const std::byte> bytes, std::string_view fileName, StrategyFormat format) {
+Result<Strategy> parseStrategy(std::span<const std::byte> bytes, std::string_view fileName,
+                               StrategyFormat format) {
     if (format == StrategyFormat::Json) {
         if (bytes.size() > kMaxStrategyFileBytes)
             return fail(ErrorCode::Malformed, "strategy file too large", std::string(fileName));
@@ -693,8 +750,8 @@ Result<MergedStrategy> mergeStrategyFolder(const fs::path& dir) {
     auto listed = listStageFiles(dir);
     if (!listed) return std::unexpected(listed.error());
     if (listed->files.empty())
-        return fail(ErrorCode::NotFound, "no per-rank strategy files (*.ckpt or *.json) in the strategy folder",
-                    dir.string());
+        return fail(ErrorCode::NotFound,
+                    "no per-rank strategy files (*.ckpt or *.json) in the strategy folder", dir.string());
     return listed->format == StrategyFormat::Json ? mergeJsonFolder(dir, listed->files)
                                                   : mergeProtobufFolder(dir, listed->files);
 }
@@ -706,13 +763,21 @@ Status writeStrategyBytes(const fs::path& path, std::string_view bytes) {
     return out->commit();
 }
 
+bool isWritableFolder(const fs::path& dir) {
+    struct stat info {};
+    return ::access(dir.c_str(), W_OK) == 0 && ::stat(dir.c_str(), &info) == 0 && S_ISDIR(info.st_mode) &&
+           (info.st_mode & 0222) != 0;
+}
+
 Result<Strategy> loadStrategyArgument(const fs::path& fileOrDir, const fs::path& fallbackDir,
                                       std::vector<std::string>* notes) {
     if (fileOrDir.empty())
-        return fail(ErrorCode::InvalidArgument, "a distributed checkpoint needs its parallel strategy file or folder");
+        return fail(ErrorCode::InvalidArgument,
+                    "a distributed checkpoint needs its parallel strategy file or folder");
     std::error_code ec;
     const auto status = fs::status(fileOrDir, ec);
-    if (!fs::exists(status)) return fail(ErrorCode::NotFound, "the strategy file or folder does not exist", fileOrDir.string());
+    if (!fs::exists(status))
+        return fail(ErrorCode::NotFound, "the strategy file or folder does not exist", fileOrDir.string());
     if (!fs::is_directory(status)) return readStrategyFile(fileOrDir);
 
     auto listed = listStageFiles(fileOrDir);
@@ -733,8 +798,8 @@ Result<Strategy> loadStrategyArgument(const fs::path& fileOrDir, const fs::path&
     if (notes) {
         std::string used;
         for (const auto& name : merged->stageFiles) used += (used.empty() ? "" : ", ") + name;
-        notes->push_back("merged the pipeline strategy files of " + fileOrDir.string() + " (one per stage: " + used +
-                         ") into " + target->string());
+        notes->push_back("merged the pipeline strategy files of " + fileOrDir.string() +
+                         " (one per stage: " + used + ") into " + target->string());
     }
     Strategy strategy = std::move(merged->strategy);
     strategy.file = target->string();

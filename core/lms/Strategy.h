@@ -51,10 +51,10 @@ struct ParamLayout {
     // Empty = not split (stored -1). A flat stored tensor_map [1,-1] becomes {{1},{}}; nested
     // maps (Layout API, spec §4.6) may list several axes for one dimension.
     std::vector<std::vector<int32_t>> tensorMap;
-    bool nestedTensorMap = false;   // stored as one TensorMap per dimension (spec §4.6)
-    int32_t field = 0;              // MatMul field size (spec §4.7); only 0 is supported
-    int32_t optShardStep = 0;       // opt_weight_shard_step (informational, spec §4.4)
-    int32_t optShardSize = 0;       // opt_weight_shard_size as stored; -1 = all replicas
+    bool nestedTensorMap = false;          // stored as one TensorMap per dimension (spec §4.6)
+    int32_t field = 0;                     // MatMul field size (spec §4.7); only 0 is supported
+    int32_t optShardStep = 0;              // opt_weight_shard_step (informational, spec §4.4)
+    int32_t optShardSize = 0;              // opt_weight_shard_size as stored; -1 = all replicas
     std::vector<int64_t> paramSplitShape;  // manual split (spec §4.7), param_split_shape[0]
     std::vector<int64_t> indicesOffset;    // indices_offset[0]
     std::vector<int64_t> globalShape;      // JSON "tensor_shape" (full shape); empty otherwise
@@ -73,14 +73,14 @@ struct ParamLayout {
 
 // A parsed strategy file (or the result of merging a folder of them).
 struct Strategy {
-    std::string file;                   // the file read or written, for messages
+    std::string file;  // the file read or written, for messages
     StrategyFormat format = StrategyFormat::Protobuf;
-    uint32_t currentStage = 0;          // a save counter, normally 1 (spec §2.2), not a stage
-    size_t operatorItemCount = 0;       // parallel_strategy_item entries
-    size_t layoutItemCount = 0;         // parallel_layout_item entries as stored
+    uint32_t currentStage = 0;     // a save counter, normally 1 (spec §2.2), not a stage
+    size_t operatorItemCount = 0;  // parallel_strategy_item entries
+    size_t layoutItemCount = 0;    // parallel_layout_item entries as stored
     // Stage of the first parallel_strategy_item: the pipeline stage of a per-rank file (§3).
     std::optional<uint32_t> firstOperatorStage;
-    bool stagePrefixed = false;         // some layout names carried a "<stage>-" prefix
+    bool stagePrefixed = false;  // some layout names carried a "<stage>-" prefix
     // Layouts in file order of first appearance. A name occurs more than once only when
     // different stages store different layouts for it (e.g. a pipeline-shared embedding);
     // the entries' stage lists are then disjoint.
@@ -118,9 +118,9 @@ Result<Strategy> readStrategyFile(const std::filesystem::path& path);
 // later files of a known stage are skipped. The stages must be exactly 0..n-1.
 // current_stage of the result is 1.
 struct MergedStrategy {
-    Strategy strategy;                  // the merged layouts (strategy.file is empty)
+    Strategy strategy;  // the merged layouts (strategy.file is empty)
     StrategyFormat format = StrategyFormat::Protobuf;
-    std::string bytes;                  // the merged file's content (protobuf or compact JSON)
+    std::string bytes;                      // the merged file's content (protobuf or compact JSON)
     std::vector<std::string> stageFiles;    // file names used, one per stage, stage order
     std::vector<std::string> skippedFiles;  // further files of an already merged stage
     // The conventional output name: merged_ckpt_strategy.ckpt (or .json for JSON inputs).
@@ -130,6 +130,11 @@ Result<MergedStrategy> mergeStrategyFolder(const std::filesystem::path& dir);
 
 // Writes `bytes` to `path` atomically (temp file + rename), replacing an existing file.
 Status writeStrategyBytes(const std::filesystem::path& path, std::string_view bytes);
+
+// True when files may be created in `dir`: the process has write access AND the folder's mode
+// grants write permission to someone. The second condition keeps root (which ignores
+// permission bits) from writing into folders that were deliberately made read-only.
+bool isWritableFolder(const std::filesystem::path& dir);
 
 // Interprets a --src_ckpt_strategy argument as the MindFormers docs describe (spec §3, F2):
 //  * a file: read as is (any per-rank file without pipeline parallelism, or a merged file);

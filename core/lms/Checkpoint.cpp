@@ -39,6 +39,20 @@ public:
 
     // Reads a base-128 varint at `pos` (advanced past it); it must end before `limit`.
     Result<uint64_t> varint(uint64_t& pos, uint64_t limit) {
+        // Fast path: the whole varint lies inside the window and before `limit`.
+        if (pos >= start_ && pos + 10 <= start_ + length_ && pos + 10 <= limit) {
+            const auto* p = reinterpret_cast<const uint8_t*>(window_.data() + (pos - start_));
+            uint64_t value = 0;
+            for (unsigned i = 0; i < 10; ++i) {
+                if (i == 9 && p[i] > 1) break;
+                value |= uint64_t(p[i] & 0x7F) << (7 * i);
+                if (!(p[i] & 0x80)) {
+                    pos += i + 1;
+                    return value;
+                }
+            }
+            return fail(ErrorCode::Malformed, "varint longer than 10 bytes", file_.path(), {}, pos);
+        }
         uint64_t value = 0;
         for (unsigned shift = 0; shift < 70; shift += 7) {
             if (pos >= limit) return fail(ErrorCode::Malformed, "truncated varint", file_.path(), {}, pos);

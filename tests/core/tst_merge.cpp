@@ -311,6 +311,27 @@ private slots:
         }
     }
 
+    void verificationRejectsNonFiniteResults() {
+        auto m = makeModel("BFloat16", 16, 8, 2, false);
+        const auto nanBits = std::vector<std::byte>{std::byte{0xC0}, std::byte{0x7F}};  // bf16 NaN, little-endian
+        std::copy(nanBits.begin(), nanBits.end(), m.tensors[1].content.begin() + 2 * 37);
+        const auto input = dir() / "nan" / "model.ckpt";
+        writeCheckpoint(input, m.tensors);
+        auto source = openFullSource(input);
+        MergeOptions options;
+        options.outputFile = dir() / "nan-out" / "n.ckpt";
+        options.scaling.scaling = 1;
+        options.verify = true;
+        auto report = runMerge(**source, options);
+        QVERIFY(!report);
+        QVERIFY2(report.error().message.find("merged value #37 is not finite") != std::string::npos,
+                 report.error().describe().c_str());
+        QCOMPARE(report.error().parameter, std::string("model.l0.wq.weight"));
+        QVERIFY(!std::filesystem::exists(dir() / "nan-out"));  // a failed verification publishes nothing
+        options.verify = false;
+        QVERIFY(runMerge(**source, options));
+    }
+
     void noScalingIsAnError() {
         auto m = makeModel("Float32", 8, 8, 2, false);
         const auto input = dir() / "noScaling" / "model.ckpt";

@@ -409,8 +409,7 @@ struct Block {
     size_t tensor = 0;
     int64_t rowBegin = -1, rowEnd = -1;
     bool first = false, last = false;
-    std::vector<std::byte> bytes;
-    std::shared_ptr<const PairDelta> delta;  // on the first block of a merged tensor
+    std::vector<std::byte> bytes;            // merged tensors: the delta is already added
     std::optional<Error> error;              // the reader failed; nothing follows
 };
 
@@ -572,22 +571,22 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
             if (auto st = source.read(index, bytes, cancel); !st) return std::unexpected(st.error());
             return bytes;
         };
-        auto failWith = [&](Error error) { queue.push(Block{0, -1, -1, false, false, {}, nullptr, std::move(error)}); };
+        auto failWith = [&](Error error) { queue.push(Block{0, -1, -1, false, false, {}, std::move(error)}); };
         for (size_t i = 0; i < tensors.size(); ++i) {
             if (plan.dropped[i]) continue;
             if (cancel && cancel->isCancelled()) return failWith(cancelled().error());
             if (rawForAll(i)) {
-                if (!queue.push(Block{i, -1, -1, true, true, {}, nullptr, std::nullopt})) return;
+                if (!queue.push(Block{i, -1, -1, true, true, {}, std::nullopt})) return;
                 continue;
             }
-            std::shared_ptr<const PairDelta> delta;
+            std::optional<PairDelta> delta;
             if (const auto* pair = mergedPairOf(i)) {
                 const size_t ia = indexOf.at(pair->a), ib = indexOf.at(pair->b);
                 auto a = readAll(ia);
                 if (!a) return failWith(a.error());
                 auto b = readAll(ib);
                 if (!b) return failWith(b.error());
-                delta = std::make_shared<PairDelta>(tensors[i].dtype, pair->bDims[0], pair->aDims[1], pair->transposed, *a,
+                delta.emplace(tensors[i].dtype, pair->bDims[0], pair->aDims[1], pair->transposed, *a,
                                                     tensors[ia].dtype, *b, tensors[ib].dtype, pair->rank,
                                                     scalings[size_t(plan.pairOfTensor[i])]);
             }
@@ -599,13 +598,15 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
             do {
                 const int64_t r1 = std::min(rows, r0 + step);
                 Block block{i, r0, r1, r0 == 0, r1 == rows, std::vector<std::byte>(size_t(uint64_t(r1 - r0) * stride)),
-                            r0 == 0 ? delta : nullptr, std::nullopt};
+                            std::nullopt};
                 if (auto st = source.readRows(i, r0, r1, block.bytes, cancel); !st) return failWith(st.error());
+                // The delta is added here, on the reader thread, so that computing overlaps writing.
+                if (delta) delta->apply(block.bytes, r0, r1 - r0);
                 if (!queue.push(std::move(block))) return;
                 r0 = r1;
             } while (r0 < rows);
         }
-        queue.push(Block{tensors.size(), -1, -1, true, true, {}, nullptr, std::nullopt});  // end of stream
+        queue.push(Block{tensors.size(), -1, -1, true, true, {}, std::nullopt});  // end of stream
     });
     struct JoinOnExit {
         BlockQueue& queue;
@@ -616,7 +617,6 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
         }
     } joinOnExit{queue, reader};
 
-    std::shared_ptr<const PairDelta> delta;
     while (true) {
         auto block = queue.pop();
         if (!block) return cancelled();
@@ -625,19 +625,18 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
         if (cancel && cancel->isCancelled()) return cancelled();
         const size_t i = block->tensor;
         const auto& t = tensors[i];
+        const auto* mergedPair = mergedPairOf(i);
         if (block->first) {
             state.currentItem = t.name;
             if (progress) progress(state);
-            delta = block->delta;
-            if (const auto* pair = mergedPairOf(i)) {
+            if (const auto* pair = mergedPair) {
                 ++report.pairsMerged;
                 merged.push_back({i, indexOf.at(pair->a), indexOf.at(pair->b), pair, scalings[size_t(plan.pairOfTensor[i])]});
             }
         }
-        if (delta) delta->apply(block->bytes, block->rowBegin, block->rowEnd - block->rowBegin);
         for (auto& target : *targets) {
             const auto& placement = target.placements[i];
-            const bool rawCopy = block->rowBegin < 0 || (placement.whole && target.ckpt && !delta && source.rawRecords(i));
+            const bool rawCopy = block->rowBegin < 0 || (placement.whole && target.ckpt && !mergedPair && source.rawRecords(i));
             if (rawCopy) {
                 if (block->first) {
                     const auto raw = source.rawRecords(i);
@@ -673,7 +672,6 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
         if (block->last) {
             ++report.tensorsWritten;
             ++state.itemsDone;
-            delta.reset();
         } else if (progress) {
             progress(state);
         }

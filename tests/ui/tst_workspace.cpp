@@ -1,0 +1,298 @@
+// Recognising checkpoint paths and opening them off the UI thread (ModelLoader), on the
+// built-in demo and on broken input; and the browser's file filter.
+
+#include "BrowserPanel.h"
+#include "EnglishPlurals.h"
+#include "TestSupport.h"
+#include "Workspace.h"
+#include "lms/Demo.h"
+
+#include <QFileSystemModel>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace lms;
+using namespace lms::ui;
+
+namespace {
+QString q(const std::filesystem::path& p) {
+    return QString::fromStdString(p.string());
+}
+void touch(const QString& path) {
+    lms::test::writeFileBytes(path.toStdString(), std::vector<std::byte>(4));
+}
+}  // namespace
+
+class TestWorkspace : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void namesAndKinds_data();
+    void namesAndKinds();
+    void distributedFolderPicksLexicographicallyLastFile();
+    void strategyIsFoundNextToTheCheckpoint();
+    void loadsTheDemoFullCheckpoint();
+    void loadsTheDemoDistributedCheckpoint();
+    void loadsAStrategyFileOnItsOwn();
+    void reportsBrokenInputInWords();
+    void loaderRunsOffTheUiThreadAndDropsSupersededResults();
+    void browserFilterShowsWhatMatters();
+    void realMindSporeFiles_data();
+    void realMindSporeFiles();
+
+private:
+    QTemporaryDir m_dir;
+    DemoInfo m_demo;
+};
+
+void TestWorkspace::initTestCase() {
+    installEnglishPlurals();
+    QVERIFY(m_dir.isValid());
+    auto demo = writeDemo(m_dir.filePath(QStringLiteral("demo")).toStdString());
+    QVERIFY2(demo.has_value(), demo ? "" : demo.error().describe().c_str());
+    m_demo = *demo;
+}
+
+void TestWorkspace::namesAndKinds_data() {
+    QTest::addColumn<QString>("name");
+    QTest::addColumn<bool>("rank");
+    QTest::addColumn<bool>("checkpoint");
+    QTest::addColumn<bool>("strategy");
+    QTest::newRow("rank folder") << QStringLiteral("rank_12") << true << false << false;
+    QTest::newRow("rank without digits") << QStringLiteral("rank_x") << false << false << false;
+    QTest::newRow("rank with suffix") << QStringLiteral("rank_1a") << false << false << false;
+    QTest::newRow("ckpt") << QStringLiteral("model.CKPT") << false << true << false;
+    QTest::newRow("safetensors") << QStringLiteral("m.safetensors") << false << true << false;
+    QTest::newRow("strategy ckpt") << QStringLiteral("ckpt_strategy_rank_0.ckpt") << false << true << true;
+    QTest::newRow("strategy json") << QStringLiteral("merged_ckpt_strategy.json") << false << false << true;
+    QTest::newRow("other json") << QStringLiteral("config.json") << false << false << false;
+}
+
+void TestWorkspace::namesAndKinds() {
+    QFETCH(QString, name);
+    QFETCH(bool, rank);
+    QFETCH(bool, checkpoint);
+    QFETCH(bool, strategy);
+    QCOMPARE(isRankFolderName(name), rank);
+    QCOMPARE(isCheckpointFileName(name), checkpoint);
+    QCOMPARE(isStrategyFileName(name), strategy);
+}
+
+void TestWorkspace::distributedFolderPicksLexicographicallyLastFile() {
+    QTemporaryDir dir;
+    // x-9_2 sorts after x-10_2 (spec §4.11: lexicographic, not numeric).
+    touch(dir.filePath(QStringLiteral("rank_0/x-10_2.ckpt")));
+    touch(dir.filePath(QStringLiteral("rank_0/x-9_2.ckpt")));
+    touch(dir.filePath(QStringLiteral("rank_10/a.ckpt")));
+    touch(dir.filePath(QStringLiteral("rank_2/notes.txt")));
+    QCOMPARE(classifyPath(dir.path()), PathKind::DistributedFolder);
+    QCOMPARE(classifyPath(dir.filePath(QStringLiteral("rank_0"))), PathKind::Folder);
+    QCOMPARE(classifyPath(dir.filePath(QStringLiteral("rank_0/x-9_2.ckpt"))), PathKind::CheckpointFile);
+    QCOMPARE(classifyPath(dir.filePath(QStringLiteral("missing"))), PathKind::Missing);
+    const auto info = inspectDistributedFolder(dir.path());
+    QCOMPARE(info.ranks.size(), 3);
+    QCOMPARE(info.ranks[0].rank, 0);
+    QCOMPARE(info.ranks[0].pickedFile, QStringLiteral("x-9_2.ckpt"));
+    QCOMPARE(info.ranks[0].checkpointFiles, 2);
+    QCOMPARE(info.ranks[1].rank, 2);
+    QVERIFY(info.ranks[1].pickedFile.isEmpty());
+    QCOMPARE(info.ranks[2].rank, 10);
+    QVERIFY(info.strategy.isEmpty());
+}
+
+void TestWorkspace::strategyIsFoundNextToTheCheckpoint() {
+    QString note;
+    QCOMPARE(findStrategyFor(q(m_demo.distributedDir), &note), q(m_demo.strategyDir));
+    QVERIFY(note.contains(QStringLiteral("folder")));
+    QTemporaryDir dir;
+    touch(dir.filePath(QStringLiteral("model/rank_0/a.ckpt")));
+    touch(dir.filePath(QStringLiteral("ckpt_strategy_rank_0.ckpt")));
+    touch(dir.filePath(QStringLiteral("ckpt_strategy_rank_1.ckpt")));
+    QCOMPARE(findStrategyFor(dir.filePath(QStringLiteral("model")), &note),
+             dir.filePath(QStringLiteral("ckpt_strategy_rank_0.ckpt")));
+    QVERIFY(note.contains(QStringLiteral("pipeline")));
+    touch(dir.filePath(QStringLiteral("merged_ckpt_strategy.ckpt")));
+    QCOMPARE(findStrategyFor(dir.filePath(QStringLiteral("model"))),
+             dir.filePath(QStringLiteral("merged_ckpt_strategy.ckpt")));
+}
+
+void TestWorkspace::loadsTheDemoFullCheckpoint() {
+    const auto outcome = loadPath({q(m_demo.fullCheckpoint), {}}, nullptr);
+    QVERIFY2(outcome.model, qPrintable(outcome.error));
+    const auto& model = *outcome.model;
+    QCOMPARE(model.kind, LoadedModel::Kind::Full);
+    QCOMPARE(model.displayName(), QStringLiteral("model.ckpt"));
+    QVERIFY(!model.strategy);
+    QVERIFY(model.placement.empty());
+    const auto& tensors = model.source->tensors();
+    QCOMPARE(tensors.size(), size_t(72));
+    QCOMPARE(tensors.front().name, std::string("model.tok_embeddings.embedding_weight"));
+    QCOMPARE(tensors.front().dims, (std::vector<int64_t>{64, 32}));
+}
+
+void TestWorkspace::loadsTheDemoDistributedCheckpoint() {
+    const auto outcome = loadPath({q(m_demo.distributedDir), {}}, nullptr);
+    QVERIFY2(outcome.model, qPrintable(outcome.error));
+    const auto& model = *outcome.model;
+    QCOMPARE(model.kind, LoadedModel::Kind::Distributed);
+    QCOMPARE(model.ranks.size(), 2);
+    QCOMPARE(model.ranks[1].pickedFile, QStringLiteral("checkpoint_1.ckpt"));
+    QCOMPARE(model.strategyArgument, q(m_demo.strategyDir));
+    QVERIFY(model.strategy);
+    const auto& tensors = model.source->tensors();
+    QCOMPARE(tensors.size(), size_t(72));
+    QCOMPARE(model.placement.size(), tensors.size());
+    // wq is split by rows over the 2 ranks; the norm weights are whole on both.
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        if (tensors[i].name == "model.layers.0.attention.wq.weight") {
+            QCOMPARE(tensors[i].dims, (std::vector<int64_t>{32, 32}));  // full shape, not the [16, 32] slice
+            QCOMPARE(model.placement[i].summary, QStringLiteral("2 slices on ranks 0, 1"));
+            QVERIFY(model.placement[i].details.contains(QStringLiteral("[0:16, 0:32] on rank 0")));
+        }
+        if (tensors[i].name == "model.layers.0.attention_norm.weight")
+            QCOMPARE(model.placement[i].summary, QStringLiteral("whole on ranks 0, 1"));
+    }
+}
+
+void TestWorkspace::loadsAStrategyFileOnItsOwn() {
+    const QString file = q(m_demo.strategyDir / "ckpt_strategy_rank_0.ckpt");
+    const auto outcome = loadPath({file, {}}, nullptr);
+    QVERIFY(!outcome.model);
+    QVERIFY2(outcome.strategy, qPrintable(outcome.error));
+    QCOMPARE(outcome.strategy->layouts.size(), size_t(72 - 3));  // every tensor but the 3 scalars
+}
+
+void TestWorkspace::reportsBrokenInputInWords() {
+    QTemporaryDir dir;
+    const QString garbage = dir.filePath(QStringLiteral("garbage.ckpt"));
+    lms::test::writeFileBytes(garbage.toStdString(), std::vector<std::byte>(100, std::byte{0xff}));
+    auto outcome = loadPath({garbage, {}}, nullptr);
+    QVERIFY(!outcome.model && !outcome.strategy);
+    QCOMPARE(outcome.errorTitle, QStringLiteral("Cannot open garbage.ckpt"));
+    QVERIFY2(outcome.error.contains(garbage), qPrintable(outcome.error));
+
+    // A truncated checkpoint: the error says where the bytes ran out.
+    const auto bytes = lms::test::readFileBytes(m_demo.fullCheckpoint);
+    const QString truncated = dir.filePath(QStringLiteral("truncated.ckpt"));
+    lms::test::writeFileBytes(truncated.toStdString(), std::span(bytes).first(bytes.size() / 2));
+    outcome = loadPath({truncated, {}}, nullptr);
+    QVERIFY(!outcome.model);
+    QVERIFY2(outcome.error.contains(QStringLiteral("byte")), qPrintable(outcome.error));
+
+    outcome = loadPath({dir.filePath(QStringLiteral("nothing-here")), {}}, nullptr);
+    QVERIFY(outcome.error.contains(QStringLiteral("There is no file or folder")));
+
+    outcome = loadPath({dir.path(), {}}, nullptr);
+    QVERIFY(outcome.error.contains(QStringLiteral("neither a checkpoint nor a distributed checkpoint")));
+
+    // A distributed checkpoint without any strategy nearby.
+    touch(dir.filePath(QStringLiteral("model/rank_0/a.ckpt")));
+    outcome = loadPath({dir.filePath(QStringLiteral("model")), {}}, nullptr);
+    QVERIFY(outcome.error.contains(QStringLiteral("needs the parallel strategy")));
+
+    CancelToken cancel;
+    cancel.cancel();
+    outcome = loadPath({q(m_demo.fullCheckpoint), {}}, &cancel);
+    QVERIFY(outcome.cancelled);
+}
+
+void TestWorkspace::loaderRunsOffTheUiThreadAndDropsSupersededResults() {
+    ModelLoader loader;
+    QSignalSpy loaded(&loader, &ModelLoader::modelLoaded);
+    QSignalSpy failed(&loader, &ModelLoader::failed);
+    QSignalSpy busy(&loader, &ModelLoader::busyChanged);
+    loader.open({q(m_demo.fullCheckpoint), {}});
+    QVERIFY(loader.isBusy());
+    // Superseded at once: only the second request's result is delivered.
+    loader.open({q(m_demo.distributedDir), {}});
+    QVERIFY(loaded.wait(10000));
+    QTest::qWait(50);
+    QCOMPARE(loaded.count(), 1);
+    QCOMPARE(failed.count(), 0);
+    QVERIFY(!loader.isBusy());
+    const auto model = loaded.at(0).at(0).value<std::shared_ptr<const LoadedModel>>();
+    QVERIFY(model->isDistributed());
+    QCOMPARE(busy.last().at(0).toBool(), false);
+
+    loader.open({m_dir.filePath(QStringLiteral("nope.ckpt")), {}});
+    QVERIFY(failed.wait(10000));
+    QCOMPARE(failed.at(0).at(1).toString(),
+             QStringLiteral("Cannot open %1").arg(m_dir.filePath(QStringLiteral("nope.ckpt"))));
+}
+
+void TestWorkspace::browserFilterShowsWhatMatters() {
+    QTemporaryDir dir;
+    touch(dir.filePath(QStringLiteral("model.ckpt")));
+    touch(dir.filePath(QStringLiteral("notes.txt")));
+    touch(dir.filePath(QStringLiteral("ckpt_strategy_rank_0.ckpt")));
+    touch(dir.filePath(QStringLiteral("dist/rank_0/a.ckpt")));
+    touch(dir.filePath(QStringLiteral("plain/readme.md")));
+    QFileSystemModel fs;
+    CheckpointFileFilter filter;
+    filter.setSourceModel(&fs);
+    filter.sort(0);
+    const auto root = fs.setRootPath(dir.path());
+    QSignalSpy loaded(&fs, &QFileSystemModel::directoryLoaded);
+    QTRY_COMPARE(fs.rowCount(root), 5);
+    const auto proxyRoot = filter.mapFromSource(root);
+    QStringList names, kinds;
+    for (int row = 0; row < filter.rowCount(proxyRoot); ++row) {
+        names << filter.index(row, 0, proxyRoot).data().toString();
+        kinds << filter.index(row, 2, proxyRoot).data().toString();
+    }
+    // Folders first, then checkpoints and strategies; notes.txt is hidden.
+    QCOMPARE(names, (QStringList{QStringLiteral("dist"), QStringLiteral("plain"),
+                                 QStringLiteral("ckpt_strategy_rank_0.ckpt"), QStringLiteral("model.ckpt")}));
+    QCOMPARE(kinds, (QStringList{QStringLiteral("1 rank"), QString(), QStringLiteral("strategy"),
+                                 QStringLiteral("checkpoint")}));
+    QVERIFY(filter.index(0, 0, proxyRoot)
+                .data(Qt::ToolTipRole)
+                .toString()
+                .startsWith(QStringLiteral("Distributed checkpoint")));
+}
+
+void TestWorkspace::realMindSporeFiles_data() {
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<QString>(
+        "expect");  // "model N" (N parameters), "strategy N" (N stored layout items) or "error WORDS"
+    const auto shared = lms::test::sharedDir();
+    if (shared.empty()) QSKIP("../shared is not beside the checkout");
+    const QString real = q(shared / "real");
+    // Counts as the README of shared/real describes the files.
+    QTest::newRow("lenet lossscale") << real + QStringLiteral("/ckpt/lenet_momentum_lossscale.ckpt")
+                                     << QStringLiteral("model 21");
+    QTest::newRow("lenet fc") << real + QStringLiteral("/ckpt/lenet_fc_momentum.ckpt")
+                              << QStringLiteral("model 23");
+    QTest::newRow("digit names") << real + QStringLiteral("/ckpt/sequential_mlp_digit_names.ckpt")
+                                 << QStringLiteral("model 12");
+    QTest::newRow("13b strategy") << real +
+                                         QStringLiteral("/strategy/llama2-13b-mp2/ckpt_strategy_rank_0.ckpt")
+                                  << QStringLiteral("strategy 363");
+    QTest::newRow("merged pp2") << real + QStringLiteral("/strategy/merged-pp2-mp2/merged_ckpt_strategy.ckpt")
+                                << QStringLiteral("strategy 148");
+    QTest::newRow("ranks without strategy") << real + QStringLiteral("/dist/llama-tiny-fp16-mp2")
+                                            << QStringLiteral("error needs the parallel strategy");
+}
+
+void TestWorkspace::realMindSporeFiles() {
+    QFETCH(QString, path);
+    QFETCH(QString, expect);
+    const auto outcome = loadPath({path, {}}, nullptr);
+    const QString kind = expect.section(QLatin1Char(' '), 0, 0);
+    const QString rest = expect.section(QLatin1Char(' '), 1);
+    if (kind == QLatin1StringView("model")) {
+        QVERIFY2(outcome.model, qPrintable(outcome.error));
+        QCOMPARE(QString::number(outcome.model->source->tensors().size()), rest);
+    } else if (kind == QLatin1StringView("strategy")) {
+        QVERIFY2(outcome.strategy, qPrintable(outcome.error));
+        QCOMPARE(QString::number(outcome.strategy->layoutItemCount), rest);  // as stored in the file
+        QVERIFY(!outcome.strategy->layouts.empty());
+    } else {
+        QVERIFY(!outcome.model && !outcome.strategy);
+        QVERIFY2(outcome.error.contains(rest), qPrintable(outcome.error));
+    }
+}
+
+QTEST_MAIN(TestWorkspace)
+#include "tst_workspace.moc"

@@ -1,0 +1,690 @@
+#include "MergePanel.h"
+
+#include "Prompts.h"
+#include "UiText.h"
+#include "lms/Job.h"
+#include "lms/Log.h"
+
+#include <QButtonGroup>
+#include <QCheckBox>
+#include <QDir>
+#include <QDoubleSpinBox>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QRadioButton>
+#include <QScrollArea>
+#include <QSpinBox>
+#include <QStorageInfo>
+#include <QStyle>
+#include <QThread>
+#include <QTimer>
+#include <QToolButton>
+#include <QVBoxLayout>
+#include <set>
+
+namespace lms::ui {
+namespace {
+
+const QColor kErrorColour(0xda, 0x44, 0x53);
+
+QString coloured(const QString& text, const QColor& colour) {
+    return QStringLiteral("<span style='color:%1'>%2</span>").arg(colour.name(), text);
+}
+
+// The closest existing folder at or above `path`, for the free-space check.
+QString existingAncestor(QString path) {
+    QFileInfo info(path);
+    while (!path.isEmpty() && !info.exists()) {
+        const QString up = info.absolutePath();
+        if (up == path) break;
+        path = up;
+        info = QFileInfo(path);
+    }
+    return info.exists() ? info.absoluteFilePath() : QString();
+}
+
+QString numberOrFraction(double value) {
+    return QString::number(value, 'g', 8);
+}
+
+}  // namespace
+
+MergePanel::MergePanel(QWidget* parent) : QWidget(parent) {
+    setObjectName(QStringLiteral("mergePanel"));
+    buildUi();
+    clear();
+}
+
+MergePanel::~MergePanel() {
+    // Normally the window waits for the merge to end before closing; this is the last resort
+    // (e.g. a test tearing the window down): stop it and let the thread finish.
+    if (m_cancel) m_cancel->cancel();
+    if (m_thread) {
+        m_thread->quit();
+        m_thread->wait();
+    }
+}
+
+void MergePanel::buildUi() {
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(6, 6, 6, 6);
+
+    // Input.
+    auto* input = new QGroupBox(tr("Input"), this);
+    auto* inputForm = new QFormLayout(input);
+    inputForm->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+    m_sourceEdit = new QLineEdit(input);
+    m_sourceEdit->setObjectName(QStringLiteral("sourceEdit"));
+    m_sourceEdit->setPlaceholderText(tr("checkpoint file or model_dir"));
+    m_sourceEdit->setToolTip(
+        tr("A full checkpoint file, or the folder holding rank_0, rank_1, … of a distributed one. "
+           "Press Enter to open it."));
+    auto* sourceBrowse = new QToolButton(input);
+    sourceBrowse->setObjectName(QStringLiteral("sourceBrowseButton"));
+    sourceBrowse->setText(tr("…"));
+    sourceBrowse->setToolTip(tr("Choose a checkpoint file"));
+    auto* sourceRow = new QHBoxLayout;
+    sourceRow->addWidget(m_sourceEdit, 1);
+    sourceRow->addWidget(sourceBrowse);
+    auto* sourceLabel = new QLabel(tr("&Source:"), input);
+    sourceLabel->setBuddy(m_sourceEdit);
+    inputForm->addRow(sourceLabel, sourceRow);
+    m_strategyEdit = new QLineEdit(input);
+    m_strategyEdit->setObjectName(QStringLiteral("strategyEdit"));
+    m_strategyEdit->setPlaceholderText(tr("not needed for a full checkpoint"));
+    m_strategyEdit->setToolTip(
+        tr("The parallel strategy of a distributed checkpoint: a strategy file, or the folder "
+           "of per-rank strategy files when pipeline parallelism was used. Press Enter to "
+           "reopen with it."));
+    m_strategyFileButton = new QToolButton(input);
+    m_strategyFileButton->setObjectName(QStringLiteral("strategyFileButton"));
+    m_strategyFileButton->setText(tr("File…"));
+    m_strategyFolderButton = new QToolButton(input);
+    m_strategyFolderButton->setObjectName(QStringLiteral("strategyFolderButton"));
+    m_strategyFolderButton->setText(tr("Folder…"));
+    auto* strategyRow = new QHBoxLayout;
+    strategyRow->addWidget(m_strategyEdit, 1);
+    strategyRow->addWidget(m_strategyFileButton);
+    strategyRow->addWidget(m_strategyFolderButton);
+    auto* strategyLabel = new QLabel(tr("S&trategy:"), input);
+    strategyLabel->setBuddy(m_strategyEdit);
+    inputForm->addRow(strategyLabel, strategyRow);
+    layout->addWidget(input);
+
+    // Output.
+    auto* output = new QGroupBox(tr("Output"), this);
+    auto* outputForm = new QFormLayout(output);
+    outputForm->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+    m_destinationEdit = new QLineEdit(output);
+    m_destinationEdit->setObjectName(QStringLiteral("destinationEdit"));
+    m_destinationEdit->setPlaceholderText(tr("dst_ckpt_dir"));
+    auto* destinationBrowse = new QToolButton(output);
+    destinationBrowse->setObjectName(QStringLiteral("destinationBrowseButton"));
+    destinationBrowse->setText(tr("…"));
+    destinationBrowse->setToolTip(tr("Choose the destination folder"));
+    auto* destinationRow = new QHBoxLayout;
+    destinationRow->addWidget(m_destinationEdit, 1);
+    destinationRow->addWidget(destinationBrowse);
+    auto* destinationLabel = new QLabel(tr("&Destination:"), output);
+    destinationLabel->setBuddy(m_destinationEdit);
+    outputForm->addRow(destinationLabel, destinationRow);
+    m_prefixEdit = new QLineEdit(QStringLiteral("checkpoint_"), output);
+    m_prefixEdit->setObjectName(QStringLiteral("prefixEdit"));
+    m_prefixEdit->setToolTip(tr("File name prefix, as MindFormers' --prefix: the file is <prefix>0.ckpt"));
+    outputForm->addRow(tr("&Prefix:"), m_prefixEdit);
+    m_outputLabel = new QLabel(output);
+    m_outputLabel->setObjectName(QStringLiteral("outputFileLabel"));
+    m_outputLabel->setWordWrap(true);
+    m_outputLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_outputLabel->setForegroundRole(QPalette::PlaceholderText);
+    outputForm->addRow(tr("Writes:"), m_outputLabel);
+    layout->addWidget(output);
+
+    // Scaling.
+    auto* scaling = new QGroupBox(tr("LoRA scaling"), this);
+    auto* scalingLayout = new QVBoxLayout(scaling);
+    m_alphaRadio = new QRadioButton(tr("From lora_alpha and lora_rank"), scaling);
+    m_alphaRadio->setObjectName(QStringLiteral("alphaRankRadio"));
+    m_alphaRadio->setChecked(true);
+    auto* alphaRow = new QHBoxLayout;
+    alphaRow->setContentsMargins(20, 0, 0, 0);
+    m_alphaSpin = new QDoubleSpinBox(scaling);
+    m_alphaSpin->setObjectName(QStringLiteral("alphaSpin"));
+    m_alphaSpin->setRange(0.0001, 1e6);
+    m_alphaSpin->setDecimals(4);
+    m_alphaSpin->setValue(16);
+    m_alphaSpin->setToolTip(
+        tr("lora_alpha from pet_config in the training YAML (MindFormers' default is 16)"));
+    m_rankSpin = new QSpinBox(scaling);
+    m_rankSpin->setObjectName(QStringLiteral("rankSpin"));
+    m_rankSpin->setRange(0, 1 << 20);
+    m_rankSpin->setSpecialValueText(tr("each pair's r"));
+    m_rankSpin->setToolTip(
+        tr("lora_rank from pet_config; pre-filled from the LoRA shapes. At its minimum, each "
+           "pair's own r (the rows of A) is used."));
+    auto* alphaLabel = new QLabel(tr("α"), scaling);
+    alphaLabel->setBuddy(m_alphaSpin);
+    auto* rankLabel = new QLabel(tr("r"), scaling);
+    rankLabel->setBuddy(m_rankSpin);
+    alphaRow->addWidget(alphaLabel);
+    alphaRow->addWidget(m_alphaSpin, 1);
+    alphaRow->addSpacing(8);
+    alphaRow->addWidget(rankLabel);
+    alphaRow->addWidget(m_rankSpin, 1);
+    m_scalingRadio = new QRadioButton(tr("Scaling directly"), scaling);
+    m_scalingRadio->setObjectName(QStringLiteral("scalingRadio"));
+    m_scalingEdit = new QLineEdit(scaling);
+    m_scalingEdit->setObjectName(QStringLiteral("scalingEdit"));
+    m_scalingEdit->setPlaceholderText(tr("e.g. 2 or 16/8"));
+    m_scalingEdit->setToolTip(tr("The --lora_scaling value: a number, or alpha/rank such as 16/8"));
+    auto* scalingRow = new QHBoxLayout;
+    scalingRow->setContentsMargins(20, 0, 0, 0);
+    scalingRow->addWidget(m_scalingEdit);
+    auto* group = new QButtonGroup(scaling);
+    group->addButton(m_alphaRadio);
+    group->addButton(m_scalingRadio);
+    m_scalingLabel = new QLabel(scaling);
+    m_scalingLabel->setObjectName(QStringLiteral("scalingResultLabel"));
+    m_scalingLabel->setWordWrap(true);
+    scalingLayout->addWidget(m_alphaRadio);
+    scalingLayout->addLayout(alphaRow);
+    scalingLayout->addWidget(m_scalingRadio);
+    scalingLayout->addLayout(scalingRow);
+    scalingLayout->addWidget(m_scalingLabel);
+    layout->addWidget(scaling);
+
+    // Options.
+    auto* options = new QGroupBox(tr("Options"), this);
+    auto* optionsLayout = new QVBoxLayout(options);
+    m_skipInvalidCheck = new QCheckBox(tr("Skip pairs with problems"), options);
+    m_skipInvalidCheck->setObjectName(QStringLiteral("skipInvalidCheck"));
+    m_skipInvalidCheck->setToolTip(
+        tr("Merge the valid pairs and leave the others out (their LoRA weights are still "
+           "dropped)"));
+    m_verifyCheck = new QCheckBox(tr("Verify the output afterwards"), options);
+    m_verifyCheck->setObjectName(QStringLiteral("verifyCheck"));
+    m_verifyCheck->setChecked(true);
+    m_crcCheck = new QCheckBox(tr("Check input CRC trailers"), options);
+    m_crcCheck->setObjectName(QStringLiteral("crcCheck"));
+    m_crcCheck->setChecked(true);
+    optionsLayout->addWidget(m_skipInvalidCheck);
+    optionsLayout->addWidget(m_verifyCheck);
+    optionsLayout->addWidget(m_crcCheck);
+    layout->addWidget(options);
+
+    // Dry run and the merge itself.
+    auto* run = new QGroupBox(tr("Merge"), this);
+    auto* runLayout = new QVBoxLayout(run);
+    m_summaryLabel = new QLabel(run);
+    m_summaryLabel->setObjectName(QStringLiteral("dryRunLabel"));
+    m_summaryLabel->setWordWrap(true);
+    m_summaryLabel->setTextFormat(Qt::RichText);
+    m_hintLabel = new QLabel(run);
+    m_hintLabel->setObjectName(QStringLiteral("mergeHintLabel"));
+    m_hintLabel->setWordWrap(true);
+    m_hintLabel->setForegroundRole(QPalette::PlaceholderText);
+    auto* buttons = new QHBoxLayout;
+    m_mergeButton = new QPushButton(tr("&Merge"), run);
+    m_mergeButton->setObjectName(QStringLiteral("mergeButton"));
+    m_mergeButton->setDefault(true);
+    m_mergeButton->setIcon(style()->standardIcon(QStyle::SP_DialogSaveButton));
+    m_cancelButton = new QPushButton(tr("Cancel"), run);
+    m_cancelButton->setObjectName(QStringLiteral("cancelButton"));
+    m_cancelButton->setIcon(style()->standardIcon(QStyle::SP_BrowserStop));
+    buttons->addWidget(m_mergeButton, 1);
+    buttons->addWidget(m_cancelButton);
+    m_progressBar = new QProgressBar(run);
+    m_progressBar->setObjectName(QStringLiteral("mergeProgressBar"));
+    m_progressBar->setRange(0, 1000);
+    m_progressBar->setValue(0);
+    m_currentLabel = new QLabel(run);
+    m_currentLabel->setObjectName(QStringLiteral("currentParameterLabel"));
+    m_currentLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_speedLabel = new QLabel(run);
+    m_speedLabel->setObjectName(QStringLiteral("throughputLabel"));
+    runLayout->addWidget(m_summaryLabel);
+    runLayout->addLayout(buttons);
+    runLayout->addWidget(m_hintLabel);
+    runLayout->addWidget(m_progressBar);
+    runLayout->addWidget(m_currentLabel);
+    runLayout->addWidget(m_speedLabel);
+    layout->addWidget(run);
+
+    // Result.
+    m_resultBox = new QGroupBox(tr("Result"), this);
+    m_resultBox->setObjectName(QStringLiteral("resultBox"));
+    auto* resultLayout = new QVBoxLayout(m_resultBox);
+    m_resultLabel = new QLabel(m_resultBox);
+    m_resultLabel->setObjectName(QStringLiteral("resultLabel"));
+    m_resultLabel->setWordWrap(true);
+    m_resultLabel->setTextFormat(Qt::RichText);
+    m_resultLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_openOutputButton = new QPushButton(tr("Open output folder"), m_resultBox);
+    m_openOutputButton->setObjectName(QStringLiteral("openOutputButton"));
+    m_openOutputButton->setIcon(style()->standardIcon(QStyle::SP_DirOpenIcon));
+    resultLayout->addWidget(m_resultLabel);
+    resultLayout->addWidget(m_openOutputButton, 0, Qt::AlignLeft);
+    layout->addWidget(m_resultBox);
+    layout->addStretch(1);
+
+    m_inputs = {input, output, scaling, options};
+
+    connect(m_sourceEdit, &QLineEdit::returnPressed, this, [this] {
+        const QString path = m_sourceEdit->text().trimmed();
+        if (!path.isEmpty()) emit openRequested({path, m_strategyEdit->text().trimmed()});
+    });
+    connect(m_sourceEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
+    connect(m_strategyEdit, &QLineEdit::returnPressed, this, [this] {
+        const QString path = m_sourceEdit->text().trimmed();
+        if (!path.isEmpty()) emit openRequested({path, m_strategyEdit->text().trimmed()});
+    });
+    connect(m_strategyEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
+    connect(sourceBrowse, &QToolButton::clicked, this, &MergePanel::chooseSource);
+    connect(m_strategyFileButton, &QToolButton::clicked, this, [this] { chooseStrategy(false); });
+    connect(m_strategyFolderButton, &QToolButton::clicked, this, [this] { chooseStrategy(true); });
+    connect(destinationBrowse, &QToolButton::clicked, this, &MergePanel::chooseDestination);
+    connect(m_destinationEdit, &QLineEdit::textEdited, this, [this] { m_destinationEdited = true; });
+    connect(m_destinationEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
+    connect(m_prefixEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
+    // Editing a field selects its way of giving the scaling; programmatic changes (the rank
+    // pre-filled from the shapes) leave the choice alone.
+    connect(m_alphaSpin, &QDoubleSpinBox::valueChanged, this, [this] {
+        if (m_alphaSpin->hasFocus()) m_alphaRadio->setChecked(true);
+        updateScalingText();
+    });
+    connect(m_rankSpin, &QSpinBox::valueChanged, this, [this] {
+        if (m_rankSpin->hasFocus()) m_alphaRadio->setChecked(true);
+        updateScalingText();
+    });
+    connect(m_scalingEdit, &QLineEdit::textEdited, this, [this] { m_scalingRadio->setChecked(true); });
+    connect(m_scalingEdit, &QLineEdit::textChanged, this, &MergePanel::updateScalingText);
+    connect(m_alphaRadio, &QRadioButton::toggled, this, &MergePanel::updateScalingText);
+    connect(m_skipInvalidCheck, &QCheckBox::toggled, this, &MergePanel::updateSummary);
+    connect(m_mergeButton, &QPushButton::clicked, this, &MergePanel::onMergeClicked);
+    connect(m_cancelButton, &QPushButton::clicked, this, &MergePanel::requestCancel);
+    connect(m_openOutputButton, &QPushButton::clicked, this, [this] {
+        if (!m_lastOutputFile.isEmpty()) prompts().openFolder(QFileInfo(m_lastOutputFile).absolutePath());
+    });
+}
+
+void MergePanel::clear() {
+    m_model.reset();
+    m_plan = {};
+    m_sourceEdit->clear();
+    m_strategyEdit->clear();
+    if (!m_destinationEdited) m_destinationEdit->clear();
+    m_resultBox->hide();
+    m_progressBar->setValue(0);
+    m_progressBar->setVisible(false);
+    m_currentLabel->clear();
+    m_speedLabel->clear();
+    setRunning(false);
+    updateScalingText();
+}
+
+void MergePanel::setModel(std::shared_ptr<const LoadedModel> model) {
+    m_model = std::move(model);
+    m_sourceEdit->setText(m_model->path);
+    m_strategyEdit->setText(m_model->isDistributed() ? m_model->strategyArgument : QString());
+    if (!m_destinationEdited) {
+        const QFileInfo info(m_model->path);
+        m_destinationEdit->setText(m_model->isDistributed()
+                                       ? info.absoluteFilePath() + QStringLiteral("_merged")
+                                       : QDir(info.absolutePath()).filePath(QStringLiteral("merged")));
+    }
+    if (!m_running) {  // a running merge keeps its progress on screen; it holds its own source
+        m_resultBox->hide();
+        m_progressBar->setValue(0);
+        m_progressBar->setVisible(false);
+        m_currentLabel->clear();
+        m_speedLabel->clear();
+    }
+    // lora_rank from the shapes: the one r all pairs share; otherwise each pair's own.
+    m_plan = planLora(m_model->source->tensors());
+    std::set<int64_t> ranks;
+    for (const auto& pair : m_plan.pairs)
+        if (pair.rank > 0) ranks.insert(pair.rank);
+    m_rankSpin->setValue(ranks.size() == 1 ? int(*ranks.begin()) : 0);
+    updateSummary();
+}
+
+void MergePanel::setPlan(const LoraPlan& plan, const PlanOptions& options) {
+    m_plan = plan;
+    m_planOptions = options;
+    updateScalingText();
+}
+
+void MergePanel::setLoading(bool loading) {
+    m_loading = loading;
+    updateSummary();
+}
+
+void MergePanel::setSuggestedScaling(double alpha, int rank) {
+    m_alphaRadio->setChecked(true);
+    m_alphaSpin->setValue(alpha);
+    m_rankSpin->setValue(rank);
+}
+
+void MergePanel::setStrategyPath(const QString& path) {
+    m_strategyEdit->setText(path);
+}
+
+Result<ScalingSpec> MergePanel::scalingSpec() const {
+    ScalingSpec spec;
+    if (m_scalingRadio->isChecked()) {
+        const QString text = m_scalingEdit->text().trimmed();
+        if (text.isEmpty()) return fail(ErrorCode::InvalidArgument, "enter the scaling, e.g. 2 or 16/8");
+        auto value = parseScalingText(text.toStdString());
+        if (!value) return std::unexpected(value.error());
+        spec.scaling = *value;
+        return spec;
+    }
+    spec.alpha = m_alphaSpin->value();
+    if (m_rankSpin->value() > 0) spec.rank = m_rankSpin->value();
+    return spec;
+}
+
+void MergePanel::updateScalingText() {
+    auto spec = scalingSpec();
+    if (!spec) {
+        m_scalingLabel->setText(coloured(errorText(spec.error()).toHtmlEscaped(), kErrorColour));
+        updateSummary();
+        return;
+    }
+    QString text;
+    if (spec->scaling) {
+        text = tr("Scaling s = <b>%1</b>").arg(numberOrFraction(*spec->scaling));
+    } else if (spec->rank) {
+        text = tr("Scaling s = α / r = %1 / %2 = <b>%3</b>")
+                   .arg(numberOrFraction(*spec->alpha), numberOrFraction(*spec->rank),
+                        numberOrFraction(*spec->alpha / *spec->rank));
+        std::set<int64_t> ranks;
+        for (const auto& pair : m_plan.pairs)
+            if (pair.rank > 0) ranks.insert(pair.rank);
+        if (!ranks.empty() && (ranks.size() > 1 || *ranks.begin() != int64_t(*spec->rank)))
+            text += QStringLiteral("<br>") + coloured(tr("The LoRA weights have r = %1; check lora_rank.")
+                                                          .arg(QStringList([&] {
+                                                                   QStringList list;
+                                                                   for (auto r : ranks)
+                                                                       list << QString::number(r);
+                                                                   return list;
+                                                               }())
+                                                                   .join(QStringLiteral(", "))),
+                                                      QColor(0xf6, 0x74, 0x00));
+    } else {
+        std::set<int64_t> ranks;
+        for (const auto& pair : m_plan.pairs)
+            if (pair.rank > 0) ranks.insert(pair.rank);
+        QStringList parts;
+        for (auto r : ranks)
+            parts << tr("r %1 → <b>%2</b>").arg(r).arg(numberOrFraction(*spec->alpha / double(r)));
+        text = tr("Scaling s = α / r of each pair") +
+               (parts.isEmpty() ? QString() : QStringLiteral(": ") + parts.join(QStringLiteral(", ")));
+    }
+    m_scalingLabel->setText(text);
+    updateSummary();
+}
+
+QString MergePanel::outputFile() const {
+    const QString dst = m_destinationEdit->text().trimmed();
+    const QString prefix = m_prefixEdit->text();
+    if (dst.isEmpty()) return {};
+    return qs(mergedOutputFile(toPath(dst), prefix.toStdString()));
+}
+
+QString MergePanel::blockingReason() const {
+    if (isRunning()) return tr("A merge is running.");
+    if (m_loading) return tr("Opening the checkpoint…");
+    if (!m_model) return tr("Open a checkpoint first.");
+    if (QFileInfo(m_sourceEdit->text().trimmed()).absoluteFilePath() !=
+        QFileInfo(m_model->path).absoluteFilePath())
+        return tr("The source field was changed: press Enter in it to open that checkpoint.");
+    if (m_model->isDistributed() && !m_strategyEdit->text().trimmed().isEmpty() &&
+        QFileInfo(m_strategyEdit->text().trimmed()).absoluteFilePath() !=
+            QFileInfo(m_model->strategyArgument).absoluteFilePath())
+        return tr(
+            "The strategy field was changed: press Enter in it to reopen the checkpoint with that strategy.");
+    if (auto spec = scalingSpec(); !spec) return errorText(spec.error());
+    if (m_destinationEdit->text().trimmed().isEmpty()) return tr("Choose a destination folder.");
+    if (m_prefixEdit->text().contains(QLatin1Char('/')) || m_prefixEdit->text().contains(QLatin1Char('\\')))
+        return tr("The prefix is part of a file name and cannot contain a slash.");
+    if (m_plan.problemPairs > 0 && !m_skipInvalidCheck->isChecked())
+        return tr(
+            "%n LoRA pair(s) cannot be merged (see the LoRA tab): leave them out with "
+            "\"Skip pairs with problems\", or fix the checkpoint.",
+            nullptr, int(m_plan.problemPairs));
+    return {};
+}
+
+void MergePanel::updateSummary() {
+    const QString out = outputFile();
+    m_outputLabel->setText(out.isEmpty() ? tr("(choose a destination)") : QDir::toNativeSeparators(out));
+    if (!m_model) {
+        m_summaryLabel->setText(tr("Open a checkpoint to see what the merge will do."));
+    } else {
+        QStringList lines;
+        lines << tr("<b>%n pair(s)</b> to merge", nullptr, int(m_plan.okPairs)) +
+                     (m_plan.disabledPairs ? tr(", %n left out", nullptr, int(m_plan.disabledPairs))
+                                           : QString()) +
+                     (m_plan.problemPairs ? QStringLiteral(", ") + coloured(tr("%n with a problem", nullptr,
+                                                                               int(m_plan.problemPairs)),
+                                                                            kErrorColour)
+                                          : QString());
+        size_t dropped = 0;
+        for (bool d : m_plan.dropped) dropped += d ? 1 : 0;
+        lines << tr("%1 parameters written, %2 LoRA and optimizer-state parameters dropped")
+                     .arg(countText(m_plan.tensorsToWrite), countText(dropped));
+        lines << tr("About <b>%1</b> to write").arg(bytesText(m_plan.bytesToWrite));
+        const QString ancestor = out.isEmpty() ? QString() : existingAncestor(QFileInfo(out).absolutePath());
+        if (!ancestor.isEmpty()) {
+            const QStorageInfo storage(ancestor);
+            if (storage.isValid()) {
+                const auto free = uint64_t(std::max<qint64>(0, storage.bytesAvailable()));
+                QString freeText = tr("%1 free at the destination").arg(bytesText(free));
+                if (free < m_plan.bytesToWrite)
+                    freeText = coloured(tr("%1: not enough space").arg(freeText), kErrorColour);
+                lines << freeText;
+            }
+        }
+        // (Not said of the file this panel has just written: the result above already names it.)
+        if (!out.isEmpty() && QFileInfo::exists(out) && out != m_lastOutputFile)
+            lines << coloured(tr("The output file exists and will be replaced."), QColor(0xf6, 0x74, 0x00));
+        m_summaryLabel->setText(lines.join(QStringLiteral("<br>")));
+    }
+    const QString reason = blockingReason();
+    m_mergeButton->setEnabled(reason.isEmpty());
+    m_hintLabel->setText(isRunning() ? QString() : reason);
+    m_hintLabel->setVisible(!reason.isEmpty() && !isRunning());
+}
+
+void MergePanel::setRunning(bool running) {
+    for (auto* widget : m_inputs) widget->setEnabled(!running);
+    m_cancelButton->setEnabled(running);
+    m_cancelButton->setVisible(running);
+    if (running) m_progressBar->setVisible(true);
+    updateSummary();
+}
+
+void MergePanel::onMergeClicked() {
+    if (!blockingReason().isEmpty()) return;
+    const QString out = outputFile();
+    if (QFileInfo::exists(out)) {
+        prompts().confirm(this, tr("Replace the merged checkpoint?"),
+                          tr("%1 already exists. Replace it with the new merge?").arg(out), tr("Replace"),
+                          [self = QPointer<MergePanel>(this)](bool yes) {
+                              if (self && yes) self->startMerge();
+                          });
+        return;
+    }
+    startMerge();
+}
+
+void MergePanel::startMerge() {
+    if (!blockingReason().isEmpty()) return;
+    MergeOptions options;
+    options.outputFile = toPath(outputFile());
+    options.scaling = *scalingSpec();
+    options.plan = m_planOptions;
+    options.skipInvalid = m_skipInvalidCheck->isChecked();
+    options.verify = m_verifyCheck->isChecked();
+    options.checkInputCrc = m_crcCheck->isChecked();
+
+    auto* thread = new QThread(this);
+    thread->setObjectName(QStringLiteral("mergeThread"));
+    m_cancel = std::make_shared<CancelToken>();
+    auto* worker = new MergeWorker(m_model->source, std::move(options), m_cancel);
+    worker->moveToThread(thread);
+    connect(thread, &QThread::started, worker, &MergeWorker::run);
+    connect(worker, &MergeWorker::done, thread, &QThread::quit);
+    connect(thread, &QThread::finished, worker, &QObject::deleteLater);
+    connect(thread, &QThread::finished, thread, &QObject::deleteLater);
+    connect(worker, &MergeWorker::progressed, this, &MergePanel::onProgress);
+    connect(worker, &MergeWorker::succeeded, this, &MergePanel::onSucceeded);
+    connect(worker, &MergeWorker::failed, this, &MergePanel::onFailed);
+    m_running = true;
+    m_worker = worker;
+    m_thread = thread;
+    m_lastOutputFile.clear();
+    m_resultBox->hide();
+    m_progressBar->setValue(0);
+    m_progressBar->setFormat(tr("%p%"));
+    m_currentLabel->setText(tr("Starting…"));
+    m_speedLabel->clear();
+    setRunning(true);
+    emit mergeStarted(worker);
+    thread->start();
+}
+
+void MergePanel::requestCancel() {
+    if (!m_running || !m_cancel) return;
+    if (!m_cancel->isCancelled()) lms::log().info("cancelling the merge");
+    m_cancel->cancel();
+    m_cancelButton->setEnabled(false);
+    m_currentLabel->setText(tr("Cancelling…"));
+}
+
+void MergePanel::onProgress(const MergeProgress& p) {
+    if (!m_running) return;
+    const int value = p.bytesTotal
+                          ? int(double(p.bytesDone) / double(p.bytesTotal) * 1000.0)
+                          : (p.itemsTotal ? int(double(p.itemsDone) / double(p.itemsTotal) * 1000.0) : 0);
+    m_progressBar->setValue(std::clamp(value, 0, 1000));
+    if (m_cancel->isCancelled()) return;
+    if (p.stage == QLatin1StringView("merging") && !p.currentItem.isEmpty())
+        m_currentLabel->setText(tr("%1 of %2: %3").arg(p.itemsDone + 1).arg(p.itemsTotal).arg(p.currentItem));
+    else if (p.stage == QLatin1StringView("finishing"))
+        m_currentLabel->setText(tr("Writing the file to disk…"));
+    else if (!p.stage.isEmpty() && p.stage != QLatin1StringView("done"))
+        m_currentLabel->setText(p.stage);
+    if (p.elapsedSeconds > 0.05 && p.bytesDone > 0) {
+        const double rate = double(p.bytesDone) / p.elapsedSeconds;
+        const double left = p.bytesTotal > p.bytesDone ? double(p.bytesTotal - p.bytesDone) / rate : 0;
+        m_speedLabel->setText(
+            left < 1 ? tr("%1/s, almost done").arg(bytesText(uint64_t(rate)))
+                     : tr("%1/s, about %2 left").arg(bytesText(uint64_t(rate)), durationText(left)));
+    }
+}
+
+void MergePanel::onSucceeded(const MergeOutcome& o) {
+    m_running = false;
+    m_worker = nullptr;
+    m_lastOutputFile = o.outputFile;
+    m_progressBar->setValue(m_progressBar->maximum());
+    m_currentLabel->setText(tr("Done."));
+    m_speedLabel->setText(o.seconds > 0 ? tr("%1 in %2 (%3/s)")
+                                              .arg(bytesText(o.bytesWritten), durationText(o.seconds),
+                                                   bytesText(uint64_t(double(o.bytesWritten) / o.seconds)))
+                                        : QString());
+    QString text =
+        tr("<b>Merged %n LoRA pair(s)</b> into", nullptr, int(o.pairsMerged)) +
+        QStringLiteral(" <code>%1</code>.<br>").arg(QDir::toNativeSeparators(o.outputFile).toHtmlEscaped()) +
+        tr("%1 parameters written (%2), %3 dropped, in %4.")
+            .arg(countText(uint64_t(o.tensorsWritten)), bytesText(o.bytesWritten),
+                 countText(uint64_t(o.tensorsDropped)), durationText(o.seconds));
+    for (QString note : o.notes) {
+        if (!note.isEmpty()) note[0] = note[0].toUpper();
+        text += QStringLiteral("<br>") + note.toHtmlEscaped();
+    }
+    if (!o.skipped.isEmpty()) {
+        text += QStringLiteral("<br>") + tr("Not merged:");
+        for (int i = 0; i < o.skipped.size() && i < 8; ++i)
+            text += QStringLiteral("<br>• ") + o.skipped[i].toHtmlEscaped();
+        if (o.skipped.size() > 8) text += QStringLiteral("<br>• …");
+    }
+    m_resultLabel->setText(text);
+    m_openOutputButton->setVisible(true);
+    m_resultBox->show();
+    setRunning(false);
+    revealResult();
+    emit mergeFinished(true, false, m_resultLabel->text());
+}
+
+void MergePanel::onFailed(const QString& message, bool cancelled) {
+    m_running = false;
+    m_worker = nullptr;
+    m_progressBar->setValue(0);
+    m_progressBar->setVisible(false);
+    m_currentLabel->clear();
+    m_speedLabel->clear();
+    m_resultLabel->setText(cancelled ? message.toHtmlEscaped()
+                                     : coloured(tr("<b>The merge failed.</b>"), kErrorColour) +
+                                           QStringLiteral("<br>") + message.toHtmlEscaped());
+    m_openOutputButton->setVisible(false);
+    m_resultBox->show();
+    setRunning(false);
+    revealResult();
+    emit mergeFinished(false, cancelled, message);
+}
+
+void MergePanel::revealResult() {
+    // The panel usually sits in a scroll area; bring the result into view once it is laid out.
+    QTimer::singleShot(0, this, [this] {
+        for (QWidget* up = parentWidget(); up; up = up->parentWidget())
+            if (auto* scroll = qobject_cast<QScrollArea*>(up)) {
+                scroll->ensureWidgetVisible(m_resultBox, 0, 0);
+                break;
+            }
+    });
+}
+
+void MergePanel::chooseSource() {
+    const QString start = m_model ? QFileInfo(m_model->path).absolutePath() : QDir::homePath();
+    prompts().chooseFile(this, tr("Open checkpoint"), start,
+                         tr("Checkpoints (*.ckpt *.safetensors);;All files (*)"),
+                         [self = QPointer<MergePanel>(this)](const QString& path) {
+                             if (self && !path.isEmpty()) emit self->openRequested({path, QString()});
+                         });
+}
+
+void MergePanel::chooseStrategy(bool folder) {
+    const QString start = m_model ? QFileInfo(m_model->path).absoluteFilePath() : QDir::homePath();
+    auto done = [self = QPointer<MergePanel>(this)](const QString& path) {
+        if (!self || path.isEmpty()) return;
+        self->m_strategyEdit->setText(path);
+        const QString source = self->m_sourceEdit->text().trimmed();
+        if (!source.isEmpty()) emit self->openRequested({source, path});
+    };
+    if (folder)
+        prompts().chooseDirectory(this, tr("Choose the folder of strategy files"), start, done);
+    else
+        prompts().chooseFile(this, tr("Choose the strategy file"), start,
+                             tr("Strategy files (*.ckpt *.json);;All files (*)"), done);
+}
+
+void MergePanel::chooseDestination() {
+    const QString start = m_destinationEdit->text().isEmpty() ? QDir::homePath() : m_destinationEdit->text();
+    prompts().chooseDirectory(this, tr("Choose the destination folder"), existingAncestor(start),
+                              [self = QPointer<MergePanel>(this)](const QString& path) {
+                                  if (!self || path.isEmpty()) return;
+                                  self->m_destinationEdited = true;
+                                  self->m_destinationEdit->setText(path);
+                              });
+}
+
+}  // namespace lms::ui

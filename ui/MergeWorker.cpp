@@ -1,0 +1,85 @@
+#include "MergeWorker.h"
+
+#include "UiText.h"
+#include "lms/Log.h"
+
+namespace lms::ui {
+
+MergeWorker::MergeWorker(std::shared_ptr<const ModelSource> source, MergeOptions options,
+                         std::shared_ptr<CancelToken> cancel, QObject* parent)
+    : QObject(parent),
+      m_source(std::move(source)),
+      m_options(std::move(options)),
+      m_cancel(std::move(cancel)) {
+    qRegisterMetaType<lms::ui::MergeProgress>();
+    qRegisterMetaType<lms::ui::MergeOutcome>();
+}
+
+MergeWorker::~MergeWorker() = default;
+
+void MergeWorker::requestCancel() {
+    if (!m_cancel->isCancelled()) lms::log().info("cancelling the merge");
+    m_cancel->cancel();
+}
+
+void MergeWorker::run() {
+    QElapsedTimer clock;
+    clock.start();
+    qint64 lastEmitMs = -kProgressIntervalMs;
+    MergeProgress last;
+    auto toQt = [&](const Progress& p) {
+        MergeProgress q;
+        q.bytesDone = p.bytesDone;
+        q.bytesTotal = p.bytesTotal;
+        q.itemsDone = qint64(p.itemsDone);
+        q.itemsTotal = qint64(p.itemsTotal);
+        q.currentItem = qs(p.currentItem);
+        q.stage = qs(p.stage);
+        q.elapsedSeconds = double(clock.nsecsElapsed()) / 1e9;
+        return q;
+    };
+    auto onProgress = [&](const Progress& p) {
+        last = toQt(p);
+        const qint64 now = clock.elapsed();
+        // Always pass on a change of stage (e.g. "finishing"); otherwise at most every interval.
+        if (now - lastEmitMs >= kProgressIntervalMs || p.stage != "merging") {
+            lastEmitMs = now;
+            emit progressed(last);
+        }
+    };
+    lms::log().info("merge started: {} -> {}", m_source->description(), m_options.outputFile.string());
+    auto report = runMerge(*m_source, m_options, onProgress, m_cancel.get());
+    if (!report) {
+        const bool cancelled = report.error().code == ErrorCode::Cancelled;
+        if (cancelled)
+            lms::log().info("merge cancelled; nothing was written");
+        else
+            lms::log().error("merge failed: {}", report.error().describe());
+        emit failed(
+            cancelled ? tr("The merge was cancelled; nothing was written.") : errorText(report.error()),
+            cancelled);
+        emit done();
+        return;
+    }
+    // The final state, so the bar reaches 100 % whatever the throttle dropped.
+    last.bytesDone = last.bytesTotal;
+    last.itemsDone = last.itemsTotal;
+    last.currentItem.clear();
+    last.stage = QStringLiteral("done");
+    last.elapsedSeconds = double(clock.nsecsElapsed()) / 1e9;
+    emit progressed(last);
+
+    MergeOutcome outcome;
+    outcome.outputFile = qs(report->outputFile);
+    outcome.pairsMerged = qint64(report->pairsMerged);
+    outcome.tensorsWritten = qint64(report->tensorsWritten);
+    outcome.tensorsDropped = qint64(report->tensorsDropped);
+    outcome.bytesWritten = report->bytesWritten;
+    for (const auto& s : report->skipped) outcome.skipped << qs(s);
+    for (const auto& n : report->notes) outcome.notes << qs(n);
+    outcome.seconds = report->seconds;
+    emit succeeded(outcome);
+    emit done();
+}
+
+}  // namespace lms::ui

@@ -1,0 +1,121 @@
+#include "Prompts.h"
+
+#include <QDesktopServices>
+#include <QFileDialog>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QUrl>
+
+namespace lms::ui {
+namespace {
+Prompts* g_override = nullptr;
+}  // namespace
+
+Prompts& prompts() {
+    static DialogPrompts dialogs;
+    return g_override ? *g_override : dialogs;
+}
+
+void setPrompts(Prompts* override) {
+    g_override = override;
+}
+
+void DialogPrompts::chooseFile(QWidget* parent, const QString& title, const QString& startDir,
+                               const QString& filter, PathCallback done) {
+    auto* dialog = new QFileDialog(parent, title, startDir, filter);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->setFileMode(QFileDialog::ExistingFile);
+    dialog->setObjectName(QStringLiteral("chooseFileDialog"));
+    // Exactly one answer: the selected file, or "" when the dialog closes without one.
+    auto answered = std::make_shared<bool>(false);
+    QObject::connect(dialog, &QFileDialog::fileSelected, dialog, [done, answered](const QString& file) {
+        *answered = true;
+        done(file);
+    });
+    QObject::connect(dialog, &QFileDialog::rejected, dialog, [done, answered] {
+        if (!*answered) done(QString());
+    });
+    dialog->open();
+}
+
+void DialogPrompts::chooseDirectory(QWidget* parent, const QString& title, const QString& startDir,
+                                    PathCallback done) {
+    auto* dialog = new QFileDialog(parent, title, startDir);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->setFileMode(QFileDialog::Directory);
+    dialog->setOption(QFileDialog::ShowDirsOnly);
+    dialog->setObjectName(QStringLiteral("chooseDirectoryDialog"));
+    auto answered = std::make_shared<bool>(false);
+    QObject::connect(dialog, &QFileDialog::fileSelected, dialog, [done, answered](const QString& dir) {
+        *answered = true;
+        done(dir);
+    });
+    QObject::connect(dialog, &QFileDialog::rejected, dialog, [done, answered] {
+        if (!*answered) done(QString());
+    });
+    dialog->open();
+}
+
+void DialogPrompts::confirm(QWidget* parent, const QString& title, const QString& text,
+                            const QString& acceptLabel, AnswerCallback done) {
+    auto* box = new QMessageBox(QMessageBox::Question, title, text, QMessageBox::NoButton, parent);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    auto* accept = box->addButton(acceptLabel, QMessageBox::AcceptRole);
+    box->addButton(QMessageBox::Cancel);
+    box->setDefaultButton(QMessageBox::Cancel);
+    QObject::connect(box, &QMessageBox::finished, box,
+                     [box, accept, done](int) { done(box->clickedButton() == accept); });
+    box->open();
+}
+
+void DialogPrompts::inform(QWidget* parent, const QString& title, const QString& text) {
+    auto* box = new QMessageBox(QMessageBox::Information, title, text, QMessageBox::Ok, parent);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->setTextFormat(Qt::RichText);
+    box->setTextInteractionFlags(Qt::TextBrowserInteraction);
+    box->open();
+}
+
+void DialogPrompts::openFolder(const QString& path) {
+    QDesktopServices::openUrl(QUrl::fromLocalFile(path));
+}
+
+QString ScriptedPrompts::takePath() {
+    if (nextPaths.empty()) return QString();
+    QString path = nextPaths.front();
+    nextPaths.pop_front();
+    return path;
+}
+
+void ScriptedPrompts::chooseFile(QWidget*, const QString& title, const QString&, const QString&,
+                                 PathCallback done) {
+    asked << title;
+    done(takePath());
+}
+
+void ScriptedPrompts::chooseDirectory(QWidget*, const QString& title, const QString&, PathCallback done) {
+    asked << title;
+    done(takePath());
+}
+
+void ScriptedPrompts::confirm(QWidget*, const QString& title, const QString&, const QString&,
+                              AnswerCallback done) {
+    asked << title;
+    bool answer = false;
+    if (!nextAnswers.empty()) {
+        answer = nextAnswers.front();
+        nextAnswers.pop_front();
+    }
+    done(answer);
+}
+
+void ScriptedPrompts::inform(QWidget*, const QString& title, const QString& text) {
+    asked << title;
+    informed << text;
+}
+
+void ScriptedPrompts::openFolder(const QString& path) {
+    openedFolders << path;
+}
+
+}  // namespace lms::ui

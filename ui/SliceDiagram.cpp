@@ -1,0 +1,208 @@
+#include "SliceDiagram.h"
+
+#include "UiText.h"
+#include "Widgets.h"
+
+#include <QPainter>
+#include <QPainterPath>
+#include <algorithm>
+#include <map>
+
+namespace lms::ui {
+
+QString ranksLabel(const std::vector<int64_t>& ranks) {
+    if (ranks.empty()) return SliceDiagram::tr("no rank");
+    if (ranks.size() == 1) return SliceDiagram::tr("rank %1").arg(ranks.front());
+    bool consecutive = true;
+    for (size_t i = 1; i < ranks.size(); ++i) consecutive = consecutive && ranks[i] == ranks[i - 1] + 1;
+    if (consecutive && ranks.size() > 2)
+        return SliceDiagram::tr("ranks %1–%2").arg(ranks.front()).arg(ranks.back());
+    QStringList parts;
+    for (size_t i = 0; i < ranks.size() && i < 6; ++i) parts << QString::number(ranks[i]);
+    if (ranks.size() > 6) parts << QStringLiteral("…");
+    return SliceDiagram::tr("ranks %1").arg(parts.join(QStringLiteral(", ")));
+}
+
+SliceDiagram::SliceDiagram(QWidget* parent) : QWidget(parent) {
+    setObjectName(QStringLiteral("sliceDiagram"));
+    setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Expanding);
+    m_message = tr("Select a parameter to see how its tensor is cut across ranks.");
+}
+
+QSize SliceDiagram::sizeHint() const {
+    return {480, 260};
+}
+QSize SliceDiagram::minimumSizeHint() const {
+    return {200, 120};
+}
+
+void SliceDiagram::setSlices(const QString& name, std::vector<int64_t> fullShape,
+                             std::vector<SlicePiece> pieces) {
+    m_name = name;
+    m_shape = std::move(fullShape);
+    m_pieces = std::move(pieces);
+    m_message.clear();
+    update();
+}
+
+void SliceDiagram::setMessage(const QString& message) {
+    m_pieces.clear();
+    m_shape.clear();
+    m_message = message;
+    update();
+}
+
+void SliceDiagram::paintEvent(QPaintEvent*) {
+    QPainter painter(this);
+    painter.setRenderHint(QPainter::Antialiasing, true);
+    const QPalette& pal = palette();
+    painter.fillRect(rect(), pal.color(QPalette::Base));
+    const QFontMetrics fm = fontMetrics();
+    if (m_pieces.empty()) {
+        painter.setPen(pal.color(QPalette::PlaceholderText));
+        painter.drawText(rect().adjusted(16, 8, -16, -8), Qt::AlignCenter | Qt::TextWordWrap, m_message);
+        return;
+    }
+
+    const int line = fm.height();
+    // Title: the parameter, its shape and how it is cut.
+    QRect titleRect = rect().adjusted(10, 6, -10, 0);
+    titleRect.setHeight(line);
+    QFont bold = font();
+    bold.setBold(true);
+    painter.setFont(bold);
+    painter.setPen(pal.color(QPalette::Text));
+    const QString title = m_name + QStringLiteral("  ") + shapeText(m_shape);
+    painter.drawText(titleRect, Qt::AlignLeft | Qt::AlignVCenter,
+                     QFontMetrics(bold).elidedText(title, Qt::ElideMiddle, titleRect.width()));
+    painter.setFont(font());
+    const QString subtitle =
+        m_pieces.size() == 1
+            ? tr("Not split: every rank listed holds the whole tensor")
+            : tr("%1 slices of %2").arg(m_pieces.size()).arg(shapeText(m_pieces.front().box.shape()));
+    painter.setPen(pal.color(QPalette::PlaceholderText));
+    painter.drawText(titleRect.translated(0, line + 2), Qt::AlignLeft | Qt::AlignVCenter, subtitle);
+
+    // Which two dimensions are drawn: dim 0 down and dim 1 across; a vector is one row.
+    const size_t ndim = m_shape.size();
+    const int64_t rows = ndim >= 2 ? std::max<int64_t>(1, m_shape[0]) : 1;
+    const int64_t cols = ndim >= 2   ? std::max<int64_t>(1, m_shape[1])
+                         : ndim == 1 ? std::max<int64_t>(1, m_shape[0])
+                                     : 1;
+    // A legend on the right lists every slice with its ranks, when there is room for it.
+    const bool legend = width() >= 420 && m_pieces.size() <= 64;
+    const double legendWidth = legend ? std::min(300.0, width() * 0.42) : 0.0;
+    const QRectF area =
+        QRectF(rect()).adjusted(12 + line * 1.6, 2 * line + 18 + line * 1.4, -12 - legendWidth, -10);
+    if (area.width() < 20 || area.height() < 20) return;
+    // Keep the true aspect ratio within 1:3 … 3:1 so thin tensors remain readable.
+    double aspect = double(cols) / double(rows);
+    if (ndim == 1) aspect = 12;
+    aspect = std::clamp(aspect, ndim == 1 ? 6.0 : 1.0 / 3.0, ndim == 1 ? 40.0 : 3.0);
+    double w = area.width(), h = w / aspect;
+    if (h > area.height()) {
+        h = area.height();
+        w = h * aspect;
+    }
+    if (ndim == 1) h = std::min(h, double(line) * 4);
+    const QRectF frame(area.left(), area.top(), w, h);
+
+    // Axis captions.
+    painter.setPen(pal.color(QPalette::Text));
+    const QString across = ndim >= 2   ? tr("dim 1: %1").arg(m_shape[1])
+                           : ndim == 1 ? tr("dim 0: %1").arg(m_shape[0])
+                                       : QString();
+    painter.drawText(QRectF(frame.left(), frame.top() - line - 4, frame.width(), line),
+                     Qt::AlignHCenter | Qt::AlignBottom, across);
+    if (ndim >= 2) {
+        painter.save();
+        painter.translate(frame.left() - 6, frame.center().y());
+        painter.rotate(-90);
+        painter.drawText(QRectF(-frame.height() / 2, -line, frame.height(), line), Qt::AlignCenter,
+                         tr("dim 0: %1").arg(m_shape[0]));
+        painter.restore();
+    }
+
+    // Pieces projected onto the drawn dimensions; pieces sharing a rectangle are listed together.
+    auto span = [&](const Box& box, size_t d, int64_t extent) -> std::pair<double, double> {
+        if (d >= ndim) return {0.0, 1.0};
+        return {double(box.begin[d]) / double(extent), double(box.end[d]) / double(extent)};
+    };
+    struct Cell {
+        QRectF rect;
+        QStringList labels;
+        QString boxText;
+        int colour = 0;
+    };
+    std::map<std::pair<std::pair<double, double>, std::pair<double, double>>, Cell> cells;
+    int colour = 0;
+    for (const auto& piece : m_pieces) {
+        const auto [r0, r1] = ndim >= 2 ? span(piece.box, 0, rows) : std::pair(0.0, 1.0);
+        const auto [c0, c1] = ndim >= 2   ? span(piece.box, 1, cols)
+                              : ndim == 1 ? span(piece.box, 0, cols)
+                                          : std::pair(0.0, 1.0);
+        auto key = std::make_pair(std::make_pair(r0, r1), std::make_pair(c0, c1));
+        auto [it, inserted] = cells.try_emplace(key);
+        Cell& cell = it->second;
+        if (inserted) {
+            cell.rect = QRectF(frame.left() + c0 * frame.width(), frame.top() + r0 * frame.height(),
+                               (c1 - c0) * frame.width(), (r1 - r0) * frame.height());
+            cell.colour = colour++;
+            cell.boxText = qs(piece.box.text());
+        } else {
+            cell.boxText = tr("%1 parts along the other dimensions").arg(cell.labels.size() + 1);
+        }
+        cell.labels << ranksLabel(piece.ranks);
+    }
+    for (const auto& [key, cell] : cells) {
+        QColor fill = seriesColour(cell.colour, pal);
+        painter.setPen(QPen(pal.color(QPalette::Text), 1));
+        painter.setBrush(fill);
+        painter.drawRect(cell.rect.adjusted(0.5, 0.5, -0.5, -0.5));
+        const QRectF inner = cell.rect.adjusted(4, 2, -4, -2);
+        if (inner.width() < 24 || inner.height() < line) continue;
+        const QString ranks = cell.labels.join(QStringLiteral(" | "));
+        const bool twoLines = inner.height() >= 2 * line + 2;
+        painter.setPen(pal.color(QPalette::Text));
+        QFont labelFont = font();
+        labelFont.setBold(true);
+        painter.setFont(labelFont);
+        const QFontMetrics lfm(labelFont);
+        const QRectF first =
+            twoLines ? QRectF(inner.left(), inner.center().y() - line, inner.width(), line) : inner;
+        painter.drawText(first, Qt::AlignCenter, lfm.elidedText(ranks, Qt::ElideRight, int(inner.width())));
+        painter.setFont(font());
+        if (twoLines)
+            painter.drawText(QRectF(inner.left(), inner.center().y(), inner.width(), line), Qt::AlignCenter,
+                             fm.elidedText(cell.boxText, Qt::ElideRight, int(inner.width())));
+    }
+    painter.setBrush(Qt::NoBrush);
+    painter.setPen(QPen(pal.color(QPalette::Text), 2));
+    painter.drawRect(frame.adjusted(0.5, 0.5, -0.5, -0.5));
+
+    if (!legend) return;
+    const double left = std::min(frame.right() + 28, width() - legendWidth);
+    double y = area.top() - line - 4;
+    const int swatch = line - 4;
+    std::vector<std::pair<int, const Cell*>> ordered;  // in the order the slices were met
+    for (const auto& [key, cell] : cells) ordered.emplace_back(cell.colour, &cell);
+    std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [index, cell] : ordered) {
+        if (y + line > height() - 6) {
+            painter.setPen(pal.color(QPalette::PlaceholderText));
+            painter.drawText(QPointF(left, y + fm.ascent()), tr("…"));
+            break;
+        }
+        painter.setPen(QPen(pal.color(QPalette::Text), 1));
+        painter.setBrush(seriesColour(index, pal));
+        painter.drawRect(QRectF(left, y + 2, swatch, swatch));
+        painter.setBrush(Qt::NoBrush);
+        const QString text = cell->labels.join(QStringLiteral(" | ")) + QStringLiteral(": ") + cell->boxText;
+        painter.drawText(QRectF(left + swatch + 6, y, legendWidth - swatch - 18, line),
+                         Qt::AlignLeft | Qt::AlignVCenter,
+                         fm.elidedText(text, Qt::ElideRight, int(legendWidth - swatch - 18)));
+        y += line + 2;
+    }
+}
+
+}  // namespace lms::ui

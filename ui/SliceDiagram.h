@@ -1,0 +1,36 @@
+#pragma once
+// Draws a full tensor cut into the slices of its parallel layout: dimension 0 downwards,
+// dimension 1 across (a 1-D tensor is one bar), each slice labelled with the ranks that hold it.
+// Slices that differ only in dimensions beyond the first two share a rectangle and list them.
+
+#include "lms/Layout.h"
+
+#include <QWidget>
+#include <vector>
+
+namespace lms::ui {
+
+class SliceDiagram final : public QWidget {
+    Q_OBJECT
+public:
+    explicit SliceDiagram(QWidget* parent = nullptr);
+    void setSlices(const QString& name, std::vector<int64_t> fullShape, std::vector<SlicePiece> pieces);
+    void setMessage(const QString& message);
+    const std::vector<SlicePiece>& pieces() const { return m_pieces; }
+    QSize sizeHint() const override;
+    QSize minimumSizeHint() const override;
+
+protected:
+    void paintEvent(QPaintEvent* event) override;
+
+private:
+    QString m_name;
+    std::vector<int64_t> m_shape;
+    std::vector<SlicePiece> m_pieces;
+    QString m_message;
+};
+
+// "rank 3" / "ranks 0, 2" / "ranks 0–7".
+QString ranksLabel(const std::vector<int64_t>& ranks);
+
+}  // namespace lms::ui

@@ -1,0 +1,179 @@
+#include "StrategyTab.h"
+
+#include "SliceDiagram.h"
+#include "StrategyModel.h"
+#include "UiText.h"
+#include "Widgets.h"
+#include "lms/Layout.h"
+
+#include <QFileInfo>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QSortFilterProxyModel>
+#include <QSplitter>
+#include <QStackedWidget>
+#include <QTableView>
+#include <QVBoxLayout>
+
+namespace lms::ui {
+
+StrategyTab::StrategyTab(QWidget* parent)
+    : QWidget(parent), m_model(new StrategyModel(this)), m_filter(new QSortFilterProxyModel(this)) {
+    setObjectName(QStringLiteral("strategyTab"));
+    m_filter->setSourceModel(m_model);
+    m_filter->setSortRole(StrategyModel::RawValueRole);
+    m_filter->setFilterCaseSensitivity(Qt::CaseInsensitive);
+    m_filter->setFilterKeyColumn(StrategyModel::NameColumn);
+
+    auto* outer = new QVBoxLayout(this);
+    outer->setContentsMargins(0, 0, 0, 0);
+    m_stack = new QStackedWidget(this);
+    outer->addWidget(m_stack);
+    m_placeholder =
+        qobject_cast<QLabel*>(makePlaceholder(QString(), m_stack, QStringLiteral("strategyPlaceholder")));
+    m_stack->addWidget(m_placeholder);
+
+    auto* page = new QWidget(m_stack);
+    auto* layout = new QVBoxLayout(page);
+    layout->setContentsMargins(6, 6, 6, 6);
+    m_infoLabel = new QLabel(page);
+    m_infoLabel->setObjectName(QStringLiteral("strategyInfoLabel"));
+    m_infoLabel->setWordWrap(true);
+    m_infoLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_filterEdit = new QLineEdit(page);
+    m_filterEdit->setObjectName(QStringLiteral("strategyFilterEdit"));
+    m_filterEdit->setPlaceholderText(tr("Filter parameters by name"));
+    m_filterEdit->setClearButtonEnabled(true);
+    layout->addWidget(m_infoLabel);
+    layout->addWidget(m_filterEdit);
+
+    m_splitter = new QSplitter(Qt::Vertical, page);
+    m_splitter->setObjectName(QStringLiteral("strategySplitter"));
+    m_splitter->setChildrenCollapsible(false);
+    m_view = new QTableView(m_splitter);
+    m_view->setObjectName(QStringLiteral("strategyView"));
+    m_view->setModel(m_filter);
+    m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_view->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_view->setAlternatingRowColors(true);
+    m_view->setShowGrid(false);
+    m_view->setWordWrap(false);
+    m_view->setTextElideMode(Qt::ElideMiddle);
+    m_view->verticalHeader()->hide();
+    m_view->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
+    m_view->verticalHeader()->setDefaultSectionSize(m_view->fontMetrics().height() + 8);
+    m_view->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
+    m_view->setSortingEnabled(true);
+    m_view->horizontalHeader()->setSectionResizeMode(StrategyModel::NameColumn, QHeaderView::Stretch);
+    for (int c = StrategyModel::StagesColumn; c < StrategyModel::ColumnCount; ++c)
+        m_view->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    m_diagram = new SliceDiagram(m_splitter);
+    m_splitter->addWidget(m_view);
+    m_splitter->addWidget(m_diagram);
+    m_splitter->setStretchFactor(0, 1);
+    m_splitter->setStretchFactor(1, 1);
+    layout->addWidget(m_splitter, 1);
+    m_stack->addWidget(page);
+
+    connect(m_filterEdit, &QLineEdit::textChanged, m_filter, &QSortFilterProxyModel::setFilterFixedString);
+    connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            &StrategyTab::showSelected);
+    clear();
+}
+
+void StrategyTab::clear() {
+    m_model->setStrategy(nullptr, {});
+    m_placeholder->setText(
+        tr("<p style='font-size:large'>No parallel strategy</p>"
+           "<p>A distributed checkpoint (a folder of rank_0, rank_1, … folders) is saved with a "
+           "parallel strategy that says which part of each tensor every rank holds. Open one, or "
+           "open a strategy file such as <b>ckpt_strategy_rank_0.ckpt</b>, to see it here.</p>"));
+    m_stack->setCurrentIndex(0);
+    m_diagram->setMessage(tr("Select a parameter to see how its tensor is cut across ranks."));
+}
+
+void StrategyTab::setModel(const std::shared_ptr<const LoadedModel>& model) {
+    if (!model || !model->strategy) {
+        clear();
+        if (model)
+            m_placeholder->setText(
+                tr("<p style='font-size:large'>%1 is a full checkpoint</p>"
+                   "<p>It holds every tensor whole, so it has no parallel strategy. Distributed "
+                   "checkpoints (folders of rank_0, rank_1, … folders) show their strategy "
+                   "here.</p>")
+                    .arg(model->displayName().toHtmlEscaped()));
+        return;
+    }
+    setStrategy(model->strategy, model->strategyFile, model);
+}
+
+void StrategyTab::setStrategy(std::shared_ptr<const Strategy> strategy, const QString& path,
+                              const std::shared_ptr<const LoadedModel>& model) {
+    QHash<QString, std::vector<int64_t>> shapes;
+    if (model)
+        for (const auto& t : model->source->tensors()) shapes.insert(qs(t.name), t.dims);
+    const Strategy& s = *strategy;
+    QString info =
+        tr("<b>%1</b> (%2): %n parameter(s), ", nullptr, int(s.parameterCount()))
+            .arg(QFileInfo(path).fileName().toHtmlEscaped(),
+                 s.format == StrategyFormat::Json ? tr("JSON") : tr("protobuf")) +
+        tr("%n pipeline stage(s), ", nullptr, int(s.stageCount())) +
+        tr("%n device(s) per stage.", nullptr, int(s.devicesPerStage())) +
+        (model ? QString() : tr(" Full shapes are known once the distributed checkpoint is open."));
+    bool anyOptimizerSharding = false;
+    for (const auto& layout : s.layouts)
+        anyOptimizerSharding = anyOptimizerSharding || layout.optShardActive();
+    if (!anyOptimizerSharding) info += QLatin1Char(' ') + tr("No optimizer sharding.");
+    m_infoLabel->setText(info);
+    m_infoLabel->setToolTip(path);
+    m_model->setStrategy(std::move(strategy), shapes);
+    m_stack->setCurrentIndex(1);
+    m_diagram->setMessage(tr("Select a parameter to see how its tensor is cut across ranks."));
+    // Start on the first parameter that is actually split: the drawing explains the tab.
+    for (int row = 0; row < m_model->rowCount(); ++row) {
+        const auto* layout = m_model->layoutAt(row);
+        bool split = false;
+        for (const auto& axes : layout->tensorMap) split = split || !axes.empty();
+        if (split && m_model->fullShapeAt(row)) {
+            m_view->selectRow(m_filter->mapFromSource(m_model->index(row, 0)).row());
+            break;
+        }
+    }
+}
+
+bool StrategyTab::selectParameter(const QString& name) {
+    const int row = m_model->rowOf(name);
+    if (row < 0) return false;
+    m_filterEdit->clear();
+    const auto proxy = m_filter->mapFromSource(m_model->index(row, 0));
+    m_view->selectRow(proxy.row());
+    m_view->scrollTo(proxy);
+    return true;
+}
+
+void StrategyTab::showSelected() {
+    const auto current = m_filter->mapToSource(m_view->currentIndex());
+    const int row = current.row();
+    const auto* layout = m_model->layoutAt(row);
+    if (!layout) {
+        m_diagram->setMessage(tr("Select a parameter to see how its tensor is cut across ranks."));
+        return;
+    }
+    const auto shape = m_model->fullShapeAt(row);
+    if (!shape) {
+        m_diagram->setMessage(
+            tr("The full shape of %1 is unknown, so its slices cannot be drawn. Open the distributed "
+               "checkpoint with this strategy to see them.")
+                .arg(qs(layout->name)));
+        return;
+    }
+    auto pieces = globalSlicePieces(*layout, *shape);
+    if (!pieces) {
+        m_diagram->setMessage(tr("This layout does not fit the tensor: %1").arg(errorText(pieces.error())));
+        return;
+    }
+    m_diagram->setSlices(qs(layout->name), *shape, std::move(*pieces));
+}
+
+}  // namespace lms::ui

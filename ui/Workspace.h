@@ -1,0 +1,123 @@
+#pragma once
+// What the studio has open, and how it gets there. Recognising paths (checkpoint files,
+// strategy files, folders of rank_<n> folders) is pure and cheap; opening reads files and
+// therefore runs off the UI thread in ModelLoader, which hands back an immutable LoadedModel.
+
+#include "lms/Progress.h"
+#include "lms/Source.h"
+#include "lms/Strategy.h"
+
+#include <QFutureWatcher>
+#include <QList>
+#include <QObject>
+#include <QString>
+#include <QStringList>
+#include <memory>
+#include <vector>
+
+namespace lms::ui {
+
+enum class PathKind {
+    Missing,
+    CheckpointFile,     // .ckpt or .safetensors
+    StrategyFile,       // *strategy*.ckpt / *strategy*.json
+    DistributedFolder,  // holds rank_<n> folders
+    Folder,             // any other folder
+    OtherFile,
+};
+
+// rank_<n> with n all digits (spec §4.11); `rank` receives n.
+bool isRankFolderName(const QString& name, int* rank = nullptr);
+bool isCheckpointFileName(const QString& fileName);
+// Strategy files are recognised by name: "strategy" in a .ckpt or .json name.
+bool isStrategyFileName(const QString& fileName);
+PathKind classifyPath(const QString& path);
+
+struct RankFolder {
+    int rank = 0;
+    QString folder;
+    QString pickedFile;  // the lexicographically last .ckpt, as MindSpore picks it; "" if none
+    int checkpointFiles = 0;
+};
+
+struct DistributedFolderInfo {
+    QList<RankFolder> ranks;  // ascending rank
+    QString strategy;         // a strategy file or folder found nearby; "" if none
+    QString strategyNote;     // how it was chosen, for people
+};
+DistributedFolderInfo inspectDistributedFolder(const QString& dir);
+// Looks for the strategy of a distributed checkpoint: dir/strategy/, strategy files in dir,
+// then the same beside dir. A folder of per-rank files is returned as the folder (the core
+// merges it, which handles pipeline stages); a merged file is preferred over per-rank files.
+QString findStrategyFor(const QString& modelDir, QString* note = nullptr);
+
+// Which ranks hold a tensor of a distributed checkpoint, for the Tensors tab.
+struct TensorPlacement {
+    QString summary;  // "ranks 0–1, 2 slices"
+    QString details;  // one line per slice: "[0:16, 0:32] on rank 0"
+};
+
+struct LoadedModel {
+    enum class Kind { Full, Distributed };
+    Kind kind = Kind::Full;
+    QString path;              // the file, or the model_dir
+    QString strategyArgument;  // the strategy file or folder used (distributed only)
+    QString strategyFile;      // the strategy file actually read (a merged one for a folder)
+    std::shared_ptr<const ModelSource> source;
+    std::shared_ptr<const Strategy> strategy;  // distributed only
+    QList<RankFolder> ranks;                   // distributed only
+    std::vector<TensorPlacement> placement;    // one per source tensor (distributed only)
+    QStringList notes;                         // sentences worth telling the user
+    QString description;
+
+    bool isDistributed() const { return kind == Kind::Distributed; }
+    // Display name: the file name, or the folder name for a distributed checkpoint.
+    QString displayName() const;
+};
+
+struct OpenRequest {
+    QString path;
+    QString strategy;  // distributed only; "" = look for it (findStrategyFor)
+};
+
+// The result of one open: a model, a strategy on its own, or an error for people.
+struct LoadOutcome {
+    std::shared_ptr<const LoadedModel> model;
+    std::shared_ptr<const Strategy> strategy;  // a strategy file opened on its own
+    QString path;
+    QString errorTitle;
+    QString error;
+    bool cancelled = false;
+};
+
+// Opens synchronously; runs on a worker thread (or in tests directly). Never throws.
+LoadOutcome loadPath(const OpenRequest& request, const CancelToken* cancel);
+
+// Opens paths one at a time on the thread pool. A new open() cancels the previous one, whose
+// result is then dropped.
+class ModelLoader final : public QObject {
+    Q_OBJECT
+public:
+    explicit ModelLoader(QObject* parent = nullptr);
+    ~ModelLoader() override;
+    bool isBusy() const { return m_busy; }
+    void open(const OpenRequest& request);
+    void cancel();
+
+signals:
+    void busyChanged(bool busy, const QString& path);
+    void modelLoaded(std::shared_ptr<const lms::ui::LoadedModel> model);
+    void strategyLoaded(std::shared_ptr<const lms::Strategy> strategy, const QString& path);
+    void failed(const QString& path, const QString& title, const QString& message);
+
+private:
+    void finish(quint64 generation, const LoadOutcome& outcome);
+
+    quint64 m_generation = 0;
+    bool m_busy = false;
+    std::shared_ptr<CancelToken> m_cancel;
+};
+
+}  // namespace lms::ui
+
+Q_DECLARE_METATYPE(std::shared_ptr<const lms::ui::LoadedModel>)

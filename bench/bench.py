@@ -29,6 +29,7 @@ SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared"))
 FIXTURES = os.path.join(SHARED, "interop", "msfixtures.py")
 CACHE = os.path.join(HERE, "cache")
 LORAMERGE = os.path.join(ROOT, "build", "app", "loramerge")
+PROBE = os.path.join(ROOT, "build", "bench", "lms-ui-latency-probe")
 
 WORKLOADS = {
     "W1": dict(gb=2, ranks=1, desc="full BFloat16 ~2 GB, LoRA r=16 on q/k/v/o"),
@@ -165,6 +166,38 @@ def table(rows, repeat):
     return "\n".join(out)
 
 
+def ui_probe(names, repeat):
+    """The studio's merge worker under an event-loop latency probe (offscreen)."""
+    if not os.access(PROBE, os.X_OK):
+        return "(UI latency probe not built: configure with -DLMS_BUILD_GUI=ON)"
+    lines = ["| workload | merge wall | max UI stall | progress updates / s |", "|---|---|---|---|"]
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    scratch = scratch_dir(5 * 10**9)
+    for name in names:
+        if name == "W4":
+            continue
+        folder = ensure_workload(name)
+        with open(os.path.join(folder, "scenario.json")) as f:
+            scenario = json.load(f)
+        cmd = [PROBE, os.path.join(folder, scenario["src"]), scratch, str(scenario["lora_scaling"])]
+        if scenario.get("strategy"):
+            cmd.append(os.path.join(folder, scenario["strategy"]))
+        results = []
+        for _ in range(repeat):
+            shutil.rmtree(scratch, ignore_errors=True)
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            if proc.returncode != 0:
+                raise SystemExit("probe failed: %s" % proc.stderr)
+            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        shutil.rmtree(scratch, ignore_errors=True)
+        med = lambda key: statistics.median(r[key] for r in results)
+        lines.append("| %s | %.2f s | %d ms | %.1f |" % (name, med("seconds"), max(r["max_stall_ms"] for r in results),
+                                                     med("progress_per_second")))
+    lines.append("")
+    lines.append("Max UI stall: the longest gap between ticks of a 5 ms timer on the UI thread (worst of %d runs)." % repeat)
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
@@ -173,7 +206,7 @@ def main():
     args = parser.parse_args()
     if not os.access(LORAMERGE, os.X_OK):
         raise SystemExit("build first: %s is missing (./scripts/setup.sh)" % LORAMERGE)
-    text = table(run(args.only, args.repeat), args.repeat)
+    text = table(run(args.only, args.repeat), args.repeat) + "\n\n" + ui_probe(args.only, args.repeat)
     print(text)
     if args.output:
         with open(args.output, "w") as f:

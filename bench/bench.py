@@ -135,6 +135,10 @@ def run(names, repeat):
             if merge_args:
                 shutil.rmtree(scratch, ignore_errors=True)
                 samples["merge"].append(timed([LORAMERGE, "--quiet"] + merge_args + ["--dst_ckpt_dir", scratch]))
+                if len(samples["merge"]) == 1:  # the result must match the generator's spot checks
+                    subprocess.run(["/usr/bin/python3", os.path.join(HERE, "check_probe.py"),
+                                    os.path.join(scratch, "rank_0", "checkpoint_0.ckpt"),
+                                    os.path.join(folder, "probe.json")], check=True, stdout=sys.stderr)
                 shutil.rmtree(scratch, ignore_errors=True)
                 os.makedirs(scratch)
                 samples["cp"].append(timed(["cp"] + files + [scratch]))

@@ -167,7 +167,11 @@ int runMerge(const std::vector<std::string>& args, const GlobalOptions& global) 
     ProgressPrinter printer(global.quiet);
     auto report = lms::runMerge(**source, setup.merge, [&](const lms::Progress& p) { printer.update(p); });
     printer.finish();
-    if (!report) return reportError(report.error());
+    if (!report) {
+        auto error = report.error();
+        if (error.file.empty()) error.file = setup.source.src.string();  // every error names a file
+        return reportError(error);
+    }
     if (!global.quiet) {
         for (const auto& note : report->notes) std::printf("note: %s\n", note.c_str());
         for (const auto& skipped : report->skipped) std::printf("skipped: %s\n", skipped.c_str());

@@ -378,11 +378,22 @@ Status CheckpointFile::indexCkpt(const CancelToken* cancel) {
         if (wire != 2)
             return fail(ErrorCode::Malformed, "top-level field 1 is not length-delimited: not a checkpoint", name, {},
                         recordStart);
-        auto len = reader.length(pos, recordsEnd_, {});
+        auto len = reader.varint(pos, recordsEnd_);
         if (!len) return std::unexpected(len.error());
+        if (*len > recordsEnd_ - pos)
+            return fail(ErrorCode::Malformed,
+                        "the file is truncated: the record here needs " + std::to_string(*len) + " bytes but only " +
+                            std::to_string(recordsEnd_ - pos) + " are left",
+                        name, {}, recordStart);
         Record record;
         record.whole = {recordStart, pos + *len - recordStart};
-        if (auto st = parseValue(reader, pos, pos + *len, record, name); !st) return st;
+        if (auto st = parseValue(reader, pos, pos + *len, record, name); !st) {
+            if (!tensors_.empty() || st.error().code != ErrorCode::Malformed) return st;
+            // Nothing valid has been read: say what the file is not before what broke.
+            auto error = st.error();
+            error.message = "not a MindSpore checkpoint: the first record does not hold a parameter (" + error.message + ")";
+            return std::unexpected(error);
+        }
         pos += *len;
         ++records;
 

@@ -122,7 +122,11 @@ Status CheckpointWriter::copyRecords(const CheckpointFile& source, const TensorI
         return fail(ErrorCode::InvalidArgument, "previous parameter was not completely written",
                     out_.tempPath().string(), name_);
     for (const auto& record : info.records)
-        if (auto st = out_.copyFrom(source.input(), record.offset, record.length); !st) return st;
+        if (auto st = out_.copyFrom(source.input(), record.offset, record.length); !st) {
+            auto error = st.error();
+            if (error.parameter.empty()) error.parameter = info.name;
+            return std::unexpected(error);
+        }
     return {};
 }
 

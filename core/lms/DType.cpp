@@ -134,6 +134,7 @@ uint16_t floatToHalf(float value) {
 
 void widenToFloat(DType dtype, std::span<const std::byte> in, std::span<float> out) {
     const size_t count = out.size();
+    if (count == 0) return;
     const auto* src = in.data();
     switch (dtype) {
     case DType::Float32:
@@ -167,6 +168,7 @@ void widenToFloat(DType dtype, std::span<const std::byte> in, std::span<float> o
 
 void narrowFromFloat(DType dtype, std::span<const float> in, std::span<std::byte> out) {
     const size_t count = in.size();
+    if (count == 0) return;
     auto* dst = out.data();
     switch (dtype) {
     case DType::Float32:

@@ -75,7 +75,10 @@ Result<AtomicOutputFile> AtomicOutputFile::create(const std::filesystem::path& f
     out.finalPath_ = finalPath;
     out.tempPath_ = finalPath;
     out.tempPath_ += ".tmp";
-    out.fd_ = ::open(out.tempPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    // A stale temp file (e.g. from a killed run) is replaced; a symlink planted there is removed,
+    // never followed, so the merge cannot write through it into another file.
+    ::unlink(out.tempPath_.c_str());
+    out.fd_ = ::open(out.tempPath_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (out.fd_ < 0) return fail(ErrorCode::Io, osError("cannot create output file"), out.tempPath_.string());
     out.pending_ = true;
     out.buffer_.reserve(kWriteBufferBytes);

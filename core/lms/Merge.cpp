@@ -285,6 +285,7 @@ Status verifyOutput(const Target& target, const ModelSource& source, const LoraP
                             shownName, t.name);
         }
         if (!target.full) continue;  // slices hold the same values, cut by the layout
+        if (ref.pair->bDims[0] == 0 || ref.pair->aDims[1] == 0) continue;  // an empty base has nothing to sample
         // Spot checks: a few elements recomputed in double from W, A and B.
         std::vector<std::byte> a(size_t(tensors[ref.aIndex].byteSize)), b(size_t(tensors[ref.bIndex].byteSize));
         if (auto st = source.read(ref.aIndex, a, cancel); !st) return st;
@@ -510,6 +511,10 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
     const auto plan = planLora(tensors, options.plan);
     MergeReport report;
 
+    if (plan.tensorsToWrite == 0)
+        return fail(ErrorCode::InvalidArgument,
+                    "nothing to merge into: every parameter is a LoRA weight or an optimizer copy of one (is this a "
+                    "LoRA-only adapter? pass it with --adapter next to the base checkpoint)");
     if (plan.problemPairs > 0 && !options.skipInvalid)
         return fail(ErrorCode::Mismatch,
                     std::to_string(plan.problemPairs) + " LoRA problem(s), nothing was written: " + listProblems(plan, 5) +

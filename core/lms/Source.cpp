@@ -78,6 +78,7 @@ Status ModelSource::readRows(size_t index, int64_t rowBegin, int64_t rowEnd, std
     const uint64_t stride = rowBytes(t);
     if (rowBegin < 0 || rowEnd < rowBegin || rowEnd > rowCount(t) || out.size() != uint64_t(rowEnd - rowBegin) * stride)
         return fail(ErrorCode::InvalidArgument, "row range outside the tensor", {}, t.name);
+    if (out.empty()) return {};
     std::lock_guard lock(rowsCacheMutex_);
     if (rowsCacheIndex_ != index) {
         rowsCacheIndex_ = SIZE_MAX;

@@ -197,7 +197,7 @@ private slots:
         QTest::newRow("text") << QByteArray("hello world") << int(ErrorCode::Malformed) << QStringLiteral("starts with byte 0x68");
         auto truncated = worked;
         truncated.resize(30);
-        QTest::newRow("truncated") << raw(truncated) << int(ErrorCode::Malformed) << QStringLiteral("overruns");
+        QTest::newRow("truncated") << raw(truncated) << int(ErrorCode::Malformed) << QStringLiteral("the file is truncated");
         auto shortContent = hexBytes("0a20 0a0177 121b 08020802 1207466c6f61743332 1a0c 0000803f 00000040 00004040");
         QTest::newRow("content-length") << raw(shortContent) << int(ErrorCode::Malformed)
                                         << QStringLiteral("content has 12 bytes but dims and Float32 need 16");
@@ -213,7 +213,7 @@ private slots:
         auto groupWire = hexBytes("0a05 0a0177 1300");
         QTest::newRow("bad-wire-type") << raw(groupWire) << int(ErrorCode::Malformed) << QStringLiteral("wire type");
         QTest::newRow("huge-length") << raw(hexBytes("0affffffffffffffff7f")) << int(ErrorCode::Malformed)
-                                     << QStringLiteral("overruns");
+                                     << QStringLiteral("the file is truncated");
         QTest::newRow("chunks-disagree")
             << raw([&] {
                    auto a = encodeRecordHeader("w", "Float32", std::vector<int64_t>{2}, 4);

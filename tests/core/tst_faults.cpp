@@ -1,0 +1,588 @@
+// Fault injection (docs/RELIABILITY.md): the output disk failing part-way, cancel at random
+// points, kill -9 in the middle of a merge, an input truncated while it is read, and merge
+// verification. Each case checks the promises: the error names the problem, no file is left
+// under the final name (nor a temp file, nor a folder the run created), and the inputs keep their
+// sizes and checksums.
+//
+// The CLI cases run LMS_BINARY_DIR/app/loramerge (tests/CMakeLists.txt makes this test depend
+// on the loramerge target).
+#include "TestSupport.h"
+#include "lms/Merge.h"
+
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <random>
+#include <thread>
+
+using namespace lms;
+using namespace lms::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// ------------------------------------------------------------------ inputs and their checksums
+
+// Size and CRC-32 of every regular file under `dir`, by relative path: what "the inputs never
+// change" compares before and after each run (reads in 4 MiB blocks, so large inputs are cheap).
+std::map<std::string, std::pair<uint64_t, uint32_t>> treeDigest(const fs::path& dir) {
+    std::map<std::string, std::pair<uint64_t, uint32_t>> out;
+    std::vector<char> block(4 << 20);
+    for (const auto& name : listFiles(dir)) {
+        std::ifstream in(dir / name, std::ios::binary);
+        uint64_t size = 0;
+        uint32_t crc = 0;
+        while (in) {
+            in.read(block.data(), std::streamsize(block.size()));
+            const auto n = size_t(in.gcount());
+            crc = crc32Update(crc, std::as_bytes(std::span(block.data(), n)));
+            size += n;
+        }
+        out[name] = {size, crc};
+    }
+    return out;
+}
+
+// A LoRA-trained model as a training run saves it: per layer a norm and four projections
+// [out, in] with MindPet A [r, in] / B [out, r] right after their base, Adam copies of the LoRA
+// weights at the end, scalars. Values in [-1, 1).
+std::vector<FakeTensor> trainedModel(int layers, int64_t out, int64_t in, int64_t rank,
+                                     const std::string& baseType = "Float32") {
+    const auto baseDtype = dtypeFromTensorType(baseType);
+    std::vector<FakeTensor> tensors;
+    uint32_t seed = 1;
+    tensors.push_back({"model.tok_embeddings.embedding_weight",
+                       "Float32",
+                       {64, in},
+                       floatBytes(DType::Float32, randomValues(size_t(64 * in), seed++))});
+    std::vector<FakeTensor> adam;
+    for (int l = 0; l < layers; ++l) {
+        const std::string layer = "model.layers." + std::to_string(l);
+        tensors.push_back({layer + ".attention_norm.weight",
+                           "Float32",
+                           {in},
+                           floatBytes(DType::Float32, randomValues(size_t(in), seed++))});
+        for (const char* proj : {"wq", "wk", "wv", "wo"}) {
+            const std::string stem = layer + ".attention." + proj;
+            tensors.push_back({stem + ".weight",
+                               baseType,
+                               {out, in},
+                               floatBytes(baseDtype, randomValues(size_t(out * in), seed++))});
+            tensors.push_back({stem + ".mindpet_delta_lora_a",
+                               "Float32",
+                               {rank, in},
+                               floatBytes(DType::Float32, randomValues(size_t(rank * in), seed++))});
+            tensors.push_back({stem + ".mindpet_delta_lora_b",
+                               "Float32",
+                               {out, rank},
+                               floatBytes(DType::Float32, randomValues(size_t(out * rank), seed++))});
+            adam.push_back({"adam_m." + stem + ".mindpet_delta_lora_a",
+                            "Float32",
+                            {rank, in},
+                            floatBytes(DType::Float32, randomValues(size_t(rank * in), seed++))});
+        }
+    }
+    tensors.insert(tensors.end(), adam.begin(), adam.end());
+    tensors.push_back({"global_step", "Int32", {1}, std::vector<std::byte>(4, std::byte{9})});
+    tensors.push_back({"epoch_num", "Int64", {}, std::vector<std::byte>(8, std::byte{1})});
+    return tensors;
+}
+
+size_t keptTensors(const std::vector<FakeTensor>& tensors) {
+    return size_t(std::count_if(tensors.begin(), tensors.end(), [](const FakeTensor& t) {
+        return t.name.find("lora") == std::string::npos;
+    }));
+}
+
+// ------------------------------------------------------------------ the CLI
+
+QString cliPath() {
+    return QStringLiteral(LMS_BINARY_DIR "/app/loramerge");
+}
+QString qs(const fs::path& path) {
+    return QString::fromStdString(path.string());
+}
+
+struct CliRun {
+    int exitCode = -1;
+    bool crashed = false;
+    QString out, err;
+};
+
+// Runs loramerge with `args`; with `fileSizeKiB` >= 0 under `ulimit -f` (SIGXFSZ ignored, so a
+// write past the limit fails with EFBIG the way a full disk fails with ENOSPC).
+CliRun runCli(const QStringList& args, int fileSizeKiB = -1) {
+    QProcess process;
+    if (fileSizeKiB >= 0) {
+        QStringList shellArgs{
+            QStringLiteral("-c"),
+            QStringLiteral("trap '' XFSZ; ulimit -f %1; exec \"$0\" \"$@\"").arg(fileSizeKiB), cliPath()};
+        process.start(QStringLiteral("/bin/bash"), shellArgs + args);
+    } else {
+        process.start(cliPath(), args);
+    }
+    CliRun run;
+    if (!process.waitForStarted(30000) || !process.waitForFinished(600000)) {
+        run.err = QStringLiteral("loramerge did not start or finish: ") + process.errorString();
+        process.kill();
+        process.waitForFinished();
+        return run;
+    }
+    run.crashed = process.exitStatus() != QProcess::NormalExit;
+    run.exitCode = process.exitCode();
+    run.out = QString::fromUtf8(process.readAllStandardOutput());
+    run.err = QString::fromUtf8(process.readAllStandardError());
+    return run;
+}
+
+QStringList mergeArgs(const fs::path& input, const fs::path& dst,
+                      const QString& scaling = QStringLiteral("8/4")) {
+    return {QStringLiteral("--src_ckpt_path_or_dir"), qs(input), QStringLiteral("--dst_ckpt_dir"), qs(dst),
+            QStringLiteral("--lora_scaling"),         scaling,   QStringLiteral("--quiet")};
+}
+
+// The last line of stderr: the one "loramerge: error: ..." line a failed run prints.
+QString lastLine(const QString& text) {
+    const auto lines = text.trimmed().split(QLatin1Char('\n'));
+    return lines.isEmpty() ? QString() : lines.back();
+}
+
+// Regular files (not folders) under `dir`; empty when `dir` does not exist.
+std::vector<std::string> filesUnder(const fs::path& dir) {
+    return listFiles(dir);
+}
+
+uint64_t fileSizeOr0(const fs::path& path) {
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    return ec ? 0 : uint64_t(size);
+}
+
+}  // namespace
+
+class TestFaults : public QObject {
+    Q_OBJECT
+    QTemporaryDir tmp_;
+    fs::path root() const { return tmp_.path().toStdString(); }
+
+    // A fresh folder per test row.
+    fs::path caseDir(const QString& name) const {
+        const auto dir = root() / (QTest::currentTestFunction() + std::string("-") + name.toStdString());
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        return dir;
+    }
+
+private slots:
+    void initTestCase() {
+        QVERIFY2(QFileInfo::exists(cliPath()),
+                 qPrintable(QStringLiteral("build the loramerge target first (") + cliPath() +
+                            QStringLiteral(")")));
+    }
+
+    // (a) The output disk fails part-way: a file-size limit makes the n-th KiB of the temp file
+    // unwritable (EFBIG, as ENOSPC on a full disk; tst_badinputs covers a real full tmpfs).
+    void diskFailsPartWay_data() {
+        QTest::addColumn<int>("limitKiB");
+        for (int kib : {0, 1, 8, 40, 120})
+            QTest::newRow(qPrintable(QStringLiteral("%1 KiB").arg(kib))) << kib;
+    }
+    void diskFailsPartWay() {
+        QFETCH(int, limitKiB);
+        const auto dir = caseDir(QString::number(limitKiB));
+        const auto input = dir / "in" / "model.ckpt";
+        const auto model = trainedModel(3, 64, 48, 4);
+        writeCheckpoint(input, model);
+        const auto before = treeDigest(input.parent_path());
+        const auto dst = dir / "out";
+        const auto output = dst / "rank_0" / "checkpoint_0.ckpt";
+
+        // The merged output is larger than every limit, so each run fails at a different point.
+        const auto full = runCli(mergeArgs(input, dir / "unlimited"));
+        QCOMPARE(full.exitCode, 0);
+        QVERIFY(fileSizeOr0(dir / "unlimited" / "rank_0" / "checkpoint_0.ckpt") >
+                uint64_t(limitKiB + 8) * 1024);
+
+        const auto run = runCli(mergeArgs(input, dst), limitKiB);
+        QVERIFY2(!run.crashed, qPrintable(run.err));
+        QCOMPARE(run.exitCode, 1);
+        const QString line = lastLine(run.err);
+        QVERIFY2(line.startsWith(QStringLiteral("loramerge: error: ") + qs(output)), qPrintable(line));
+        QVERIFY2(line.endsWith(QStringLiteral(": File too large")), qPrintable(line));
+        QVERIFY2(
+            line.contains(QStringLiteral("write failed")) || line.contains(QStringLiteral("copy failed")),
+            qPrintable(line));
+        QCOMPARE(filesUnder(dst), std::vector<std::string>{});  // no output, no temp file
+        QCOMPARE(treeDigest(input.parent_path()), before);
+    }
+
+    // (b) Cancel before a random parameter (and in the finishing and verifying stages): the run
+    // ends Cancelled and leaves nothing.
+    void cancelAtRandomParameter_data() {
+        QTest::addColumn<int>("seed");
+        QTest::addColumn<QString>("stage");
+        for (int seed = 1; seed <= 12; ++seed)
+            QTest::newRow(qPrintable(QStringLiteral("merging #%1").arg(seed)))
+                << seed << QStringLiteral("merging");
+        QTest::newRow("finishing") << 0 << QStringLiteral("finishing");
+        QTest::newRow("verifying") << 0 << QStringLiteral("verifying");
+    }
+    void cancelAtRandomParameter() {
+        QFETCH(int, seed);
+        QFETCH(QString, stage);
+        const auto dir = caseDir(QString::number(seed) + stage);
+        const auto input = dir / "in" / "model.ckpt";
+        const auto model = trainedModel(4, 32, 24, 4, "BFloat16");
+        writeCheckpoint(input, model);
+        const auto before = treeDigest(input.parent_path());
+        auto source = openFullSource(input);
+        QVERIFY(source);
+        MergeOptions options;
+        options.outputFile = dir / "out" / "rank_0" / "checkpoint_0.ckpt";
+        options.scaling.scaling = 2;
+        options.verify = true;
+        const size_t written = keptTensors(model);
+        const size_t cancelAt = std::mt19937(uint32_t(seed))() % written;
+        CancelToken token;
+        std::vector<std::string> seen;
+        auto report = runMerge(
+            **source, options,
+            [&](const Progress& p) {
+                seen.push_back(p.stage);
+                if (stage == QStringLiteral("merging") ? p.itemsDone == cancelAt
+                                                       : p.stage == stage.toStdString())
+                    token.cancel();
+            },
+            &token);
+        QVERIFY2(!report, "the merge finished although it was cancelled");
+        QCOMPARE(report.error().code, ErrorCode::Cancelled);
+        QVERIFY2(report.error().describe().find("cancelled") != std::string::npos,
+                 report.error().describe().c_str());
+        QVERIFY(std::find(seen.begin(), seen.end(), stage.toStdString()) != seen.end());
+        QCOMPARE(filesUnder(dir / "out"), std::vector<std::string>{});
+        QCOMPARE(treeDigest(input.parent_path()), before);
+    }
+
+    // Cancel from another thread at a random moment: either the merge completes (and its output
+    // is whole) or it is cancelled and leaves nothing.
+    void cancelFromAnotherThread_data() {
+        QTest::addColumn<int>("delayUs");
+        for (int us : {0, 200, 1000, 3000, 10000, 30000, 100000})
+            QTest::newRow(qPrintable(QString::number(us))) << us;
+    }
+    void cancelFromAnotherThread() {
+        QFETCH(int, delayUs);
+        const auto dir = caseDir(QString::number(delayUs));
+        const auto input = dir / "in" / "model.ckpt";
+        const auto model = trainedModel(6, 128, 96, 8, "Float16");
+        writeCheckpoint(input, model);
+        const auto before = treeDigest(input.parent_path());
+        auto source = openFullSource(input);
+        QVERIFY(source);
+        MergeOptions options;
+        options.outputFile = dir / "out" / "rank_0" / "checkpoint_0.ckpt";
+        options.scaling.scaling = 2;
+        options.verify = true;
+        CancelToken token;
+        std::thread canceller([&] {
+            std::this_thread::sleep_for(std::chrono::microseconds(delayUs));
+            token.cancel();
+        });
+        auto report = runMerge(**source, options, {}, &token);
+        canceller.join();
+        if (report) {
+            auto out = CheckpointFile::open(options.outputFile);
+            QVERIFY(out);
+            QCOMPARE((*out)->tensors().size(), keptTensors(model));
+            QCOMPARE(filesUnder(dir / "out"), std::vector<std::string>{"rank_0/checkpoint_0.ckpt"});
+        } else {
+            QCOMPARE(report.error().code, ErrorCode::Cancelled);
+            QCOMPARE(filesUnder(dir / "out"), std::vector<std::string>{});
+        }
+        QCOMPARE(treeDigest(input.parent_path()), before);
+    }
+
+    // A failed run removes the folders it created for the output (dst_ckpt_dir and rank_0), not
+    // only the files: the user finds the disk as it was.
+    void failedRunRemovesCreatedFolders_data() {
+        QTest::addColumn<QString>("fault");
+        QTest::newRow("cancel") << QStringLiteral("cancel");
+        QTest::newRow("disk full") << QStringLiteral("disk full");
+        QTest::newRow("verification fails") << QStringLiteral("nan");
+    }
+    void failedRunRemovesCreatedFolders() {
+        QFETCH(QString, fault);
+        const auto dir = caseDir(fault);
+        const auto input = dir / "in" / "model.ckpt";
+        auto model = trainedModel(2, 32, 24, 4);
+        if (fault == QStringLiteral("nan")) {
+            const float nan = std::numeric_limits<float>::quiet_NaN();
+            std::memcpy(model[4].content.data(), &nan, 4);  // layer 0 wq's LoRA B
+            QVERIFY(model[4].name.ends_with("wq.mindpet_delta_lora_b"));
+        }
+        writeCheckpoint(input, model);
+        const auto before = treeDigest(input.parent_path());
+        const auto dst = dir / "out";
+        if (fault == QStringLiteral("cancel")) {
+            auto source = openFullSource(input);
+            QVERIFY(source);
+            MergeOptions options;
+            options.outputFile = dst / "rank_0" / "checkpoint_0.ckpt";
+            options.scaling.scaling = 2;
+            CancelToken token;
+            auto report = runMerge(
+                **source, options,
+                [&](const Progress& p) {
+                    if (p.itemsDone == 3) token.cancel();
+                },
+                &token);
+            QVERIFY(!report);
+        } else {
+            const auto run = runCli(mergeArgs(input, dst), fault == QStringLiteral("disk full") ? 4 : -1);
+            QCOMPARE(run.exitCode, 1);
+        }
+        QVERIFY2(!fs::exists(dst),
+                 qPrintable(QStringLiteral("a failed run left the folder ") + qs(dst) +
+                            QStringLiteral(" it created (files: %1)").arg(filesUnder(dst).size())));
+        QCOMPARE(treeDigest(input.parent_path()), before);
+    }
+
+    // (c) kill -9 in the middle of a ~150 MB merge: only "<output>.tmp" may remain, and the next
+    // run succeeds and leaves exactly the output.
+    void killNineMidMerge_data() {
+        QTest::addColumn<double>("killAtFraction");  // of the expected output size in the temp file
+        QTest::newRow("temp file just created") << 0.0;
+        QTest::newRow("temp file half written") << 0.5;
+    }
+    void killNineMidMerge() {
+        QFETCH(double, killAtFraction);
+        const auto input = root() / "kill-input" / "model.ckpt";
+        constexpr int kLayers = 9;  // 36 base weights of 1024 x 1024 Float32: 144 MiB
+        constexpr int64_t kDim = 1024, kRank = 8;
+        if (!fs::exists(input)) {
+            // Streamed through the writer so the test never holds the whole model in memory.
+            fs::create_directories(input.parent_path());
+            auto writer = CheckpointWriter::create(input, {});
+            QVERIFY(writer);
+            uint32_t seed = 100;
+            const std::vector<int64_t> base{kDim, kDim}, a{kRank, kDim}, b{kDim, kRank};
+            for (int l = 0; l < kLayers; ++l)
+                for (const char* proj : {"wq", "wk", "wv", "wo"}) {
+                    const std::string stem = "model.layers." + std::to_string(l) + ".attention." + proj;
+                    QVERIFY(writer->writeTensor(
+                        stem + ".weight", "Float32", base,
+                        floatBytes(DType::Float32, randomValues(size_t(kDim * kDim), seed++))));
+                    QVERIFY(writer->writeTensor(
+                        stem + ".mindpet_delta_lora_a", "Float32", a,
+                        floatBytes(DType::Float32, randomValues(size_t(kRank * kDim), seed++))));
+                    QVERIFY(writer->writeTensor(
+                        stem + ".mindpet_delta_lora_b", "Float32", b,
+                        floatBytes(DType::Float32, randomValues(size_t(kDim * kRank), seed++))));
+                }
+            QVERIFY(writer->writeTensor("global_step", "Int32", std::vector<int64_t>{1},
+                                        std::vector<std::byte>(4)));
+            QVERIFY(writer->commit());
+        }
+        const auto before = treeDigest(input.parent_path());
+        const auto dst = root() / ("kill-out-" + std::to_string(int(killAtFraction * 100)));
+        fs::remove_all(dst);
+        const auto output = dst / "rank_0" / "checkpoint_0.ckpt";
+        auto temp = output;
+        temp += ".tmp";
+        const uint64_t expectedBytes = uint64_t(kLayers) * 4 * kDim * kDim * 4;
+
+        QProcess process;
+        process.start(cliPath(), mergeArgs(input, dst));
+        QVERIFY(process.waitForStarted());
+        bool killed = false;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+        while (process.state() == QProcess::Running && std::chrono::steady_clock::now() < deadline) {
+            if (fs::exists(temp) && double(fileSizeOr0(temp)) >= killAtFraction * double(expectedBytes)) {
+                ::kill(pid_t(process.processId()), SIGKILL);
+                killed = true;
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        process.waitForFinished(60000);
+        QVERIFY2(killed, "the merge ended before it could be killed; make the input larger");
+        QCOMPARE(process.exitStatus(), QProcess::CrashExit);
+        const auto left = filesUnder(dst);
+        QVERIFY2(!fs::exists(output), "kill -9 left a file under the final name");
+        QVERIFY(left.empty() || left == std::vector<std::string>{"rank_0/checkpoint_0.ckpt.tmp"});
+
+        // The next run replaces the stale temp file and publishes a complete output.
+        const auto again = runCli(mergeArgs(input, dst));
+        QVERIFY2(again.exitCode == 0, qPrintable(again.err));
+        QCOMPARE(filesUnder(dst), std::vector<std::string>{"rank_0/checkpoint_0.ckpt"});
+        auto merged = CheckpointFile::open(output);
+        QVERIFY(merged);
+        QCOMPARE((*merged)->tensors().size(), size_t(kLayers * 4 + 1));
+        QCOMPARE(treeDigest(input.parent_path()), before);
+    }
+
+    // A temp file of an earlier killed run must not be mistaken for an output, and a temp-file
+    // name that is a symlink must not make the writer follow it and overwrite its target (a
+    // stale link, or a hostile one in a shared folder, would otherwise destroy another file).
+    void staleTempFileIsReplaced_data() {
+        QTest::addColumn<QString>("kind");
+        QTest::newRow("stale partial file") << QStringLiteral("file");
+        QTest::newRow("symlink to another file") << QStringLiteral("symlink");
+    }
+    void staleTempFileIsReplaced() {
+        QFETCH(QString, kind);
+        const auto dir = caseDir(kind);
+        const auto input = dir / "in" / "model.ckpt";
+        writeCheckpoint(input, trainedModel(1, 16, 8, 2));
+        const auto output = dir / "out" / "rank_0" / "checkpoint_0.ckpt";
+        auto temp = output;
+        temp += ".tmp";
+        fs::create_directories(output.parent_path());
+        const auto victim = dir / "victim.txt";
+        writeFileBytes(victim, std::as_bytes(std::span("precious", 8)));
+        if (kind == QStringLiteral("file"))
+            writeFileBytes(temp, std::vector<std::byte>(100, std::byte{0x0A}));  // a truncated record
+        else
+            fs::create_symlink(victim, temp);
+        const auto inputsBefore = treeDigest(input.parent_path());
+        const auto run = runCli(mergeArgs(input, dir / "out"));
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        QCOMPARE(fs::file_size(victim), uintmax_t(8));  // "precious", untouched
+        QVERIFY2(!fs::is_symlink(output), "the output was published as a symlink to another file");
+        QCOMPARE(filesUnder(dir / "out"), std::vector<std::string>{"rank_0/checkpoint_0.ckpt"});
+        QVERIFY(CheckpointFile::open(output));
+        QCOMPARE(treeDigest(input.parent_path()), inputsBefore);
+    }
+
+    // (d) An input is truncated by someone else while it is read (the file shrinks between the
+    // index and the read of a later parameter): the run fails naming the file and the parameter,
+    // and leaves nothing.
+    void inputTruncatedMidRun_data() {
+        QTest::addColumn<QString>("victim");  // the parameter whose bytes disappear
+        QTest::newRow("merged base weight") << QStringLiteral("model.layers.1.attention.wk.weight");
+        QTest::newRow("copied parameter") << QStringLiteral("model.layers.1.attention_norm.weight");
+        QTest::newRow("LoRA B read for a merge")
+            << QStringLiteral("model.layers.1.attention.wv.mindpet_delta_lora_b");
+    }
+    void inputTruncatedMidRun() {
+        QFETCH(QString, victim);
+        const auto dir = caseDir(victim);
+        const auto input = dir / "in" / "model.ckpt";
+        writeCheckpoint(input, trainedModel(2, 32, 24, 4));
+        auto source = openFullSource(input);
+        QVERIFY(source);
+        auto index = CheckpointFile::open(input);
+        QVERIFY(index);
+        const auto* info = (*index)->find(victim.toStdString());
+        QVERIFY(info);
+        const uint64_t cutAt = info->chunks.front().offset + 2;  // inside the victim's content
+        MergeOptions options;
+        options.outputFile = dir / "out" / "rank_0" / "checkpoint_0.ckpt";
+        options.scaling.scaling = 2;
+        bool truncated = false;
+        auto report = runMerge(**source, options, [&](const Progress& p) {
+            if (!truncated && p.stage == "merging" && p.itemsDone == 2) {
+                fs::resize_file(input, cutAt);
+                truncated = true;
+            }
+        });
+        QVERIFY(truncated);
+        QVERIFY2(!report, "the merge succeeded on a truncated input");
+        const auto& error = report.error();
+        QCOMPARE(error.code, ErrorCode::Io);
+        QCOMPARE(error.file, input.string());
+        QVERIFY2(error.message.find("shrank") != std::string::npos, error.describe().c_str());
+        // The user learns which parameter could not be read: the victim, or one stored after it
+        // (reads may run ahead of the parameter being written), never none.
+        const auto* failed = (*index)->find(error.parameter);
+        QVERIFY2(failed, ("the error names no parameter of the file: '" + error.parameter + "'").c_str());
+        QVERIFY2(failed->records.back().offset + failed->records.back().length > cutAt,
+                 error.describe().c_str());
+        QCOMPARE(filesUnder(dir / "out"), std::vector<std::string>{});
+    }
+
+    // --verify (the default) reports success; --no-verify skips it.
+    void verificationIsReported_data() {
+        QTest::addColumn<bool>("verify");
+        QTest::newRow("default") << true;
+        QTest::newRow("--no-verify") << false;
+    }
+    void verificationIsReported() {
+        QFETCH(bool, verify);
+        const auto dir = caseDir(QString::number(verify));
+        const auto input = dir / "in" / "model.ckpt";
+        writeCheckpoint(input, trainedModel(2, 32, 24, 4, "BFloat16"));
+        const auto before = treeDigest(input.parent_path());
+        QStringList args{QStringLiteral("--src_ckpt_path_or_dir"), qs(input),
+                         QStringLiteral("--dst_ckpt_dir"),         qs(dir / "out"),
+                         QStringLiteral("--lora_scaling"),         QStringLiteral("8/4")};
+        if (!verify) args << QStringLiteral("--no-verify");
+        const auto run = runCli(args);
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        const QString note = QStringLiteral(
+            "note: verified: the output reads back with the expected index, finite merged values and "
+            "spot-checked "
+            "elements");
+        QCOMPARE(run.out.split(QLatin1Char('\n')).contains(note), verify);
+        QVERIFY(run.out.contains(QStringLiteral("merged 8 LoRA pair(s)")));
+        QCOMPARE(treeDigest(input.parent_path()), before);
+    }
+
+    // Verification refuses to publish a merge whose result is not finite: a NaN in the inputs,
+    // or a Float16 base pushed past 65504 by the delta.
+    void verificationRejectsNonFiniteMerge_data() {
+        QTest::addColumn<QString>("cause");
+        QTest::addColumn<QString>("scaling");
+        QTest::newRow("NaN in LoRA B") << QStringLiteral("nan") << QStringLiteral("2");
+        // 60000 + 4000 * (1 * 1 + 1 * 1) = 68000 > 65504, the largest Float16.
+        QTest::newRow("Float16 overflow") << QStringLiteral("overflow") << QStringLiteral("4000");
+    }
+    void verificationRejectsNonFiniteMerge() {
+        QFETCH(QString, cause);
+        QFETCH(QString, scaling);
+        const auto dir = caseDir(cause);
+        const auto input = dir / "in" / "model.ckpt";
+        std::vector<FakeTensor> model;
+        if (cause == QStringLiteral("nan")) {
+            auto b = randomValues(8 * 2, 3);
+            b[5] = std::numeric_limits<float>::quiet_NaN();
+            model = {
+                {"w.weight", "Float32", {8, 4}, floatBytes(DType::Float32, randomValues(32, 1))},
+                {"w.mindpet_delta_lora_a", "Float32", {2, 4}, floatBytes(DType::Float32, randomValues(8, 2))},
+                {"w.mindpet_delta_lora_b", "Float32", {8, 2}, floatBytes(DType::Float32, b)}};
+        } else {
+            model = {
+                {"w.weight", "Float16", {8, 4}, floatBytes(DType::Float16, std::vector<float>(32, 60000.0f))},
+                {"w.mindpet_delta_lora_a",
+                 "Float32",
+                 {2, 4},
+                 floatBytes(DType::Float32, std::vector<float>(8, 1.0f))},
+                {"w.mindpet_delta_lora_b",
+                 "Float32",
+                 {8, 2},
+                 floatBytes(DType::Float32, std::vector<float>(16, 1.0f))}};
+        }
+        writeCheckpoint(input, model);
+        const auto before = treeDigest(input.parent_path());
+        const auto dst = dir / "out";
+        const auto run = runCli(mergeArgs(input, dst, scaling));
+        QCOMPARE(run.exitCode, 1);
+        // Row 2 of B (elements 4, 5) holds the NaN: the first non-finite merged value is #8.
+        const int first = cause == QStringLiteral("nan") ? 8 : 0;
+        QCOMPARE(lastLine(run.err),
+                 QStringLiteral("loramerge: error: %1: parameter 'w.weight': verification failed: "
+                                "merged value #%2 is not finite (NaN or Inf)")
+                     .arg(qs(dst / "rank_0" / "checkpoint_0.ckpt"))
+                     .arg(first));
+        QCOMPARE(filesUnder(dst), std::vector<std::string>{});
+        QCOMPARE(treeDigest(input.parent_path()), before);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestFaults)
+#include "tst_faults.moc"

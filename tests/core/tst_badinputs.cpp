@@ -23,28 +23,7 @@ namespace {
 QString qs(const fs::path& path) {
     return QString::fromStdString(path.string());
 }
-QString cliPath() {
-    return QStringLiteral(LMS_BINARY_DIR "/app/loramerge");
-}
 
-// Size and CRC-32 of every regular file under `dir`, by relative path.
-std::map<std::string, std::pair<uint64_t, uint32_t>> treeDigest(const fs::path& dir) {
-    std::map<std::string, std::pair<uint64_t, uint32_t>> out;
-    std::vector<char> block(1 << 20);
-    for (const auto& name : listFiles(dir)) {
-        std::ifstream in(dir / name, std::ios::binary);
-        uint64_t size = 0;
-        uint32_t crc = 0;
-        while (in) {
-            in.read(block.data(), std::streamsize(block.size()));
-            const auto n = size_t(in.gcount());
-            crc = crc32Update(crc, std::as_bytes(std::span(block.data(), n)));
-            size += n;
-        }
-        out[name] = {size, crc};
-    }
-    return out;
-}
 
 std::vector<std::byte> bytesOf(std::string_view text) {
     const auto span = std::as_bytes(std::span(text.data(), text.size()));

@@ -21,23 +21,7 @@ namespace {
 
 // ------------------------------------------------------------------ strategy files in code
 
-struct Pb {
-    std::string bytes;
-    Pb& varint(uint64_t value) {
-        while (value > 0x7F) {
-            bytes += char((value & 0x7F) | 0x80);
-            value >>= 7;
-        }
-        bytes += char(value);
-        return *this;
-    }
-    Pb& integer(int field, int64_t value) { return varint(uint64_t(field) << 3).varint(uint64_t(value)); }
-    Pb& message(int field, const std::string& payload) {
-        varint(uint64_t(field) << 3 | 2).varint(payload.size());
-        bytes += payload;
-        return *this;
-    }
-};
+using Pb = lms::test::ProtoBuilder;
 
 struct LayoutSpec {
     std::string name;

@@ -28,25 +28,6 @@ namespace {
 
 // ------------------------------------------------------------------ inputs and their checksums
 
-// Size and CRC-32 of every regular file under `dir`, by relative path: what "the inputs never
-// change" compares before and after each run (reads in 4 MiB blocks, so large inputs are cheap).
-std::map<std::string, std::pair<uint64_t, uint32_t>> treeDigest(const fs::path& dir) {
-    std::map<std::string, std::pair<uint64_t, uint32_t>> out;
-    std::vector<char> block(4 << 20);
-    for (const auto& name : listFiles(dir)) {
-        std::ifstream in(dir / name, std::ios::binary);
-        uint64_t size = 0;
-        uint32_t crc = 0;
-        while (in) {
-            in.read(block.data(), std::streamsize(block.size()));
-            const auto n = size_t(in.gcount());
-            crc = crc32Update(crc, std::as_bytes(std::span(block.data(), n)));
-            size += n;
-        }
-        out[name] = {size, crc};
-    }
-    return out;
-}
 
 // A LoRA-trained model as a training run saves it: per layer a norm and four projections
 // [out, in] with MindPet A [r, in] / B [out, r] right after their base, Adam copies of the LoRA
@@ -101,9 +82,6 @@ size_t keptTensors(const std::vector<FakeTensor>& tensors) {
 
 // ------------------------------------------------------------------ the CLI
 
-QString cliPath() {
-    return QStringLiteral(LMS_BINARY_DIR "/app/loramerge");
-}
 QString qs(const fs::path& path) {
     return QString::fromStdString(path.string());
 }

@@ -177,7 +177,7 @@ private slots:
         auto m = makeModel("BFloat16", 40, 24, 4, false);
         const auto input = dir() / "fullRun" / "model.ckpt";
         writeCheckpoint(input, m.tensors);
-        const auto before = fingerprintTree(input.parent_path());
+        const auto before = treeDigest(input.parent_path());
         auto source = openFullSource(input);
         QVERIFY(source);
         MergeOptions options;
@@ -193,7 +193,7 @@ private slots:
         QCOMPARE(report->tensorsWritten, size_t(4));
         QCOMPARE(report->tensorsDropped, size_t(3));
         QCOMPARE(seen, (std::vector<std::string>{"model.embedding", "model.l0.wq.weight", "global_step", "epoch_num"}));
-        QCOMPARE(fingerprintTree(input.parent_path()), before);  // the input is untouched
+        QCOMPARE(treeDigest(input.parent_path()), before);  // the input is untouched
         QCOMPARE(listFiles(dir() / "fullRun-out"), std::vector<std::string>{"rank_0/checkpoint_0.ckpt"});
 
         auto out = CheckpointFile::open(options.outputFile);
@@ -399,7 +399,7 @@ private slots:
         auto m = makeModel("Float32", 8, 8, 2, false);
         const auto input = dir() / "self" / "model.ckpt";
         writeCheckpoint(input, m.tensors);
-        const auto before = fingerprintTree(input.parent_path());
+        const auto before = treeDigest(input.parent_path());
         auto source = openFullSource(input);
         MergeOptions options;
         options.scaling.scaling = 1;
@@ -411,7 +411,7 @@ private slots:
         auto sameFolder = runMerge(**source, options);
         QVERIFY(!sameFolder);
         QVERIFY(sameFolder.error().message.find("holds an input file") != std::string::npos);
-        QCOMPARE(fingerprintTree(input.parent_path()), before);
+        QCOMPARE(treeDigest(input.parent_path()), before);
     }
 
 

@@ -16,25 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A minimal protobuf encoder, independent of libprotobuf, to build test files byte by byte.
-struct Pb {
-    std::string bytes;
-    Pb& varint(uint64_t value) {
-        while (value > 0x7F) {
-            bytes += char((value & 0x7F) | 0x80);
-            value >>= 7;
-        }
-        bytes += char(value);
-        return *this;
-    }
-    Pb& integer(int field, int64_t value) { return varint(uint64_t(field) << 3).varint(uint64_t(value)); }
-    Pb& message(int field, const std::string& payload) {
-        varint(uint64_t(field) << 3 | 2).varint(payload.size());
-        bytes += payload;
-        return *this;
-    }
-    Pb& message(int field, const Pb& inner) { return message(field, inner.bytes); }
-};
+using Pb = lms::test::ProtoBuilder;
 
 // Repeated integer field 1, unpacked (as MindSpore writes) or packed.
 Pb repeated(const std::vector<int64_t>& values, bool packed) {

@@ -72,15 +72,24 @@ std::vector<std::string> listFiles(const std::filesystem::path& dir) {
     return out;
 }
 
-std::vector<std::pair<std::string, uint64_t>> fingerprintTree(const std::filesystem::path& dir) {
-    std::vector<std::pair<std::string, uint64_t>> out;
+std::map<std::string, std::pair<uint64_t, uint32_t>> treeDigest(const std::filesystem::path& dir) {
+    std::map<std::string, std::pair<uint64_t, uint32_t>> out;
+    std::vector<char> block(4 << 20);
     for (const auto& name : listFiles(dir)) {
-        const auto bytes = readFileBytes(dir / name);
-        uint64_t hash = 1469598103934665603ull;
-        for (auto b : bytes) hash = (hash ^ uint64_t(b)) * 1099511628211ull;
-        out.emplace_back(name + ":" + std::to_string(bytes.size()), hash);
+        std::ifstream in(dir / name, std::ios::binary);
+        uint64_t size = 0;
+        uint32_t crc = 0;
+        while (in) {
+            in.read(block.data(), std::streamsize(block.size()));
+            const auto n = size_t(in.gcount());
+            crc = crc32Update(crc, std::as_bytes(std::span(block.data(), n)));
+            size += n;
+        }
+        out[name] = {size, crc};
     }
     return out;
 }
+
+QString cliPath() { return QStringLiteral(LMS_BINARY_DIR "/app/loramerge"); }
 
 }  // namespace lms::test

@@ -7,6 +7,7 @@
 
 #include <QString>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,8 +35,31 @@ void writeCheckpoint(const std::filesystem::path& path, const std::vector<FakeTe
                      uint64_t chunkBytes = 0);
 std::vector<std::byte> readFileBytes(const std::filesystem::path& path);
 void writeFileBytes(const std::filesystem::path& path, std::span<const std::byte> bytes);
-// SHA-like fingerprint (FNV-1a 64) and size of every regular file under `dir`, sorted by path.
-std::vector<std::pair<std::string, uint64_t>> fingerprintTree(const std::filesystem::path& dir);
+// Size and CRC-32 of every regular file under `dir`, by relative path: what "the inputs never
+// change" compares before and after each run (reads in 4 MiB blocks, so large inputs are cheap).
+std::map<std::string, std::pair<uint64_t, uint32_t>> treeDigest(const std::filesystem::path& dir);
+// The `loramerge` binary of this build.
+QString cliPath();
+
+// A minimal protobuf encoder, independent of libprotobuf, to build test files byte by byte.
+struct ProtoBuilder {
+    std::string bytes;
+    ProtoBuilder& varint(uint64_t value) {
+        while (value > 0x7F) {
+            bytes += char((value & 0x7F) | 0x80);
+            value >>= 7;
+        }
+        bytes += char(value);
+        return *this;
+    }
+    ProtoBuilder& integer(int field, int64_t value) { return varint(uint64_t(field) << 3).varint(uint64_t(value)); }
+    ProtoBuilder& message(int field, const std::string& payload) {
+        varint(uint64_t(field) << 3 | 2).varint(payload.size());
+        bytes += payload;
+        return *this;
+    }
+    ProtoBuilder& message(int field, const ProtoBuilder& inner) { return message(field, inner.bytes); }
+};
 // Regular files under `dir`, recursively (relative paths, sorted).
 std::vector<std::string> listFiles(const std::filesystem::path& dir);
 

@@ -19,8 +19,6 @@
 namespace lms {
 namespace {
 
-using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 constexpr int64_t kRowsPerBlock = 256;  // base rows widened at a time: bounds the float scratch
 

@@ -133,21 +133,7 @@ std::string ranksText(const std::vector<int64_t>& ranks) {
 
 // ------------------------------------------------------------------ msfixtures scenarios
 
-QString generateFixtures(const fs::path& dir, const QStringList& scenarios) {
-    const QString script = QString::fromStdString((test::sharedDir() / "interop" / "msfixtures.py").string());
-    if (test::sharedDir().empty() || !QFile::exists(script)) return u"msfixtures.py not found"_qs;
-    if (!QFile::exists(u"/usr/bin/python3"_qs)) return u"/usr/bin/python3 is missing"_qs;
-    QProcess probe;
-    probe.start(u"/usr/bin/python3"_qs, {u"-c"_qs, u"import numpy"_qs});
-    if (!probe.waitForFinished(60000) || probe.exitCode() != 0) return u"python3 has no numpy"_qs;
-    QProcess gen;
-    gen.start(u"/usr/bin/python3"_qs,
-              QStringList{script, u"generate"_qs, QString::fromStdString(dir.string()), u"--scenario"_qs} +
-                  scenarios);
-    if (!gen.waitForFinished(120000) || gen.exitCode() != 0)
-        return u"msfixtures.py generate failed: "_qs + QString::fromLocal8Bit(gen.readAllStandardError());
-    return {};
-}
+using test::generateFixtures;
 
 struct Scenario {
     fs::path dir;

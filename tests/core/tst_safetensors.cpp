@@ -2,6 +2,7 @@
 // looksLikeSafetensors() and SafetensorsWriter. Byte-exact expectations come from msfixtures.py's
 // selftest (the hand-checked two-tensor file) and its list of refusals.
 
+#include "TestSupport.h"
 #include "lms/Checkpoint.h"
 #include "lms/Safetensors.h"
 
@@ -654,20 +655,11 @@ void TestSafetensors::msfixturesAcceptsWrittenFile() {
 }
 
 void TestSafetensors::initTestCase() {
-    const QString script = QStringLiteral(LMS_SHARED_DIR "/interop/msfixtures.py");
-    if (!QFileInfo::exists(script)) {
-        fixtureProblem_ = "msfixtures.py not found beside the checkout";
-        return;
-    }
     fixtures_ = std::make_unique<QTemporaryDir>();
-    QProcess python;
-    python.start(QStringLiteral("/usr/bin/python3"),
-                 {script, QStringLiteral("generate"), fixtures_->path(), QStringLiteral("--scenario"),
-                  QStringLiteral("st_full_bf16"), QStringLiteral("full_bf16"), QStringLiteral("st_dist_tp2"),
-                  QStringLiteral("dist_tp2")});
-    if (!python.waitForStarted(10000) || !python.waitForFinished(120000) ||
-        python.exitStatus() != QProcess::NormalExit || python.exitCode() != 0)
-        fixtureProblem_ = "msfixtures.py generate failed: " + python.readAllStandardError().toStdString();
+    const QString problem = lms::test::generateFixtures(
+        fixtures_->path().toStdString(),
+        {QStringLiteral("st_full_bf16"), QStringLiteral("full_bf16"), QStringLiteral("st_dist_tp2"), QStringLiteral("dist_tp2")});
+    if (!problem.isEmpty()) fixtureProblem_ = problem.toStdString();
 }
 
 void TestSafetensors::fixtureMatchesCheckpoint_data() {

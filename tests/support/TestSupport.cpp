@@ -1,5 +1,6 @@
 #include "TestSupport.h"
 
+#include <QProcess>
 #include <QtTest>
 #include <algorithm>
 #include <fstream>
@@ -88,6 +89,22 @@ std::map<std::string, std::pair<uint64_t, uint32_t>> treeDigest(const std::files
         out[name] = {size, crc};
     }
     return out;
+}
+
+QString generateFixtures(const std::filesystem::path& dir, const QStringList& scenarios) {
+    const QString script = QString::fromStdString((sharedDir() / "interop" / "msfixtures.py").string());
+    if (sharedDir().empty() || !QFile::exists(script)) return QStringLiteral("msfixtures.py not found");
+    if (!QFile::exists(QStringLiteral("/usr/bin/python3"))) return QStringLiteral("/usr/bin/python3 is missing");
+    QProcess probe;
+    probe.start(QStringLiteral("/usr/bin/python3"), {QStringLiteral("-c"), QStringLiteral("import numpy")});
+    if (!probe.waitForFinished(60000) || probe.exitCode() != 0) return QStringLiteral("python3 has no numpy");
+    QProcess gen;
+    gen.start(QStringLiteral("/usr/bin/python3"),
+              QStringList{script, QStringLiteral("generate"), QString::fromStdString(dir.string()), QStringLiteral("--scenario")} +
+                  scenarios);
+    if (!gen.waitForFinished(120000) || gen.exitCode() != 0)
+        return QStringLiteral("msfixtures.py generate failed: ") + QString::fromLocal8Bit(gen.readAllStandardError());
+    return {};
 }
 
 QString cliPath() { return QStringLiteral(LMS_BINARY_DIR "/app/loramerge"); }

@@ -6,6 +6,7 @@
 #include "lms/CheckpointWriter.h"
 
 #include <QString>
+#include <QStringList>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -40,6 +41,9 @@ void writeFileBytes(const std::filesystem::path& path, std::span<const std::byte
 std::map<std::string, std::pair<uint64_t, uint32_t>> treeDigest(const std::filesystem::path& dir);
 // The `loramerge` binary of this build.
 QString cliPath();
+// Runs `msfixtures.py generate DIR --scenario ...` (needs /usr/bin/python3 with numpy). Returns an
+// empty string on success, otherwise why the fixtures could not be made (for QSKIP).
+QString generateFixtures(const std::filesystem::path& dir, const QStringList& scenarios);
 
 // A minimal protobuf encoder, independent of libprotobuf, to build test files byte by byte.
 struct ProtoBuilder {

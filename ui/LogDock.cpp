@@ -1,5 +1,7 @@
 #include "LogDock.h"
 
+#include "Widgets.h"
+
 #include <QApplication>
 #include <QClipboard>
 #include <QComboBox>
@@ -49,13 +51,7 @@ LogDock::LogDock(LogModel* model, QWidget* parent)
     m_view = new QTableView(body);
     m_view->setObjectName(QStringLiteral("logView"));
     m_view->setModel(m_filter);
-    m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_view->setWordWrap(false);
-    m_view->setShowGrid(false);
-    m_view->setAlternatingRowColors(true);
-    m_view->verticalHeader()->hide();
-    m_view->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
-    m_view->verticalHeader()->setDefaultSectionSize(m_view->fontMetrics().height() + 6);
+    setUpRowTable(m_view, 6);
     m_view->horizontalHeader()->setSectionResizeMode(LogModel::TimeColumn, QHeaderView::ResizeToContents);
     m_view->horizontalHeader()->setSectionResizeMode(LogModel::LevelColumn, QHeaderView::ResizeToContents);
     m_view->horizontalHeader()->setStretchLastSection(true);

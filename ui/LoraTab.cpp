@@ -3,6 +3,8 @@
 #include "LoraPairModel.h"
 #include "UiText.h"
 
+#include "Widgets.h"
+
 #include <QCheckBox>
 #include <QColor>
 #include <QComboBox>
@@ -65,14 +67,8 @@ LoraTab::LoraTab(QWidget* parent)
     m_view = new QTableView(this);
     m_view->setObjectName(QStringLiteral("loraView"));
     m_view->setModel(m_filter);
-    m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    setUpRowTable(m_view, 8);
     m_view->setSelectionMode(QAbstractItemView::SingleSelection);
-    m_view->setAlternatingRowColors(true);
-    m_view->setShowGrid(false);
-    m_view->setWordWrap(false);
-    m_view->verticalHeader()->hide();
-    m_view->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
-    m_view->verticalHeader()->setDefaultSectionSize(m_view->fontMetrics().height() + 8);
     m_view->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
     m_view->setSortingEnabled(true);
     m_view->setTextElideMode(Qt::ElideMiddle);  // long layer paths keep their start and their end

@@ -54,15 +54,9 @@ StrategyTab::StrategyTab(QWidget* parent)
     m_view = new QTableView(m_splitter);
     m_view->setObjectName(QStringLiteral("strategyView"));
     m_view->setModel(m_filter);
-    m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    setUpRowTable(m_view, 8);
     m_view->setSelectionMode(QAbstractItemView::SingleSelection);
-    m_view->setAlternatingRowColors(true);
-    m_view->setShowGrid(false);
-    m_view->setWordWrap(false);
     m_view->setTextElideMode(Qt::ElideMiddle);
-    m_view->verticalHeader()->hide();
-    m_view->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
-    m_view->verticalHeader()->setDefaultSectionSize(m_view->fontMetrics().height() + 8);
     m_view->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
     m_view->setSortingEnabled(true);
     m_view->horizontalHeader()->setSectionResizeMode(StrategyModel::NameColumn, QHeaderView::Stretch);

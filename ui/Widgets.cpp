@@ -3,7 +3,9 @@
 #include <QApplication>
 #include <QEvent>
 #include <QHBoxLayout>
+#include <QHeaderView>
 #include <QLabel>
+#include <QTableView>
 #include <QStyle>
 #include <QToolButton>
 #include <QVBoxLayout>
@@ -98,6 +100,16 @@ void MessageBar::applyColours() {
     pal.setColor(QPalette::Window, blend(window, tint, isDark(base) ? 0.28 : 0.18));
     pal.setColor(QPalette::WindowText, base.color(QPalette::WindowText));
     setPalette(pal);
+}
+
+void setUpRowTable(QTableView* view, int rowPadding) {
+    view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    view->setAlternatingRowColors(true);
+    view->setShowGrid(false);
+    view->setWordWrap(false);
+    view->verticalHeader()->hide();
+    view->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
+    view->verticalHeader()->setDefaultSectionSize(view->fontMetrics().height() + rowPadding);
 }
 
 QWidget* makePlaceholder(const QString& text, QWidget* parent, const QString& objectName) {

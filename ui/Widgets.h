@@ -7,6 +7,8 @@
 class QLabel;
 class QToolButton;
 
+class QTableView;
+
 namespace lms::ui {
 
 class MessageBar final : public QFrame {
@@ -38,6 +40,10 @@ private:
 
 // A centred, word-wrapped hint in the placeholder colour.
 QWidget* makePlaceholder(const QString& text, QWidget* parent, const QString& objectName);
+
+// The look every row table of the window shares: whole-row selection, alternating rows, no grid,
+// no word wrap, no row numbers and fixed rows of the font's height plus `rowPadding` pixels.
+void setUpRowTable(QTableView* view, int rowPadding);
 
 // A colour for slice / series number `index` that reads well on the palette's base colour.
 QColor seriesColour(int index, const QPalette& palette);

@@ -19,7 +19,7 @@ const std::vector<OptionSpec> kMergeOptions{
     {"lora-rank", true, ""},            {"skip-invalid", false, ""},     {"square-base", true, ""},
     {"ckpt-name", true, ""},            {"overwrite", false, ""},        {"no-verify", false, ""},
     {"no-crc-check", false, ""},        {"json", false, ""},             {"adapter", true, ""},
-    {"save-format", true, ""},          {"dst-ckpt-strategy", true, ""},
+    {"save-format", true, ""},          {"dst-ckpt-strategy", true, ""}, {"allow-no-lora", false, ""},
 };
 
 struct MergeSetup {
@@ -91,6 +91,7 @@ std::optional<int> parseSetup(const std::vector<std::string>& args, bool needDes
         else return usageError("--square-base takes out-in or in-out");
     }
     setup.merge.skipInvalid = parsed.has("skip-invalid");
+    setup.merge.allowNoLora = parsed.has("allow-no-lora");
     setup.merge.verify = !parsed.has("no-verify");
     setup.merge.checkInputCrc = !parsed.has("no-crc-check");
     setup.overwrite = parsed.has("overwrite");

@@ -44,6 +44,7 @@ Merge options (as in transform_ckpt_lora.py; --kebab-case works too):
   --lora_alpha A              alternatively lora_alpha; s = A / lora_rank
   --lora_rank R               lora_rank (default: each pair's rank read from its shapes)
   --skip-invalid              merge the valid pairs and report the others (default: stop on any problem)
+  --allow-no-lora             write the checkpoint even when it holds no LoRA to merge (default: refuse)
   --square-base ORDER         orientation of square base weights: out-in (default, MindFormers) or in-out
   --ckpt-name GLOB            in each rank folder use the file matching GLOB (default: lexicographically last)
   --overwrite                 replace an existing output file

@@ -3,19 +3,21 @@
 #include "lms/Distributed.h"
 #include "lms/LoraPlan.h"
 
+#include <algorithm>
 #include <unordered_set>
 
 namespace lms {
 
 namespace {
 
-// Base tensors first, then the adapter's; reads go to whichever source holds the tensor.
+// Base tensors first, then the adapter's that take part (`kept`: indexes into the adapter's
+// tensors); reads go to whichever source holds the tensor.
 class CombinedSource final : public ModelSource {
 public:
-    CombinedSource(std::unique_ptr<ModelSource> base, std::unique_ptr<ModelSource> adapter)
-        : base_(std::move(base)), adapter_(std::move(adapter)) {
+    CombinedSource(std::unique_ptr<ModelSource> base, std::unique_ptr<ModelSource> adapter, std::vector<size_t> kept)
+        : base_(std::move(base)), adapter_(std::move(adapter)), kept_(std::move(kept)) {
         tensors_ = base_->tensors();
-        tensors_.insert(tensors_.end(), adapter_->tensors().begin(), adapter_->tensors().end());
+        for (size_t i : kept_) tensors_.push_back(adapter_->tensors()[i]);
     }
     std::string description() const override {
         return base_->description() + " with the adapter " + adapter_->description();
@@ -23,11 +25,11 @@ public:
     const std::vector<SourceTensor>& tensors() const override { return tensors_; }
     Status read(size_t index, std::span<std::byte> out, const CancelToken* cancel) const override {
         const size_t split = base_->tensors().size();
-        return index < split ? base_->read(index, out, cancel) : adapter_->read(index - split, out, cancel);
+        return index < split ? base_->read(index, out, cancel) : adapter_->read(kept_[index - split], out, cancel);
     }
     std::optional<RawRecords> rawRecords(size_t index) const override {
         const size_t split = base_->tensors().size();
-        return index < split ? base_->rawRecords(index) : adapter_->rawRecords(index - split);
+        return index < split ? base_->rawRecords(index) : adapter_->rawRecords(kept_[index - split]);
     }
     std::vector<std::filesystem::path> inputFiles() const override {
         auto files = base_->inputFiles();
@@ -42,8 +44,16 @@ public:
 
 private:
     std::unique_ptr<ModelSource> base_, adapter_;
+    std::vector<size_t> kept_;
     std::vector<SourceTensor> tensors_;
 };
+
+// "a, b, c" and ", ..." past `limit` names.
+std::string nameList(const std::vector<std::string>& names, size_t limit) {
+    std::string text;
+    for (size_t k = 0; k < names.size() && k < limit; ++k) text += (k ? ", " : "") + names[k];
+    return names.size() > limit ? text + ", ..." : text;
+}
 
 Result<std::unique_ptr<ModelSource>> openOne(const std::filesystem::path& src, const SourceSpec& spec,
                                              const char* option, std::vector<std::string>* notes,
@@ -78,25 +88,40 @@ Result<std::unique_ptr<ModelSource>> openOne(const std::filesystem::path& src, c
 }  // namespace
 
 Result<std::unique_ptr<ModelSource>> combineWithAdapter(std::unique_ptr<ModelSource> base,
-                                                        std::unique_ptr<ModelSource> adapter) {
+                                                        std::unique_ptr<ModelSource> adapter,
+                                                        std::vector<std::string>* notes) {
     std::unordered_set<std::string> baseNames;
     for (const auto& t : base->tensors()) baseNames.insert(t.name);
     const auto files = adapter->inputFiles();
     const std::string where = files.empty() ? std::string() : files.front().string();
-    for (const auto& t : adapter->tensors()) {
-        const auto role = classifyName(t.name);
-        const auto dot = t.name.find('.');
-        const bool loraCopy = role == TensorRole::OptimizerState && dot != std::string::npos &&
-                              classifyName(std::string_view(t.name).substr(dot + 1)) != TensorRole::Other;
-        if (role != TensorRole::LoraA && role != TensorRole::LoraB && !loraCopy)
-            return fail(ErrorCode::InvalidArgument,
-                        "the adapter holds a tensor that is not a LoRA weight; an adapter must hold only LoRA A/B "
-                        "tensors (and their optimizer copies)",
-                        where, t.name);
+    std::vector<size_t> kept;
+    std::vector<std::string> bookkeeping, foreign;
+    for (size_t i = 0; i < adapter->tensors().size(); ++i) {
+        const auto& t = adapter->tensors()[i];
+        // LoRA tensors, their optimizer copies and LoRA-marked names the planner will judge.
+        if (!hasLoraMarker(t.name)) {
+            // MindSpore's and MindPet's save_checkpoint add epoch_num, step_num, global_step,
+            // loss_scale, learning-rate and iterator-step records to every file, adapters included;
+            // the base's copies are the ones written.
+            uint64_t elements = 1;
+            for (auto d : t.dims) elements *= uint64_t(std::max<int64_t>(d, 0));
+            (elements <= 1 ? bookkeeping : foreign).push_back(t.name);
+            continue;
+        }
         if (baseNames.count(t.name))
             return fail(ErrorCode::Mismatch, "the adapter and the base checkpoint both hold this tensor", where, t.name);
+        kept.push_back(i);
     }
-    return std::unique_ptr<ModelSource>(new CombinedSource(std::move(base), std::move(adapter)));
+    if (!foreign.empty())
+        return fail(ErrorCode::InvalidArgument,
+                    "the adapter holds " + std::to_string(foreign.size()) + " tensor(s) that are not LoRA weights (" +
+                        nameList(foreign, 5) +
+                        "); an adapter must hold only LoRA A/B tensors, their optimizer copies and scalar records",
+                    where, foreign.front());
+    if (!bookkeeping.empty() && notes)
+        notes->push_back("ignored " + std::to_string(bookkeeping.size()) + " scalar record(s) of the adapter (" +
+                         nameList(bookkeeping, 5) + "); the base checkpoint's records are written");
+    return std::unique_ptr<ModelSource>(new CombinedSource(std::move(base), std::move(adapter), std::move(kept)));
 }
 
 Result<std::unique_ptr<ModelSource>> openSource(const SourceSpec& spec, std::vector<std::string>* notes,
@@ -105,7 +130,7 @@ Result<std::unique_ptr<ModelSource>> openSource(const SourceSpec& spec, std::vec
     if (!base || spec.adapter.empty()) return base;
     auto adapter = openOne(spec.adapter, spec, "adapter", notes, cancel);
     if (!adapter) return adapter;
-    return combineWithAdapter(std::move(*base), std::move(*adapter));
+    return combineWithAdapter(std::move(*base), std::move(*adapter), notes);
 }
 
 std::filesystem::path mergedOutputFile(const std::filesystem::path& dstDir, const std::string& prefix,

@@ -26,10 +26,14 @@ struct SourceSpec {
 Result<std::unique_ptr<ModelSource>> openSource(const SourceSpec& spec, std::vector<std::string>* notes = nullptr,
                                                 const CancelToken* cancel = nullptr);
 
-// The base model followed by the tensors of a LoRA-only adapter. Refuses adapter tensors that are
-// not LoRA weights (or their optimizer copies) and names that the base already has.
+// The base model followed by the LoRA tensors of a LoRA-only adapter (every name with a LoRA
+// marker, optimizer copies included; the planner judges them). Scalar and 1-element records
+// without a marker (epoch_num, global_step, loss_scale, ...) are left out with one note in
+// `notes`. Refuses any other tensor (all are listed, the first is the error's parameter) and LoRA
+// names that the base already has.
 Result<std::unique_ptr<ModelSource>> combineWithAdapter(std::unique_ptr<ModelSource> base,
-                                                        std::unique_ptr<ModelSource> adapter);
+                                                        std::unique_ptr<ModelSource> adapter,
+                                                        std::vector<std::string>* notes = nullptr);
 
 // dst_ckpt_dir/rank_0/<prefix>0.ckpt, the layout the MindFormers docs promise.
 std::filesystem::path mergedOutputFile(const std::filesystem::path& dstDir, const std::string& prefix,

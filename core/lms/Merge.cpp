@@ -112,20 +112,21 @@ private:
     RowMatrix<double> aD_, sbD_;
 };
 
-std::string listProblems(const LoraPlan& plan, size_t limit) {
-    std::string text;
-    size_t shown = 0;
-    for (const auto& pair : plan.pairs) {
-        if (pair.status != PairStatus::Problem) continue;
-        if (shown++ == limit) {
-            text += "; ...";
-            break;
-        }
-        const auto& who = !pair.base.empty() ? pair.base : !pair.a.empty() ? pair.a : pair.b;
-        if (shown > 1) text += "; ";
-        text += who + ": " + pair.problem;
-    }
-    return text;
+// A merge that pairs nothing only makes sense when it also converts (the format, the layout, or
+// rank files reassembled into one); otherwise the user most likely forgot the adapter.
+Status checkSomethingToMerge(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options) {
+    if (plan.okPairs > 0 || plan.disabledPairs > 0 || options.allowNoLora || options.reshard) return {};
+    const auto files = source.inputFiles();
+    const bool fromCkpt = !source.tensors().empty() && source.rawRecords(0).has_value();  // only .ckpt has records
+    if (files.size() != 1 || fromCkpt != (options.format == OutputFormat::Ckpt)) return {};
+    if (plan.pairs.empty())
+        return fail(ErrorCode::InvalidArgument, "no LoRA weights found in " + files.front().string() +
+                                                    "; to merge a separate adapter use --adapter (--allow-no-lora "
+                                                    "copies the checkpoint unchanged)");
+    return fail(ErrorCode::InvalidArgument,
+                "none of the " + std::to_string(plan.pairs.size()) + " LoRA pair(s) in " + files.front().string() +
+                    " can be merged (" + describeProblems(plan, 3) +
+                    "), so the output would equal the input (--allow-no-lora writes it anyway)");
 }
 
 struct CreatedDirectories {
@@ -515,8 +516,9 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
                     "LoRA-only adapter? pass it with --adapter next to the base checkpoint)");
     if (plan.problemPairs > 0 && !options.skipInvalid)
         return fail(ErrorCode::Mismatch,
-                    std::to_string(plan.problemPairs) + " LoRA problem(s), nothing was written: " + listProblems(plan, 5) +
+                    std::to_string(plan.problemPairs) + " LoRA problem(s), nothing was written: " + describeProblems(plan, 5) +
                         " (use --skip-invalid to merge only the valid pairs)");
+    if (auto st = checkSomethingToMerge(source, plan, options); !st) return std::unexpected(st.error());
     std::vector<double> scalings(plan.pairs.size(), 0.0);
     for (size_t p = 0; p < plan.pairs.size(); ++p) {
         if (plan.pairs[p].status != PairStatus::Ok) continue;

@@ -46,6 +46,7 @@ struct MergeOptions {
     ScalingSpec scaling;
     PlanOptions plan;
     bool skipInvalid = false;            // merge the valid pairs, report the rest
+    bool allowNoLora = false;            // write a checkpoint even when no pair is merged and nothing converts
     bool verify = false;                 // re-open the output and spot-check merged values
     bool checkInputCrc = true;           // verify a crc_num trailer when present
     // Tensors stream through memory in row blocks of about this many bytes (read ahead is bounded
@@ -69,8 +70,9 @@ struct MergeReport {
 std::filesystem::path rankOutputFile(const std::filesystem::path& dir, const std::string& prefix, int64_t rank,
                                      OutputFormat format);
 
-// Refuses to start when the plan has problems (unless skipInvalid), when the scaling is not
-// given, or when the output would overwrite an input. Cancel stops within one parameter and
+// Refuses to start when the plan has problems (unless skipInvalid), when no pair would be merged
+// and the run does not convert (format, re-sharding, rank files into one; unless allowNoLora), when
+// the scaling is not given, or when the output would overwrite an input. Cancel stops within one parameter and
 // leaves no output and no temp file.
 Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& options,
                              const ProgressCallback& progress = {}, const CancelToken* cancel = nullptr);

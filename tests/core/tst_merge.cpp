@@ -362,6 +362,14 @@ private slots:
         QVERIFY(refused.error().message.find("--skip-invalid") != std::string::npos);
         QVERIFY(!std::filesystem::exists(dir() / "problems-out"));
         options.skipInvalid = true;
+        auto nothingLeft = runMerge(**source, options);  // skipping the only pair would merge nothing
+        QVERIFY(!nothingLeft);
+        QCOMPARE(nothingLeft.error().message,
+                 "none of the 1 LoRA pair(s) in " + input.string() + " can be merged (model.l0.wq.weight: rank "
+                 "mismatch: A [2,8] has r=2 but B [8,3] has r=3), so the output would equal the input "
+                 "(--allow-no-lora writes it anyway)");
+        QVERIFY(!std::filesystem::exists(dir() / "problems-out"));
+        options.allowNoLora = true;
         auto report = runMerge(**source, options);
         QVERIFY(report);
         QCOMPARE(report->pairsMerged, size_t(0));
@@ -415,16 +423,35 @@ private slots:
     }
 
 
-    void noPairsCopiesTheCheckpoint() {
+    // Without LoRA a plain copy is refused (the adapter was probably forgotten); converting the
+    // format, or --allow-no-lora, writes the model unchanged.
+    void noPairsIsRefusedUnlessConverting() {
         const auto input = dir() / "plain" / "model.ckpt";
         writeCheckpoint(input, {{"a", "Float32", {2}, floatBytes(DType::Float32, {1, 2})}, {"b", "Int64", {}, std::vector<std::byte>(8)}});
         auto source = openFullSource(input);
         MergeOptions options;
         options.outputFile = dir() / "plain-out" / "p.ckpt";
+        auto refused = runMerge(**source, options);
+        QVERIFY(!refused);
+        QCOMPARE(refused.error().message, "no LoRA weights found in " + input.string() +
+                                              "; to merge a separate adapter use --adapter (--allow-no-lora copies "
+                                              "the checkpoint unchanged)");
+        QVERIFY(!std::filesystem::exists(options.outputFile.parent_path()));
+        options.allowNoLora = true;
         auto report = runMerge(**source, options);  // no scaling needed without pairs
         QVERIFY(report);
         QCOMPARE(report->notes.front(), std::string("no LoRA pairs found: the checkpoint is written without changes"));
         QCOMPARE(readFileBytes(options.outputFile), readFileBytes(input));
+
+        MergeOptions convert;
+        convert.format = OutputFormat::Safetensors;
+        convert.outputFile = dir() / "plain-st" / "p.safetensors";
+        auto converted = runMerge(**source, convert);
+        QVERIFY2(converted, converted ? "" : converted.error().message.c_str());
+        auto out = CheckpointFile::open(convert.outputFile);
+        QVERIFY(out);
+        QCOMPARE((*out)->tensors().size(), size_t(2));
+        QCOMPARE(*(*out)->readTensor(*(*out)->find("a")), floatBytes(DType::Float32, {1, 2}));
     }
 };
 

@@ -81,6 +81,7 @@ struct Case {
     fs::path in;       // the --src_ckpt_path_or_dir
     fs::path inputs;   // folder whose files must not change
     fs::path strategy;
+    fs::path adapter;      // the --adapter, when given
     bool noSpace = false;  // run with the output folder on a 192 KiB tmpfs
 };
 
@@ -294,6 +295,66 @@ std::vector<std::pair<QString, Builder>> catalogue() {
         c.args << QStringLiteral("--skip-invalid");
         return c;
     });
+    add("LoRA tensors no scheme pairs (kohya lora_down/lora_up)", [](const fs::path& dir) {
+        auto model = smallModel();
+        findTensor(model, "model.layers.1.wq.mindpet_delta_lora_a")->name = "model.layers.1.wq.lora_down.weight";
+        findTensor(model, "model.layers.1.wq.mindpet_delta_lora_b")->name = "model.layers.1.wq.lora_up.weight";
+        return fullCase(dir, model,
+                        QStringLiteral("loramerge: error: {in}: 2 LoRA problem(s), nothing was written: LoRA tensors "
+                                       "that could not be paired (2): model.layers.1.wq.lora_down.weight, "
+                                       "model.layers.1.wq.lora_up.weight (kohya lora_down/lora_up names are not a "
+                                       "supported scheme) (use --skip-invalid to merge only the valid pairs)"));
+    });
+    add("DoRA magnitude vector beside A/B", [](const fs::path& dir) {
+        auto model = smallModel();
+        model.insert(model.begin() + 4, {"model.layers.0.wq.lora_magnitude_vector", "Float32", {32},
+                                         floatBytes(DType::Float32, randomValues(32, 77))});
+        return fullCase(dir, model,
+                        QStringLiteral("loramerge: error: {in}: 1 LoRA problem(s), nothing was written: "
+                                       "model.layers.0.wq.weight: DoRA adapter (model.layers.0.wq.lora_magnitude_vector "
+                                       "beside A/B): DoRA cannot be merged yet, and merging it as plain LoRA would be "
+                                       "wrong (use --skip-invalid to merge only the valid pairs)"));
+    });
+    add("base names that differ only in case", [](const fs::path& dir) {
+        auto model = smallModel();
+        findTensor(model, "model.layers.1.wq.mindpet_delta_lora_a")->name = "model.layers.1.Wq.mindpet_delta_lora_a";
+        findTensor(model, "model.layers.1.wq.mindpet_delta_lora_b")->name = "model.layers.1.Wq.mindpet_delta_lora_b";
+        auto twin = *findTensor(model, "model.layers.1.wq.weight");
+        twin.name = "model.layers.1.WQ.weight";
+        model.push_back(twin);
+        return fullCase(dir, model,
+                        QStringLiteral("loramerge: error: {in}: 1 LoRA problem(s), nothing was written: "
+                                       "model.layers.1.Wq.mindpet_delta_lora_a: base weight model.layers.1.Wq.weight "
+                                       "not found, and 2 weights differ from it only in case (model.layers.1.wq.weight, "
+                                       "model.layers.1.WQ.weight); MindSpore names are case-sensitive, so which one "
+                                       "the LoRA belongs to is ambiguous (use --skip-invalid to merge only the valid "
+                                       "pairs)"));
+    });
+    add("no LoRA at all (a plain copy)", [](const fs::path& dir) {
+        auto model = smallModel();
+        std::erase_if(model, [](const FakeTensor& t) { return t.name.find("lora") != std::string::npos; });
+        return fullCase(dir, model,
+                        QStringLiteral("loramerge: error: {in}: no LoRA weights found in {in}; to merge a separate "
+                                       "adapter use --adapter (--allow-no-lora copies the checkpoint unchanged)"));
+    });
+    add("adapter with tensors that are not LoRA", [](const fs::path& dir) {
+        auto model = smallModel();
+        std::vector<FakeTensor> base, adapter;
+        for (const auto& t : model) (t.name.find("lora") == std::string::npos ? base : adapter).push_back(t);
+        adapter.push_back({"epoch_num", "Int64", {}, std::vector<std::byte>(8)});  // bookkeeping: ignored
+        adapter.push_back(*findTensor(model, "model.layers.0.wq.weight"));
+        adapter.back().name = "adam_m.model.layers.0.wq.weight";
+        adapter.push_back(*findTensor(model, "model.embedding"));
+        auto c = fullCase(dir, base,
+                          QStringLiteral("loramerge: error: {adapter}: parameter 'adam_m.model.layers.0.wq.weight': "
+                                         "the adapter holds 2 tensor(s) that are not LoRA weights "
+                                         "(adam_m.model.layers.0.wq.weight, model.embedding); an adapter must hold "
+                                         "only LoRA A/B tensors, their optimizer copies and scalar records"));
+        c.adapter = dir / "in" / "adapter.ckpt";
+        writeCheckpoint(c.adapter, adapter);
+        c.args << QStringLiteral("--adapter") << qs(c.adapter);
+        return c;
+    });
     add("output would overwrite the input", [](const fs::path& dir) {
         auto c = distributedCase(dir, 2, "[2]",
                                  QStringLiteral("loramerge: error: {out}: the output would overwrite the "
@@ -426,7 +487,8 @@ private slots:
         expected.replace(QStringLiteral("{in}"), qs(c.in))
             .replace(QStringLiteral("{inrank}"), qs(c.in.parent_path()))
             .replace(QStringLiteral("{out}"), qs(dst / "rank_0" / "checkpoint_0.ckpt"))
-            .replace(QStringLiteral("{strategy}"), qs(c.strategy));
+            .replace(QStringLiteral("{strategy}"), qs(c.strategy))
+            .replace(QStringLiteral("{adapter}"), qs(c.adapter));
         QCOMPARE(lastLine(outcome.stderrText), expected);
         // Nothing is written: no output, no temp file (the overwrite rows' folder holds only inputs).
         if (dst == dir / "out") QCOMPARE(outcome.leftFiles, std::vector<std::string>{});

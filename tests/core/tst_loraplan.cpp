@@ -7,6 +7,14 @@ using namespace lms;
 
 namespace {
 
+// "a b c" as a list; "-" stands for an empty entry.
+QStringList words(const char* text) {
+    auto list = QString::fromLatin1(text).split(QLatin1Char(' '), Qt::SkipEmptyParts);
+    for (auto& w : list)
+        if (w == QStringLiteral("-")) w.clear();
+    return list;
+}
+
 SourceTensor tensor(std::string name, std::vector<int64_t> dims, std::string type = "Float32") {
     SourceTensor t;
     t.name = std::move(name);
@@ -40,6 +48,31 @@ private slots:
         QTest::newRow("mcore") << "m.l0.linear_qkv.weight" << "m.l0.linear_qkv.lora_A.weight" << "m.l0.linear_qkv.lora_B.weight" << "lora_A.weight";
         QTest::newRow("slora") << "m.l0.wq.weight" << "m.l0.wq.lora_a" << "m.l0.wq.lora_b" << ".lora_a";
         QTest::newRow("digit-names") << "0.w1.weight" << "0.w1.lora_A.weight" << "0.w1.lora_B.weight" << "lora_A.weight";
+        QTest::newRow("llama-mindpet") << "model.layers.31.attention.wq.weight"
+                                       << "model.layers.31.attention.wq.mindpet_delta_lora_a"
+                                       << "model.layers.31.attention.wq.mindpet_delta_lora_b" << "mindpet_delta";
+        QTest::newRow("qwen-mcore") << "decoder.layers.0.self_attention.linear_qkv.weight"
+                                    << "decoder.layers.0.self_attention.linear_qkv.lora_A.weight"
+                                    << "decoder.layers.0.self_attention.linear_qkv.lora_B.weight" << "lora_A.weight";
+        // PEFT in memory: the adapter's name is an infix (tuners/lora/layer.py, lora_A ModuleDict).
+        QTest::newRow("qwen-peft-infix") << "model.layers.0.self_attn.q_proj.weight"
+                                         << "model.layers.0.self_attn.q_proj.lora_A.default.weight"
+                                         << "model.layers.0.self_attn.q_proj.lora_B.default.weight"
+                                         << "lora_A.default.weight";
+        QTest::newRow("qwen-peft-named-adapter") << "model.layers.0.mlp.down_proj.weight"
+                                                 << "model.layers.0.mlp.down_proj.lora_A.Chat_v2.weight"
+                                                 << "model.layers.0.mlp.down_proj.lora_B.Chat_v2.weight"
+                                                 << "lora_A.Chat_v2.weight";
+        // PEFT adapter files carry base_model.model. (save_and_load.py get_peft_model_state_dict).
+        QTest::newRow("qwen-peft-saved") << "model.layers.0.self_attn.v_proj.weight"
+                                         << "base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight"
+                                         << "base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight"
+                                         << "lora_A.weight";
+        // PEFT's whole in-memory model: the wrapped layer's weight is under base_layer.
+        QTest::newRow("peft-base-layer") << "base_model.model.model.layers.0.self_attn.q_proj.base_layer.weight"
+                                         << "base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight"
+                                         << "base_model.model.model.layers.0.self_attn.q_proj.lora_B.default.weight"
+                                         << "lora_A.default.weight";
     }
     void pairsEveryNamingScheme() {
         QFETCH(QString, base);
@@ -65,23 +98,51 @@ private slots:
         QCOMPARE(plan.tensorsToWrite, uint64_t(2));
     }
 
+    // Every prefix MindSpore's and MindFormers' optimizers give their state (LoraPlan.cpp cites
+    // the sources): a copy of a LoRA tensor is dropped with it, a copy of a base weight is kept.
     void optimizerCopiesAreDroppedWithTheirLora_data() {
         QTest::addColumn<QString>("prefix");
-        for (const char* p : {"adam_m.", "adam_v.", "exp_avg.", "exp_avg_sq.", "max_exp_avg_sq.", "moments.", "accu_grads."})
+        for (const char* p : {"adam_m.", "adam_v.", "moment1.", "moment2.", "vhat.", "lamb_m.", "lamb_v.", "exp_avg.",
+                              "exp_avg_sq.", "max_exp_avg_sq.", "exp_avg_sq_row_", "exp_avg_sq_col_",
+                              "exp_avg_insta_row_", "exp_avg_insta_col_", "exp_avg_sq_", "moments.", "accum.",
+                              "accu_grads.", "pma_weight_"})
             QTest::newRow(p) << QString::fromLatin1(p);
     }
     void optimizerCopiesAreDroppedWithTheirLora() {
         QFETCH(QString, prefix);
-        auto tensors = layer("x.wq.weight", "x.wq.mindpet_delta_lora_a", "x.wq.mindpet_delta_lora_b");
-        tensors.push_back(tensor(prefix.toStdString() + "x.wq.mindpet_delta_lora_a", {4, 16}));
-        tensors.push_back(tensor(prefix.toStdString() + "x.wq.weight", {32, 16}));  // a base's state is kept
+        const std::string p = prefix.toStdString();
+        auto tensors = layer("model.layers.0.attention.wq.weight", "model.layers.0.attention.wq.mindpet_delta_lora_a",
+                             "model.layers.0.attention.wq.mindpet_delta_lora_b");
+        tensors.push_back(tensor(p + "model.layers.0.attention.wq.mindpet_delta_lora_a", {4, 16}));
+        tensors.push_back(tensor(p + "model.layers.0.attention.wq.mindpet_delta_lora_b", {32}));  // factored: a row
+        tensors.push_back(tensor(p + "model.layers.0.attention.wq.weight", {32, 16}));  // a base's state is kept
+        tensors.push_back(tensor(p + "model.norm.weight", {16}));
         const auto plan = planLora(tensors);
         QCOMPARE(plan.pairs.size(), size_t(1));
         QCOMPARE(plan.okPairs, size_t(1));
-        QCOMPARE(plan.roles[3], TensorRole::OptimizerState);
-        QCOMPARE(plan.roles[4], TensorRole::OptimizerState);
-        QVERIFY(plan.dropped[3]);
-        QVERIFY(!plan.dropped[4]);
+        QCOMPARE(plan.problemPairs, size_t(0));
+        for (size_t i = 3; i < tensors.size(); ++i) {
+            QCOMPARE(plan.roles[i], TensorRole::OptimizerState);
+            QCOMPARE(classifyName(tensors[i].name), TensorRole::OptimizerState);
+            QCOMPARE(plan.pairOfTensor[i], -1);
+        }
+        QCOMPARE(plan.dropped, (std::vector<bool>{false, true, true, true, true, false, false}));
+        QCOMPARE(plan.tensorsToWrite, uint64_t(3));
+        QCOMPARE(optimizerPrefixLength(tensors[3].name), p.size());
+    }
+
+    void notOptimizerPrefixes_data() {
+        QTest::addColumn<QString>("name");
+        QTest::newRow("prefix alone") << "adam_m.";
+        QTest::newRow("upper case") << "ADAM_M.x.weight";
+        QTest::newRow("no separator") << "adam_mx.weight";
+        QTest::newRow("inside") << "model.adam_m.weight";
+        QTest::newRow("moments without dot") << "moments_x.weight";
+    }
+    void notOptimizerPrefixes() {
+        QFETCH(QString, name);
+        QCOMPARE(optimizerPrefixLength(name.toStdString()), size_t(0));
+        QCOMPARE(classifyName(name.toStdString()), TensorRole::Other);
     }
 
     void transposedBaseByShape() {
@@ -167,6 +228,171 @@ private slots:
         QVERIFY(plan.pairs.empty());
         QCOMPARE(plan.dropped, (std::vector<bool>{false, false, false}));
         QCOMPARE(plan.roles[2], TensorRole::OptimizerState);
+    }
+
+    // MindSpore names are case-sensitive Cell paths: the exact base wins, a case-only match is used
+    // when it is the only candidate, and two candidates are a problem.
+    void caseTwins_data() {
+        QTest::addColumn<QStringList>("names");  // base names [32, 16] first, then A [4, 16], B [32, 4]
+        QTest::addColumn<int>("bases");
+        QTest::addColumn<QStringList>("pairedBases");  // per pair, in plan order ("" when missing)
+        QTest::addColumn<QString>("problem");          // of the first problem pair, "" when all ok
+        QTest::newRow("exact wins over its twin")
+            << words("model.layers.0.attention.wq.weight model.layers.0.attention.WQ.weight model.layers.0.attention.wq.mindpet_delta_lora_a model.layers.0.attention.wq.mindpet_delta_lora_b")
+            << 2 << words("model.layers.0.attention.wq.weight") << "";
+        QTest::newRow("unique case-only match")
+            << words("model.layers.0.attention.Wq.weight model.layers.0.attention.wq.mindpet_delta_lora_a model.layers.0.attention.wq.mindpet_delta_lora_b")
+            << 1 << words("model.layers.0.attention.Wq.weight") << "";
+        QTest::newRow("two case-only candidates")
+            << words("model.layers.0.attention.wq.weight model.layers.0.attention.WQ.weight model.layers.0.attention.Wq.mindpet_delta_lora_a model.layers.0.attention.Wq.mindpet_delta_lora_b")
+            << 2 << words("-")
+            << "base weight model.layers.0.attention.Wq.weight not found, and 2 weights differ from it only in "
+               "case (model.layers.0.attention.wq.weight, model.layers.0.attention.WQ.weight); MindSpore names "
+               "are case-sensitive, so which one the LoRA belongs to is ambiguous";
+        QTest::newRow("two layers that differ in case")
+            << words("m.Q.weight m.q.weight m.Q.lora_A.weight m.Q.lora_B.weight m.q.lora_A.weight m.q.lora_B.weight")
+            << 2 << words("m.Q.weight m.q.weight") << "";
+        QTest::newRow("one layer, suffix in two cases")
+            << words("m.q.weight m.q.lora_a m.q.lora_A m.q.lora_b") << 1 << words("m.q.weight")
+            << "several LoRA tensors share the name m.q (names differ only in case)";
+    }
+    void caseTwins() {
+        QFETCH(QStringList, names);
+        QFETCH(int, bases);
+        QFETCH(QStringList, pairedBases);
+        QFETCH(QString, problem);
+        std::vector<SourceTensor> tensors;
+        for (int i = 0; i < names.size(); ++i) {
+            const auto role = classifyName(names[i].toStdString());
+            tensors.push_back(tensor(names[i].toStdString(), i < bases ? std::vector<int64_t>{32, 16}
+                                                             : role == TensorRole::LoraA ? std::vector<int64_t>{4, 16}
+                                                                                         : std::vector<int64_t>{32, 4}));
+        }
+        const auto plan = planLora(tensors);
+        QStringList got;
+        QString firstProblem;
+        for (const auto& pair : plan.pairs) {
+            got << QString::fromStdString(pair.base);
+            if (pair.status == PairStatus::Problem && firstProblem.isEmpty()) firstProblem = QString::fromStdString(pair.problem);
+        }
+        QCOMPARE(got, pairedBases);
+        QCOMPARE(firstProblem, problem);
+        QCOMPARE(plan.problemPairs, size_t(problem.isEmpty() ? 0 : 1));
+        for (int i = 0; i < bases; ++i) QVERIFY(!plan.dropped[size_t(i)]);  // bases are always written
+    }
+
+    // A tensor with a LoRA marker that no scheme pairs is never copied through silently.
+    void unpairedLoraIsAProblem_data() {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<int>("role");
+        QTest::addColumn<QString>("why");
+        QTest::newRow("kohya down") << "model.layers.1.attention.wq.lora_down.weight" << int(TensorRole::LoraA)
+                                    << "kohya lora_down/lora_up names are not a supported scheme";
+        QTest::newRow("kohya up") << "lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight"
+                                  << int(TensorRole::LoraB) << "kohya lora_down/lora_up names are not a supported scheme";
+        QTest::newRow("peft embedding") << "base_model.model.model.embed_tokens.lora_embedding_A" << int(TensorRole::LoraA)
+                                        << "LoRA on embeddings (lora_embedding_A/B) is not supported";
+        QTest::newRow("peft no weight suffix") << "model.layers.0.q_proj.lora_B.default" << int(TensorRole::LoraB)
+                                               << "it matches no supported naming scheme";
+        QTest::newRow("lone DoRA magnitude") << "base_model.model.model.layers.0.self_attn.k_proj.lora_magnitude_vector"
+                                             << int(TensorRole::LoraA) << "a DoRA magnitude vector without a LoRA pair";
+        QTest::newRow("mindpet adapter delta") << "model.layers.0.attention.mindpet_delta_adapter_down.weight"
+                                               << int(TensorRole::LoraA) << "it matches no supported naming scheme";
+        QTest::newRow("upper-case marker") << "model.layers.0.wq.LORA_DOWN.weight" << int(TensorRole::LoraA)
+                                           << "kohya lora_down/lora_up names are not a supported scheme";
+        QTest::newRow("tk legacy other") << "model.tk_delta_prefix_key" << int(TensorRole::LoraA)
+                                         << "it matches no supported naming scheme";
+    }
+    void unpairedLoraIsAProblem() {
+        QFETCH(QString, name);
+        QFETCH(int, role);
+        QFETCH(QString, why);
+        auto tensors = layer("model.layers.0.attention.wk.weight", "model.layers.0.attention.wk.mindpet_delta_lora_a",
+                             "model.layers.0.attention.wk.mindpet_delta_lora_b");
+        tensors.push_back(tensor(name.toStdString(), {4, 16}));
+        tensors.push_back(tensor("model.norm.weight", {16}));
+        QVERIFY(hasLoraMarker(name.toStdString()));
+        const auto plan = planLora(tensors);
+        QCOMPARE(plan.pairs.size(), size_t(2));
+        QCOMPARE(plan.okPairs, size_t(1));
+        QCOMPARE(plan.problemPairs, size_t(1));
+        const auto& bad = plan.pairs[1];
+        QCOMPARE(bad.scheme, std::string("unpaired"));
+        QCOMPARE(QString::fromStdString(bad.problem),
+                 QStringLiteral("LoRA tensor that could not be paired: ") + name + QStringLiteral(" (") + why + QStringLiteral(")"));
+        QCOMPARE(QString::fromStdString(role == int(TensorRole::LoraB) ? bad.b : bad.a), name);
+        QCOMPARE(int(plan.roles[3]), role);
+        QCOMPARE(plan.pairOfTensor[3], 1);
+        QCOMPARE(plan.dropped, (std::vector<bool>{false, true, true, true, false}));
+        QCOMPARE(plan.tensorsToWrite, uint64_t(2));
+        QCOMPARE(QString::fromStdString(describeProblems(plan, 5)),
+                 QStringLiteral("LoRA tensors that could not be paired (1): ") + name +
+                     (why.startsWith(u"kohya") ? QStringLiteral(" (kohya lora_down/lora_up names are not a supported scheme)")
+                                               : QStringLiteral(" (no supported naming scheme pairs them)")));
+    }
+
+    void notLoraMarkers_data() {
+        QTest::addColumn<QString>("name");
+        for (const char* n : {"model.lora_alpha_table", "model.layers.0.attention.q_lora_rank", "model.xlora_a_scale",
+                              "model.layers.0.linear_q_down_proj.weight", "model.lora_bias", "model.lora_upsample.weight",
+                              "glora_b.weight"})
+            QTest::newRow(n) << QString::fromLatin1(n);
+    }
+    void notLoraMarkers() {
+        QFETCH(QString, name);
+        QVERIFY(!hasLoraMarker(name.toStdString()));
+        std::vector<SourceTensor> tensors{tensor(name.toStdString(), {4, 16})};
+        const auto plan = planLora(tensors);
+        QVERIFY(plan.pairs.empty());
+        QCOMPARE(plan.dropped, std::vector<bool>{false});
+    }
+
+    // DoRA (PEFT use_dora: lora_magnitude_vector beside A/B) is refused, never merged as plain LoRA.
+    void doraIsRefused_data() {
+        QTest::addColumn<QString>("stem");
+        QTest::addColumn<QString>("aSuffix");
+        QTest::addColumn<QString>("bSuffix");
+        QTest::addColumn<QString>("magnitude");
+        QTest::newRow("peft saved") << "base_model.model.model.layers.0.self_attn.q_proj" << ".lora_A.weight"
+                                    << ".lora_B.weight" << ".lora_magnitude_vector";
+        QTest::newRow("peft in memory") << "model.layers.0.self_attn.q_proj" << ".lora_A.default.weight"
+                                        << ".lora_B.default.weight" << ".lora_magnitude_vector.default.weight";
+        QTest::newRow("mcore") << "decoder.layers.0.self_attention.linear_proj" << ".lora_A.weight" << ".lora_B.weight"
+                               << ".lora_magnitude_vector";
+    }
+    void doraIsRefused() {
+        QFETCH(QString, stem);
+        QFETCH(QString, aSuffix);
+        QFETCH(QString, bSuffix);
+        QFETCH(QString, magnitude);
+        const auto s = stem.toStdString();
+        const std::string base = (s.starts_with("base_model.model.") ? s.substr(17) : s) + ".weight";
+        auto tensors = layer(base, s + aSuffix.toStdString(), s + bSuffix.toStdString());
+        tensors.push_back(tensor(s + magnitude.toStdString(), {32}));
+        const auto plan = planLora(tensors);
+        QCOMPARE(plan.pairs.size(), size_t(1));
+        QCOMPARE(plan.problemPairs, size_t(1));
+        QCOMPARE(QString::fromStdString(plan.pairs[0].problem),
+                 QStringLiteral("DoRA adapter (") + stem + magnitude +
+                     QStringLiteral(" beside A/B): DoRA cannot be merged yet, and merging it as plain LoRA would be wrong"));
+        QCOMPARE(plan.pairs[0].base, base);
+        QCOMPARE(plan.pairOfTensor, (std::vector<int>{0, 0, 0, 0}));
+        QCOMPARE(plan.dropped, (std::vector<bool>{false, true, true, true}));
+    }
+
+    void describeProblemsListsUnpairedFirst() {
+        std::vector<SourceTensor> tensors{tensor("x.wq.weight", {32, 16}), tensor("x.wq.mindpet_delta_lora_a", {4, 24}),
+                                          tensor("x.wq.mindpet_delta_lora_b", {32, 4}),
+                                          tensor("x.wk.lora_down.weight", {4, 16}), tensor("x.wk.lora_up.weight", {32, 4})};
+        const auto plan = planLora(tensors);
+        QCOMPARE(plan.problemPairs, size_t(3));
+        QCOMPARE(describeProblems(plan, 5),
+                 std::string("LoRA tensors that could not be paired (2): x.wk.lora_down.weight, x.wk.lora_up.weight "
+                             "(kohya lora_down/lora_up names are not a supported scheme); x.wq.weight: shape "
+                             "mismatch: B·A is [32,24] (B [32,4], A [4,24]) but the base weight is [32,16]"));
+        QCOMPARE(describeProblems(plan, 0),
+                 std::string("LoRA tensors that could not be paired (2): x.wk.lora_down.weight, x.wk.lora_up.weight "
+                             "(kohya lora_down/lora_up names are not a supported scheme); ..."));
     }
 
     void pairsFollowBaseOrder() {

@@ -1,6 +1,7 @@
 // The merge engine: numerics (float32 / bf16 / fp16, transposed), scaling, the streaming run with
 // its refusals, cancel and verification, and that inputs never change.
 #include "TestSupport.h"
+#include "lms/Job.h"
 #include "lms/Merge.h"
 #include "lms/Strategy.h"
 
@@ -422,6 +423,62 @@ private slots:
         QCOMPARE(treeDigest(input.parent_path()), before);
     }
 
+
+    // MindSpore and MindPet save bookkeeping records into every file, adapters included: scalars
+    // and 1-element records without a LoRA marker are ignored with one note; the base's are written.
+    void adapterBookkeepingIsIgnored_data() {
+        QTest::addColumn<QString>("records");  // name:type:dims(0 = scalar)
+        QTest::newRow("mindspore") << "epoch_num:Int64:0 step_num:Int64:0 global_step:Int32:1";
+        QTest::newRow("mindformers") << "loss_scale:Float32:0 learning_rate:Float32:1 current_iterator_step:Int32:0 "
+                                        "last_overflow_iterator_step:Int32:0 scale_sense:Float32:0";
+        QTest::newRow("none") << "";
+    }
+    void adapterBookkeepingIsIgnored() {
+        QFETCH(QString, records);
+        auto m = makeModel("Float32", 8, 6, 2, false);
+        std::vector<FakeTensor> base, adapter;
+        for (const auto& t : m.tensors) (t.name.find("lora") == std::string::npos ? base : adapter).push_back(t);
+        std::string listed;
+        for (const auto& record : records.split(QLatin1Char(' '), Qt::SkipEmptyParts)) {
+            const auto parts = record.split(QLatin1Char(':'));
+            const auto type = parts[1].toStdString();
+            const auto bytes = size_t(dtypeBits(dtypeFromTensorType(type)) / 8);
+            adapter.push_back({parts[0].toStdString(), type,
+                               parts[2] == QStringLiteral("0") ? std::vector<int64_t>{} : std::vector<int64_t>{1},
+                               std::vector<std::byte>(bytes, std::byte{2})});
+            listed += (listed.empty() ? "" : ", ") + parts[0].toStdString();
+        }
+        const auto folder = dir() / (std::string("bookkeeping-") + QTest::currentDataTag());
+        SourceSpec spec;
+        spec.src = folder / "base.ckpt";
+        spec.adapter = folder / "adapter.ckpt";
+        writeCheckpoint(spec.src, base);
+        writeCheckpoint(spec.adapter, adapter);
+        std::vector<std::string> notes;
+        auto source = openSource(spec, &notes);
+        QVERIFY2(source, source ? "" : source.error().describe().c_str());
+        const auto count = records.split(QLatin1Char(' '), Qt::SkipEmptyParts).size();
+        QCOMPARE(notes, count ? std::vector<std::string>{"ignored " + std::to_string(count) +
+                                                        " scalar record(s) of the adapter (" + listed +
+                                                        "); the base checkpoint's records are written"}
+                              : std::vector<std::string>{});
+        QCOMPARE((*source)->tensors().size(), base.size() + 3);  // A, B and A's optimizer copy
+        MergeOptions options;
+        options.outputFile = folder / "out" / "m.ckpt";
+        options.scaling.scaling = 2.0;
+        auto report = runMerge(**source, options);
+        QVERIFY2(report, report ? "" : report.error().describe().c_str());
+        QCOMPARE(report->pairsMerged, size_t(1));
+        auto out = CheckpointFile::open(options.outputFile);
+        QVERIFY(out);
+        std::vector<std::string> names;
+        for (const auto& t : (*out)->tensors()) names.push_back(t.name);
+        QCOMPARE(names, (std::vector<std::string>{"model.embedding", "model.l0.wq.weight", "global_step", "epoch_num"}));
+        QCOMPARE(*(*out)->readTensor(*(*out)->find("global_step")), base[2].content);  // the base's record
+        const auto merged = bytesToFloats(DType::Float32, *(*out)->readTensor(*(*out)->find("model.l0.wq.weight")));
+        const auto expected = reference(m.w, m.a, m.b, 8, 6, 2, 2.0, false);
+        for (size_t i = 0; i < expected.size(); ++i) QVERIFY(std::abs(merged[i] - expected[i]) < 1e-5);
+    }
 
     // Without LoRA a plain copy is refused (the adapter was probably forgotten); converting the
     // format, or --allow-no-lora, writes the model unchanged.

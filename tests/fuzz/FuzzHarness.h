@@ -112,6 +112,7 @@ inline std::optional<MergeReport> mergeAndCheckOutcome(const ModelSource& source
     options.outputFile = output;
     options.scaling.scaling = 2.0;
     options.skipInvalid = true;
+    options.allowNoLora = true;  // keep exploring the copy path of models without LoRA
     options.verify = true;
     options.checkInputCrc = true;
     auto report = runMerge(source, options);

@@ -113,7 +113,7 @@ thread_local std::vector<std::byte> AssembledSource::buffer_;
 
 }  // namespace
 
-Result<std::unique_ptr<ModelSource>> makeAssembledSource(std::string description,
+Result<std::unique_ptr<ModelSource>> makeAssembledSource(std::string description, const std::filesystem::path& indexFile,
                                                          std::vector<std::shared_ptr<CheckpointFile>> files,
                                                          std::vector<AssembledTensor> tensors) {
     for (const auto& t : tensors) {
@@ -125,7 +125,7 @@ Result<std::unique_ptr<ModelSource>> makeAssembledSource(std::string description
         if (t.pieces.empty()) return fail(ErrorCode::Malformed, "no stored piece", {}, t.tensor.name);
         if (auto st = checkExactCover(boxes, t.tensor.dims, t.tensor.name); !st) {
             auto error = st.error();
-            error.file = files.at(t.pieces[0].file)->path();
+            error.file = indexFile.string();
             return std::unexpected(error);
         }
     }

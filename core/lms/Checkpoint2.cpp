@@ -293,7 +293,7 @@ Result<std::unique_ptr<ModelSource>> openCheckpoint2Source(const fs::path& dir, 
     }
     const std::string description = "Checkpoint 2.0 " + iteration->string() + " (" +
                                     std::to_string(shards.files.size()) + " rank(s))";
-    return makeAssembledSource(description, std::move(shards.files), std::move(*tensors));
+    return makeAssembledSource(description, hasMetadata ? metaPath : *iteration, std::move(shards.files), std::move(*tensors));
 }
 
 }  // namespace lms

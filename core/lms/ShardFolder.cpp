@@ -58,14 +58,14 @@ Status openShards(Folder& folder, const std::set<std::string>& mapped, const fs:
     for (const auto& entry : fs::directory_iterator(folder.dir, ec))
         if (entry.path().extension() == ".safetensors") present.insert(entry.path().filename().string());
     if (ec) return fail(ErrorCode::Io, "cannot list the folder: " + ec.message(), folder.dir.string());
-    for (const auto& name : present)
-        if (!mapped.count(name) && name != kHyperParams)
-            return fail(ErrorCode::Mismatch, "the folder holds " + name + ", which the index does not name",
-                        indexPath.string());
     for (const auto& name : mapped) {
         if (!present.count(name))
             return fail(ErrorCode::NotFound, "the index names " + name + ", which is not in the folder", indexPath.string());
     }
+    for (const auto& name : present)
+        if (!mapped.count(name) && name != kHyperParams)
+            return fail(ErrorCode::Mismatch, "the folder holds " + name + ", which the index does not name",
+                        indexPath.string());
     for (const auto& name : present) {
         auto file = CheckpointFile::open(folder.dir / name, cancel);
         if (!file) return std::unexpected(file.error());
@@ -145,7 +145,7 @@ Result<std::unique_ptr<ModelSource>> openShardFolderSource(const fs::path& dir, 
         notes->push_back("shard folder: " + std::to_string(folder.files.size()) + " file(s) listed by " +
                          indexPath.filename().string());
     const std::string description = "shard folder " + dir.string() + " (" + std::to_string(folder.files.size()) + " files)";
-    return makeAssembledSource(description, std::move(folder.files), std::move(*tensors));
+    return makeAssembledSource(description, indexPath, std::move(folder.files), std::move(*tensors));
 }
 
 }  // namespace lms

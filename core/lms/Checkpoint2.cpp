@@ -30,13 +30,15 @@ std::optional<ShardName> parseShardName(const std::string& name) {
     return ShardName{m[1] == "model", std::stoll(m[2]), std::stoll(m[3])};
 }
 
-Result<std::string> readSmallFile(const fs::path& path, size_t limit) {
+Result<std::string> readSmallFile(const fs::path& path, uint64_t limit) {
+    std::error_code ec;
+    const uint64_t size = fs::file_size(path, ec);
+    if (ec) return fail(ErrorCode::Io, "cannot read the file: " + ec.message(), path.string());
+    if (size > limit) return fail(ErrorCode::Malformed, "the file is larger than " + formatBytes(limit), path.string());
     std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(ErrorCode::Io, "cannot open the file", path.string());
-    std::string text(limit + 1, '\0');
-    in.read(text.data(), std::streamsize(text.size()));
-    text.resize(size_t(in.gcount()));
-    if (text.size() > limit) return fail(ErrorCode::Malformed, "the file is larger than " + formatBytes(limit), path.string());
+    std::string text(size_t(size), '\0');
+    if (!in.read(text.data(), std::streamsize(size)))
+        return fail(ErrorCode::Io, "cannot read the file", path.string());
     return text;
 }
 

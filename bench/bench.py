@@ -10,6 +10,7 @@ Markdown table of medians with the merge/cp ratio; --output writes it to a file 
   W2  the same model as 8 tensor-parallel ranks with a strategy file
   W3  full BFloat16 checkpoint, ~4 GB (memory must not grow with size)
   W4  a checkpoint of 100,000 small records (index speed)
+  W6  the bench model, ~1 GB, as a MindFormers Checkpoint 2.0 save of 8 tensor-parallel shards
 
 Usage: bench/bench.py [--repeat 3] [--only W1 W4] [--output docs/bench-results.md]
 """
@@ -36,6 +37,7 @@ WORKLOADS = {
     "W2": dict(gb=2, ranks=8, desc="the W1 model as 8 tensor-parallel ranks + strategy"),
     "W3": dict(gb=4, ranks=1, desc="full BFloat16 ~4 GB"),
     "W4": dict(records=100_000, desc="100,000 small records (index speed)"),
+    "W6": dict(gb=1, ranks=8, ck2=True, desc="~1 GB Checkpoint 2.0 save, 8 shards + metadata.json"),
 }
 
 
@@ -70,6 +72,9 @@ def ensure_workload(name):
         print("creating %s (%s) in %s ..." % (name, spec["desc"], folder), file=sys.stderr, flush=True)
         if "records" in spec:
             small_records_file(os.path.join(folder, "records.ckpt"), spec["records"])
+        elif spec.get("ck2"):
+            subprocess.run(["/usr/bin/python3", os.path.join(HERE, "make_ck2.py"), folder, "--gb", str(spec["gb"]),
+                            "--ranks", str(spec["ranks"]), "--lora-rank", "16"], check=True, stdout=subprocess.DEVNULL)
         else:
             subprocess.run(["/usr/bin/python3", FIXTURES, "bench", folder, "--gb", str(spec["gb"]), "--dtype",
                             "BFloat16", "--ranks", str(spec["ranks"]), "--lora-rank", "16"], check=True,
@@ -90,8 +95,8 @@ def inputs_of(name, folder):
     if scenario.get("strategy"):
         args += ["--src_ckpt_strategy", os.path.join(folder, scenario["strategy"])]
     files = [os.path.join(d, n) for d, _, ns in os.walk(src) for n in ns] if os.path.isdir(src) else [src]
-    files = sorted(f for f in files if f.endswith(".ckpt"))
-    return args, files, files[0]
+    files = sorted(f for f in files if f.endswith((".ckpt", ".safetensors", ".json")))
+    return args, files, next(f for f in files if not f.endswith(".json"))
 
 
 def timed(cmd):

@@ -1,5 +1,6 @@
 #include "LogDock.h"
 
+#include "TableColumns.h"
 #include "Widgets.h"
 
 #include <QApplication>
@@ -52,9 +53,7 @@ LogDock::LogDock(LogModel* model, QWidget* parent)
     m_view->setObjectName(QStringLiteral("logView"));
     m_view->setModel(m_filter);
     setUpRowTable(m_view, 6);
-    m_view->horizontalHeader()->setSectionResizeMode(LogModel::TimeColumn, QHeaderView::ResizeToContents);
-    m_view->horizontalHeader()->setSectionResizeMode(LogModel::LevelColumn, QHeaderView::ResizeToContents);
-    m_view->horizontalHeader()->setStretchLastSection(true);
+    makeColumnsUsable(m_view, m_view->horizontalHeader(), LogModel::MessageColumn, QStringLiteral("log"));
     layout->addWidget(m_view);
     setWidget(body);
 

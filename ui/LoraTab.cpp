@@ -1,5 +1,6 @@
 #include "LoraTab.h"
 
+#include "TableColumns.h"
 #include "LoraPairModel.h"
 #include "UiText.h"
 
@@ -71,10 +72,7 @@ LoraTab::LoraTab(QWidget* parent)
     m_view->setSelectionMode(QAbstractItemView::SingleSelection);
     m_view->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
     m_view->setSortingEnabled(true);
-    m_view->setTextElideMode(Qt::ElideMiddle);  // long layer paths keep their start and their end
-    for (int c = 0; c < LoraPairModel::ColumnCount; ++c)
-        m_view->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
-    m_view->horizontalHeader()->setSectionResizeMode(LoraPairModel::BaseColumn, QHeaderView::Stretch);
+    makeColumnsUsable(m_view, m_view->horizontalHeader(), LoraPairModel::BaseColumn, QStringLiteral("loraPairs"));
     layout->addWidget(m_view, 1);
 
     connect(m_problemsOnly, &QCheckBox::toggled, m_filter, &LoraPairFilterModel::setProblemsOnly);

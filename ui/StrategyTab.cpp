@@ -1,5 +1,6 @@
 #include "StrategyTab.h"
 
+#include "TableColumns.h"
 #include "SliceDiagram.h"
 #include "StrategyModel.h"
 #include "UiText.h"
@@ -56,12 +57,9 @@ StrategyTab::StrategyTab(QWidget* parent)
     m_view->setModel(m_filter);
     setUpRowTable(m_view, 8);
     m_view->setSelectionMode(QAbstractItemView::SingleSelection);
-    m_view->setTextElideMode(Qt::ElideMiddle);
     m_view->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
     m_view->setSortingEnabled(true);
-    m_view->horizontalHeader()->setSectionResizeMode(StrategyModel::NameColumn, QHeaderView::Stretch);
-    for (int c = StrategyModel::StagesColumn; c < StrategyModel::ColumnCount; ++c)
-        m_view->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    makeColumnsUsable(m_view, m_view->horizontalHeader(), StrategyModel::NameColumn, QStringLiteral("strategy"));
     m_diagram = new SliceDiagram(m_splitter);
     m_splitter->addWidget(m_view);
     m_splitter->addWidget(m_diagram);

@@ -1,5 +1,6 @@
 #include "TensorsTab.h"
 
+#include "TableColumns.h"
 #include "HistogramWidget.h"
 #include "TensorTreeModel.h"
 #include "UiText.h"
@@ -93,10 +94,7 @@ TensorsTab::TensorsTab(QWidget* parent)
     m_view->setSelectionMode(QAbstractItemView::SingleSelection);
     m_view->header()->setSortIndicator(-1, Qt::AscendingOrder);
     m_view->setSortingEnabled(true);
-    m_view->header()->setStretchLastSection(false);
-    m_view->header()->setSectionResizeMode(TensorTreeModel::NameColumn, QHeaderView::Stretch);
-    for (int c = TensorTreeModel::RoleColumn; c < TensorTreeModel::ColumnCount; ++c)
-        m_view->header()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    makeColumnsUsable(m_view, m_view->header(), TensorTreeModel::NameColumn, QStringLiteral("tensors"));
 
     // Details: what the selected parameter is, its statistics and its histogram.
     auto* details = new QWidget(m_splitter);

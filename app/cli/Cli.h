@@ -22,6 +22,8 @@ int runMerge(const std::vector<std::string>& args, const GlobalOptions& global);
 int runInspect(const std::vector<std::string>& args, const GlobalOptions& global);
 int runPlan(const std::vector<std::string>& args, const GlobalOptions& global);
 int runDemo(const std::vector<std::string>& args, const GlobalOptions& global);
+// `loramerge diff A B [--json] [--all] [--strategy-a S] [--strategy-b S]`.
+int runDiff(const std::vector<std::string>& args, const GlobalOptions& global);
 // `loramerge strategy merge DIR [-o FILE]` and `loramerge strategy show FILE [--json]`.
 int runStrategy(const std::vector<std::string>& args, const GlobalOptions& global);
 

@@ -16,6 +16,7 @@ constexpr const char* kUsage = R"(Usage: loramerge [merge] --src_ckpt_path_or_di
   or:  loramerge inspect FILE [--json]
   or:  loramerge strategy merge DIR [-o FILE]
   or:  loramerge strategy show FILE [--json]
+  or:  loramerge diff A B [--json] [--all]
   or:  loramerge demo DIR
 
 Commands:
@@ -26,6 +27,10 @@ Commands:
                               merge per-stage strategy files (pipeline parallelism)
   strategy show FILE [--json]
                               layouts of a strategy file
+  diff A B [--json] [--all]   compare two models tensor by tensor (e.g. base and merged): dtype/shape,
+                              changed elements, max |d|, relative Frobenius norm, cosine; lists the
+                              tensors that differ (--all: every tensor). A or B distributed: --strategy-a S,
+                              --strategy-b S
   demo DIR                    write the built-in demo checkpoints into DIR
 
 Merge options (as in transform_ckpt_lora.py; --kebab-case works too):
@@ -112,6 +117,7 @@ int main(int argc, char** argv) {
     if (command == "inspect") return cli::runInspect(commandArgs, global);
     if (command == "strategy") return cli::runStrategy(commandArgs, global);
     if (command == "demo") return cli::runDemo(commandArgs, global);
+    if (command == "diff") return cli::runDiff(commandArgs, global);
     if (command.starts_with("-")) return cli::runMerge(rest, global);  // seed style: flags only
     return cli::usageError("unknown command '" + command + "'");
 }

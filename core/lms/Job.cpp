@@ -1,6 +1,8 @@
 #include "lms/Job.h"
 
+#include "lms/Checkpoint2.h"
 #include "lms/Distributed.h"
+#include "lms/ShardFolder.h"
 #include "lms/LoraPlan.h"
 
 #include <algorithm>
@@ -67,11 +69,14 @@ Result<std::unique_ptr<ModelSource>> openOne(const std::filesystem::path& src, c
                              " is not needed and was ignored");
         return openFullSource(src, cancel);
     }
-    if (!looksDistributed(src))
+    if (!looksDistributed(src)) {
+        if (!shardIndexFile(src).empty()) return openShardFolderSource(src, notes, cancel);
+        if (looksLikeCheckpoint2(src)) return openCheckpoint2Source(src, notes, cancel);
         return fail(ErrorCode::InvalidArgument,
                     "this folder holds no rank_<n> folders: give a checkpoint file, or the model_dir of a distributed "
                     "checkpoint laid out as model_dir/rank_x/xxx.ckpt",
                     src.string(), option);
+    }
     if (spec.strategy.empty())
         return fail(ErrorCode::InvalidArgument,
                     "a distributed checkpoint needs its parallel strategy: pass --src_ckpt_strategy with a "

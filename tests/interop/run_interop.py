@@ -28,11 +28,14 @@ EXPECTED_ERRORS = {
     "dist_frozen_base_missing": ["only_trainable_params"],
     "adapter_bad_mismatch": ["shape mismatch"],
     "bad_unrecognised_lora": ["lora tensors that could not be paired"],
+    "ck2_bad_tp2_no_metadata": ["no metadata.json"],
 }
 
 # Newer msfixtures scenarios (IN_PROGRESS there, written only when named) that loramerge supports;
 # the run generates them in a second call after the established ones.
-SUPPORTED_NEWER = ["bad_unrecognised_lora", "peft_adapter_infix"]
+SUPPORTED_NEWER = ["bad_unrecognised_lora", "peft_adapter_infix",
+                   "ck2_iteration_tp2", "ck2_no_metadata", "ck2_bad_tp2_no_metadata",
+                   "unified_hf_index", "unified_ms_name_map"]
 
 
 def fingerprint(root):

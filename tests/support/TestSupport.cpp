@@ -1,5 +1,7 @@
 #include "TestSupport.h"
 
+#include "lms/Safetensors.h"
+
 #include <QProcess>
 #include <QtTest>
 #include <algorithm>
@@ -108,5 +110,15 @@ QString generateFixtures(const std::filesystem::path& dir, const QStringList& sc
 }
 
 QString cliPath() { return QStringLiteral(LMS_BINARY_DIR "/app/loramerge"); }
+
+void writeSafetensors(const std::filesystem::path& path, const std::vector<FakeTensor>& tensors) {
+    std::vector<SafetensorsTensor> declared;
+    for (const auto& t : tensors)
+        declared.push_back({t.name, dtypeFromTensorType(t.typeName), t.dims, uint64_t(t.content.size())});
+    auto writer = SafetensorsWriter::create(path, {}, {{"format", "ms"}}, declared);
+    QVERIFY2(writer.has_value(), writer ? "" : writer.error().describe().c_str());
+    for (const auto& t : tensors) QVERIFY(writer->writeTensor(t.name, t.typeName, t.dims, t.content).has_value());
+    QVERIFY(writer->commit().has_value());
+}
 
 }  // namespace lms::test

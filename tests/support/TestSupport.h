@@ -68,3 +68,10 @@ struct ProtoBuilder {
 std::vector<std::string> listFiles(const std::filesystem::path& dir);
 
 }  // namespace lms::test
+
+namespace lms::test {
+
+// Writes a MindSpore safetensors file ({"format": "ms"}) holding `tensors` in order.
+void writeSafetensors(const std::filesystem::path& path, const std::vector<FakeTensor>& tensors);
+
+}  // namespace lms::test

@@ -15,12 +15,23 @@ namespace {
 
 QString settingsPath(const QString& key) { return QStringLiteral("columns/") + key; }
 
-// Fits each column to its contents once, capped at maxFraction of the view, the last one stretched.
+// Fits each column to its contents, capped at maxFraction of the view; when that is still wider than
+// the view, the widest column gives up the excess (down to a third of the view), so the columns after a
+// long name stay on screen. The last column fills what is left.
 void fitColumns(QAbstractItemView* view, QHeaderView* header, double maxFraction) {
-    const int cap = std::max(80, int(view->viewport()->width() * maxFraction));
+    const int available = view->viewport()->width();
+    const int cap = std::max(80, int(available * maxFraction));
     header->resizeSections(QHeaderView::ResizeToContents);
-    for (int c = 0; c < header->count(); ++c)
+    int total = 0, widest = 0;
+    for (int c = 0; c < header->count(); ++c) {
         if (header->sectionSize(c) > cap) header->resizeSection(c, cap);
+        total += header->sectionSize(c);
+        if (header->sectionSize(c) > header->sectionSize(widest)) widest = c;
+    }
+    if (total > available) {
+        const int floor = std::max(header->minimumSectionSize(), available / 3);
+        header->resizeSection(widest, std::max(floor, header->sectionSize(widest) - (total - available)));
+    }
 }
 
 void addCopyActions(QAbstractItemView* view, int nameColumn) {
@@ -81,6 +92,56 @@ QString selectedRowsText(const QAbstractItemView* view, int column) {
     return lines.join(QLatin1Char('\n'));
 }
 
+namespace {
+
+// Measures the columns once, when the view is on screen with its real width and the model has rows
+// (measuring a hidden view would cap every column at the width of a widget never laid out).
+class ColumnFitter final : public QObject {
+public:
+    ColumnFitter(QAbstractItemView* view, QHeaderView* header, QString key, double maxFraction)
+        : QObject(view), m_view(view), m_header(header), m_key(std::move(key)), m_maxFraction(maxFraction) {
+        m_saved = QSettings().value(settingsPath(m_key)).toByteArray();
+        view->installEventFilter(this);
+        if (auto* model = view->model()) {
+            connect(model, &QAbstractItemModel::modelReset, this, &ColumnFitter::tryFit);
+            connect(model, &QAbstractItemModel::rowsInserted, this, &ColumnFitter::tryFit);
+            connect(model, &QAbstractItemModel::layoutChanged, this, &ColumnFitter::tryFit);
+        }
+        connect(header, &QHeaderView::sectionResized, this, [this] {
+            if (m_fitted) QSettings().setValue(settingsPath(m_key), m_header->saveState());
+        });
+        // A stored state applies at once: it does not depend on the contents.
+        if (!m_saved.isEmpty() && header->count() > 0 && header->restoreState(m_saved)) finish();
+        tryFit();
+    }
+
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override {
+        if (watched == m_view && (event->type() == QEvent::Show || event->type() == QEvent::Resize)) tryFit();
+        return false;
+    }
+
+private:
+    void tryFit() {
+        if (m_fitted || !m_view->isVisible() || !m_view->model() || m_view->model()->rowCount() == 0) return;
+        if (m_saved.isEmpty() || !m_header->restoreState(m_saved)) fitColumns(m_view, m_header, m_maxFraction);
+        finish();
+    }
+    void finish() {
+        m_fitted = true;
+        m_header->setSectionResizeMode(QHeaderView::Interactive);  // a stored state must not bring back other modes
+    }
+
+    QAbstractItemView* m_view;
+    QHeaderView* m_header;
+    QString m_key;
+    double m_maxFraction;
+    QByteArray m_saved;
+    bool m_fitted = false;
+};
+
+}  // namespace
+
 void makeColumnsUsable(QAbstractItemView* view, QHeaderView* header, int nameColumn, const QString& settingsKey,
                        double maxFraction) {
     view->setTextElideMode(Qt::ElideMiddle);  // long layer paths keep their start and their end
@@ -89,23 +150,7 @@ void makeColumnsUsable(QAbstractItemView* view, QHeaderView* header, int nameCol
     header->setStretchLastSection(true);
     header->setMinimumSectionSize(header->fontMetrics().horizontalAdvance(QStringLiteral("M")) * 3);
     addCopyActions(view, nameColumn);
-    const QByteArray saved = QSettings().value(settingsPath(settingsKey)).toByteArray();
-    auto fitted = std::make_shared<bool>(false);
-    auto fitOnce = [view, header, maxFraction, saved, fitted] {
-        if (*fitted || !view->model() || view->model()->rowCount() == 0) return;
-        *fitted = true;
-        if (saved.isEmpty() || !header->restoreState(saved)) fitColumns(view, header, maxFraction);
-        header->setSectionResizeMode(QHeaderView::Interactive);  // a stored state must not bring back other modes
-    };
-    if (view->model()) {
-        QObject::connect(view->model(), &QAbstractItemModel::modelReset, view, fitOnce);
-        QObject::connect(view->model(), &QAbstractItemModel::rowsInserted, view, fitOnce);
-        QObject::connect(view->model(), &QAbstractItemModel::layoutChanged, view, fitOnce);
-    }
-    QObject::connect(header, &QHeaderView::sectionResized, view, [header, settingsKey, fitted] {
-        if (*fitted) QSettings().setValue(settingsPath(settingsKey), header->saveState());
-    });
-    fitOnce();
+    new ColumnFitter(view, header, settingsKey, maxFraction);
 }
 
 }  // namespace lms::ui

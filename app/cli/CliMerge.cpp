@@ -19,7 +19,7 @@ const std::vector<OptionSpec> kMergeOptions{
     {"lora-rank", true, ""},            {"skip-invalid", false, ""},     {"square-base", true, ""},
     {"ckpt-name", true, ""},            {"overwrite", false, ""},        {"no-verify", false, ""},
     {"no-crc-check", false, ""},        {"json", false, ""},             {"adapter", true, ""},
-    {"save-format", true, ""},          {"dst-ckpt-strategy", true, ""},
+    {"save-format", true, ""},          {"dst-ckpt-strategy", true, ""},    {"check-replicas", true, ""},
 };
 
 struct MergeSetup {
@@ -47,6 +47,11 @@ std::optional<int> parseSetup(const std::vector<std::string>& args, bool needDes
         setup.source.strategy = *strategy;
     setup.source.ckptNameGlob = parsed.value("ckpt-name").value_or("");
     setup.source.adapter = parsed.value("adapter").value_or("");
+    if (auto check = parsed.value("check-replicas")) {
+        auto mode = lms::parseReplicaCheck(*check);
+        if (!mode) return usageError("--check-replicas takes full, sampled or off");
+        setup.source.replicaCheck = *mode;
+    }
     setup.dstDir = parsed.value("dst-ckpt-dir").value_or("");
     if (needDestination && setup.dstDir.empty()) return usageError("missing --dst_ckpt_dir (the output folder)");
     setup.source.fallbackStrategyDir = setup.dstDir;

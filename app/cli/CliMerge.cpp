@@ -136,6 +136,7 @@ int runPlan(const std::vector<std::string>& args, const GlobalOptions&) {
     auto source = lms::openSource(setup.source, &notes);
     if (!source) return reportError(source.error());
     for (const auto& note : notes) std::printf("note: %s\n", note.c_str());
+    for (const auto& note : (*source)->reportNotes()) std::printf("note: %s\n", note.c_str());
     const auto plan = lms::planLora((*source)->tensors(), setup.merge.plan);
     printPlan(**source, plan, setup.merge);
     if (!setup.merge.outputFile.empty()) std::printf("would write: %s\n", setup.merge.outputFile.c_str());

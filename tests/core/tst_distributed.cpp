@@ -201,6 +201,8 @@ private slots:
     void integratedSaveAdapter();
     void errorNamesPickedFile_data();
     void errorNamesPickedFile();
+    void cliCheckReplicas_data();
+    void cliCheckReplicas();
 
 private:
     QTemporaryDir fixtures_;
@@ -892,6 +894,47 @@ void TestDistributed::errorNamesPickedFile() {
     QCOMPARE(source.error().file, (root / "rank_1/net-9_2.ckpt").string());
     QVERIFY2(text(source.error()).endsWith(expected), source.error().describe().c_str());
     QVERIFY(text(source.error()).contains(u"w on rank_1 is [4, 3], the strategy implies [4, 4]"_qs));
+}
+
+// The CLI flag: `loramerge plan --check-replicas MODE` prints the check's outcome as a note line.
+void TestDistributed::cliCheckReplicas_data() {
+    QTest::addColumn<QString>("mode");  // empty: the flag is not given
+    QTest::addColumn<int>("exitCode");
+    QTest::addColumn<QString>("expected");  // a line of stdout (exit 0) or the last line of stderr
+    const QString compared = u"note: replicas: 1 replicated slice compared on 2 ranks, all identical"_qs;
+    QTest::newRow("default is full") << QString() << 0 << compared;
+    QTest::newRow("full") << u"full"_qs << 0 << compared;
+    QTest::newRow("sampled") << u"sampled"_qs << 0 << compared;
+    QTest::newRow("off") << u"off"_qs << 0
+                         << u"note: replicas: not compared (--check-replicas off): each replicated slice was read "
+                            u"from the lowest rank holding it"_qs;
+    QTest::newRow("bad value") << u"some"_qs << 2 << u"Try 'loramerge --help'."_qs;
+}
+
+void TestDistributed::cliCheckReplicas() {
+    QFETCH(QString, mode);
+    QFETCH(int, exitCode);
+    QFETCH(QString, expected);
+    QTemporaryDir dir;
+    const fs::path root(dir.path().toStdString());
+    for (int r = 0; r < 2; ++r)
+        test::writeCheckpoint(root / ("rank_" + std::to_string(r)) / "a.ckpt", {intTensor("w", {8, 4}, whole({8, 4}))});
+    writeText(root / "s.ckpt", strategyBytes({{"w", {2}, {-1, -1}}}));
+    QStringList args{u"plan"_qs, u"--src_ckpt_path_or_dir"_qs, QString::fromStdString(root.string()),
+                     u"--src_ckpt_strategy"_qs, QString::fromStdString((root / "s.ckpt").string())};
+    if (!mode.isEmpty()) args << u"--check-replicas"_qs << mode;
+    QProcess process;
+    process.start(test::cliPath(), args);
+    QVERIFY(process.waitForFinished(60000));
+    const QString out = QString::fromUtf8(process.readAllStandardOutput());
+    const QString err = QString::fromUtf8(process.readAllStandardError());
+    QCOMPARE(process.exitCode(), exitCode);
+    if (exitCode == 0) {
+        QVERIFY2(out.split(u'\n').contains(expected), qPrintable(out));
+        return;
+    }
+    QVERIFY2(err.contains(u"loramerge: --check-replicas takes full, sampled or off\n"_qs), qPrintable(err));
+    QCOMPARE(err.trimmed().split(u'\n').last(), expected);
 }
 
 QTEST_GUILESS_MAIN(TestDistributed)

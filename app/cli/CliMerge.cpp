@@ -20,6 +20,7 @@ const std::vector<OptionSpec> kMergeOptions{
     {"ckpt-name", true, ""},            {"overwrite", false, ""},        {"no-verify", false, ""},
     {"no-crc-check", false, ""},        {"json", false, ""},             {"adapter", true, ""},
     {"save-format", true, ""},          {"dst-ckpt-strategy", true, ""}, {"allow-no-lora", false, ""},
+    {"check-replicas", true, ""},
 };
 
 struct MergeSetup {
@@ -47,6 +48,11 @@ std::optional<int> parseSetup(const std::vector<std::string>& args, bool needDes
         setup.source.strategy = *strategy;
     setup.source.ckptNameGlob = parsed.value("ckpt-name").value_or("");
     setup.source.adapter = parsed.value("adapter").value_or("");
+    if (auto check = parsed.value("check-replicas")) {
+        auto mode = lms::parseReplicaCheck(*check);
+        if (!mode) return usageError("--check-replicas takes full, sampled or off");
+        setup.source.replicaCheck = *mode;
+    }
     setup.dstDir = parsed.value("dst-ckpt-dir").value_or("");
     if (needDestination && setup.dstDir.empty()) return usageError("missing --dst_ckpt_dir (the output folder)");
     setup.source.fallbackStrategyDir = setup.dstDir;
@@ -132,6 +138,7 @@ int runPlan(const std::vector<std::string>& args, const GlobalOptions&) {
     auto source = lms::openSource(setup.source, &notes);
     if (!source) return reportError(source.error());
     for (const auto& note : notes) std::printf("note: %s\n", note.c_str());
+    for (const auto& note : (*source)->reportNotes()) std::printf("note: %s\n", note.c_str());
     const auto plan = lms::planLora((*source)->tensors(), setup.merge.plan);
     printPlan(**source, plan, setup.merge);
     if (!setup.merge.outputFile.empty()) std::printf("would write: %s\n", setup.merge.outputFile.c_str());

@@ -52,6 +52,8 @@ Merge options (as in transform_ckpt_lora.py; --kebab-case works too):
   --allow-no-lora             write the checkpoint even when it holds no LoRA to merge (default: refuse)
   --square-base ORDER         orientation of square base weights: out-in (default, MindFormers) or in-out
   --ckpt-name GLOB            in each rank folder use the file matching GLOB (default: lexicographically last)
+  --check-replicas MODE       compare the copies of every replicated slice across ranks: full (default,
+                              every byte), sampled (32 blocks of copies over 64 MiB) or off
   --overwrite                 replace an existing output file
   --no-verify                 skip re-reading the output to check it (verification is on by default)
   --no-crc-check              do not verify a crc_num trailer of the input

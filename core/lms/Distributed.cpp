@@ -1,5 +1,6 @@
 #include "lms/Distributed.h"
 
+#include "lms/Hash.h"
 #include "lms/Log.h"
 
 #include <fnmatch.h>
@@ -19,6 +20,11 @@ namespace fs = std::filesystem;
 constexpr uint64_t kBlockBytes = 8ull << 20;    // bounded reads when scattering slices
 constexpr uint64_t kCompareBytes = 1ull << 20;  // per file, when comparing copies
 constexpr size_t kMaxPickNotes = 8;
+// Replica comparison (ReplicaCheck): XXH64 per block of each copy; sampled mode reads
+// kSampleBlocks spread blocks of copies larger than kSampleAboveBlocks blocks.
+constexpr uint64_t kHashBlockBytes = 1ull << 20;
+constexpr uint64_t kSampleAboveBlocks = 64;
+constexpr uint64_t kSampleBlocks = 32;
 
 std::string rankName(int64_t rank) {
     return "rank_" + std::to_string(rank);
@@ -165,6 +171,61 @@ Result<bool> sameBytes(const CheckpointFile& fileA, const TensorInfo& a, const C
     return true;
 }
 
+// The blocks of a copy of `total` bytes that a replica check compares (ascending).
+std::vector<uint64_t> blocksToCompare(uint64_t total, ReplicaCheck mode) {
+    const uint64_t count = (total + kHashBlockBytes - 1) / kHashBlockBytes;
+    std::vector<uint64_t> blocks;
+    if (mode == ReplicaCheck::Sampled && count > kSampleAboveBlocks) {
+        // Spread evenly, first and last included: a copy of another tensor, a zeroed copy or a
+        // copy shifted by a wrong layout differs almost everywhere, so any spread sample sees it.
+        for (uint64_t i = 0; i < kSampleBlocks; ++i) blocks.push_back(i * (count - 1) / (kSampleBlocks - 1));
+        return blocks;
+    }
+    for (uint64_t i = 0; i < count; ++i) blocks.push_back(i);
+    return blocks;
+}
+
+// XXH64 of each listed block of a tensor's content, read in one pass (ascending blocks).
+Result<std::vector<uint64_t>> blockHashes(const CheckpointFile& file, const TensorInfo& info,
+                                          std::span<const uint64_t> blocks, std::vector<std::byte>& buffer,
+                                          const CancelToken* cancel) {
+    const auto ranges = comparableRanges(info);
+    const uint64_t total = totalLength(ranges);
+    std::vector<uint64_t> hashes;
+    hashes.reserve(blocks.size());
+    std::optional<RangeStream> stream;
+    uint64_t position = 0;
+    for (uint64_t block : blocks) {
+        if (auto s = cancelled(cancel); !s) return std::unexpected(s.error());
+        const uint64_t at = block * kHashBlockBytes;
+        if (!stream || position != at) stream.emplace(file, ranges, at);
+        buffer.resize(size_t(std::min(kHashBlockBytes, total - at)));
+        if (auto s = stream->read(buffer); !s) {
+            Error error = s.error();
+            if (error.file.empty()) error.file = file.path();
+            if (error.parameter.empty()) error.parameter = info.name;
+            return std::unexpected(error);
+        }
+        position = at + buffer.size();
+        hashes.push_back(xxh64(buffer));
+    }
+    return hashes;
+}
+
+// Byte offset of the first difference of two equally long contents inside `block`.
+Result<uint64_t> firstDifference(const CheckpointFile& fileA, const TensorInfo& a, const CheckpointFile& fileB,
+                                 const TensorInfo& b, uint64_t block) {
+    const auto rangesA = comparableRanges(a), rangesB = comparableRanges(b);
+    const uint64_t at = block * kHashBlockBytes;
+    const size_t n = size_t(std::min(kHashBlockBytes, totalLength(rangesA) - at));
+    std::vector<std::byte> bytesA(n), bytesB(n);
+    RangeStream streamA(fileA, rangesA, at), streamB(fileB, rangesB, at);
+    if (auto s = streamA.read(bytesA); !s) return std::unexpected(s.error());
+    if (auto s = streamB.read(bytesB); !s) return std::unexpected(s.error());
+    const auto diff = std::ranges::mismatch(bytesA, bytesB);
+    return at + uint64_t(diff.in1 - bytesA.begin());
+}
+
 // Bytes per element when a tensor can be cut at element boundaries; 0 otherwise.
 uint64_t sliceableElementBytes(DType dtype) {
     const unsigned bits = dtypeBits(dtype);
@@ -225,6 +286,9 @@ public:
     std::vector<std::filesystem::path> inputFiles() const override;
     uint64_t inputBytes() const override;
     Status verifyInputs(const CancelToken* cancel) const override;
+    std::vector<std::string> reportNotes() const override {
+        return replicaNote_.empty() ? std::vector<std::string>{} : std::vector<std::string>{replicaNote_};
+    }
 
     const Strategy& strategy() const override { return strategy_; }
     const std::vector<RankFile>& rankFiles() const override { return rankFiles_; }
@@ -243,9 +307,21 @@ private:
     Result<std::vector<int64_t>> fullShapeOf(const std::string& name, const ParamLayout& layout, int64_t rank,
                                              const TensorInfo& first) const;
     Status setSliceSizes(TensorPlan& plan, const TensorInfo& first, const std::string& path) const;
-    Result<TensorPlan> planSharded(const std::string& name,
-                                   const std::vector<const ParamLayout*>& variants) const;
+    Result<TensorPlan> planSharded(const std::string& name, const std::vector<const ParamLayout*>& variants,
+                                   const CancelToken* cancel);
     Result<TensorPlan> planCopied(const std::string& name, const CancelToken* cancel) const;
+    Result<std::optional<TensorPlan>> planIntegratedCopy(const std::string& name, const ParamLayout& layout,
+                                                         const std::vector<int64_t>& holders,
+                                                         const CancelToken* cancel);
+    Result<std::optional<size_t>> firstDifferingCopy(const std::string& name, std::span<const int64_t> holders,
+                                                     ReplicaCheck mode, std::vector<std::byte>& buffer,
+                                                     uint64_t* block, const CancelToken* cancel) const;
+    void noteAbsentLayouts(const std::set<std::string_view>& seen, std::vector<std::string>* notes) const;
+    Status compareReplicas(ReplicaCheck mode, const CancelToken* cancel);
+    Error replicaMismatch(const std::string& name, const TensorPlan& plan, const SlicePiece& piece, size_t other,
+                          uint64_t block) const;
+    std::string rankFileText(int64_t rank) const;
+    Error explainRankFile(Error error) const;
     Status checkPieceDims(const std::string& name, const ParamLayout& layout, int64_t rank,
                           const TensorInfo& info, const TensorInfo& first, const Box& box,
                           std::span<const int64_t> full) const;
@@ -257,6 +333,14 @@ private:
     }
 
     fs::path modelDir_;
+    bool adapter_ = false;
+    std::string replicaNote_;       // the replica check's outcome, for the merge report
+    size_t integratedCopies_ = 0;   // adapter tensors read from one full copy (integrated_save)
+    struct SlicedAdapterTensor {
+        std::string name;
+        int64_t rank = 0, other = 0;  // two holders with different bytes
+    };
+    std::optional<SlicedAdapterTensor> firstSlicedAdapterTensor_;  // a split LoRA tensor really sliced
     Strategy strategy_;
     int64_t devicesPerStage_ = 0;
     std::vector<RankInput> ranks_;  // index = global rank
@@ -271,6 +355,7 @@ Result<std::unique_ptr<DistributedSourceImpl>> DistributedSourceImpl::open(const
                                                                            const CancelToken* cancel) {
     auto source = std::make_unique<DistributedSourceImpl>();
     source->modelDir_ = options.modelDir;
+    source->adapter_ = options.adapter;
     auto strategy = loadStrategyArgument(options.strategy, options.fallbackStrategyDir, notes);
     if (!strategy) return std::unexpected(strategy.error());
     source->strategy_ = std::move(*strategy);
@@ -280,9 +365,13 @@ Result<std::unique_ptr<DistributedSourceImpl>> DistributedSourceImpl::open(const
     for (auto& [name, variants] : source->layoutsByName_)
         std::ranges::sort(variants, {}, [](const ParamLayout* l) { return l->stages.front(); });
     if (auto s = source->checkDeviceCounts(); !s) return std::unexpected(s.error());
-    if (auto s = source->openRankFiles(options, notes, cancel); !s) return std::unexpected(s.error());
-    if (auto s = source->planTensors(notes, cancel); !s) return std::unexpected(s.error());
+    if (auto s = source->openRankFiles(options, notes, cancel); !s)
+        return std::unexpected(source->explainRankFile(s.error()));
+    if (auto s = source->planTensors(notes, cancel); !s) return std::unexpected(source->explainRankFile(s.error()));
+    if (auto s = source->compareReplicas(options.replicaCheck, cancel); !s)
+        return std::unexpected(source->explainRankFile(s.error()));
     log().info("distributed source: {}", source->description());
+    if (!source->replicaNote_.empty()) log().info("{}", source->replicaNote_);
     return source;
 }
 
@@ -344,13 +433,18 @@ Status DistributedSourceImpl::openRankFiles(const DistributedOptions& options,
         auto path = pickRankCheckpoint((*dirs)[size_t(rank)], options.ckptNameGlob, &input.info.candidates);
         if (!path) return std::unexpected(path.error());
         input.info.path = *path;
+        if (input.info.candidates > 1)
+            input.info.choice = (options.ckptNameGlob.empty() ? std::string("the lexicographically last")
+                                                              : "the last matching '" + options.ckptNameGlob + "'") +
+                                " of " + std::to_string(input.info.candidates) + " " +
+                                path->extension().string() + " files";
         if (input.info.candidates > 1 && notes && picked++ < kMaxPickNotes)
             notes->push_back(rankName(rank) + ": picked " + path->filename().string() + " of " +
                              std::to_string(input.info.candidates) + " checkpoint files (" + how + ")");
+        rankFiles_.push_back(input.info);  // before opening, so an error can explain the choice
         auto file = CheckpointFile::open(*path, cancel);
         if (!file) return std::unexpected(file.error());
         input.file = std::move(*file);
-        rankFiles_.push_back(input.info);
         ranks_.push_back(std::move(input));
     }
     if (picked > kMaxPickNotes && notes)
@@ -368,7 +462,7 @@ Status DistributedSourceImpl::planTensors(std::vector<std::string>* notes, const
     for (const auto& name : order) {
         if (auto s = cancelled(cancel); !s) return s;
         const auto it = layoutsByName_.find(name);
-        auto plan = it != layoutsByName_.end() ? planSharded(name, it->second) : planCopied(name, cancel);
+        auto plan = it != layoutsByName_.end() ? planSharded(name, it->second, cancel) : planCopied(name, cancel);
         if (!plan) return std::unexpected(withModelDir(plan.error()));
         const auto& front = plan->reads.front();
         SourceTensor tensor;
@@ -390,13 +484,43 @@ Status DistributedSourceImpl::planTensors(std::vector<std::string>* notes, const
         tensors_.push_back(std::move(tensor));
         plans_.push_back(std::move(*plan));
     }
+    if (integratedCopies_ > 0 && firstSlicedAdapterTensor_) {
+        const auto& sliced = *firstSlicedAdapterTensor_;
+        return fail(ErrorCode::Mismatch,
+                    std::to_string(integratedCopies_) +
+                        " split LoRA tensor(s) of this adapter are identical full copies in every rank (MindPet "
+                        "integrated_save), but this one differs between " + rankName(sliced.rank) + " and " +
+                        rankName(sliced.other) + ": the rank files do not hold copies of one adapter",
+                    ranks_[size_t(sliced.other)].info.path.string(), sliced.name);
+    }
+    if (integratedCopies_ > 0 && notes)
+        notes->push_back("the adapter holds full copies of its " + std::to_string(integratedCopies_) +
+                         " split LoRA tensor(s) in every rank (MindPet integrated_save), all identical: one copy of "
+                         "each is used");
+    noteAbsentLayouts(seen, notes);
+    return {};
+}
+
+// Strategy layouts whose parameter no rank file holds; most of them absent is a warning.
+void DistributedSourceImpl::noteAbsentLayouts(const std::set<std::string_view>& seen,
+                                              std::vector<std::string>* notes) const {
     size_t unused = 0;
     for (const auto& [name, variants] : layoutsByName_)
         if (!seen.contains(name)) ++unused;
-    if (unused && notes)
-        notes->push_back(std::to_string(unused) +
-                         " parameter(s) of the strategy are not in the rank files (ignored)");
-    return {};
+    if (!unused || !notes) return;
+    const size_t total = layoutsByName_.size();
+    // An adapter holds only the LoRA tensors, so the base weights' layouts are absent by nature.
+    if (!adapter_ && unused * 2 > total) {
+        const std::string text = "warning: " + std::to_string(unused) + " of the strategy's " +
+                                 std::to_string(total) + " parameter layouts (" +
+                                 std::to_string(unused * 100 / total) +
+                                 " %) name parameters that are not in the rank files: is it the strategy of another "
+                                 "run, or were the checkpoints saved with only_trainable_params?";
+        log().warn("{}", text);
+        notes->push_back(text);
+        return;
+    }
+    notes->push_back(std::to_string(unused) + " parameter(s) of the strategy are not in the rank files (ignored)");
 }
 
 // The first stage variant whose ranks actually hold the parameter (spec §4.5), with those
@@ -443,19 +567,23 @@ Status DistributedSourceImpl::checkSupported(const std::string& name, const Para
 Result<std::vector<int64_t>> DistributedSourceImpl::fullShapeOf(const std::string& name,
                                                                 const ParamLayout& layout, int64_t rank,
                                                                 const TensorInfo& first) const {
-    auto full = inferFullShape(layout, first.dims);
-    if (!full) return std::unexpected(full.error());
-    if (!layout.globalShape.empty() && *full != layout.globalShape)
+    // JSON strategies record the full shape; every slice, the first included, is then checked
+    // against it (checkPieceDims). Protobuf ones do not, so it is inferred as MindSpore does
+    // (spec §4.9; _parallel_serialization.py _transform_parallel_checkpoint).
+    if (!layout.globalShape.empty()) return layout.globalShape;
+    if (first.dims.size() != layout.tensorMap.size())
         return fail(ErrorCode::Mismatch,
-                    rankName(rank) + " stores shape " + dimsText(first.dims) + ", which gives full shape " +
-                        dimsText(*full) + ", but the strategy records tensor_shape " +
-                        dimsText(layout.globalShape),
+                    "strategy does not describe these files: " + name + " on " + rankName(rank) + " is " +
+                        dimsText(first.dims) + ", the strategy implies a " +
+                        std::to_string(layout.tensorMap.size()) + "-dimensional slice (tensor_map " +
+                        layout.tensorMapText() + ") — is it the strategy of another run?",
                     ranks_[size_t(rank)].file->path(), name);
-    return full;
+    return inferFullShape(layout, first.dims);
 }
 
 Result<TensorPlan> DistributedSourceImpl::planSharded(const std::string& name,
-                                                      const std::vector<const ParamLayout*>& variants) const {
+                                                      const std::vector<const ParamLayout*>& variants,
+                                                      const CancelToken* cancel) {
     auto choice = chooseLayout(name, variants);
     if (!choice) return std::unexpected(choice.error());
     const ParamLayout& layout = *choice->layout;
@@ -463,6 +591,11 @@ Result<TensorPlan> DistributedSourceImpl::planSharded(const std::string& name,
     const CheckpointFile& firstFile = *ranks_[size_t(firstHolder)].file;
     const TensorInfo& first = *firstFile.find(name);
     if (auto s = checkSupported(name, layout, first, firstFile.path()); !s) return std::unexpected(s.error());
+    if (adapter_) {
+        auto copy = planIntegratedCopy(name, layout, choice->holders, cancel);
+        if (!copy) return std::unexpected(copy.error());
+        if (*copy) return std::move(**copy);
+    }
     auto full = fullShapeOf(name, layout, firstHolder, first);
     if (!full) return std::unexpected(full.error());
 
@@ -523,10 +656,11 @@ Status DistributedSourceImpl::checkPieceDims(const std::string& name, const Para
                     path, name);
     if (info.dims != box.shape())
         return fail(ErrorCode::Mismatch,
-                    rankName(rank) + " stores shape " + dimsText(info.dims) + ", but with dev_matrix " +
-                        layout.devMatrixText() + " and tensor_map " + layout.tensorMapText() +
-                        " it should hold slice " + box.text() + " of the full shape " + dimsText(full) +
-                        " (was the checkpoint saved with integrated_save, or with another strategy?)",
+                    "strategy does not describe these files: " + name + " on " + rankName(rank) + " is " +
+                        dimsText(info.dims) + ", the strategy implies " + dimsText(box.shape()) +
+                        " — is it the strategy of another run? (dev_matrix " + layout.devMatrixText() +
+                        ", tensor_map " + layout.tensorMapText() + ": slice " + box.text() + " of the full shape " +
+                        dimsText(full) + ")",
                     path, name);
     return {};
 }
@@ -569,6 +703,160 @@ Result<TensorPlan> DistributedSourceImpl::planCopied(const std::string& name,
     return plan;
 }
 
+// MindPet integrated_save (spec §4.9: "detect it and adapt rather than multiplying blindly"): every
+// rank stores the whole LoRA tensor. Recognised when the layout splits the tensor, all holders
+// store one shape and type, and every copy is byte-identical; nullopt when the copies are slices.
+Result<std::optional<TensorPlan>> DistributedSourceImpl::planIntegratedCopy(const std::string& name,
+                                                                            const ParamLayout& layout,
+                                                                            const std::vector<int64_t>& holders,
+                                                                            const CancelToken* cancel) {
+    auto optPieces = optShardPieces(layout);
+    int64_t parts = optPieces ? *optPieces : 1;
+    for (int64_t t : tensorSplits(layout)) parts *= t;
+    if (parts <= 1 || holders.size() < 2) return std::nullopt;
+    const CheckpointFile& firstFile = *ranks_[size_t(holders.front())].file;
+    const TensorInfo& first = *firstFile.find(name);
+    for (int64_t rank : holders) {
+        const TensorInfo& info = *ranks_[size_t(rank)].file->find(name);
+        if (info.dims != first.dims || info.typeName != first.typeName) return std::nullopt;  // checkPieceDims says why
+    }
+    std::vector<std::byte> buffer;
+    uint64_t block = 0;
+    auto differing = firstDifferingCopy(name, holders, ReplicaCheck::Full, buffer, &block, cancel);
+    if (!differing) return std::unexpected(differing.error());
+    if (*differing) {
+        const int64_t other = holders[**differing];
+        if (!layout.globalShape.empty() && first.dims == layout.globalShape)
+            return fail(ErrorCode::Mismatch,
+                        "every rank stores the full shape " + dimsText(first.dims) +
+                            " (integrated_save), but the copies in " + rankFileText(holders.front()) + " and " +
+                            rankFileText(other) + " differ: the rank files do not hold copies of one adapter",
+                        ranks_[size_t(other)].info.path.string(), name);
+        if (!firstSlicedAdapterTensor_) firstSlicedAdapterTensor_ = SlicedAdapterTensor{name, holders.front(), other};
+        return std::nullopt;
+    }
+    ++integratedCopies_;
+    TensorPlan plan;
+    plan.placement.fullShape = first.logicalShape();
+    const std::vector<int64_t> zeros(plan.placement.fullShape.size(), 0);
+    plan.placement.pieces.push_back({Box{zeros, plan.placement.fullShape}, holders});
+    plan.reads.push_back({&firstFile, &first});
+    return plan;
+}
+
+// Compares the copies of one tensor held by `holders` (equal dims and type, checked before)
+// with the first one: the index in `holders` of the first differing copy, and in `block` the
+// first compared block where it differs.
+Result<std::optional<size_t>> DistributedSourceImpl::firstDifferingCopy(const std::string& name,
+                                                                        std::span<const int64_t> holders,
+                                                                        ReplicaCheck mode,
+                                                                        std::vector<std::byte>& buffer,
+                                                                        uint64_t* block,
+                                                                        const CancelToken* cancel) const {
+    const CheckpointFile& firstFile = *ranks_[size_t(holders.front())].file;
+    const TensorInfo& first = *firstFile.find(name);
+    const auto blocks = blocksToCompare(totalLength(comparableRanges(first)), mode);
+    auto reference = blockHashes(firstFile, first, blocks, buffer, cancel);
+    if (!reference) return std::unexpected(reference.error());
+    for (size_t i = 1; i < holders.size(); ++i) {
+        const CheckpointFile& file = *ranks_[size_t(holders[i])].file;
+        auto hashes = blockHashes(file, *file.find(name), blocks, buffer, cancel);
+        if (!hashes) return std::unexpected(hashes.error());
+        const auto diff = std::ranges::mismatch(*reference, *hashes);
+        if (diff.in1 == reference->end()) continue;
+        *block = blocks[size_t(diff.in1 - reference->begin())];
+        return i;
+    }
+    return std::nullopt;
+}
+
+// Every slice the strategy places on several ranks must be the same bytes in each of them
+// (spec §4.8). MindSpore assumes so and reads one copy (parallel/_utils.py _infer_rank_list,
+// _remove_repeated_slices: the replica with coordinate 0 on every unused device axis); a
+// strategy of another run breaks the assumption silently, so the copies are compared.
+Status DistributedSourceImpl::compareReplicas(ReplicaCheck mode, const CancelToken* cancel) {
+    if (mode == ReplicaCheck::Off) {
+        replicaNote_ = "replicas: not compared (--check-replicas off): each replicated slice was read from the lowest "
+                       "rank holding it";
+        return {};
+    }
+    std::vector<std::byte> buffer;
+    size_t slices = 0, sampled = 0;
+    std::set<int64_t> ranks;
+    for (size_t t = 0; t < plans_.size(); ++t) {
+        const TensorPlan& plan = plans_[t];
+        if (!plan.placement.layout) continue;  // without layout: compared in full by planCopied
+        for (const SlicePiece& piece : plan.placement.pieces) {
+            if (piece.ranks.size() < 2) continue;
+            uint64_t block = 0;
+            auto differing = firstDifferingCopy(tensors_[t].name, piece.ranks, mode, buffer, &block, cancel);
+            if (!differing) return std::unexpected(differing.error());
+            if (*differing) return std::unexpected(replicaMismatch(tensors_[t].name, plan, piece, **differing, block));
+            ++slices;
+            ranks.insert(piece.ranks.begin(), piece.ranks.end());
+            const TensorInfo& info = *ranks_[size_t(piece.ranks.front())].file->find(tensors_[t].name);
+            if (mode == ReplicaCheck::Sampled && totalLength(comparableRanges(info)) > kSampleAboveBlocks * kHashBlockBytes)
+                ++sampled;
+        }
+    }
+    if (slices == 0) {
+        replicaNote_ = "replicas: no slice is held by more than one rank";
+        return {};
+    }
+    replicaNote_ = "replicas: " + std::to_string(slices) + (slices == 1 ? " replicated slice" : " replicated slices") +
+                   " compared on " +
+                   std::to_string(ranks.size()) + " ranks, all identical";
+    if (sampled)
+        replicaNote_ += " (--check-replicas sampled: " + std::to_string(sampled) + " slice(s) over " +
+                        std::to_string(kSampleAboveBlocks) + " MiB compared in " + std::to_string(kSampleBlocks) +
+                        " spread blocks of 1 MiB)";
+    return {};
+}
+
+// The error for copies of one slice that differ, naming both files and the first differing element.
+Error DistributedSourceImpl::replicaMismatch(const std::string& name, const TensorPlan& plan, const SlicePiece& piece,
+                                             size_t other, uint64_t block) const {
+    const int64_t a = piece.ranks.front(), b = piece.ranks[other];
+    const CheckpointFile& fileA = *ranks_[size_t(a)].file;
+    const CheckpointFile& fileB = *ranks_[size_t(b)].file;
+    const TensorInfo& infoA = *fileA.find(name);
+    std::string where = "in the 1 MiB block at byte " + std::to_string(block * kHashBlockBytes) + " of the slice";
+    auto offset = firstDifference(fileA, infoA, fileB, *fileB.find(name), block);
+    const uint64_t elementBytes = sliceableElementBytes(infoA.dtype);
+    const auto shape = piece.box.shape();
+    if (offset && elementBytes && !shape.empty()) {
+        uint64_t index = *offset / elementBytes;  // row-major in the slice
+        std::vector<int64_t> at(shape.size());
+        for (size_t d = shape.size(); d-- > 0;) {
+            at[d] = piece.box.begin[d] + int64_t(index % uint64_t(shape[d]));
+            index /= uint64_t(shape[d]);
+        }
+        where = "first at element " + dimsText(at) + " of the full shape " + dimsText(plan.placement.fullShape);
+    }
+    return Error{ErrorCode::Mismatch,
+                 "strategy does not describe these files: " + name + " on " + rankName(a) + " and " + rankName(b) +
+                     " should be identical copies of slice " + piece.box.text() + ", but " + rankFileText(a) +
+                     " and " + rankFileText(b) + " differ, " + where + " — is it the strategy of another run?",
+                 fileB.path(), name, std::nullopt};
+}
+
+// "rank_1/checkpoint_1-2_40.ckpt": a rank file as people find it under the model folder.
+std::string DistributedSourceImpl::rankFileText(int64_t rank) const {
+    const fs::path& path = rankFiles_[size_t(rank)].path;
+    return (path.parent_path().filename() / path.filename()).string();
+}
+
+// When the file concerned is a rank file picked among several, says which one and why.
+Error DistributedSourceImpl::explainRankFile(Error error) const {
+    for (const RankFile& rank : rankFiles_) {
+        if (rank.choice.empty() || error.file != rank.path.string()) continue;
+        error.message += " (" + rankFileText(rank.rank) + " is " + rank.choice +
+                         " in its folder; choose another with --ckpt-name)";
+        break;
+    }
+    return error;
+}
+
 Status DistributedSourceImpl::read(size_t index, std::span<std::byte> out, const CancelToken* cancel) const {
     if (index >= plans_.size())
         return fail(ErrorCode::InvalidArgument, "tensor index out of range", modelDir_.string());
@@ -578,8 +866,10 @@ Status DistributedSourceImpl::read(size_t index, std::span<std::byte> out, const
                     modelDir_.string(), tensor.name);
     if (auto s = cancelled(cancel); !s) return s;
     const TensorPlan& plan = plans_[index];
-    if (plan.elementBytes == 0) return plan.reads.front().file->readTensor(*plan.reads.front().info, out);
-    return scatterRows(plan, 0, plan.placement.fullShape.front(), out, cancel);
+    auto status = plan.elementBytes == 0 ? plan.reads.front().file->readTensor(*plan.reads.front().info, out)
+                                         : scatterRows(plan, 0, plan.placement.fullShape.front(), out, cancel);
+    if (!status) return std::unexpected(explainRankFile(status.error()));
+    return status;
 }
 
 Status DistributedSourceImpl::readRows(size_t index, int64_t rowBegin, int64_t rowEnd,
@@ -594,9 +884,11 @@ Status DistributedSourceImpl::readRows(size_t index, int64_t rowBegin, int64_t r
                     tensor.name);
     if (auto s = cancelled(cancel); !s) return s;
     const TensorPlan& plan = plans_[index];
-    if (plan.elementBytes == 0)
-        return plan.reads.front().file->readRange(*plan.reads.front().info, uint64_t(rowBegin) * stride, out);
-    return scatterRows(plan, rowBegin, rowEnd, out, cancel);
+    auto status = plan.elementBytes == 0
+                      ? plan.reads.front().file->readRange(*plan.reads.front().info, uint64_t(rowBegin) * stride, out)
+                      : scatterRows(plan, rowBegin, rowEnd, out, cancel);
+    if (!status) return std::unexpected(explainRankFile(status.error()));
+    return status;
 }
 
 // Fills `out`, rows [rowBegin, rowEnd) of a sliced tensor, from every piece overlapping them.
@@ -653,11 +945,18 @@ uint64_t DistributedSourceImpl::inputBytes() const {
 
 Status DistributedSourceImpl::verifyInputs(const CancelToken* cancel) const {
     for (const auto& rank : ranks_)
-        if (auto s = rank.file->verifyCrc(cancel); !s) return s;
+        if (auto s = rank.file->verifyCrc(cancel); !s) return std::unexpected(explainRankFile(s.error()));
     return {};
 }
 
 }  // namespace
+
+std::optional<ReplicaCheck> parseReplicaCheck(std::string_view text) {
+    if (text == "full") return ReplicaCheck::Full;
+    if (text == "sampled") return ReplicaCheck::Sampled;
+    if (text == "off") return ReplicaCheck::Off;
+    return std::nullopt;
+}
 
 Result<std::vector<RankFolder>> findRankFolders(const fs::path& modelDir) {
     std::error_code ec;

@@ -11,10 +11,16 @@
 //    ckptNameGlob (fnmatch), or else the lexicographically last name, as MindSpore does; a
 //    note says which one when there was a choice.
 //  * A parameter with a layout is reassembled from the rank files of its stages (global rank
-//    g is local rank g % D of stage g / D): its full shape is inferred from the lowest rank
-//    holding it and checked against every other rank; every element must be covered exactly
-//    once; each distinct piece is read from the lowest rank holding it. `field` != 0 and
-//    manual splits are refused as unsupported.
+//    g is local rank g % D of stage g / D): its full shape is the JSON strategy's tensor_shape,
+//    or else inferred from the lowest rank holding it; every rank file must store exactly the
+//    slice shape the strategy implies for it; every element must be covered exactly once; each
+//    distinct piece is read from the lowest rank holding it. `field` != 0 and manual splits are
+//    refused as unsupported.
+//  * A slice held by several ranks (replicated over a device axis) is compared across them
+//    when opening (ReplicaCheck): copies that differ mean the strategy is not the one these
+//    files were saved with, and are refused naming both files and the first differing element.
+//  * An adapter (DistributedOptions::adapter) whose split LoRA tensors are identical full
+//    copies in every rank (MindPet integrated_save) is read from one copy.
 //  * A parameter without a layout must be identical (type, dims, bytes) in every rank file
 //    holding it and is then copied once; if the copies differ it is refused (spec §4.10: most
 //    likely a frozen sharded weight left out by only_trainable_params=True).
@@ -25,10 +31,21 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lms {
+
+// How replicated slices are compared when a distributed source is opened.
+enum class ReplicaCheck {
+    Full,     // every byte of every copy (XXH64 of each 1 MiB block), the default
+    Sampled,  // copies over 64 MiB: 32 blocks spread over the copy, first and last included
+    Off,      // not compared: the lowest rank's copy is used unseen
+};
+// "full", "sampled", "off"; nullopt for anything else.
+std::optional<ReplicaCheck> parseReplicaCheck(std::string_view text);
 
 struct DistributedOptions {
     std::filesystem::path modelDir;  // holds rank_<n>/ folders
@@ -39,6 +56,10 @@ struct DistributedOptions {
     // Where to write merged_ckpt_strategy.ckpt when the strategy folder is not writable.
     std::filesystem::path fallbackStrategyDir;
     std::string ckptNameGlob;  // pick this file in each rank folder; empty: lexicographically last
+    ReplicaCheck replicaCheck = ReplicaCheck::Full;
+    // The rank files are a LoRA-only adapter: most strategy layouts (the base weights) are
+    // naturally absent, and integrated_save full copies are recognised.
+    bool adapter = false;
 };
 
 // A rank_<n> folder under a model folder.
@@ -63,6 +84,7 @@ struct RankFile {
     int64_t rank = 0;  // global rank
     std::filesystem::path path;
     size_t candidates = 1;  // checkpoint files that were in its folder
+    std::string choice;     // why this file: "the lexicographically last of 3 .ckpt files"
 };
 
 // Where one full tensor of a DistributedSource comes from.
@@ -90,10 +112,13 @@ public:
 };
 
 // Opens the rank files and the strategy and checks that they agree (ranks present, shapes
-// consistent, every element covered once, parameters without layout identical across ranks —
-// this reads their bytes once, in bounded blocks). `notes` receives sentences for the user
-// (which file was picked per rank, where the merged strategy was written). Errors name the
-// file or rank folder and the parameter concerned.
+// consistent, every element covered once, parameters without layout identical across ranks,
+// replicated slices identical per options.replicaCheck — this reads their bytes once, in
+// bounded blocks). `notes` receives sentences for the user (which file was picked per rank,
+// where the merged strategy was written, a "warning: ..." when most strategy layouts are absent
+// from the files); reportNotes() of the source says what the replica check found. Errors name
+// the file or rank folder and the parameter concerned; an error about a rank file whose folder
+// held several checkpoints also says which one was used and why.
 Result<std::unique_ptr<DistributedSource>> openDistributedModel(const DistributedOptions& options,
                                                                 std::vector<std::string>* notes = nullptr,
                                                                 const CancelToken* cancel = nullptr);

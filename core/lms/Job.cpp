@@ -43,6 +43,11 @@ public:
         if (auto st = base_->verifyInputs(cancel); !st) return st;
         return adapter_->verifyInputs(cancel);
     }
+    std::vector<std::string> reportNotes() const override {
+        auto notes = base_->reportNotes();
+        for (auto& note : adapter_->reportNotes()) notes.push_back("adapter " + note);
+        return notes;
+    }
 
 private:
     std::unique_ptr<ModelSource> base_, adapter_;
@@ -87,6 +92,8 @@ Result<std::unique_ptr<ModelSource>> openOne(const std::filesystem::path& src, c
     options.strategy = spec.strategy;
     options.fallbackStrategyDir = spec.fallbackStrategyDir;
     options.ckptNameGlob = spec.ckptNameGlob;
+    options.replicaCheck = spec.replicaCheck;
+    options.adapter = std::string_view(option) == "adapter";
     return openDistributedSource(options, notes, cancel);
 }
 

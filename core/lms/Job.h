@@ -3,6 +3,7 @@
 // MindFormers argument semantics (src file or model_dir, strategy file or folder, dst_ckpt_dir,
 // prefix) mapped onto ModelSource and MergeOptions.
 
+#include "lms/Distributed.h"
 #include "lms/Merge.h"
 #include "lms/Source.h"
 
@@ -20,6 +21,7 @@ struct SourceSpec {
     // Optional LoRA-only adapter (MindPet DELTA_CKP-*.ckpt, MindFormers checkpoint_trainable/): a
     // file, or a folder of rank_<n>/ folders sliced by the same strategy as `src`.
     std::filesystem::path adapter;
+    ReplicaCheck replicaCheck = ReplicaCheck::Full;  // for rank folders (Distributed.h)
 };
 
 // Opens a full or distributed source. `notes` receives sentences worth telling the user.

@@ -532,6 +532,7 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
         if (pair.status == PairStatus::Disabled) report.skipped.push_back(pair.base + ": left out by the user");
     }
     if (plan.pairs.empty()) report.notes.push_back("no LoRA pairs found: the checkpoint is written without changes");
+    for (auto& note : source.reportNotes()) report.notes.push_back(std::move(note));  // e.g. the replica check
 
     CreatedDirectories created;  // declared first: destroyed last, after the sinks removed their temp files
     auto targets = planTargets(source, plan, options);

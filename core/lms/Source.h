@@ -57,6 +57,9 @@ public:
     virtual uint64_t inputBytes() const = 0;
     // Checks that can only run by reading bytes (e.g. CRC trailers); bounded memory.
     virtual Status verifyInputs(const CancelToken* /*cancel*/) const { return {}; }
+    // Sentences for the merge report about checks made when the source was opened (e.g. "replicas:
+    // 84 replicated slices compared on 2 ranks, all identical"); runMerge adds them to its notes.
+    virtual std::vector<std::string> reportNotes() const { return {}; }
 
 private:
     // The default readRows keeps the last whole tensor it read, so consecutive row blocks of one

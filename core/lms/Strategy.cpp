@@ -218,12 +218,27 @@ Status convertTensorMap(const pb::ParallelLayouts& stored, ParamLayout& out, std
     return {};
 }
 
-// Sets name and stages from a stored name, splitting a "<stage>-" prefix.
-void assignName(ParamLayout& layout, std::string_view storedName, bool& prefixed) {
-    if (auto split = splitStagePrefix(storedName)) {
+// Whether a file is a merged pipeline strategy (spec §3): merge_pipeline_strategys renames EVERY
+// layout "<stage>-<name>" and appends the operator items of every stage file, so items of one
+// stage s go with prefixes of s only. A per-rank file whose parameter names merely start with
+// digits and a dash is read as is.
+bool isMergedPipelineStrategy(std::span<const std::string_view> names, const std::set<uint32_t>& itemStages) {
+    std::set<uint32_t> prefixes;
+    for (std::string_view name : names) {
+        auto split = splitStagePrefix(name);
+        if (!split) return false;
+        prefixes.insert(split->first);
+    }
+    if (prefixes.empty()) return false;
+    return itemStages.size() != 1 || std::ranges::includes(itemStages, prefixes);
+}
+
+// Sets name and stages from a stored name, splitting a "<stage>-" prefix when the file is merged.
+void assignName(ParamLayout& layout, std::string_view storedName, bool merged) {
+    auto split = merged ? splitStagePrefix(storedName) : std::nullopt;
+    if (split) {
         layout.name = std::string(split->second);
         layout.stages = {split->first};
-        prefixed = true;
     } else {
         layout.name = std::string(storedName);
         layout.stages = {0};
@@ -231,11 +246,11 @@ void assignName(ParamLayout& layout, std::string_view storedName, bool& prefixed
 }
 
 Result<ParamLayout> convertLayoutItem(const pb::ParallelLayoutItem& item, std::string_view file,
-                                      bool& prefixed) {
+                                      bool merged) {
     ParamLayout layout;
     if (!isValidUtf8(item.param_name()))
         return fail(ErrorCode::Malformed, "a parameter name is not valid UTF-8", std::string(file));
-    assignName(layout, item.param_name(), prefixed);
+    assignName(layout, item.param_name(), merged);
     if (!item.has_parallel_layouts())
         return std::unexpected(
             layoutError(file, layout.name, "layout item without parallel_layouts").error());
@@ -307,6 +322,11 @@ Result<Strategy> strategyFromMessage(const pb::ParallelStrategyMap& message, std
         return fail(ErrorCode::Malformed,
                     "the strategy file has no parallel layout items (not a strategy file?)",
                     std::string(file));
+    std::vector<std::string_view> names;
+    for (const auto& item : message.parallel_layout_item()) names.push_back(item.param_name());
+    std::set<uint32_t> itemStages;
+    for (const auto& item : message.parallel_strategy_item()) itemStages.insert(item.parallel_strategys().stage());
+    strategy.stagePrefixed = isMergedPipelineStrategy(names, itemStages);
     std::unordered_map<std::string, std::vector<size_t>> index;
     for (const auto& item : message.parallel_layout_item()) {
         auto layout = convertLayoutItem(item, file, strategy.stagePrefixed);
@@ -373,9 +393,9 @@ Result<int32_t> jsonInt32(const JsonValue& object, std::string_view key, std::st
 }
 
 Result<ParamLayout> jsonLayout(std::string_view storedName, const JsonValue& entry, std::string_view file,
-                               bool& prefixed) {
+                               bool merged) {
     ParamLayout layout;
-    assignName(layout, storedName, prefixed);
+    assignName(layout, storedName, merged);
     if (!entry.isObject())
         return std::unexpected(jsonError(file, layout.name, "layout entry must be an object").error());
     auto dev = jsonIntList(entry.find("dev_matrix"), "dev_matrix", file, layout.name, 1, kMaxDevicesPerStage);
@@ -419,11 +439,15 @@ Result<Strategy> strategyFromJson(const JsonValue& root, std::string_view file) 
         if (!n) return fail(ErrorCode::Malformed, "current_stage: " + n.error().message, std::string(file));
         strategy.currentStage = uint32_t(*n);
     }
+    std::set<uint32_t> itemStages;
     if (const JsonValue* items = root.find("parallel_strategy_item")) {
         const auto* members = items->asObject();
         if (!members)
             return fail(ErrorCode::Malformed, "parallel_strategy_item must be an object", std::string(file));
         strategy.operatorItemCount = members->size();
+        for (const auto& [node, item] : *members)
+            if (const JsonValue* stage = item.find("stage"); stage && stage->asInt64(0, UINT32_MAX))
+                itemStages.insert(uint32_t(*stage->asInt64(0, UINT32_MAX)));
         if (!members->empty()) {
             const JsonValue* stage = members->front().second.find("stage");
             if (!stage || !stage->asInt64(0, UINT32_MAX))
@@ -439,6 +463,9 @@ Result<Strategy> strategyFromJson(const JsonValue& root, std::string_view file) 
         return fail(ErrorCode::Malformed, "the strategy file has no parallel_layout_item entries",
                     std::string(file));
     strategy.layoutItemCount = members->size();
+    std::vector<std::string_view> names;
+    for (const auto& [name, entry] : *members) names.push_back(name);
+    strategy.stagePrefixed = isMergedPipelineStrategy(names, itemStages);
     std::unordered_map<std::string, std::vector<size_t>> index;
     for (const auto& [name, entry] : *members) {
         auto layout = jsonLayout(name, entry, file, strategy.stagePrefixed);

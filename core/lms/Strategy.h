@@ -13,8 +13,12 @@
 //    Chosen when the name ends in ".json" or the first non-blank byte is '{'.
 //
 // Merged pipeline strategies name their layouts "<stage>-<param>" (spec §3). Readers split the
-// name at the first '-' only, and only when everything before it is digits; names without such
-// a prefix belong to stage 0. The stages found must be exactly 0..n-1.
+// name at the first '-' only, and only when everything before it is digits. Prefixes are split
+// only from a file that IS a merged pipeline strategy: every layout name carries a prefix, and
+// the operator items do not say otherwise (all items of one stage s, but a prefix naming
+// another stage, is a per-rank file of stage s). Any other file is per-rank: its names are read
+// as is (a parameter may be called "0-dense.weight") and belong to stage 0. The stages found
+// must be exactly 0..n-1.
 
 #include "lms/Error.h"
 
@@ -80,7 +84,7 @@ struct Strategy {
     size_t layoutItemCount = 0;    // parallel_layout_item entries as stored
     // Stage of the first parallel_strategy_item: the pipeline stage of a per-rank file (§3).
     std::optional<uint32_t> firstOperatorStage;
-    bool stagePrefixed = false;  // some layout names carried a "<stage>-" prefix
+    bool stagePrefixed = false;  // a merged pipeline strategy: the "<stage>-" prefixes were split off
     // Layouts in file order of first appearance. A name occurs more than once only when
     // different stages store different layouts for it (e.g. a pipeline-shared embedding);
     // the entries' stage lists are then disjoint.

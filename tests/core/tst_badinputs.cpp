@@ -10,6 +10,7 @@
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -243,6 +244,47 @@ std::vector<std::pair<QString, Builder>> catalogue() {
                            "are needed; with pipeline parallelism pass the folder of "
                            "per-rank strategy files (or the merged strategy) instead of "
                            "one rank's file"));
+    });
+    add("strategy of another model size", [](const fs::path& dir) {
+        auto c = distributedCase(
+            dir, 2, "[2]",
+            QStringLiteral("loramerge: error: {in}/rank_0/checkpoint_0.ckpt: parameter 'model.layers.0.wq.weight': "
+                           "strategy does not describe these files: model.layers.0.wq.weight on rank_0 is [16, 24], "
+                           "the strategy implies [32, 24] — is it the strategy of another run? (dev_matrix [2], "
+                           "tensor_map [0, -1]: slice [0:32, 0:24] of the full shape [64, 24])"));
+        writeFileBytes(c.strategy, bytesOf(jsonStrategy("[2]", {{"model.layers.0.wq.weight", "[0,-1]"}},
+                                                        R"(,"tensor_shape":[64,24])")));
+        return c;
+    });
+    add("data-parallel strategy over model-parallel files", [](const fs::path& dir) {
+        auto c = distributedCase(
+            dir, 2, "[2]",
+            QStringLiteral("loramerge: error: {in}/rank_1/checkpoint_1.ckpt: parameter 'model.layers.0.wq.weight': "
+                           "strategy does not describe these files: model.layers.0.wq.weight on rank_0 and rank_1 "
+                           "should be identical copies of slice [0:16, 0:24], but rank_0/checkpoint_0.ckpt and "
+                           "rank_1/checkpoint_1.ckpt differ, first at element [0, 0] of the full shape [16, 24] — "
+                           "is it the strategy of another run?"));
+        std::vector<std::pair<std::string, std::string>> maps;
+        for (const auto& t : smallModel())
+            if (t.dims.size() == 2) maps.emplace_back(t.name, "[-1,-1]");
+        writeFileBytes(c.strategy, bytesOf(jsonStrategy("[2]", maps)));
+        return c;
+    });
+    add("replicated copy zeroed", [](const fs::path& dir) {
+        auto c = distributedCase(
+            dir, 2, "[2]",
+            QStringLiteral("loramerge: error: {in}/rank_1/checkpoint_1.ckpt: parameter 'model.embedding': strategy "
+                           "does not describe these files: model.embedding on rank_0 and rank_1 should be identical "
+                           "copies of slice [0:16, 0:24], but rank_0/checkpoint_0.ckpt and rank_1/checkpoint_1.ckpt "
+                           "differ, first at element [0, 0] of the full shape [16, 24] — is it the strategy of "
+                           "another run?"));
+        const fs::path rank1 = c.in / "rank_1" / "checkpoint_1.ckpt";
+        auto bytes = readFileBytes(rank1);
+        const auto embedding = smallModel().front().content;
+        auto at = std::search(bytes.begin(), bytes.end(), embedding.begin(), embedding.end());
+        std::fill(at, at + ptrdiff_t(embedding.size()), std::byte{0});
+        writeFileBytes(rank1, bytes);
+        return c;
     });
     add("shapes that do not divide", [](const fs::path& dir) {
         auto c = fullCase(dir, smallModel(),

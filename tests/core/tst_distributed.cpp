@@ -37,14 +37,21 @@ std::string repeated(const std::vector<int64_t>& values) {
     return out.bytes;
 }
 
-// A ParallelStrategyMap exactly as MindSpore's C++ writer lays it out (spec §2.1).
-std::string strategyBytes(const std::vector<LayoutSpec>& layouts, int stage = 0) {
+// A ParallelStrategyMap exactly as MindSpore's C++ writer lays it out (spec §2.1), with an
+// operator item of `stage` and, as merge_pipeline_strategys leaves them (spec §3), one for every
+// other stage that a "<stage>-" name prefix mentions, unless `onlyItemStage`.
+std::string strategyBytes(const std::vector<LayoutSpec>& layouts, int stage = 0, bool onlyItemStage = false) {
     Pb file;
     file.integer(1, 1);
-    Pb strategys, item;
-    strategys.integer(1, stage).message(2, repeated({1, 2}));
-    item.message(1, "MatMul-op").message(2, strategys.bytes);
-    file.message(2, item.bytes);
+    std::set<int> stages{stage};
+    for (const auto& spec : layouts)
+        if (auto split = splitStagePrefix(spec.name); split && !onlyItemStage) stages.insert(int(split->first));
+    for (int s : stages) {
+        Pb strategys, item;
+        strategys.integer(1, s).message(2, repeated({1, 2}));
+        item.message(1, "MatMul-op" + std::to_string(s)).message(2, strategys.bytes);
+        file.message(2, item.bytes);
+    }
     for (const auto& spec : layouts) {
         Pb layout, layoutItem;
         layout.message(1, repeated(spec.dev)).message(2, repeated(spec.map));
@@ -184,6 +191,18 @@ private slots:
     void refusals_data();
     void refusals();
     void rankFolders();
+    void otherRun_data();
+    void otherRun();
+    void sampledLargeTensor_data();
+    void sampledLargeTensor();
+    void stagePrefixDecision_data();
+    void stagePrefixDecision();
+    void integratedSaveAdapter_data();
+    void integratedSaveAdapter();
+    void errorNamesPickedFile_data();
+    void errorNamesPickedFile();
+    void cliCheckReplicas_data();
+    void cliCheckReplicas();
 
 private:
     QTemporaryDir fixtures_;
@@ -491,7 +510,9 @@ void TestDistributed::rankFolderFileChoice() {
     QCOMPARE(notes.size(), size_t(3));
     QCOMPARE(notes[0],
              std::string("rank_0: picked net-9_2.ckpt of 2 checkpoint files (lexicographically last)"));
-    QVERIFY(notes[2].find("1 parameter(s) of the strategy are not in the rank files") != std::string::npos);
+    QCOMPARE(notes[2], std::string("warning: 1 of the strategy's 1 parameter layouts (100 %) name parameters that "
+                                   "are not in the rank files: is it the strategy of another run, or were the "
+                                   "checkpoints saved with only_trainable_params?"));
 
     auto chosen = openDistributedModel({root, root / "s.ckpt", {}, "net-10_*"}, &notes);
     QVERIFY(chosen.has_value());
@@ -512,7 +533,7 @@ void TestDistributed::refusals_data() {
         << u"holds rank_2 but the strategy describes 2 devices per stage and 1 pipeline stage(s)"_qs;
     QTest::newRow("slice shape disagrees")
         << u"bad shape"_qs << int(ErrorCode::Mismatch)
-        << u"parameter 'w': rank_1 stores shape [4, 3], but with dev_matrix [2] and tensor_map [0, -1] it should hold slice [4:8, 0:4]"_qs;
+        << u"rank_1/a.ckpt: parameter 'w': strategy does not describe these files: w on rank_1 is [4, 3], the strategy implies [4, 4] — is it the strategy of another run? (dev_matrix [2], tensor_map [0, -1]: slice [4:8, 0:4] of the full shape [8, 4])"_qs;
     QTest::newRow("dtype disagrees")
         << u"bad dtype"_qs << int(ErrorCode::Mismatch)
         << u"rank_1 stores the parameter as Float32 but another rank as Int32"_qs;
@@ -587,6 +608,333 @@ void TestDistributed::rankFolders() {
     QVERIFY(!empty.has_value());
     QCOMPARE(empty.error().code, ErrorCode::NotFound);
     QVERIFY(text(empty.error()).contains(u"no rank_<n> folders"_qs));
+}
+
+// Rank files and a strategy that belong to different runs (issue 14): the slice shapes or the
+// replicated copies give it away, before anything is read for a merge. `expected` is the error
+// text, or for a run that must open, the replica check's note.
+void TestDistributed::otherRun_data() {
+    QTest::addColumn<QString>("kind");
+    QTest::addColumn<QString>("mode");
+    QTest::addColumn<QString>("expected");
+    const QString shape = u"strategy does not describe these files: w on "_qs;
+    const QString copies = u"strategy does not describe these files: w on rank_0 and "_qs;
+    QTest::newRow("strategy of another model size (tensor_shape)")
+        << u"bigger model"_qs << u"full"_qs
+        << u"rank_0/a.ckpt: parameter 'w': "_qs + shape +
+               u"rank_0 is [4, 4], the strategy implies [8, 4] — is it the strategy of another run?"_qs;
+    QTest::newRow("tp2 strategy over tp4 files")
+        << u"tp2 over tp4"_qs << u"full"_qs
+        << u"holds rank_3 but the strategy describes 2 devices per stage and 1 pipeline stage(s)"_qs;
+    QTest::newRow("tp4 strategy over tp2 files")
+        << u"tp4 over tp2"_qs << u"full"_qs << u"rank_2 is missing under"_qs;
+    QTest::newRow("dp2 x tp2 strategy over tp4 files")
+        << u"dp2tp2 over tp4"_qs << u"full"_qs
+        << u"rank_2/a.ckpt: parameter 'w': "_qs + copies +
+               u"rank_2 should be identical copies of slice [0:2, 0:4], but rank_0/a.ckpt and rank_2/a.ckpt "
+               u"differ, first at element [0, 0] of the full shape [4, 4] — is it the strategy of another run?"_qs;
+    QTest::newRow("data-parallel strategy over model-parallel files")
+        << u"dp over tp"_qs << u"full"_qs
+        << u"rank_1/a.ckpt: parameter 'w': "_qs + copies +
+               u"rank_1 should be identical copies of slice [0:4, 0:4], but rank_0/a.ckpt and rank_1/a.ckpt "
+               u"differ, first at element [0, 0] of the full shape [4, 4]"_qs;
+    const QString zeroed = copies + u"rank_1 should be identical copies of slice [0:8, 0:4], but rank_0/a.ckpt and "
+                                    u"rank_1/a.ckpt differ, first at element [0, 1] of the full shape [8, 4]"_qs;
+    QTest::newRow("replicated copy zeroed") << u"zeroed"_qs << u"full"_qs << zeroed;
+    QTest::newRow("replicated copy zeroed, sampled") << u"zeroed"_qs << u"sampled"_qs << zeroed;
+    QTest::newRow("replicated copy of another tensor")
+        << u"other tensor"_qs << u"full"_qs
+        << copies + u"rank_1 should be identical copies of slice [0:8, 0:4], but rank_0/a.ckpt and rank_1/a.ckpt "
+                    u"differ, first at element [0, 0] of the full shape [8, 4]"_qs;
+    QTest::newRow("replicated copy of another shape")
+        << u"other shape"_qs << u"full"_qs
+        << u"rank_1/a.ckpt: parameter 'w': "_qs + shape +
+               u"rank_1 is [4, 4], the strategy implies [8, 4] — is it the strategy of another run?"_qs;
+    QTest::newRow("off skips the check")
+        << u"zeroed"_qs << u"off"_qs
+        << u"replicas: not compared (--check-replicas off): each replicated slice was read from the lowest rank "
+           u"holding it"_qs;
+    QTest::newRow("identical copies")
+        << u"identical"_qs << u"full"_qs << u"replicas: 1 replicated slice compared on 2 ranks, all identical"_qs;
+    QTest::newRow("dp2 x tp2 files and strategy")
+        << u"dp2tp2"_qs << u"sampled"_qs
+        << u"replicas: 3 replicated slices compared on 4 ranks, all identical"_qs;
+}
+
+void TestDistributed::otherRun() {
+    QFETCH(QString, kind);
+    QFETCH(QString, mode);
+    QFETCH(QString, expected);
+    QTemporaryDir dir;
+    const fs::path root(dir.path().toStdString());
+    const auto rows = [](int64_t begin, int64_t end, int64_t cols = 4) { return Box{{begin, 0}, {end, cols}}; };
+    std::vector<std::vector<test::FakeTensor>> ranks;
+    std::string strategy;
+    if (kind == u"bigger model"_qs) {
+        ranks = {{intTensor("w", {8, 4}, rows(0, 4))}, {intTensor("w", {8, 4}, rows(4, 8))}};
+        strategy = R"({"parallel_layout_item": {"w": {"dev_matrix": [2], "tensor_map": [0, -1],
+                      "tensor_shape": [16, 4]}}})";
+    } else if (kind == u"tp2 over tp4"_qs || kind == u"dp2tp2 over tp4"_qs) {
+        for (int64_t r = 0; r < 4; ++r) ranks.push_back({intTensor("w", {8, 4}, rows(2 * r, 2 * r + 2))});
+        LayoutSpec layout{"w", {2, 2}, {0, -1}};
+        if (kind == u"tp2 over tp4"_qs) layout.dev = {2};
+        strategy = strategyBytes({layout});
+    } else if (kind == u"tp4 over tp2"_qs || kind == u"dp over tp"_qs) {
+        ranks = {{intTensor("w", {8, 4}, rows(0, 4))}, {intTensor("w", {8, 4}, rows(4, 8))}};
+        LayoutSpec layout{"w", {2}, {-1, -1}};
+        if (kind == u"tp4 over tp2"_qs) layout = LayoutSpec{"w", {4}, {0, -1}};
+        strategy = strategyBytes({layout});
+    } else if (kind == u"dp2tp2"_qs) {
+        for (int64_t r = 0; r < 4; ++r)  // coordinates (r / 2, r % 2): the last axis splits the rows
+            ranks.push_back({intTensor("w", {8, 4}, rows(4 * (r % 2), 4 * (r % 2) + 4)),
+                             intTensor("norm", {4}, whole({4}), 50)});
+        strategy = strategyBytes({{"w", {2, 2}, {0, -1}}, {"norm", {2, 2}, {-1}}});
+    } else {  // data parallel: two full copies of w
+        ranks = {{intTensor("w", {8, 4}, whole({8, 4}))}, {intTensor("w", {8, 4}, whole({8, 4}))}};
+        if (kind == u"zeroed"_qs) ranks[1][0].content.assign(ranks[1][0].content.size(), std::byte{0});
+        if (kind == u"other tensor"_qs) ranks[1][0] = intTensor("w", {8, 4}, whole({8, 4}), 1000);
+        if (kind == u"other shape"_qs) ranks[1][0] = intTensor("w", {4, 4}, whole({4, 4}));
+        strategy = strategyBytes({{"w", {2}, {-1, -1}}});
+    }
+    for (size_t r = 0; r < ranks.size(); ++r)
+        test::writeCheckpoint(root / ("rank_" + std::to_string(r)) / "a.ckpt", ranks[r]);
+    const fs::path strategyFile = root / (strategy.starts_with("{") ? "s.json" : "s.ckpt");
+    writeText(strategyFile, strategy);
+    const auto before = test::treeDigest(root);
+    DistributedOptions options{root, strategyFile, {}, {}};
+    options.replicaCheck = *parseReplicaCheck(mode.toStdString());
+    auto source = openDistributedModel(options);
+    QCOMPARE(test::treeDigest(root), before);
+    if (expected.startsWith(u"replicas:"_qs)) {
+        QVERIFY2(source.has_value(), source ? "" : source.error().describe().c_str());
+        QCOMPARE((*source)->reportNotes(), std::vector<std::string>{expected.toStdString()});
+        return;
+    }
+    QVERIFY(!source.has_value());
+    QCOMPARE(source.error().code, expected.contains(u"missing"_qs) ? ErrorCode::NotFound : ErrorCode::Mismatch);
+    QVERIFY2(text(source.error()).contains(expected), source.error().describe().c_str());
+}
+
+// Sampled mode on a replicated copy over 64 MiB (66 blocks, 32 of them compared): a zeroed copy
+// or another tensor is still caught; a single byte changed in a block it skips is not (that is
+// what "sampled" means), while full mode finds that byte.
+void TestDistributed::sampledLargeTensor_data() {
+    QTest::addColumn<QString>("change");
+    QTest::addColumn<QString>("mode");
+    QTest::addColumn<QString>("expected");  // empty: opens
+    const QString differ = u"strategy does not describe these files: big on rank_0 and rank_1 should be identical copies "
+                           u"of slice [0:66, 0:1048576], but rank_0/a.ckpt and rank_1/a.ckpt differ, first at element "_qs;
+    QTest::newRow("zeroed, sampled") << u"zeroed"_qs << u"sampled"_qs << differ + u"[0, 0]"_qs;
+    QTest::newRow("another tensor, sampled") << u"other"_qs << u"sampled"_qs << differ + u"[0, 1]"_qs;
+    QTest::newRow("one byte in block 1, sampled") << u"byte"_qs << u"sampled"_qs << QString();
+    QTest::newRow("one byte in block 1, full") << u"byte"_qs << u"full"_qs << differ + u"[1, 5]"_qs;
+}
+
+void TestDistributed::sampledLargeTensor() {
+    QFETCH(QString, change);
+    QFETCH(QString, mode);
+    QFETCH(QString, expected);
+    QTemporaryDir dir;
+    const fs::path root(dir.path().toStdString());
+    const int64_t rows = 66, cols = int64_t(1) << 20;
+    test::FakeTensor big{"big", "Int8", {rows, cols}, std::vector<std::byte>(size_t(rows * cols))};
+    for (size_t i = 0; i < big.content.size(); ++i) big.content[i] = std::byte(uint8_t(i * 31 + 7));
+    test::writeCheckpoint(root / "rank_0/a.ckpt", {big});
+    if (change == u"zeroed"_qs) std::ranges::fill(big.content, std::byte{0});
+    if (change == u"other"_qs)
+        for (size_t i = 0; i < big.content.size(); ++i) big.content[i] = std::byte(uint8_t(i * 17 + 7));
+    if (change == u"byte"_qs) big.content[size_t(cols) + 5] ^= std::byte{1};
+    test::writeCheckpoint(root / "rank_1/a.ckpt", {big});
+    writeText(root / "s.ckpt", strategyBytes({{"big", {2}, {-1, -1}}}));
+    DistributedOptions options{root, root / "s.ckpt", {}, {}};
+    options.replicaCheck = *parseReplicaCheck(mode.toStdString());
+    auto source = openDistributedModel(options);
+    if (expected.isEmpty()) {
+        QVERIFY2(source.has_value(), source ? "" : source.error().describe().c_str());
+        QCOMPARE((*source)->reportNotes(),
+                 std::vector<std::string>{"replicas: 1 replicated slice compared on 2 ranks, all identical "
+                                          "(--check-replicas sampled: 1 slice(s) over 64 MiB compared in 32 spread "
+                                          "blocks of 1 MiB)"});
+        return;
+    }
+    QVERIFY(!source.has_value());
+    QVERIFY2(text(source.error()).contains(expected), source.error().describe().c_str());
+}
+
+// "<digits>-" is a pipeline stage only in a merged pipeline strategy (spec §3); a per-rank file
+// whose parameter names start with digits and a dash is read as is.
+void TestDistributed::stagePrefixDecision_data() {
+    QTest::addColumn<QStringList>("layouts");    // names in the strategy, dev [2], tensor_map [0, -1]
+    QTest::addColumn<bool>("onlyItemStage");     // operator items of stage 0 only
+    QTest::addColumn<QStringList>("stored");     // names in the rank files
+    QTest::addColumn<bool>("merged");
+    QTest::newRow("per-rank, one digit-dash name") << QStringList{u"0-dense.weight"_qs, u"norm"_qs} << false
+                                                   << QStringList{u"0-dense.weight"_qs, u"norm"_qs} << false;
+    QTest::newRow("per-rank of stage 0, every name '1-'")
+        << QStringList{u"1-w"_qs, u"1-v"_qs} << true << QStringList{u"1-w"_qs, u"1-v"_qs} << false;
+    QTest::newRow("merged, one stage") << QStringList{u"0-w"_qs, u"0-v"_qs} << false << QStringList{u"w"_qs, u"v"_qs}
+                                       << true;
+    QTest::newRow("merged, a name with its own digit-dash")
+        << QStringList{u"0-3-w"_qs, u"0-v"_qs} << false << QStringList{u"3-w"_qs, u"v"_qs} << true;
+}
+
+void TestDistributed::stagePrefixDecision() {
+    QFETCH(QStringList, layouts);
+    QFETCH(bool, onlyItemStage);
+    QFETCH(QStringList, stored);
+    QFETCH(bool, merged);
+    QTemporaryDir dir;
+    const fs::path root(dir.path().toStdString());
+    std::vector<LayoutSpec> specs;
+    for (const auto& name : layouts) specs.push_back({name.toStdString(), {2}, {0, -1}});
+    for (int r = 0; r < 2; ++r) {
+        std::vector<test::FakeTensor> tensors;
+        for (const auto& name : stored) tensors.push_back(intTensor(name.toStdString(), {8, 4}, Box{{4 * r, 0}, {4 * r + 4, 4}}));
+        test::writeCheckpoint(root / ("rank_" + std::to_string(r)) / "a.ckpt", tensors);
+    }
+    writeText(root / "s.ckpt", strategyBytes(specs, 0, onlyItemStage));
+    std::vector<std::string> notes;
+    auto source = openDistributedModel({root, root / "s.ckpt", {}, {}}, &notes);
+    QVERIFY2(source.has_value(), source ? "" : source.error().describe().c_str());
+    QCOMPARE((*source)->strategy().stagePrefixed, merged);
+    QCOMPARE((*source)->tensors().size(), size_t(stored.size()));
+    for (qsizetype i = 0; i < stored.size(); ++i) {
+        QCOMPARE(QString::fromStdString((*source)->tensors()[size_t(i)].name), stored[i]);
+        QCOMPARE((*source)->tensors()[size_t(i)].dims, (std::vector<int64_t>{8, 4}));  // sliced by its layout
+        QVERIFY(readAll(**source, size_t(i)) == positionalInts({8, 4}, whole({8, 4})));
+    }
+    QVERIFY(notes.empty());  // every layout was found
+}
+
+// MindPet integrated_save: every rank holds the whole LoRA tensor although the strategy splits it.
+void TestDistributed::integratedSaveAdapter_data() {
+    QTest::addColumn<QString>("kind");
+    QTest::addColumn<QString>("expected");  // the note, or the error
+    QTest::newRow("identical full copies")
+        << u"full copies"_qs
+        << u"the adapter holds full copies of its 1 split LoRA tensor(s) in every rank (MindPet integrated_save), "
+           u"all identical: one copy of each is used"_qs;
+    QTest::newRow("slices (no integrated_save)") << u"slices"_qs << QString();
+    QTest::newRow("full-size copies differ (tensor_shape)")
+        << u"differing full"_qs
+        << u"rank_1/a.ckpt: parameter 'l.mindpet_delta_lora_b': every rank stores the full shape [8, 2] "
+           u"(integrated_save), but the copies in rank_0/a.ckpt and rank_1/a.ckpt differ"_qs;
+    QTest::newRow("one split tensor differs among full copies")
+        << u"mixed"_qs
+        << u"rank_1/a.ckpt: parameter 'm.mindpet_delta_lora_b': 1 split LoRA tensor(s) of this adapter are identical "
+           u"full copies in every rank (MindPet integrated_save), but this one differs between rank_0 and rank_1"_qs;
+}
+
+void TestDistributed::integratedSaveAdapter() {
+    QFETCH(QString, kind);
+    QFETCH(QString, expected);
+    QTemporaryDir dir;
+    const fs::path root(dir.path().toStdString());
+    const std::string a = "l.mindpet_delta_lora_a", b = "l.mindpet_delta_lora_b", m = "m.mindpet_delta_lora_b";
+    const std::vector<int64_t> full{8, 2};
+    for (int64_t r = 0; r < 2; ++r) {
+        std::vector<test::FakeTensor> tensors{intTensor(a, {2, 4}, whole({2, 4}), 500)};
+        if (kind == u"slices"_qs) tensors.push_back(intTensor(b, full, Box{{4 * r, 0}, {4 * r + 4, 2}}));
+        else tensors.push_back(intTensor(b, full, whole(full), kind == u"differing full"_qs ? int32_t(r) : 0));
+        if (kind == u"mixed"_qs) tensors.push_back(intTensor(m, full, Box{{4 * r, 0}, {4 * r + 4, 2}}));
+        test::writeCheckpoint(root / ("rank_" + std::to_string(r)) / "a.ckpt", tensors);
+    }
+    const fs::path strategyFile = root / (kind == u"differing full"_qs ? "s.json" : "s.ckpt");
+    if (kind == u"differing full"_qs)
+        writeText(strategyFile, R"({"parallel_layout_item": {
+            "l.mindpet_delta_lora_a": {"dev_matrix": [2], "tensor_map": [-1, -1], "tensor_shape": [2, 4]},
+            "l.mindpet_delta_lora_b": {"dev_matrix": [2], "tensor_map": [0, -1], "tensor_shape": [8, 2]}}})");
+    else
+        writeText(strategyFile, strategyBytes({{a, {2}, {-1, -1}}, {b, {2}, {0, -1}}, {m, {2}, {0, -1}},
+                                                  {"l.weight", {2}, {0, -1}}}));
+    DistributedOptions options{root, strategyFile, {}, {}};
+    options.adapter = true;
+    std::vector<std::string> notes;
+    auto source = openDistributedModel(options, &notes);
+    if (kind == u"differing full"_qs || kind == u"mixed"_qs) {
+        QVERIFY(!source.has_value());
+        QCOMPARE(source.error().code, ErrorCode::Mismatch);
+        QVERIFY2(text(source.error()).contains(expected), source.error().describe().c_str());
+        return;
+    }
+    QVERIFY2(source.has_value(), source ? "" : source.error().describe().c_str());
+    const size_t index = indexOf(**source, b);
+    QCOMPARE((*source)->tensors()[index].dims, full);
+    QVERIFY(readAll(**source, index) == positionalInts(full, whole(full)));
+    // The base weight and m are absent (2 of 4 layouts); in an adapter that is a plain note, no warning.
+    const std::vector<std::string> plain{"2 parameter(s) of the strategy are not in the rank files (ignored)"};
+    const std::vector<std::string> wanted =
+        expected.isEmpty() ? plain : std::vector<std::string>{expected.toStdString(), plain.front()};
+    QCOMPARE(notes, wanted);
+}
+
+// A failure about a rank file picked among several says which one and why (issue 14).
+void TestDistributed::errorNamesPickedFile_data() {
+    QTest::addColumn<QString>("glob");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("lexicographically last")
+        << QString() << u"(rank_1/net-9_2.ckpt is the lexicographically last of 2 .ckpt files in its folder; "
+                        u"choose another with --ckpt-name)"_qs;
+    QTest::newRow("last matching the glob")
+        << u"net-*"_qs << u"(rank_1/net-9_2.ckpt is the last matching 'net-*' of 2 .ckpt files in its folder; "
+                         u"choose another with --ckpt-name)"_qs;
+}
+
+void TestDistributed::errorNamesPickedFile() {
+    QFETCH(QString, glob);
+    QFETCH(QString, expected);
+    QTemporaryDir dir;
+    const fs::path root(dir.path().toStdString());
+    test::writeCheckpoint(root / "rank_0/net-9_2.ckpt", {intTensor("w", {8, 4}, Box{{0, 0}, {4, 4}})});
+    test::writeCheckpoint(root / "rank_1/net-10_2.ckpt", {intTensor("w", {8, 4}, Box{{4, 0}, {8, 4}})});
+    test::writeCheckpoint(root / "rank_1/net-9_2.ckpt", {intTensor("w", {8, 4}, Box{{4, 0}, {8, 3}})});
+    writeText(root / "s.ckpt", strategyBytes({{"w", {2}, {0, -1}}}));
+    auto source = openDistributedModel({root, root / "s.ckpt", {}, glob.toStdString()});
+    QVERIFY(!source.has_value());
+    QCOMPARE(source.error().file, (root / "rank_1/net-9_2.ckpt").string());
+    QVERIFY2(text(source.error()).endsWith(expected), source.error().describe().c_str());
+    QVERIFY(text(source.error()).contains(u"w on rank_1 is [4, 3], the strategy implies [4, 4]"_qs));
+}
+
+// The CLI flag: `loramerge plan --check-replicas MODE` prints the check's outcome as a note line.
+void TestDistributed::cliCheckReplicas_data() {
+    QTest::addColumn<QString>("mode");  // empty: the flag is not given
+    QTest::addColumn<int>("exitCode");
+    QTest::addColumn<QString>("expected");  // a line of stdout (exit 0) or the last line of stderr
+    const QString compared = u"note: replicas: 1 replicated slice compared on 2 ranks, all identical"_qs;
+    QTest::newRow("default is full") << QString() << 0 << compared;
+    QTest::newRow("full") << u"full"_qs << 0 << compared;
+    QTest::newRow("sampled") << u"sampled"_qs << 0 << compared;
+    QTest::newRow("off") << u"off"_qs << 0
+                         << u"note: replicas: not compared (--check-replicas off): each replicated slice was read "
+                            u"from the lowest rank holding it"_qs;
+    QTest::newRow("bad value") << u"some"_qs << 2 << u"Try 'loramerge --help'."_qs;
+}
+
+void TestDistributed::cliCheckReplicas() {
+    QFETCH(QString, mode);
+    QFETCH(int, exitCode);
+    QFETCH(QString, expected);
+    QTemporaryDir dir;
+    const fs::path root(dir.path().toStdString());
+    for (int r = 0; r < 2; ++r)
+        test::writeCheckpoint(root / ("rank_" + std::to_string(r)) / "a.ckpt", {intTensor("w", {8, 4}, whole({8, 4}))});
+    writeText(root / "s.ckpt", strategyBytes({{"w", {2}, {-1, -1}}}));
+    QStringList args{u"plan"_qs, u"--src_ckpt_path_or_dir"_qs, QString::fromStdString(root.string()),
+                     u"--src_ckpt_strategy"_qs, QString::fromStdString((root / "s.ckpt").string())};
+    if (!mode.isEmpty()) args << u"--check-replicas"_qs << mode;
+    QProcess process;
+    process.start(test::cliPath(), args);
+    QVERIFY(process.waitForFinished(60000));
+    const QString out = QString::fromUtf8(process.readAllStandardOutput());
+    const QString err = QString::fromUtf8(process.readAllStandardError());
+    QCOMPARE(process.exitCode(), exitCode);
+    if (exitCode == 0) {
+        QVERIFY2(out.split(u'\n').contains(expected), qPrintable(out));
+        return;
+    }
+    QVERIFY2(err.contains(u"loramerge: --check-replicas takes full, sampled or off\n"_qs), qPrintable(err));
+    QCOMPARE(err.trimmed().split(u'\n').last(), expected);
 }
 
 QTEST_GUILESS_MAIN(TestDistributed)

@@ -8,7 +8,6 @@
 
 #include <Eigen/Core>
 #include <chrono>
-#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <condition_variable>
@@ -21,16 +20,6 @@ namespace {
 
 
 constexpr int64_t kRowsPerBlock = 256;  // base rows widened at a time: bounds the float scratch
-
-std::optional<double> parseNumber(std::string_view text) {
-    while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-    while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
-    if (text.empty()) return std::nullopt;
-    double value = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) return std::nullopt;
-    return value;
-}
 
 template <class Scalar>
 using RowMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -311,36 +300,6 @@ private:
 
 }  // namespace
 
-Result<double> parseScalingText(std::string_view text) {
-    const auto slash = text.find('/');
-    if (slash == std::string_view::npos) {
-        auto value = parseNumber(text);
-        if (!value) return fail(ErrorCode::InvalidArgument, "not a number: '" + std::string(text) + "'", {}, "lora_scaling");
-        return *value;
-    }
-    auto alpha = parseNumber(text.substr(0, slash));
-    auto rank = parseNumber(text.substr(slash + 1));
-    if (!alpha || !rank)
-        return fail(ErrorCode::InvalidArgument, "expected a number or alpha/rank such as 16/8, got '" + std::string(text) + "'",
-                    {}, "lora_scaling");
-    if (*rank == 0) return fail(ErrorCode::InvalidArgument, "rank 0 in '" + std::string(text) + "'", {}, "lora_scaling");
-    return *alpha / *rank;
-}
-
-Result<double> ScalingSpec::scalingFor(int64_t pairRank) const {
-    if (scaling) return *scaling;
-    if (alpha) {
-        const double r = rank ? *rank : double(pairRank);
-        if (r <= 0) return fail(ErrorCode::InvalidArgument, "LoRA rank must be positive", {}, "lora_rank");
-        return *alpha / r;
-    }
-    return fail(ErrorCode::InvalidArgument,
-                "no LoRA scaling given: the merge adds (lora_alpha / lora_rank)·B·A, so pass --lora_scaling ALPHA/RANK "
-                "(e.g. 16/8, the values of pet_config in your training YAML) or --lora_alpha ALPHA (the rank is then "
-                "read from the LoRA shapes)",
-                {}, "lora_scaling");
-}
-
 Status mergePairInPlace(std::span<std::byte> base, DType baseType, int64_t out, int64_t in, bool transposed,
                         std::span<const std::byte> a, DType aType, std::span<const std::byte> b, DType bType,
                         int64_t rank, double scaling) {
@@ -445,8 +404,10 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
                 const size_t ia = indexOf.at(pair->a), ib = indexOf.at(pair->b);
                 auto a = readAll(ia);
                 if (!a) return failWith(a.error());
+                if (auto st = checkInputFinite(source, ia, "LoRA A", *a); !st) return failWith(st.error());
                 auto b = readAll(ib);
                 if (!b) return failWith(b.error());
+                if (auto st = checkInputFinite(source, ib, "LoRA B", *b); !st) return failWith(st.error());
                 delta.emplace(tensors[i].dtype, pair->bDims[0], pair->aDims[1], pair->transposed, *a,
                                                     tensors[ia].dtype, *b, tensors[ib].dtype, pair->rank,
                                                     scalings[size_t(plan.pairOfTensor[i])]);
@@ -461,8 +422,13 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
                 Block block{i, r0, r1, r0 == 0, r1 == rows, std::vector<std::byte>(size_t(uint64_t(r1 - r0) * stride)),
                             std::nullopt};
                 if (auto st = source.readRows(i, r0, r1, block.bytes, cancel); !st) return failWith(st.error());
-                // The delta is added here, on the reader thread, so that computing overlaps writing.
-                if (delta) delta->apply(block.bytes, r0, r1 - r0);
+                // The delta is added here, on the reader thread, so that computing overlaps writing;
+                // non-finite inputs and results fail the run here, naming the input (Verify.h).
+                if (delta) {
+                    if (auto st = checkInputFinite(source, i, "base weight", block.bytes, r0); !st) return failWith(st.error());
+                    delta->apply(block.bytes, r0, r1 - r0);
+                    if (auto st = checkMergedInRange(source, i, block.bytes, r0); !st) return failWith(st.error());
+                }
                 if (!queue.push(std::move(block))) return;
                 r0 = r1;
             } while (r0 < rows);
@@ -550,7 +516,7 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
         state.stage = "verifying";
         if (progress) progress(state);
         for (const auto& target : *targets)
-            if (auto st = verifyOutput(target.sink->tempPath(), target.file, target.placements, target.full, source, plan, merged, cancel); !st) return std::unexpected(st.error());
+            if (auto st = verifyOutput(target.sink->tempPath(), target.file, target.placements, source, plan, merged, cancel); !st) return std::unexpected(st.error());
         report.notes.push_back("verified: the output reads back with the expected index, finite merged values and "
                                "spot-checked elements");
     }

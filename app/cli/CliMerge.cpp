@@ -22,6 +22,14 @@ const std::vector<OptionSpec> kMergeOptions{
     {"save-format", true, ""},          {"dst-ckpt-strategy", true, ""},
 };
 
+}  // namespace
+
+const std::vector<OptionSpec>& mergeOptionSpecs() {
+    return kMergeOptions;
+}
+
+namespace {
+
 struct MergeSetup {
     lms::SourceSpec source;
     lms::MergeOptions merge;

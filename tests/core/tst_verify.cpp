@@ -279,6 +279,46 @@ private slots:
         writeCheckpoint(caseDir / "good.ckpt", outputTensors(dtype, pairs, merged));
         QVERIFY(verifyMergedFile(caseDir / "good.ckpt", **source, options));
     }
+
+    // A rank file of a re-sharded output is sampled inside its own slice: rank 1 of a 2-way row
+    // split holding rank 0's rows (or a slice of the unmerged base) is refused, its right slice passes.
+    void rankSlicesAreSampled_data() {
+        QTest::addColumn<QString>("content");
+        QTest::addColumn<bool>("passes");
+        QTest::newRow("its own rows") << "own" << true;
+        QTest::newRow("rank 0's rows") << "other" << false;
+        QTest::newRow("unmerged rows") << "missing" << false;
+    }
+    void rankSlicesAreSampled() {
+        QFETCH(QString, content);
+        QFETCH(bool, passes);
+        const DType dtype = DType::Float32;
+        std::mt19937_64 rng(5);
+        Pair p{"layers.0.wq", 8, 6, 2, false, {}, {}, {}};
+        p.w = randomTensor(dtype, 48, 0, rng);
+        p.a = randomTensor(dtype, 12, 0, rng);
+        p.b = randomTensor(dtype, 16, 0, rng);
+        const auto caseDir = dir() / ("slices-" + content.toStdString());
+        writeCheckpoint(caseDir / "in" / "model.ckpt", inputTensors(dtype, {p}));
+        auto source = openFullSource(caseDir / "in" / "model.ckpt");
+        QVERIFY(source);
+        const auto merged = roundedMerge(dtype, p, 2, content == QStringLiteral("missing") ? "missing" : "");
+        const size_t half = merged.size() / 2;  // rows [0, 4) and [4, 8)
+        const bool own = content != QStringLiteral("other");
+        const std::vector<std::byte> slice(merged.begin() + long(own ? half : 0), merged.begin() + long(own ? 2 * half : half));
+        writeCheckpoint(caseDir / "rank_1.ckpt", {{"layers.0.wq.weight", "Float32", {4, 6}, slice}});
+        const auto& tensors = (*source)->tensors();
+        const auto plan = planLora(tensors, {});
+        QCOMPARE(plan.okPairs, size_t(1));
+        std::vector<Placement> placements;
+        for (const auto& t : tensors) placements.push_back({true, {}, t.dims, t.byteSize});
+        placements[0] = {false, Box{{4, 0}, {8, 6}}, {4, 6}, 4 * 6 * 4};
+        const std::vector<MergedPairRef> refs{{0, 1, 2, &plan.pairs[0], 2.0}};
+        const auto verdict = verifyOutput(caseDir / "rank_1.ckpt", caseDir / "rank_1.ckpt", placements, **source, plan,
+                                          refs, nullptr);
+        QCOMPARE(bool(verdict), passes);
+        if (!passes) QCOMPARE(verdict.error().parameter, std::string("layers.0.wq.weight"));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestVerify)

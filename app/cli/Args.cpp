@@ -10,6 +10,39 @@ std::string normalizeOptionName(std::string name) {
     return name;
 }
 
+GlobalFlags takeGlobalFlags(std::vector<std::string>& args, const std::vector<OptionSpec>& specs) {
+    GlobalFlags flags;
+    std::vector<std::string> rest;
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        if (arg == "--") {
+            rest.insert(rest.end(), args.begin() + long(i), args.end());
+            break;
+        }
+        bool* flag = arg == "-q" || arg == "--quiet"     ? &flags.quiet
+                     : arg == "-v" || arg == "--verbose" ? &flags.verbose
+                     : arg == "-h" || arg == "--help"    ? &flags.help
+                     : arg == "--version"                ? &flags.version
+                                                         : nullptr;
+        if (flag) {
+            *flag = true;
+            continue;
+        }
+        rest.push_back(arg);
+        if (arg.size() < 2 || arg[0] != '-' || arg.find('=') != std::string::npos) continue;
+        // An option that takes a value: its value is the next token, whatever it looks like.
+        const bool isLong = arg.starts_with("--");
+        const std::string name = isLong ? normalizeOptionName(arg.substr(2)) : arg.substr(1);
+        for (const auto& spec : specs)
+            if (spec.takesValue && (isLong ? spec.name == name : spec.shortName == name) && i + 1 < args.size()) {
+                rest.push_back(args[++i]);
+                break;
+            }
+    }
+    args = std::move(rest);
+    return flags;
+}
+
 std::optional<std::string> Args::value(const std::string& name) const {
     auto it = values_.find(name);
     if (it == values_.end()) return std::nullopt;

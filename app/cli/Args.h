@@ -30,4 +30,17 @@ private:
     std::vector<std::string> positionals_;
 };
 
+// The global flags of `loramerge`, valid before or after the command.
+struct GlobalFlags {
+    bool quiet = false, verbose = false, help = false, version = false;
+};
+// Takes -q/--quiet, -v/--verbose, -h/--help and --version out of `args` where they stand as
+// options. A token that is the value of a value-taking option in `specs` stays where it is, so
+// `--prefix -v` keeps "-v" as the prefix; nothing after "--" is taken.
+GlobalFlags takeGlobalFlags(std::vector<std::string>& args, const std::vector<OptionSpec>& specs);
+
+// The options of the merge/plan and strategy commands (the value-taking ones matter above).
+const std::vector<OptionSpec>& mergeOptionSpecs();
+const std::vector<OptionSpec>& strategyOptionSpecs();
+
 }  // namespace cli

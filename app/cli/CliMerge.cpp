@@ -23,6 +23,14 @@ const std::vector<OptionSpec> kMergeOptions{
     {"check-replicas", true, ""},
 };
 
+}  // namespace
+
+const std::vector<OptionSpec>& mergeOptionSpecs() {
+    return kMergeOptions;
+}
+
+namespace {
+
 struct MergeSetup {
     lms::SourceSpec source;
     lms::MergeOptions merge;
@@ -81,14 +89,14 @@ std::optional<int> parseSetup(const std::vector<std::string>& args, bool needDes
     }
     if (auto text = parsed.value("lora-alpha")) {
         auto value = lms::parseScalingText(*text);
-        if (!value || text->find('/') != std::string::npos) return usageError("--lora_alpha: not a number: " + *text);
+        if (!value) return usageError("--lora_alpha: " + value.error().message);
+        if (text->find('/') != std::string::npos) return usageError("--lora_alpha: not a number: " + *text);
         setup.merge.scaling.alpha = *value;
     }
     if (auto text = parsed.value("lora-rank")) {
         if (!setup.merge.scaling.alpha) return usageError("--lora_rank goes with --lora_alpha");
-        auto value = lms::parseScalingText(*text);
-        if (!value || *value <= 0 || text->find('/') != std::string::npos)
-            return usageError("--lora_rank: expected a positive number, got " + *text);
+        auto value = lms::parseLoraRank(*text);
+        if (!value) return usageError("--lora_rank: " + value.error().message);
         setup.merge.scaling.rank = *value;
     }
     if (auto square = parsed.value("square-base")) {

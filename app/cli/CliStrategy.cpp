@@ -222,9 +222,14 @@ int runMergeFolder(const Args& parsed) {
 
 }  // namespace
 
+const std::vector<OptionSpec>& strategyOptionSpecs() {
+    static const std::vector<OptionSpec> specs{{"json", false, ""}, {"output", true, "o"}, {"ckpt", true, ""}};
+    return specs;
+}
+
 int runStrategy(const std::vector<std::string>& args, const GlobalOptions&) {
     Args parsed;
-    const std::vector<OptionSpec> specs{{"json", false, ""}, {"output", true, "o"}, {"ckpt", true, ""}};
+    const auto& specs = strategyOptionSpecs();
     if (auto error = parsed.parse(args, specs); !error.empty()) return usageError(error);
     const auto& positionals = parsed.positionals();
     if (positionals.size() != 2) return usageError(std::string("usage: loramerge ") + kStrategyUsage);

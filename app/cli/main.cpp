@@ -1,4 +1,5 @@
 // loramerge: merge LoRA weights into MindSpore checkpoints from the command line.
+#include "Args.h"
 #include "Cli.h"
 
 #include "lms/Log.h"
@@ -84,24 +85,22 @@ int usageError(const std::string& message) {
 }  // namespace cli
 
 int main(int argc, char** argv) {
-    std::vector<std::string> args(argv + 1, argv + argc);
-    cli::GlobalOptions global;
-    std::vector<std::string> rest;
-    for (const auto& arg : args) {
-        if (arg == "-q" || arg == "--quiet") {
-            global.quiet = true;
-        } else if (arg == "-v" || arg == "--verbose") {
-            global.verbose = true;
-        } else if (arg == "-h" || arg == "--help") {
-            std::fputs(kUsage, stdout);
-            return cli::kExitOk;
-        } else if (arg == "--version") {
-            std::printf("loramerge %s\n", lms::kVersion);
-            return cli::kExitOk;
-        } else {
-            rest.push_back(arg);
-        }
+    std::vector<std::string> rest(argv + 1, argv + argc);
+    // Global flags are options only: the value of an option (`--prefix -v`) is never one.
+    auto valueOptions = cli::mergeOptionSpecs();
+    valueOptions.insert(valueOptions.end(), cli::strategyOptionSpecs().begin(), cli::strategyOptionSpecs().end());
+    const auto flags = cli::takeGlobalFlags(rest, valueOptions);
+    if (flags.help) {
+        std::fputs(kUsage, stdout);
+        return cli::kExitOk;
     }
+    if (flags.version) {
+        std::printf("loramerge %s\n", lms::kVersion);
+        return cli::kExitOk;
+    }
+    cli::GlobalOptions global;
+    global.quiet = flags.quiet;
+    global.verbose = flags.verbose;
     auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
     sink->set_pattern("loramerge: %^%l%$: %v");
     auto logger = std::make_shared<spdlog::logger>("lms", sink);

@@ -3,6 +3,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace lms {
 namespace {
@@ -70,6 +71,56 @@ unsigned dtypeBits(DType dtype) {
 bool isFloatingPoint(DType dtype) {
     return dtype == DType::Float16 || dtype == DType::Float32 || dtype == DType::Float64 ||
            dtype == DType::BFloat16;
+}
+
+int significandBits(DType dtype) {
+    switch (dtype) {
+    case DType::Float16: return 11;
+    case DType::BFloat16: return 8;
+    case DType::Float32: return 24;
+    case DType::Float64: return 53;
+    default: return 0;
+    }
+}
+
+double largestFinite(DType dtype) {
+    switch (dtype) {
+    case DType::Float16: return 65504.0;
+    case DType::BFloat16: return double(bf16ToFloat(0x7F7F));
+    case DType::Float32: return double(std::numeric_limits<float>::max());
+    case DType::Float64: return std::numeric_limits<double>::max();
+    default: return 0;
+    }
+}
+
+double subnormalSpacing(DType dtype) {
+    switch (dtype) {
+    case DType::Float16: return std::ldexp(1.0, -24);
+    case DType::BFloat16: return std::ldexp(1.0, -133);
+    case DType::Float32: return std::ldexp(1.0, -149);
+    case DType::Float64: return std::numeric_limits<double>::denorm_min();
+    default: return 0;
+    }
+}
+
+std::optional<uint64_t> firstNonFinite(std::span<const std::byte> bytes, DType dtype) {
+    auto scan = [&](auto zero, auto exponentMask) -> std::optional<uint64_t> {
+        using Bits = decltype(zero);
+        const uint64_t count = bytes.size() / sizeof(Bits);
+        for (uint64_t i = 0; i < count; ++i) {
+            Bits v;
+            std::memcpy(&v, bytes.data() + i * sizeof(Bits), sizeof(Bits));
+            if ((v & exponentMask) == exponentMask) return i;
+        }
+        return std::nullopt;
+    };
+    switch (dtype) {
+    case DType::BFloat16: return scan(uint16_t(0), uint16_t(0x7F80));
+    case DType::Float16: return scan(uint16_t(0), uint16_t(0x7C00));
+    case DType::Float32: return scan(uint32_t(0), uint32_t(0x7F800000u));
+    case DType::Float64: return scan(uint64_t(0), uint64_t(0x7FF0000000000000ull));
+    default: return std::nullopt;
+    }
 }
 
 uint16_t floatToBf16(float value) {

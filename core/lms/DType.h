@@ -30,6 +30,16 @@ std::string_view safetensorsName(DType dtype);
 unsigned dtypeBits(DType dtype);
 bool isFloatingPoint(DType dtype);  // Float16, Float32, Float64, BFloat16
 
+// Limits of a floating dtype (0 for any other): significand bits including the implicit one
+// (11 for Float16, 8 BFloat16, 24 Float32, 53 Float64), the largest finite value (65504 for
+// Float16) and the subnormal spacing (the smallest positive value, 2^-24 for Float16).
+int significandBits(DType dtype);
+double largestFinite(DType dtype);
+double subnormalSpacing(DType dtype);
+// Index of the first NaN or infinity among the elements of `bytes` (judged by the exponent bits);
+// nullopt when all are finite or the dtype is not floating-point.
+std::optional<uint64_t> firstNonFinite(std::span<const std::byte> bytes, DType dtype);
+
 // bfloat16 <-> float32 exactly as MindSpore (spec §1.4): widen = bits << 16;
 // narrow = NaN -> 0x7FC0 (sign kept), otherwise round to nearest even.
 inline float bf16ToFloat(uint16_t bits) {

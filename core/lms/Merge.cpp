@@ -3,17 +3,16 @@
 #include "lms/CheckpointWriter.h"
 #include "lms/Layout.h"
 #include "lms/Safetensors.h"
+#include "lms/Verify.h"
 #include "lms/Log.h"
 
 #include <Eigen/Core>
 #include <chrono>
-#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <random>
 #include <thread>
 
 namespace lms {
@@ -21,16 +20,6 @@ namespace {
 
 
 constexpr int64_t kRowsPerBlock = 256;  // base rows widened at a time: bounds the float scratch
-
-std::optional<double> parseNumber(std::string_view text) {
-    while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-    while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
-    if (text.empty()) return std::nullopt;
-    double value = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) return std::nullopt;
-    return value;
-}
 
 template <class Scalar>
 using RowMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -170,63 +159,6 @@ Status prepareOutput(const ModelSource& source, const std::filesystem::path& out
     return {};
 }
 
-// Relative rounding error of one narrowing to `dtype` (half an ulp, doubled for safety).
-double roundingEpsilon(DType dtype) {
-    switch (dtype) {
-    case DType::BFloat16: return std::ldexp(1.0, -8);
-    case DType::Float16: return std::ldexp(1.0, -11);
-    case DType::Float32: return std::ldexp(1.0, -22);
-    default: return std::ldexp(1.0, -50);
-    }
-}
-
-double elementAt(std::span<const std::byte> bytes, DType dtype, size_t index) {
-    if (dtype == DType::Float64) {
-        double v;
-        std::memcpy(&v, bytes.data() + index * 8, 8);
-        return v;
-    }
-    const size_t size = dtypeBits(dtype) / 8;
-    float v = 0;
-    widenToFloat(dtype, bytes.subspan(index * size, size), std::span(&v, 1));
-    return v;
-}
-
-// Index of the first NaN or infinity among the elements of `bytes`, judged by the exponent bits.
-std::optional<uint64_t> firstNonFinite(std::span<const std::byte> bytes, DType dtype) {
-    auto scan = [&](auto zero, auto exponentMask) -> std::optional<uint64_t> {
-        using Bits = decltype(zero);
-        const uint64_t count = bytes.size() / sizeof(Bits);
-        for (uint64_t i = 0; i < count; ++i) {
-            Bits v;
-            std::memcpy(&v, bytes.data() + i * sizeof(Bits), sizeof(Bits));
-            if ((v & exponentMask) == exponentMask) return i;
-        }
-        return std::nullopt;
-    };
-    switch (dtype) {
-    case DType::BFloat16: return scan(uint16_t(0), uint16_t(0x7F80));
-    case DType::Float16: return scan(uint16_t(0), uint16_t(0x7C00));
-    case DType::Float32: return scan(uint32_t(0), uint32_t(0x7F800000u));
-    case DType::Float64: return scan(uint64_t(0), uint64_t(0x7FF0000000000000ull));
-    default: return std::nullopt;
-    }
-}
-
-struct MergedPairRef {
-    size_t baseIndex, aIndex, bIndex;
-    const LoraPair* pair;
-    double scaling;
-};
-
-// What one output file receives for one source tensor.
-struct Placement {
-    bool whole = true;              // the full tensor, or the box below
-    Box box;
-    std::vector<int64_t> dims;      // dims to write
-    uint64_t bytes = 0;
-};
-
 // One output file: the whole merged model, or one destination rank's share of it.
 struct Target {
     std::filesystem::path file;
@@ -235,91 +167,6 @@ struct Target {
     std::vector<Placement> placements;    // one per source tensor (dropped ones unused)
     bool full = true;
 };
-
-// Re-opens a finished output and checks its index against what was written; for a full output also
-// checks that every merged parameter is finite and spot-checks elements of W + s·B·A in double.
-Status verifyOutput(const Target& target, const ModelSource& source, const LoraPlan& plan,
-                    const std::vector<MergedPairRef>& merged, const CancelToken* cancel) {
-    const auto shownName = target.file.string();
-    auto output = CheckpointFile::open(target.sink->tempPath(), cancel);
-    if (!output) {
-        auto error = output.error();
-        error.file = shownName;
-        error.message = "verification failed: the output does not read back: " + error.message;
-        return std::unexpected(error);
-    }
-    const auto& tensors = source.tensors();
-    const bool safetensors = (*output)->format() == CheckpointFormat::Safetensors;
-    size_t next = 0;
-    for (size_t i = 0; i < tensors.size(); ++i) {
-        if (plan.dropped[i]) continue;
-        if (next >= (*output)->tensors().size())
-            return fail(ErrorCode::Io, "verification failed: the output lacks a parameter", shownName, tensors[i].name);
-        const auto& got = (*output)->tensors()[next++];
-        const auto& want = target.placements[i];
-        const bool dimsOk = got.dims == want.dims || (safetensors && tensors[i].legacyScalar && got.dims.empty());
-        if (got.name != tensors[i].name || got.dtype != tensors[i].dtype || !dimsOk || got.byteSize != want.bytes)
-            return fail(ErrorCode::Io, "verification failed: the output's index differs from what was written",
-                        shownName, tensors[i].name);
-    }
-    if (next != (*output)->tensors().size())
-        return fail(ErrorCode::Io, "verification failed: the output has extra parameters", shownName);
-
-    std::mt19937_64 rng(0x10AA);
-    std::vector<std::byte> block;
-    for (const auto& ref : merged) {
-        if (cancel && cancel->isCancelled()) return fail(ErrorCode::Cancelled, "verification cancelled", shownName);
-        const auto& t = tensors[ref.baseIndex];
-        const auto* got = (*output)->find(t.name);
-        // Every merged value must be finite: scan the exponent bits block by block.
-        const uint64_t elementBytes = dtypeBits(t.dtype) / 8;
-        const uint64_t blockBytes = (8u << 20) / elementBytes * elementBytes;
-        for (uint64_t offset = 0; offset < got->byteSize; offset += blockBytes) {
-            block.resize(size_t(std::min(blockBytes, got->byteSize - offset)));
-            if (auto st = (*output)->readRange(*got, offset, block); !st) return st;
-            if (const auto bad = firstNonFinite(block, t.dtype))
-                return fail(ErrorCode::Mismatch,
-                            "verification failed: merged value #" + std::to_string(offset / elementBytes + *bad) +
-                                " is not finite (NaN or Inf)",
-                            shownName, t.name);
-        }
-        if (!target.full) continue;  // slices hold the same values, cut by the layout
-        if (ref.pair->bDims[0] == 0 || ref.pair->aDims[1] == 0) continue;  // an empty base has nothing to sample
-        // Spot checks: a few elements recomputed in double from W, A and B.
-        std::vector<std::byte> a(size_t(tensors[ref.aIndex].byteSize)), b(size_t(tensors[ref.bIndex].byteSize));
-        if (auto st = source.read(ref.aIndex, a, cancel); !st) return st;
-        if (auto st = source.read(ref.bIndex, b, cancel); !st) return st;
-        const int64_t outDim = ref.pair->bDims[0], inDim = ref.pair->aDims[1], r = ref.pair->rank;
-        const int64_t storedCols = ref.pair->transposed ? outDim : inDim;
-        const auto aType = tensors[ref.aIndex].dtype, bType = tensors[ref.bIndex].dtype;
-        std::vector<std::byte> storedRow(static_cast<size_t>(uint64_t(storedCols) * elementBytes));
-        std::vector<std::byte> written(static_cast<size_t>(elementBytes));
-        for (int sample = 0; sample < 8; ++sample) {
-            const int64_t row = int64_t(rng() % uint64_t(outDim)), col = int64_t(rng() % uint64_t(inDim));
-            double delta = 0, magnitude = 0;
-            for (int64_t k = 0; k < r; ++k) {
-                const double term = elementAt(b, bType, size_t(row * r + k)) * elementAt(a, aType, size_t(k * inDim + col));
-                delta += term;
-                magnitude += std::abs(term);
-            }
-            const int64_t rowStored = ref.pair->transposed ? col : row, colStored = ref.pair->transposed ? row : col;
-            if (auto st = source.readRows(ref.baseIndex, rowStored, rowStored + 1, storedRow, cancel); !st) return st;
-            const uint64_t index = uint64_t(rowStored * storedCols + colStored);
-            if (auto st = (*output)->readRange(*got, index * elementBytes, written); !st) return st;
-            const double base = elementAt(storedRow, t.dtype, size_t(colStored));
-            const double expected = base + ref.scaling * delta;
-            const double tolerance =
-                4 * roundingEpsilon(t.dtype) * (std::abs(base) + std::abs(ref.scaling) * magnitude) + 1e-30;
-            const double actual = elementAt(written, t.dtype, 0);
-            if (std::abs(actual - expected) > tolerance)
-                return fail(ErrorCode::Mismatch,
-                            "verification failed at [" + std::to_string(row) + "," + std::to_string(col) + "]: wrote " +
-                                std::to_string(actual) + ", expected " + std::to_string(expected),
-                            shownName, t.name);
-        }
-    }
-    return {};
-}
 
 // Where each tensor goes in each output; every layout problem surfaces here, before writing.
 Result<std::vector<Target>> planTargets(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options) {
@@ -454,36 +301,6 @@ private:
 
 }  // namespace
 
-Result<double> parseScalingText(std::string_view text) {
-    const auto slash = text.find('/');
-    if (slash == std::string_view::npos) {
-        auto value = parseNumber(text);
-        if (!value) return fail(ErrorCode::InvalidArgument, "not a number: '" + std::string(text) + "'", {}, "lora_scaling");
-        return *value;
-    }
-    auto alpha = parseNumber(text.substr(0, slash));
-    auto rank = parseNumber(text.substr(slash + 1));
-    if (!alpha || !rank)
-        return fail(ErrorCode::InvalidArgument, "expected a number or alpha/rank such as 16/8, got '" + std::string(text) + "'",
-                    {}, "lora_scaling");
-    if (*rank == 0) return fail(ErrorCode::InvalidArgument, "rank 0 in '" + std::string(text) + "'", {}, "lora_scaling");
-    return *alpha / *rank;
-}
-
-Result<double> ScalingSpec::scalingFor(int64_t pairRank) const {
-    if (scaling) return *scaling;
-    if (alpha) {
-        const double r = rank ? *rank : double(pairRank);
-        if (r <= 0) return fail(ErrorCode::InvalidArgument, "LoRA rank must be positive", {}, "lora_rank");
-        return *alpha / r;
-    }
-    return fail(ErrorCode::InvalidArgument,
-                "no LoRA scaling given: the merge adds (lora_alpha / lora_rank)·B·A, so pass --lora_scaling ALPHA/RANK "
-                "(e.g. 16/8, the values of pet_config in your training YAML) or --lora_alpha ALPHA (the rank is then "
-                "read from the LoRA shapes)",
-                {}, "lora_scaling");
-}
-
 Status mergePairInPlace(std::span<std::byte> base, DType baseType, int64_t out, int64_t in, bool transposed,
                         std::span<const std::byte> a, DType aType, std::span<const std::byte> b, DType bType,
                         int64_t rank, double scaling) {
@@ -590,8 +407,10 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
                 const size_t ia = indexOf.at(pair->a), ib = indexOf.at(pair->b);
                 auto a = readAll(ia);
                 if (!a) return failWith(a.error());
+                if (auto st = checkInputFinite(source, ia, "LoRA A", *a); !st) return failWith(st.error());
                 auto b = readAll(ib);
                 if (!b) return failWith(b.error());
+                if (auto st = checkInputFinite(source, ib, "LoRA B", *b); !st) return failWith(st.error());
                 delta.emplace(tensors[i].dtype, pair->bDims[0], pair->aDims[1], pair->transposed, *a,
                                                     tensors[ia].dtype, *b, tensors[ib].dtype, pair->rank,
                                                     scalings[size_t(plan.pairOfTensor[i])]);
@@ -606,8 +425,13 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
                 Block block{i, r0, r1, r0 == 0, r1 == rows, std::vector<std::byte>(size_t(uint64_t(r1 - r0) * stride)),
                             std::nullopt};
                 if (auto st = source.readRows(i, r0, r1, block.bytes, cancel); !st) return failWith(st.error());
-                // The delta is added here, on the reader thread, so that computing overlaps writing.
-                if (delta) delta->apply(block.bytes, r0, r1 - r0);
+                // The delta is added here, on the reader thread, so that computing overlaps writing;
+                // non-finite inputs and results fail the run here, naming the input (Verify.h).
+                if (delta) {
+                    if (auto st = checkInputFinite(source, i, "base weight", block.bytes, r0); !st) return failWith(st.error());
+                    delta->apply(block.bytes, r0, r1 - r0);
+                    if (auto st = checkMergedInRange(source, i, block.bytes, r0); !st) return failWith(st.error());
+                }
                 if (!queue.push(std::move(block))) return;
                 r0 = r1;
             } while (r0 < rows);
@@ -695,7 +519,7 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
         state.stage = "verifying";
         if (progress) progress(state);
         for (const auto& target : *targets)
-            if (auto st = verifyOutput(target, source, plan, merged, cancel); !st) return std::unexpected(st.error());
+            if (auto st = verifyOutput(target.sink->tempPath(), target.file, target.placements, source, plan, merged, cancel); !st) return std::unexpected(st.error());
         report.notes.push_back("verified: the output reads back with the expected index, finite merged values and "
                                "spot-checked elements");
     }

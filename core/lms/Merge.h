@@ -25,8 +25,13 @@ struct ScalingSpec {
     Result<double> scalingFor(int64_t pairRank) const;
 };
 
-// Parses "2", "2.5", "16/8" (alpha/rank as written in the MindFormers docs).
+// Parses a scaling as MindFormers' --lora_scaling does (Python float(): surrounding whitespace and a
+// leading + or - allowed; a negative scaling subtracts the adapter) or "ALPHA/RANK" such as "16/8"
+// (as written in the MindFormers docs) where RANK must be a positive integer. Refuses what is not a
+// finite number: "inf", "nan", "1e999", "1e308/1e-308" (the quotient overflows).
 Result<double> parseScalingText(std::string_view text);
+// Parses --lora_rank: a positive integer ("8", "+8"); "8.5", "0", "-4" are refused.
+Result<double> parseLoraRank(std::string_view text);
 
 enum class OutputFormat { Ckpt, Safetensors };
 

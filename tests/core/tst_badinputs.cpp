@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 
 using namespace lms;
@@ -425,6 +426,68 @@ std::vector<std::pair<QString, Builder>> catalogue() {
         c.noSpace = true;
         return c;
     });
+    // Non-finite inputs and merged values are found while streaming and name the input file.
+    const auto setElement = [](FakeTensor& t, size_t index, float value) {
+        auto values = bytesToFloats(DType::Float32, t.content);
+        values[index] = value;
+        t.content = floatBytes(DType::Float32, values);
+    };
+    add("NaN in a base weight", [setElement](const fs::path& dir) {
+        auto model = smallModel();
+        setElement(*findTensor(model, "model.layers.1.wq.weight"), 3 * 24 + 5, std::numeric_limits<float>::quiet_NaN());
+        return fullCase(dir, model,
+                        QStringLiteral("loramerge: error: {in}: parameter 'model.layers.1.wq.weight': base weight "
+                                       "model.layers.1.wq.weight in {in} holds NaN at [3, 5]"));
+    });
+    add("Inf in a LoRA A", [setElement](const fs::path& dir) {
+        auto model = smallModel();
+        setElement(*findTensor(model, "model.layers.0.wq.mindpet_delta_lora_a"), 2 * 24 + 7,
+                   std::numeric_limits<float>::infinity());
+        return fullCase(dir, model,
+                        QStringLiteral("loramerge: error: {in}: parameter 'model.layers.0.wq.mindpet_delta_lora_a': "
+                                       "LoRA A model.layers.0.wq.mindpet_delta_lora_a in {in} holds Inf at [2, 7]"));
+    });
+    add("-Inf in a LoRA B", [setElement](const fs::path& dir) {
+        auto model = smallModel();
+        setElement(*findTensor(model, "model.layers.1.wq.mindpet_delta_lora_b"), 31 * 4 + 3,
+                   -std::numeric_limits<float>::infinity());
+        return fullCase(dir, model,
+                        QStringLiteral("loramerge: error: {in}: parameter 'model.layers.1.wq.mindpet_delta_lora_b': "
+                                       "LoRA B model.layers.1.wq.mindpet_delta_lora_b in {in} holds -Inf at [31, 3]"));
+    });
+    // W[5, 9] = 65500 plus 2·(4 · 100 · 100): beyond the largest Float16; every other element stays small.
+    add("merged value beyond the Float16 range", [setElement](const fs::path& dir) {
+        auto model = smallModel();
+        auto* w = findTensor(model, "model.layers.0.wq.weight");
+        auto values = bytesToFloats(DType::Float32, w->content);
+        values[5 * 24 + 9] = 65500;
+        w->typeName = "Float16";
+        w->content = floatBytes(DType::Float16, values);
+        for (int k = 0; k < 4; ++k) {
+            setElement(*findTensor(model, "model.layers.0.wq.mindpet_delta_lora_b"), size_t(5 * 4 + k), 100);
+            setElement(*findTensor(model, "model.layers.0.wq.mindpet_delta_lora_a"), size_t(k * 24 + 9), 100);
+        }
+        return fullCase(dir, model,
+                        QStringLiteral("loramerge: error: {in}: parameter 'model.layers.0.wq.weight': W + "
+                                       "s\u00B7B\u00B7A exceeds the Float16 range (\u00B165504) at [5, 9] of "
+                                       "model.layers.0.wq.weight"));
+    });
+    add("merged value beyond the BFloat16 range", [setElement](const fs::path& dir) {
+        auto model = smallModel();
+        auto* w = findTensor(model, "model.layers.1.wq.weight");
+        auto values = bytesToFloats(DType::Float32, w->content);
+        values[1] = 3e38f;
+        w->typeName = "BFloat16";
+        w->content = floatBytes(DType::BFloat16, values);
+        for (int k = 0; k < 4; ++k) {
+            setElement(*findTensor(model, "model.layers.1.wq.mindpet_delta_lora_b"), size_t(k), 1e19f);
+            setElement(*findTensor(model, "model.layers.1.wq.mindpet_delta_lora_a"), size_t(k * 24 + 1), 1e19f);
+        }
+        return fullCase(dir, model,
+                        QStringLiteral("loramerge: error: {in}: parameter 'model.layers.1.wq.weight': W + "
+                                       "s\u00B7B\u00B7A exceeds the BFloat16 range (\u00B13.38953e+38) at [0, 1] of "
+                                       "model.layers.1.wq.weight"));
+    });
     return rows;
 }
 
@@ -535,6 +598,85 @@ private slots:
         // Nothing is written: no output, no temp file (the overwrite rows' folder holds only inputs).
         if (dst == dir / "out") QCOMPARE(outcome.leftFiles, std::vector<std::string>{});
         QCOMPARE(treeDigest(c.inputs), before);
+    }
+
+    // Scalings and ranks that are not finite or not positive integers are usage errors (exit 2):
+    // the first stderr line, and nothing written.
+    void usageErrors_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("expected");
+        const auto row = [](const char* name, QStringList args, const char* expected) {
+            QTest::newRow(name) << args << QString::fromUtf8(expected);
+        };
+        const QString scaling = QStringLiteral("--lora_scaling"), alpha = QStringLiteral("--lora_alpha"),
+                      rank = QStringLiteral("--lora_rank");
+        row("negative rank", {scaling, QStringLiteral("16/-8")},
+            "loramerge: --lora_scaling: the rank in '16/-8' must be a positive integer");
+        row("zero rank", {scaling, QStringLiteral("16/0")},
+            "loramerge: --lora_scaling: the rank in '16/0' must be a positive integer");
+        row("fractional rank", {scaling, QStringLiteral("16/8.5")},
+            "loramerge: --lora_scaling: the rank in '16/8.5' must be a positive integer");
+        row("quotient overflows", {scaling, QStringLiteral("1e308/1e-308")},
+            "loramerge: --lora_scaling: '1e308/1e-308' overflows: the scaling must be a finite number");
+        row("inf", {scaling, QStringLiteral("inf")}, "loramerge: --lora_scaling: 'inf' is not a finite number");
+        row("nan", {scaling, QStringLiteral("nan")}, "loramerge: --lora_scaling: 'nan' is not a finite number");
+        row("1e999", {scaling, QStringLiteral("1e999")}, "loramerge: --lora_scaling: '1e999' is not a finite number");
+        row("a global flag as the value", {scaling, QStringLiteral("-q")},
+            "loramerge: --lora_scaling: not a number: '-q'");
+        row("--lora_rank 8.5", {alpha, QStringLiteral("16"), rank, QStringLiteral("8.5")},
+            "loramerge: --lora_rank: expected a positive integer, got 8.5");
+        row("--lora_rank 0", {alpha, QStringLiteral("16"), rank, QStringLiteral("0")},
+            "loramerge: --lora_rank: expected a positive integer, got 0");
+        row("--lora_rank -4", {alpha, QStringLiteral("16"), rank, QStringLiteral("-4")},
+            "loramerge: --lora_rank: expected a positive integer, got -4");
+        row("--lora_alpha inf", {alpha, QStringLiteral("inf")}, "loramerge: --lora_alpha: 'inf' is not a finite number");
+    }
+    void usageErrors() {
+        QFETCH(QStringList, args);
+        QFETCH(QString, expected);
+        const fs::path dir = fs::path(tmp_.path().toStdString()) / "usage" / QTest::currentDataTag();
+        const auto input = dir / "in" / "model.ckpt";
+        writeCheckpoint(input, smallModel());
+        QProcess process;
+        process.start(cliPath(), QStringList{QStringLiteral("--src_ckpt_path_or_dir"), qs(input),
+                                             QStringLiteral("--dst_ckpt_dir"), qs(dir / "out")} + args);
+        QVERIFY(process.waitForFinished(60000));
+        QCOMPARE(process.exitCode(), 2);
+        QCOMPARE(QString::fromUtf8(process.readAllStandardError()).split(QLatin1Char('\n')).front(), expected);
+        QVERIFY(!fs::exists(dir / "out"));
+    }
+
+    // -q, -v, -h are options only: as the value of an option they are that value.
+    void globalFlagsAreOptionsOnly_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("outputName");  // the file written under DST/rank_0
+        QTest::addColumn<bool>("quiet");          // nothing on stdout
+        const auto prefix = QStringLiteral("--prefix");
+        QTest::newRow("--prefix -v") << QStringList{prefix, QStringLiteral("-v")} << "-v0.ckpt" << false;
+        QTest::newRow("--prefix -q") << QStringList{prefix, QStringLiteral("-q")} << "-q0.ckpt" << false;
+        QTest::newRow("--prefix -h") << QStringList{prefix, QStringLiteral("-h")} << "-h0.ckpt" << false;
+        QTest::newRow("--prefix=-v") << QStringList{QStringLiteral("--prefix=-v")} << "-v0.ckpt" << false;
+        QTest::newRow("--prefix --quiet") << QStringList{prefix, QStringLiteral("--quiet")} << "--quiet0.ckpt" << false;
+        QTest::newRow("-q after --prefix x") << QStringList{prefix, QStringLiteral("x"), QStringLiteral("-q")}
+                                             << "x0.ckpt" << true;
+        QTest::newRow("-v then --prefix -q") << QStringList{QStringLiteral("-v"), prefix, QStringLiteral("-q")}
+                                             << "-q0.ckpt" << false;
+    }
+    void globalFlagsAreOptionsOnly() {
+        QFETCH(QStringList, args);
+        QFETCH(QString, outputName);
+        QFETCH(bool, quiet);
+        const fs::path dir = fs::path(tmp_.path().toStdString()) / "global" / QTest::currentDataTag();
+        const auto input = dir / "in" / "model.ckpt";
+        writeCheckpoint(input, smallModel());
+        QProcess process;
+        process.start(cliPath(), QStringList{QStringLiteral("--src_ckpt_path_or_dir"), qs(input),
+                                             QStringLiteral("--dst_ckpt_dir"), qs(dir / "out"),
+                                             QStringLiteral("--lora_scaling"), QStringLiteral("2")} + args);
+        QVERIFY(process.waitForFinished(60000));
+        QVERIFY2(process.exitCode() == 0, process.readAllStandardError().constData());
+        QCOMPARE(listFiles(dir / "out"), std::vector<std::string>{"rank_0/" + outputName.toStdString()});
+        QCOMPARE(process.readAllStandardOutput().isEmpty(), quiet);
     }
 
     // Every saved fuzzing reproducer, through the same checks as its fuzz target (a broken check

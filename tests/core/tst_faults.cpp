@@ -511,8 +511,9 @@ private slots:
         QCOMPARE(treeDigest(input.parent_path()), before);
     }
 
-    // Verification refuses to publish a merge whose result is not finite: a NaN in the inputs,
-    // or a Float16 base pushed past 65504 by the delta.
+    // A merge whose result would not be finite is refused while streaming and not published: a NaN
+    // in an input (the line names the input file, the tensor and the position), or a Float16 base
+    // pushed past 65504 by the delta (the line names the range, the position and the pair).
     void verificationRejectsNonFiniteMerge_data() {
         QTest::addColumn<QString>("cause");
         QTest::addColumn<QString>("scaling");
@@ -550,13 +551,14 @@ private slots:
         const auto dst = dir / "out";
         const auto run = runCli(mergeArgs(input, dst, scaling));
         QCOMPARE(run.exitCode, 1);
-        // Row 2 of B (elements 4, 5) holds the NaN: the first non-finite merged value is #8.
-        const int first = cause == QStringLiteral("nan") ? 8 : 0;
-        QCOMPARE(lastLine(run.err),
-                 QStringLiteral("loramerge: error: %1: parameter 'w.weight': verification failed: "
-                                "merged value #%2 is not finite (NaN or Inf)")
-                     .arg(qs(dst / "rank_0" / "checkpoint_0.ckpt"))
-                     .arg(first));
+        // Element 5 of B [8, 2] is [2, 1].
+        const QString expected =
+            cause == QStringLiteral("nan")
+                ? QStringLiteral("loramerge: error: %1: parameter 'w.mindpet_delta_lora_b': LoRA B "
+                                 "w.mindpet_delta_lora_b in %1 holds NaN at [2, 1]")
+                : QStringLiteral("loramerge: error: %1: parameter 'w.weight': W + s\u00B7B\u00B7A exceeds the "
+                                 "Float16 range (\u00B165504) at [0, 0] of w.weight");
+        QCOMPARE(lastLine(run.err), expected.arg(qs(input)));
         QCOMPARE(filesUnder(dst), std::vector<std::string>{});
         QCOMPARE(treeDigest(input.parent_path()), before);
     }

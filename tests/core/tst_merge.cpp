@@ -69,28 +69,73 @@ class TestMerge : public QObject {
     std::filesystem::path dir() const { return tmp_.path().toStdString(); }
 
 private slots:
+    // As MindFormers' --lora_scaling (Python float(): whitespace, a leading sign) plus ALPHA/RANK with
+    // a positive integer rank; never a non-finite scaling.
     void parseScaling_data() {
         QTest::addColumn<QString>("text");
         QTest::addColumn<double>("expected");
-        QTest::addColumn<bool>("ok");
-        QTest::newRow("fraction") << "16/8" << 2.0 << true;
-        QTest::newRow("number") << "0.5" << 0.5 << true;
-        QTest::newRow("spaces") << " 32 / 16 " << 2.0 << true;
-        QTest::newRow("integer") << "4" << 4.0 << true;
-        QTest::newRow("zero-rank") << "16/0" << 0.0 << false;
-        QTest::newRow("words") << "alpha/rank" << 0.0 << false;
-        QTest::newRow("empty") << "" << 0.0 << false;
-        QTest::newRow("inf") << "inf" << 0.0 << false;
-        QTest::newRow("trailing") << "2x" << 0.0 << false;
+        QTest::addColumn<QString>("message");  // empty when accepted
+        QTest::newRow("fraction") << "16/8" << 2.0 << "";
+        QTest::newRow("number") << "0.5" << 0.5 << "";
+        QTest::newRow("spaces") << " 32 / 16 " << 2.0 << "";
+        QTest::newRow("tabs and newline") << "\t2\n" << 2.0 << "";
+        QTest::newRow("integer") << "4" << 4.0 << "";
+        QTest::newRow("leading plus") << "+2" << 2.0 << "";
+        QTest::newRow("plus on both") << "+16/+8" << 2.0 << "";
+        QTest::newRow("exponent") << "1e-3" << 0.001 << "";
+        QTest::newRow("no integer part") << ".5" << 0.5 << "";
+        QTest::newRow("negative: subtracts the adapter") << "-0.5" << -0.5 << "";
+        QTest::newRow("negative alpha") << "-16/8" << -2.0 << "";
+        QTest::newRow("rank written 8.0") << "16/8.0" << 2.0 << "";
+        QTest::newRow("zero-rank") << "16/0" << 0.0 << "the rank in '16/0' must be a positive integer";
+        QTest::newRow("negative rank") << "16/-8" << 0.0 << "the rank in '16/-8' must be a positive integer";
+        QTest::newRow("fractional rank") << "16/8.5" << 0.0 << "the rank in '16/8.5' must be a positive integer";
+        QTest::newRow("quotient overflows") << "1e308/1e-308" << 0.0
+                                            << "'1e308/1e-308' overflows: the scaling must be a finite number";
+        QTest::newRow("inf") << "inf" << 0.0 << "'inf' is not a finite number";
+        QTest::newRow("-inf") << "-inf" << 0.0 << "'-inf' is not a finite number";
+        QTest::newRow("nan") << "nan" << 0.0 << "'nan' is not a finite number";
+        QTest::newRow("overflows to inf") << "1e999" << 0.0 << "'1e999' is not a finite number";
+        QTest::newRow("inf alpha") << "inf/8" << 0.0 << "'inf/8' is not a finite number";
+        QTest::newRow("words") << "alpha/rank" << 0.0 << "expected a number or alpha/rank such as 16/8, got 'alpha/rank'";
+        QTest::newRow("empty") << "" << 0.0 << "not a number: ''";
+        QTest::newRow("sign only") << "+" << 0.0 << "not a number: '+'";
+        QTest::newRow("two signs") << "+-2" << 0.0 << "not a number: '+-2'";
+        QTest::newRow("trailing") << "2x" << 0.0 << "not a number: '2x'";
     }
     void parseScaling() {
         QFETCH(QString, text);
         QFETCH(double, expected);
-        QFETCH(bool, ok);
+        QFETCH(QString, message);
         auto value = parseScalingText(text.toStdString());
-        QCOMPARE(value.has_value(), ok);
-        if (ok) QCOMPARE(*value, expected);
-        else QCOMPARE(value.error().parameter, std::string("lora_scaling"));
+        QCOMPARE(value.has_value(), message.isEmpty());
+        if (value) {
+            QCOMPARE(*value, expected);
+        } else {
+            QCOMPARE(QString::fromStdString(value.error().message), message);
+            QCOMPARE(value.error().parameter, std::string("lora_scaling"));
+        }
+    }
+
+    void parseRank_data() {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<double>("expected");  // 0: refused
+        QTest::newRow("8") << "8" << 8.0;
+        QTest::newRow("+8") << "+8" << 8.0;
+        QTest::newRow("8.0") << "8.0" << 8.0;
+        QTest::newRow("8.5") << "8.5" << 0.0;
+        QTest::newRow("0") << "0" << 0.0;
+        QTest::newRow("-4") << "-4" << 0.0;
+        QTest::newRow("inf") << "inf" << 0.0;
+        QTest::newRow("16/8") << "16/8" << 0.0;
+    }
+    void parseRank() {
+        QFETCH(QString, text);
+        QFETCH(double, expected);
+        auto value = parseLoraRank(text.toStdString());
+        QCOMPARE(value.has_value(), expected > 0);
+        if (value) QCOMPARE(*value, expected);
+        else QCOMPARE(value.error().message, "expected a positive integer, got " + text.toStdString());
     }
 
     void scalingSpec() {
@@ -312,7 +357,15 @@ private slots:
         }
     }
 
-    void verificationRejectsNonFiniteResults() {
+    // A NaN already in a base weight fails the run while streaming, with or without verification,
+    // naming the input file, the tensor and the position; nothing is published.
+    void nonFiniteBaseIsRefused_data() {
+        QTest::addColumn<bool>("verify");
+        QTest::newRow("verified") << true;
+        QTest::newRow("--no-verify") << false;
+    }
+    void nonFiniteBaseIsRefused() {
+        QFETCH(bool, verify);
         auto m = makeModel("BFloat16", 16, 8, 2, false);
         const auto nanBits = std::vector<std::byte>{std::byte{0xC0}, std::byte{0x7F}};  // bf16 NaN, little-endian
         std::copy(nanBits.begin(), nanBits.end(), m.tensors[1].content.begin() + 2 * 37);
@@ -322,15 +375,14 @@ private slots:
         MergeOptions options;
         options.outputFile = dir() / "nan-out" / "n.ckpt";
         options.scaling.scaling = 1;
-        options.verify = true;
+        options.verify = verify;
         auto report = runMerge(**source, options);
         QVERIFY(!report);
-        QVERIFY2(report.error().message.find("merged value #37 is not finite") != std::string::npos,
-                 report.error().describe().c_str());
+        QCOMPARE(report.error().message,
+                 "base weight model.l0.wq.weight in " + input.string() + " holds NaN at [4, 5]");  // 37 = 4·8 + 5
+        QCOMPARE(report.error().file, input.string());
         QCOMPARE(report.error().parameter, std::string("model.l0.wq.weight"));
-        QVERIFY(!std::filesystem::exists(dir() / "nan-out"));  // a failed verification publishes nothing
-        options.verify = false;
-        QVERIFY(runMerge(**source, options));
+        QVERIFY(!std::filesystem::exists(dir() / "nan-out"));  // nothing published, no folder left
     }
 
     void noScalingIsAnError() {

@@ -14,6 +14,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
+QStringList strings(std::initializer_list<const char*> items) {
+    QStringList list;
+    for (const char* item : items) list << QString::fromUtf8(item);
+    return list;
+}
+
 // Creates every file of `files` (relative to `root`); names ending in '/' are folders.
 void makeTree(const fs::path& root, const QStringList& files) {
     for (const auto& file : files) {
@@ -76,22 +82,22 @@ private slots:
         QTest::addColumn<QStringList>("tree");
         QTest::addColumn<QString>("path");
         QTest::addColumn<QString>("kind");
-        QTest::newRow("full file") << QStringList{"m.ckpt"} << "m.ckpt" << "full";
-        QTest::newRow("safetensors file") << QStringList{"m.safetensors"} << "m.safetensors" << "full";
-        QTest::newRow("missing") << QStringList{} << "m.ckpt" << "missing";
-        QTest::newRow("strategy file") << QStringList{"ckpt_strategy_rank_0.ckpt"} << "ckpt_strategy_rank_0.ckpt" << "strategy";
-        QTest::newRow("other file") << QStringList{"notes.txt"} << "notes.txt" << "other";
-        QTest::newRow("plain folder") << QStringList{"d/notes.txt"} << "d" << "folder";
-        QTest::newRow("a rank folder itself") << QStringList{"m/rank_0/a.ckpt"} << "m/rank_0" << "folder";
-        QTest::newRow("two ranks of .ckpt") << QStringList{"m/rank_0/a.ckpt", "m/rank_1/a.ckpt"} << "m" << "distributed";
+        QTest::newRow("full file") << strings({"m.ckpt"}) << "m.ckpt" << "full";
+        QTest::newRow("safetensors file") << strings({"m.safetensors"}) << "m.safetensors" << "full";
+        QTest::newRow("missing") << QStringList() << "m.ckpt" << "missing";
+        QTest::newRow("strategy file") << strings({"ckpt_strategy_rank_0.ckpt"}) << "ckpt_strategy_rank_0.ckpt" << "strategy";
+        QTest::newRow("other file") << strings({"notes.txt"}) << "notes.txt" << "other";
+        QTest::newRow("plain folder") << strings({"d/notes.txt"}) << "d" << "folder";
+        QTest::newRow("a rank folder itself") << strings({"m/rank_0/a.ckpt"}) << "m/rank_0" << "folder";
+        QTest::newRow("two ranks of .ckpt") << strings({"m/rank_0/a.ckpt", "m/rank_1/a.ckpt"}) << "m" << "distributed";
         QTest::newRow("ranks of .safetensors")
-            << QStringList{"m/rank_0/a.safetensors", "m/rank_1/a.safetensors"} << "m" << "distributed";
+            << strings({"m/rank_0/a.safetensors", "m/rank_1/a.safetensors"}) << "m" << "distributed";
         QTest::newRow("our output: only rank_0, no strategy")
-            << QStringList{"dst/rank_0/checkpoint_0.ckpt"} << "dst" << "merged-output";
+            << strings({"dst/rank_0/checkpoint_0.ckpt"}) << "dst" << "merged-output";
         QTest::newRow("1-rank run with its strategy")
-            << QStringList{"m/rank_0/a.ckpt", "m/strategy/ckpt_strategy_rank_0.ckpt"} << "m" << "distributed";
-        QTest::newRow("only rank_1") << QStringList{"m/rank_1/a.ckpt"} << "m" << "distributed";
-        QTest::newRow("duplicate rank names") << QStringList{"m/rank_1/a.ckpt", "m/rank_01/a.ckpt"} << "m" << "distributed";
+            << strings({"m/rank_0/a.ckpt", "m/strategy/ckpt_strategy_rank_0.ckpt"}) << "m" << "distributed";
+        QTest::newRow("only rank_1") << strings({"m/rank_1/a.ckpt"}) << "m" << "distributed";
+        QTest::newRow("duplicate rank names") << strings({"m/rank_1/a.ckpt", "m/rank_01/a.ckpt"}) << "m" << "distributed";
     }
     void kinds() {
         QFETCH(QStringList, tree);
@@ -123,16 +129,16 @@ private slots:
         QTest::addColumn<QString>("glob");
         QTest::addColumn<QStringList>("expected");  // "rank: picked (why)"
         QTest::newRow("numeric order, lexicographic pick")
-            << QStringList{"rank_0/x-10_2.ckpt", "rank_0/x-9_2.ckpt", "rank_10/a.ckpt", "rank_2/notes.txt"} << ""
-            << QStringList{"0: x-9_2.ckpt (lexicographically last of 2)", "2:  (no checkpoint file (.ckpt or .safetensors) in the rank folder)",
-                           "10: a.ckpt (the only checkpoint file)"};
+            << strings({"rank_0/x-10_2.ckpt", "rank_0/x-9_2.ckpt", "rank_10/a.ckpt", "rank_2/notes.txt"}) << ""
+            << strings({"0: x-9_2.ckpt (lexicographically last of 2)", "2:  (the rank folder holds no .ckpt or .safetensors file)",
+                           "10: a.ckpt (the only checkpoint file)"});
         QTest::newRow("safetensors rank folders")
-            << QStringList{"rank_0/a.safetensors", "rank_1/a.safetensors"} << ""
-            << QStringList{"0: a.safetensors (the only checkpoint file)", "1: a.safetensors (the only checkpoint file)"};
-        QTest::newRow("glob chooses") << QStringList{"rank_0/a-1.ckpt", "rank_0/b-1.ckpt"} << "a-*"
-                                      << QStringList{"0: a-1.ckpt (the only checkpoint file)"};
-        QTest::newRow("glob of several") << QStringList{"rank_0/a-1.ckpt", "rank_0/a-2.ckpt", "rank_0/b.ckpt"} << "a-*"
-                                         << QStringList{"0: a-2.ckpt (matches a-*)"};
+            << strings({"rank_0/a.safetensors", "rank_1/a.safetensors"}) << ""
+            << strings({"0: a.safetensors (the only checkpoint file)", "1: a.safetensors (the only checkpoint file)"});
+        QTest::newRow("glob chooses") << strings({"rank_0/a-1.ckpt", "rank_0/b-1.ckpt"}) << "a-*"
+                                      << strings({"0: a-1.ckpt (the only checkpoint file)"});
+        QTest::newRow("glob of several") << strings({"rank_0/a-1.ckpt", "rank_0/a-2.ckpt", "rank_0/b.ckpt"}) << "a-*"
+                                         << strings({"0: a-2.ckpt (matches a-*)"});
     }
     void ranks() {
         QFETCH(QStringList, tree);
@@ -155,21 +161,21 @@ private slots:
         QTest::addColumn<QStringList>("tree");
         QTest::addColumn<QString>("found");  // relative to the root; "" = none
         QTest::addColumn<QString>("note");
-        const QStringList ranks{"model/rank_0/a.ckpt", "model/rank_1/a.ckpt"};
-        QTest::newRow("model/strategy/") << ranks + QStringList{"model/strategy/ckpt_strategy_rank_0.ckpt"}
+        const QStringList ranks = strings({"model/rank_0/a.ckpt", "model/rank_1/a.ckpt"});
+        QTest::newRow("model/strategy/") << ranks + strings({"model/strategy/ckpt_strategy_rank_0.ckpt"})
                                          << "model/strategy" << "Using the strategy folder {root}/model/strategy.";
-        QTest::newRow("../strategy/") << ranks + QStringList{"strategy/ckpt_strategy_rank_0.ckpt"} << "strategy"
+        QTest::newRow("../strategy/") << ranks + strings({"strategy/ckpt_strategy_rank_0.ckpt"}) << "strategy"
                                       << "Using the strategy folder {root}/strategy.";
-        QTest::newRow("output/strategy/") << ranks + QStringList{"model/output/strategy/ckpt_strategy_rank_0.ckpt"}
+        QTest::newRow("output/strategy/") << ranks + strings({"model/output/strategy/ckpt_strategy_rank_0.ckpt"})
                                           << "model/output/strategy"
                                           << "Using the strategy folder {root}/model/output/strategy.";
-        QTest::newRow("empty strategy folder is skipped") << ranks + QStringList{"model/strategy/", "s_strategy.json"}
+        QTest::newRow("empty strategy folder is skipped") << ranks + strings({"model/strategy/", "s_strategy.json"})
                                                           << "s_strategy.json" << "Using the strategy file {root}/s_strategy.json.";
-        QTest::newRow("merged file beside") << ranks + QStringList{"ckpt_strategy_rank_0.ckpt", "merged_ckpt_strategy.ckpt"}
+        QTest::newRow("merged file beside") << ranks + strings({"ckpt_strategy_rank_0.ckpt", "merged_ckpt_strategy.ckpt"})
                                             << "merged_ckpt_strategy.ckpt"
                                             << "Using the merged strategy {root}/merged_ckpt_strategy.ckpt.";
         QTest::newRow("several per-rank files beside")
-            << ranks + QStringList{"ckpt_strategy_rank_0.ckpt", "ckpt_strategy_rank_1.ckpt"} << "ckpt_strategy_rank_0.ckpt"
+            << ranks + strings({"ckpt_strategy_rank_0.ckpt", "ckpt_strategy_rank_1.ckpt"}) << "ckpt_strategy_rank_0.ckpt"
             << "Using the strategy file {root}/ckpt_strategy_rank_0.ckpt. Several strategy files lie there; if the run "
                "used pipeline parallelism, choose their folder as the strategy instead.";
         QTest::newRow("none") << ranks << "" << "";

@@ -14,6 +14,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
+QStringList strings(std::initializer_list<const char*> items) {
+    QStringList list;
+    for (const char* item : items) list << QString::fromUtf8(item);
+    return list;
+}
+
 // base [8,4] with a rank-2 MindPet pair; `bRank` != 2 makes the pair a problem.
 std::vector<FakeTensor> model(int64_t bRank = 2, bool withBase = true) {
     std::vector<FakeTensor> tensors;
@@ -56,49 +62,49 @@ private slots:
         const QStringList none;
         QTest::newRow("ok") << Setup([](const fs::path&, MergeRequest&) {}) << none << QString() << none;
         QTest::newRow("no source") << Setup([](const fs::path&, MergeRequest& r) { r.source.path.clear(); })
-                                   << QStringList{"no-source"}
+                                   << strings({"no-source"})
                                    << "parameter 'src_ckpt_path_or_dir': no source checkpoint given: choose a checkpoint "
                                       "file or model_dir"
                                    << none;
         QTest::newRow("source missing")
             << Setup([](const fs::path& d, MergeRequest& r) { r.source.path = d / "gone.ckpt"; })
-            << QStringList{"source-unreadable"}
+            << strings({"source-unreadable"})
             << "{dir}/gone.ckpt: parameter 'src_ckpt_path_or_dir': no such file or folder" << none;
         QTest::newRow("no destination") << Setup([](const fs::path&, MergeRequest& r) { r.destination.dir.clear(); })
-                                        << QStringList{"no-destination"}
+                                        << strings({"no-destination"})
                                         << "{dir}/good.ckpt: parameter 'dst_ckpt_dir': no destination folder given: "
                                            "choose the folder the merged checkpoint goes to"
                                         << none;
         QTest::newRow("prefix with slash") << Setup([](const fs::path&, MergeRequest& r) { r.destination.prefix = "a/b_"; })
-                                           << QStringList{"bad-prefix"}
+                                           << strings({"bad-prefix"})
                                            << "{dir}/good.ckpt: parameter 'prefix': the prefix is part of a file name "
                                               "and must not contain a slash"
                                            << none;
         QTest::newRow("prefix with backslash")
             << Setup([](const fs::path&, MergeRequest& r) { r.destination.prefix = "a\\b_"; })
-            << QStringList{"bad-prefix"}
+            << strings({"bad-prefix"})
             << "{dir}/good.ckpt: parameter 'prefix': the prefix is part of a file name and must not contain a slash"
             << none;
         QTest::newRow("destination strategy missing")
             << Setup([](const fs::path& d, MergeRequest& r) { r.destination.strategy = d / "none_strategy.ckpt"; })
-            << QStringList{"bad-destination-strategy"} << "DSTSTRATEGY" << none;
+            << strings({"bad-destination-strategy"}) << "DSTSTRATEGY" << none;
         QTest::newRow("only LoRA tensors") << Setup([](const fs::path& d, MergeRequest& r) {
             writeCheckpoint(d / "adapter.ckpt", model(2, false));
             r.source.path = d / "adapter.ckpt";
             r.options.skipInvalid = true;
-        }) << QStringList{"nothing-to-merge"}
+        }) << strings({"nothing-to-merge"})
            << "{dir}/adapter.ckpt: nothing to merge into: every parameter is a LoRA weight or an optimizer copy of one "
               "(is this a LoRA-only adapter? pass it with --adapter next to the base checkpoint)"
            << none;
         QTest::newRow("pair problems") << Setup([](const fs::path& d, MergeRequest& r) {
             writeCheckpoint(d / "bad.ckpt", model(3));
             r.source.path = d / "bad.ckpt";
-        }) << QStringList{"pair-problems"}
+        }) << strings({"pair-problems"})
            << "{dir}/bad.ckpt: 1 LoRA problem(s), nothing was written: l0.wq.weight: rank mismatch: A [2,4] has r=2 but "
               "B [8,3] has r=3 (use --skip-invalid to merge only the valid pairs)"
            << none;
         QTest::newRow("no scaling") << Setup([](const fs::path&, MergeRequest& r) { r.scaling = {}; })
-                                    << QStringList{"no-scaling"}
+                                    << strings({"no-scaling"})
                                     << "{dir}/good.ckpt: parameter 'lora_scaling': no LoRA scaling given: the merge adds "
                                        "(lora_alpha / lora_rank)·B·A, so pass --lora_scaling ALPHA/RANK (e.g. 16/8, the "
                                        "values of pet_config in your training YAML) or --lora_alpha ALPHA (the rank is "
@@ -109,7 +115,7 @@ private slots:
                    r.destination.dir.clear();
                    r.scaling = {};
                })
-            << QStringList{"no-destination", "no-scaling"}
+            << strings({"no-destination", "no-scaling"})
             << "{dir}/good.ckpt: parameter 'dst_ckpt_dir': no destination folder given: choose the folder the merged "
                "checkpoint goes to"
             << none;
@@ -117,14 +123,14 @@ private slots:
             fs::create_directories(d / "out" / "rank_0");
             fs::copy_file(d / "good.ckpt", d / "out" / "rank_0" / "in.ckpt");
             r.source.path = d / "out" / "rank_0" / "in.ckpt";
-        }) << QStringList{"output-is-input"}
+        }) << strings({"output-is-input"})
            << "{dir}/out/rank_0/checkpoint_0.ckpt: the output folder {dir}/out/rank_0 holds an input file (in.ckpt); "
               "write the merged checkpoint somewhere else so the source stays untouched"
            << none;
         QTest::newRow("output exists, refuse") << Setup([](const fs::path& d, MergeRequest&) {
             fs::create_directories(d / "out" / "rank_0");
             writeCheckpoint(d / "out" / "rank_0" / "checkpoint_0.ckpt", model());
-        }) << QStringList{"output-exists"}
+        }) << strings({"output-exists"})
            << "{dir}/out/rank_0/checkpoint_0.ckpt: parameter 'dst_ckpt_dir': the output file already exists; allow "
               "replacing it (--overwrite) or choose another destination folder"
            << none;
@@ -132,12 +138,12 @@ private slots:
             fs::create_directories(d / "out" / "rank_0");
             writeCheckpoint(d / "out" / "rank_0" / "checkpoint_0.ckpt", model());
             r.overwrite = OverwritePolicy::Replace;
-        }) << none << QString() << QStringList{"the output file {dir}/out/rank_0/checkpoint_0.ckpt exists and will be replaced"};
+        }) << none << QString() << strings({"the output file {dir}/out/rank_0/checkpoint_0.ckpt exists and will be replaced"});
         QTest::newRow("lora_rank differs from the shapes") << Setup([](const fs::path&, MergeRequest& r) {
             r.scaling = {};
             r.scaling.spec.alpha = 16;
             r.scaling.spec.rank = 8;
-        }) << none << QString() << QStringList{"the LoRA weights have r = 2 but lora_rank is 8; check lora_rank"};
+        }) << none << QString() << strings({"the LoRA weights have r = 2 but lora_rank is 8; check lora_rank"});
     }
 
     void rules() {
@@ -154,15 +160,15 @@ private slots:
         const auto resolution = resolve(request);
         QCOMPARE(treeDigest(dir), before);  // resolve never writes
         QStringList gotCodes;
-        for (const auto& refusal : resolution.refusals) gotCodes << refusalCodeName(refusal.code);
+        for (const auto& refusal : resolution.refusals) gotCodes << QString::fromLatin1(refusalCodeName(refusal.code));
         QCOMPARE(gotCodes, codes);
         QCOMPARE(resolution.ok(), codes.isEmpty());
         if (!codes.isEmpty()) {
             const auto& error = resolution.refusals.front().error;
-            QVERIFY2(!error.file.empty(), "every refusal names a file");
+            if (codes.front() != QStringLiteral("no-source")) QVERIFY2(!error.file.empty(), "every refusal names a file");
             const QString text = QString::fromStdString(error.describe());
             if (first == QStringLiteral("DSTSTRATEGY"))
-                QVERIFY2(text.startsWith(substituted("{dir}/none_strategy.ckpt: parameter 'dst_ckpt_strategy': ", dir)),
+                QVERIFY2(text.startsWith(substituted(QStringLiteral("{dir}/none_strategy.ckpt: parameter 'dst_ckpt_strategy': "), dir)),
                          qPrintable(text));
             else
                 QCOMPARE(text, substituted(first, dir));

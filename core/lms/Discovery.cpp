@@ -78,11 +78,14 @@ PathKind classifyPath(const fs::path& path, bool readIndex) {
     if (!fs::is_directory(path, ec)) return classifyFile(path, readIndex);
     auto ranks = findRankFolders(path);
     if (!ranks || ranks->empty()) return ranks ? PathKind::Folder : PathKind::DistributedFolder;
-    // dst/rank_0/<prefix>0.ckpt is what a merge of ours writes: a full checkpoint. A real 1-rank
-    // distributed checkpoint comes with its strategy; ours has none near it.
-    if (ranks->size() == 1 && ranks->front().rank == 0 && findStrategyNear(path).path.empty())
-        return PathKind::MergedOutput;
-    return PathKind::DistributedFolder;
+    // dst/rank_0/<prefix>0.ckpt is what a merge of ours writes (mergedOutputFile): a full
+    // checkpoint. A real 1-rank distributed checkpoint comes with its strategy and MindSpore's
+    // names (<prefix>-<epoch>_<step>.ckpt); ours has neither.
+    if (ranks->size() != 1 || ranks->front().rank != 0 || !findStrategyNear(path).path.empty())
+        return PathKind::DistributedFolder;
+    auto picked = pickRankCheckpoint(ranks->front().dir, {});
+    const bool ours = picked && picked->stem().string().ends_with('0');
+    return ours ? PathKind::MergedOutput : PathKind::DistributedFolder;
 }
 
 Result<std::vector<RankEntry>> discoverRanks(const fs::path& modelDir, const std::string& nameGlob) {

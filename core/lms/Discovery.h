@@ -17,7 +17,7 @@ enum class PathKind {
     Missing,
     FullCheckpoint,     // a .ckpt / .safetensors file (also a merged output's rank_0 file)
     DistributedFolder,  // rank_<n> folders of a distributed checkpoint
-    MergedOutput,       // our output folder: only rank_0, no strategy near it (a full checkpoint)
+    MergedOutput,       // our output: only rank_0 holding <prefix>0.<ext>, no strategy near (a full checkpoint)
     Adapter,            // a checkpoint holding only LoRA weights (needs readIndex)
     StrategyFile,       // "strategy" in a .ckpt / .json name
     Folder,             // any other folder

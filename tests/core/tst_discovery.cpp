@@ -94,6 +94,10 @@ private slots:
             << strings({"m/rank_0/a.safetensors", "m/rank_1/a.safetensors"}) << "m" << "distributed";
         QTest::newRow("our output: only rank_0, no strategy")
             << strings({"dst/rank_0/checkpoint_0.ckpt"}) << "dst" << "merged-output";
+        QTest::newRow("only rank_0 with MindSpore's name, no strategy")
+            << strings({"m/rank_0/llama-1_2.ckpt"}) << "m" << "distributed";
+        QTest::newRow("our safetensors output") << strings({"dst/rank_0/checkpoint_0.safetensors"}) << "dst"
+                                                << "merged-output";
         QTest::newRow("1-rank run with its strategy")
             << strings({"m/rank_0/a.ckpt", "m/strategy/ckpt_strategy_rank_0.ckpt"}) << "m" << "distributed";
         QTest::newRow("only rank_1") << strings({"m/rank_1/a.ckpt"}) << "m" << "distributed";

@@ -114,7 +114,8 @@ struct Resolution {
 
 // Applies every rule of a merge request. `opened` is the source when the front end has it open
 // already (the studio); otherwise the source is opened from `request` (strategy found by
-// StrategyMode). Never writes anything.
+// StrategyMode). Writes no output; the one file opening may write is the merged strategy of a
+// strategy folder (merged_ckpt_strategy.ckpt, the documented exception in RELIABILITY.md).
 Resolution resolve(const MergeRequest& request, std::shared_ptr<const ModelSource> opened = nullptr,
                    const CancelToken* cancel = nullptr);
 

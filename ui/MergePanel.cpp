@@ -554,12 +554,11 @@ void MergePanel::startMerge() {
     if (!blockingReason().isEmpty()) return;
     auto resolved = resolution();
     if (!resolved.ok()) return;
-    MergeOptions options = resolved.job->options;
 
     auto* thread = new QThread(this);
     thread->setObjectName(QStringLiteral("mergeThread"));
     m_cancel = std::make_shared<CancelToken>();
-    auto* worker = new MergeWorker(m_model->source, std::move(options), m_cancel);
+    auto* worker = new MergeWorker(std::move(*resolved.job), m_cancel);
     worker->moveToThread(thread);
     connect(thread, &QThread::started, worker, &MergeWorker::run);
     connect(worker, &MergeWorker::done, thread, &QThread::quit);

@@ -156,6 +156,14 @@ QGroupBox* MergePanel::buildOutputGroup() {
     m_formatCombo->setToolTip(tr("The output format, as loramerge's --save_format"));
     outputForm->addRow(tr("&Format:"), m_formatCombo);
     connect(m_formatCombo, &QComboBox::currentIndexChanged, this, &MergePanel::updateSummary);
+    m_dstStrategyEdit = new QLineEdit(output);
+    m_dstStrategyEdit->setObjectName(QStringLiteral("dstStrategyEdit"));
+    m_dstStrategyEdit->setPlaceholderText(tr("empty: one full checkpoint"));
+    m_dstStrategyEdit->setToolTip(
+        tr("Re-shard: a single-stage strategy file; one file is written per rank, as loramerge's "
+           "--dst_ckpt_strategy"));
+    outputForm->addRow(tr("Re-shard &to:"), m_dstStrategyEdit);
+    connect(m_dstStrategyEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
     m_outputLabel = new QLabel(output);
     m_outputLabel->setObjectName(QStringLiteral("outputFileLabel"));
     m_outputLabel->setWordWrap(true);
@@ -450,6 +458,7 @@ MergeRequest MergePanel::request() const {
     request.destination.dir = toPath(m_destinationEdit->text().trimmed());
     request.destination.prefix = m_prefixEdit->text().toStdString();
     request.destination.format = OutputFormat(m_formatCombo->currentData().toInt());
+    request.destination.strategy = toPath(m_dstStrategyEdit->text().trimmed());
     request.options.plan = m_planOptions;
     request.options.skipInvalid = m_skipInvalidCheck->isChecked();
     request.options.verify = m_verifyCheck->isChecked();
@@ -467,6 +476,14 @@ QString MergePanel::outputFile() const {
     if (m_destinationEdit->text().trimmed().isEmpty()) return {};
     const auto r = resolution();
     return r.job && !r.job->outputFiles.empty() ? qs(r.job->outputFiles.front()) : QString();
+}
+
+QString MergePanel::outputText() const {
+    const auto r = resolution();
+    if (!r.job || r.job->outputFiles.empty()) return tr("(choose a destination)");
+    const QString first = QDir::toNativeSeparators(qs(r.job->outputFiles.front()));
+    const int more = int(r.job->outputFiles.size()) - 1;
+    return more > 0 ? tr("%1 and %n more rank file(s)", nullptr, more).arg(first) : first;
 }
 
 QString MergePanel::blockingReason() const {
@@ -514,8 +531,7 @@ QStringList MergePanel::summaryLines(const ResolvedJob& job) const {
 }
 
 void MergePanel::updateSummary() {
-    const QString out = outputFile();
-    m_outputLabel->setText(out.isEmpty() ? tr("(choose a destination)") : QDir::toNativeSeparators(out));
+    m_outputLabel->setText(outputText());
     const auto r = resolution();
     if (!m_model || !r.job)
         m_summaryLabel->setText(tr("Open a checkpoint to see what the merge will do."));

@@ -76,6 +76,7 @@ private:
     MergeRequest request() const;
     Resolution resolution() const;
     QStringList summaryLines(const ResolvedJob& job) const;
+    QString outputText() const;  // the "Writes:" line
     void updateScalingText();
     void updateSummary();
     void onMergeClicked();
@@ -107,6 +108,7 @@ private:
     QLineEdit* m_destinationEdit = nullptr;
     QLineEdit* m_prefixEdit = nullptr;
     QComboBox* m_formatCombo = nullptr;
+    QLineEdit* m_dstStrategyEdit = nullptr;
     QLabel* m_outputLabel = nullptr;
     QRadioButton* m_alphaRadio = nullptr;
     QRadioButton* m_scalingRadio = nullptr;

@@ -222,6 +222,29 @@ private slots:
         QVERIFY(fs::exists(dir / output.toStdString()));
     }
 
+    // A destination strategy: one output per device of its stage, as runMerge writes them.
+    void reshardOutputs() {
+        QTemporaryDir tmp;
+        const fs::path dir = tmp.path().toStdString();
+        writeCheckpoint(dir / "good.ckpt", model());
+        const std::string json = R"({"current_stage": 0, "parallel_strategy_item": {},
+            "parallel_layout_item": {"l0.wq.weight": {"dev_matrix": [2], "tensor_map": [0, -1], "tensor_shape": [8, 4],
+                                     "field": 0, "opt_weight_shard_step": 0, "opt_weight_shard_size": 0}},
+            "parallel_layout_value_item": {}})";
+        const auto* bytes = reinterpret_cast<const std::byte*>(json.data());
+        writeFileBytes(dir / "dst_strategy.json", std::span(bytes, json.size()));
+        auto request = baseRequest(dir);
+        request.destination.strategy = dir / "dst_strategy.json";
+        const auto resolution = resolve(request);
+        QVERIFY2(resolution.ok(), resolution.refusals.empty() ? "" : resolution.refusals.front().error.describe().c_str());
+        const auto& job = *resolution.job;
+        QCOMPARE(job.outputFiles, (std::vector<fs::path>{dir / "out/rank_0/checkpoint_0.ckpt", dir / "out/rank_1/checkpoint_1.ckpt"}));
+        QVERIFY(job.options.reshard.has_value());
+        auto report = run(job);
+        QVERIFY2(report.has_value(), report ? "" : report.error().describe().c_str());
+        QCOMPARE(report->outputFiles, job.outputFiles);
+    }
+
     // A folder of ours (only rank_0, no strategy) is read as the full checkpoint it holds.
     void mergedOutputFolderIsAFullCheckpoint() {
         QTemporaryDir tmp;

@@ -52,6 +52,7 @@ void TestRequestParity::sameRefusal_data() {
                                           "of one (is this a LoRA-only adapter? pass it with --adapter next to the base "
                                           "checkpoint)";
     QTest::newRow("prefix with a slash") << "prefix" << "the prefix is part of a file name and must not contain a slash";
+    QTest::newRow("destination strategy missing") << "dststrategy" << "cannot open for reading: No such file or directory";
     QTest::newRow("output beside the input") << "beside" << "the output folder {dir}/dst/rank_0 holds an input file "
                                                             "(in.ckpt); write the merged checkpoint somewhere else so "
                                                             "the source stays untouched";
@@ -70,6 +71,7 @@ void TestRequestParity::sameRefusal() {
     writeCheckpoint(src, model(row == QLatin1StringView("problems") ? 3 : 2, row != QLatin1StringView("adapter")));
     const QString prefix = row == QLatin1StringView("prefix") ? QStringLiteral("a/b_") : QStringLiteral("checkpoint_");
     const bool skipInvalid = row == QLatin1StringView("adapter");
+    const QString dstStrategy = row == QLatin1StringView("dststrategy") ? qs(dir / "none_strategy.ckpt") : QString();
 
     // The request, as resolve() sees it.
     MergeRequest request;
@@ -78,6 +80,7 @@ void TestRequestParity::sameRefusal() {
     request.destination.prefix = prefix.toStdString();
     request.scaling.spec.alpha = 16;
     request.options.skipInvalid = skipInvalid;
+    request.destination.strategy = dstStrategy.toStdString();
     const auto resolution = resolve(request);
     QVERIFY(!resolution.refusals.empty());
     const auto& error = resolution.refusals.front().error;
@@ -88,6 +91,7 @@ void TestRequestParity::sameRefusal() {
                      QStringLiteral("--dst_ckpt_dir"), qs(dir / "dst"), QStringLiteral("--prefix"), prefix,
                      QStringLiteral("--lora_alpha"), QStringLiteral("16")};
     if (skipInvalid) args << QStringLiteral("--skip-invalid");
+    if (!dstStrategy.isEmpty()) args << QStringLiteral("--dst_ckpt_strategy") << dstStrategy;
     QProcess cli;
     cli.start(cliPath(), args);
     QVERIFY(cli.waitForFinished(30000));
@@ -104,6 +108,7 @@ void TestRequestParity::sameRefusal() {
     panel.findChild<QLineEdit*>(QStringLiteral("prefixEdit"))->setText(prefix);
     panel.setSuggestedScaling(16, 0);  // α 16, each pair's r: --lora_alpha 16
     panel.findChild<QCheckBox*>(QStringLiteral("skipInvalidCheck"))->setChecked(skipInvalid);
+    panel.findChild<QLineEdit*>(QStringLiteral("dstStrategyEdit"))->setText(dstStrategy);
     QCOMPARE(panel.blockingReason(), errorText(error));
     QCOMPARE(panel.findChild<QLabel*>(QStringLiteral("mergeHintLabel"))->text(), errorText(error));
     QVERIFY(!panel.findChild<QPushButton*>(QStringLiteral("mergeButton"))->isEnabled());

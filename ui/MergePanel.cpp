@@ -478,8 +478,7 @@ QString MergePanel::outputFile() const {
     return r.job && !r.job->outputFiles.empty() ? qs(r.job->outputFiles.front()) : QString();
 }
 
-QString MergePanel::outputText() const {
-    const auto r = resolution();
+QString MergePanel::outputText(const Resolution& r) const {
     if (!r.job || r.job->outputFiles.empty()) return tr("(choose a destination)");
     const QString first = QDir::toNativeSeparators(qs(r.job->outputFiles.front()));
     const int more = int(r.job->outputFiles.size()) - 1;
@@ -487,6 +486,10 @@ QString MergePanel::outputText() const {
 }
 
 QString MergePanel::blockingReason() const {
+    return blockingReason(m_model ? resolution() : Resolution{});
+}
+
+QString MergePanel::blockingReason(const Resolution& r) const {
     // The panel's own state first (a run in progress, a field not yet applied), then the request.
     if (isRunning()) return tr("A merge is running.");
     if (m_loading) return tr("Opening the checkpoint…");
@@ -500,7 +503,6 @@ QString MergePanel::blockingReason() const {
         return tr(
             "The strategy field was changed: press Enter in it to reopen the checkpoint with that strategy.");
     if (auto spec = scalingSpec(); !spec) return errorText(spec.error());
-    const auto r = resolution();
     return r.refusals.empty() ? QString() : errorText(r.refusals.front().error);
 }
 
@@ -531,13 +533,13 @@ QStringList MergePanel::summaryLines(const ResolvedJob& job) const {
 }
 
 void MergePanel::updateSummary() {
-    m_outputLabel->setText(outputText());
-    const auto r = resolution();
+    const auto r = resolution();  // once per update: every line below shows this one answer
+    m_outputLabel->setText(outputText(r));
     if (!m_model || !r.job)
         m_summaryLabel->setText(tr("Open a checkpoint to see what the merge will do."));
     else
         m_summaryLabel->setText(summaryLines(*r.job).join(QStringLiteral("<br>")));
-    const QString reason = blockingReason();
+    const QString reason = blockingReason(r);
     m_mergeButton->setEnabled(reason.isEmpty());
     m_hintLabel->setText(isRunning() ? QString() : reason);
     m_hintLabel->setVisible(!reason.isEmpty() && !isRunning());
@@ -552,8 +554,8 @@ void MergePanel::setRunning(bool running) {
 }
 
 void MergePanel::onMergeClicked() {
-    if (!blockingReason().isEmpty()) return;
     const auto r = resolution();
+    if (!blockingReason(r).isEmpty()) return;
     const QString out = r.job && !r.job->existingOutputs.empty() ? qs(r.job->existingOutputs.front()) : QString();
     if (!out.isEmpty()) {
         prompts().confirm(this, tr("Replace the merged checkpoint?"),
@@ -567,9 +569,8 @@ void MergePanel::onMergeClicked() {
 }
 
 void MergePanel::startMerge() {
-    if (!blockingReason().isEmpty()) return;
-    auto resolved = resolution();
-    if (!resolved.ok()) return;
+    auto resolved = resolution();  // again: the files may have changed while the prompt was open
+    if (!blockingReason(resolved).isEmpty() || !resolved.ok()) return;
 
     auto* thread = new QThread(this);
     thread->setObjectName(QStringLiteral("mergeThread"));

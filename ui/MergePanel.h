@@ -76,7 +76,8 @@ private:
     MergeRequest request() const;
     Resolution resolution() const;
     QStringList summaryLines(const ResolvedJob& job) const;
-    QString outputText() const;  // the "Writes:" line
+    QString outputText(const Resolution& r) const;  // the "Writes:" line
+    QString blockingReason(const Resolution& r) const;
     void updateScalingText();
     void updateSummary();
     void onMergeClicked();

@@ -7,7 +7,7 @@
 
 #include "MergeWorker.h"
 
-#include "lms/Job.h"
+#include "lms/Request.h"
 
 #include <QCoreApplication>
 #include <QElapsedTimer>
@@ -21,22 +21,22 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: %s SRC DST_DIR SCALING [STRATEGY]\n", argv[0]);
         return 2;
     }
-    lms::SourceSpec spec;
-    spec.src = argv[1];
-    if (argc > 4) spec.strategy = argv[4];
-    auto source = lms::openSource(spec);
-    if (!source) {
-        std::fprintf(stderr, "%s\n", source.error().describe().c_str());
+    // The request the studio would build; resolve() opens the source and applies the rules.
+    lms::MergeRequest request;
+    request.source.path = argv[1];
+    if (argc > 4) request.strategy = {lms::StrategyMode::Given, argv[4]};
+    request.destination.dir = argv[2];
+    request.scaling.spec.scaling = lms::parseScalingText(argv[3]).value_or(1.0);
+    request.overwrite = lms::OverwritePolicy::Replace;
+    auto resolution = lms::resolve(request);
+    if (!resolution.ok()) {
+        std::fprintf(stderr, "%s\n", resolution.refusals.front().error.describe().c_str());
         return 1;
     }
-    lms::MergeOptions options;
-    options.outputFile = lms::mergedOutputFile(argv[2], "checkpoint_");
-    options.scaling.scaling = lms::parseScalingText(argv[3]).value_or(1.0);
-    options.verify = true;
 
     auto cancel = std::make_shared<lms::CancelToken>();
     auto* thread = new QThread;
-    auto* worker = new lms::ui::MergeWorker(std::shared_ptr<const lms::ModelSource>(std::move(*source)), options, cancel);
+    auto* worker = new lms::ui::MergeWorker(std::move(*resolution.job), cancel);
     worker->moveToThread(thread);
 
     QElapsedTimer clock;

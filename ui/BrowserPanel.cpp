@@ -39,7 +39,7 @@ bool CheckpointFileFilter::filterAcceptsRow(int sourceRow, const QModelIndex& so
     const QString name = fs->fileName(index);
     if (fs->isDir(index))
         return !name.startsWith(QLatin1Char('.')) || fs->filePath(index) == QDir::rootPath();
-    return isCheckpointFileName(name) || isStrategyFileName(name);
+    return isCheckpointFileName(name.toStdString()) || isStrategyFileName(name.toStdString());
 }
 
 bool CheckpointFileFilter::lessThan(const QModelIndex& left, const QModelIndex& right) const {
@@ -54,21 +54,23 @@ bool CheckpointFileFilter::lessThan(const QModelIndex& left, const QModelIndex& 
 QString CheckpointFileFilter::kindText(const QString& path, bool isDir) const {
     const QString name = QFileInfo(path).fileName();
     if (!isDir) {
-        if (isStrategyFileName(name)) return tr("strategy");
+        if (isStrategyFileName(name.toStdString())) return tr("strategy");
         if (name.endsWith(QLatin1StringView(".safetensors"), Qt::CaseInsensitive)) return tr("safetensors");
         return tr("checkpoint");
     }
     auto it = m_folderKinds.find(path);
     if (it != m_folderKinds.end()) return *it;
     QString kind;
-    int rank = 0;
-    if (isRankFolderName(name, &rank)) {
+    int64_t rank = 0;
+    const auto pathKind = classifyPath(toPath(path));
+    if (isRankFolderName(name.toStdString(), &rank)) {
         kind = tr("rank %1").arg(rank);
-    } else if (classifyPath(path) == PathKind::DistributedFolder) {
-        int ranks = 0;
-        for (const auto& sub : QDir(path).entryList(QDir::Dirs | QDir::NoDotAndDotDot))
-            ranks += isRankFolderName(sub) ? 1 : 0;
-        kind = tr("%n rank(s)", nullptr, ranks);
+    } else if (pathKind == PathKind::MergedOutput) {
+        kind = tr("merged checkpoint");
+        m_distributedFolders.insert(path);  // opens like a checkpoint, not a folder to browse
+    } else if (pathKind == PathKind::DistributedFolder) {
+        const auto ranks = discoverRanks(toPath(path));
+        kind = tr("%n rank(s)", nullptr, ranks ? int(ranks->size()) : 0);
         m_distributedFolders.insert(path);
     } else {
         kind = QString();
@@ -164,7 +166,7 @@ BrowserPanel::BrowserPanel(RecentLocations* recent, QWidget* parent)
     connect(m_upButton, &QToolButton::clicked, this, &BrowserPanel::goUp);
     connect(m_pathEdit, &QLineEdit::returnPressed, this, [this] {
         const QString path = QDir::fromNativeSeparators(m_pathEdit->text().trimmed());
-        const auto kind = classifyPath(path);
+        const auto kind = classifyPath(toPath(path));
         if (kind == PathKind::Folder)
             setFolder(path);
         else
@@ -231,13 +233,38 @@ void BrowserPanel::goUp() {
 
 void BrowserPanel::activate(const QModelIndex& proxyIndex) {
     const QString path = m_fs->filePath(m_filter->mapToSource(proxyIndex.siblingAtColumn(0)));
-    if (classifyPath(path) == PathKind::Folder) {
+    if (classifyPath(toPath(path)) == PathKind::Folder) {
         // A plain folder: expanding it is what a double-click on a folder usually does.
         m_view->setExpanded(proxyIndex.siblingAtColumn(0),
                             !m_view->isExpanded(proxyIndex.siblingAtColumn(0)));
         return;
     }
     emit openRequested(path);
+}
+
+QString BrowserPanel::distributedDetails(const QString& path) const {
+    auto ranks = discoverRanks(toPath(path));
+    if (!ranks) return errorText(ranks.error()).toHtmlEscaped();
+    QString text = tr("<b>Distributed checkpoint</b>, %n rank(s):", nullptr, int(ranks->size()));
+    int shown = 0;
+    for (const auto& rank : *ranks) {
+        if (++shown > 8) {
+            text += QStringLiteral("<br>…");
+            break;
+        }
+        // The file the merge will read and why (Discovery: pickRankCheckpoint's rule).
+        text += QStringLiteral("<br>") +
+                (rank.picked.empty() ? tr("rank %1: <i>%2</i>").arg(rank.rank).arg(qs(rank.why).toHtmlEscaped())
+                                     : tr("rank %1: %2 (%3)")
+                                           .arg(rank.rank)
+                                           .arg(qs(rank.picked.filename().string()).toHtmlEscaped(),
+                                                qs(rank.why).toHtmlEscaped()));
+    }
+    const auto strategy = findStrategyNear(toPath(path));
+    return text + QStringLiteral("<br>") +
+           (strategy.path.empty() ? tr("Strategy: <i>none found nearby</i>")
+                                  : tr("Strategy: %1")
+                                        .arg(QDir(path).relativeFilePath(qs(strategy.path.string())).toHtmlEscaped()));
 }
 
 void BrowserPanel::updateDetails() {
@@ -252,33 +279,15 @@ void BrowserPanel::updateDetails() {
     const QFileInfo info(path);
     QString text;
     bool openable = true;
-    switch (classifyPath(path)) {
-        case PathKind::DistributedFolder: {
-            const auto folder = inspectDistributedFolder(path);
-            text = tr("<b>Distributed checkpoint</b>, %n rank(s):", nullptr, int(folder.ranks.size()));
-            int shown = 0;
-            for (const auto& rank : folder.ranks) {
-                if (++shown > 8) {
-                    text += QStringLiteral("<br>…");
-                    break;
-                }
-                text += QStringLiteral("<br>") +
-                        (rank.pickedFile.isEmpty() ? tr("rank %1: <i>no .ckpt file</i>").arg(rank.rank)
-                         : rank.checkpointFiles > 1
-                             ? tr("rank %1: %2 (newest name of %3)")
-                                   .arg(rank.rank)
-                                   .arg(rank.pickedFile.toHtmlEscaped())
-                                   .arg(rank.checkpointFiles)
-                             : tr("rank %1: %2").arg(rank.rank).arg(rank.pickedFile.toHtmlEscaped()));
-            }
-            text +=
-                QStringLiteral("<br>") +
-                (folder.strategy.isEmpty()
-                     ? tr("Strategy: <i>none found nearby</i>")
-                     : tr("Strategy: %1").arg(QDir(path).relativeFilePath(folder.strategy).toHtmlEscaped()));
+    switch (classifyPath(toPath(path))) {
+        case PathKind::DistributedFolder:
+            text = distributedDetails(path);
             break;
-        }
-        case PathKind::CheckpointFile:
+        case PathKind::MergedOutput:
+            text = tr("<b>Merged checkpoint</b> (rank_0 only, no strategy): opens as a full checkpoint");
+            break;
+        case PathKind::FullCheckpoint:
+        case PathKind::Adapter:
             text = tr("<b>Checkpoint</b>, %1").arg(bytesText(uint64_t(info.size())));
             break;
         case PathKind::StrategyFile:

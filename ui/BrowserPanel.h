@@ -58,6 +58,7 @@ signals:
 
 private:
     void activate(const QModelIndex& proxyIndex);
+    QString distributedDetails(const QString& path) const;
     void updateDetails();
     void rebuildRecentMenu();
     void goUp();

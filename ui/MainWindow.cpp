@@ -381,7 +381,7 @@ void MainWindow::showStrategy(std::shared_ptr<const Strategy> strategy, const QS
     m_strategy->setStrategy(std::move(strategy), path, m_model);
     if (!m_model || !m_model->isDistributed()) m_merge->setStrategyPath(path);
     m_tabs->setCurrentWidget(m_strategy);
-    if (!isStrategyFileName(QFileInfo(path).fileName()))
+    if (!isStrategyFileName(QFileInfo(path).fileName().toStdString()))
         m_messageBar->showMessage(MessageBar::Kind::Information, QString(),
                                   tr("%1 is a parallel strategy file, not a checkpoint: "
                                      "it is shown in the Strategy tab.")

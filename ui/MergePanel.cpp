@@ -2,11 +2,12 @@
 
 #include "Prompts.h"
 #include "UiText.h"
-#include "lms/Job.h"
+#include "lms/Request.h"
 #include "lms/Log.h"
 
 #include <QButtonGroup>
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDir>
 #include <QDoubleSpinBox>
 #include <QFileInfo>
@@ -20,7 +21,6 @@
 #include <QRadioButton>
 #include <QScrollArea>
 #include <QSpinBox>
-#include <QStorageInfo>
 #include <QStyle>
 #include <QThread>
 #include <QTimer>
@@ -74,8 +74,17 @@ MergePanel::~MergePanel() {
 void MergePanel::buildUi() {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(6, 6, 6, 6);
+    auto* input = buildInputGroup();
+    auto* output = buildOutputGroup();
+    auto* scaling = buildScalingGroup();
+    auto* options = buildOptionsGroup();
+    for (QWidget* group : {input, output, scaling, options, buildRunGroup(), buildResultGroup()}) layout->addWidget(group);
+    layout->addStretch(1);
+    m_inputs = {input, output, scaling, options};
+    connectInputs();
+}
 
-    // Input.
+QGroupBox* MergePanel::buildInputGroup() {
     auto* input = new QGroupBox(tr("Input"), this);
     auto* inputForm = new QFormLayout(input);
     inputForm->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
@@ -115,9 +124,11 @@ void MergePanel::buildUi() {
     auto* strategyLabel = new QLabel(tr("S&trategy:"), input);
     strategyLabel->setBuddy(m_strategyEdit);
     inputForm->addRow(strategyLabel, strategyRow);
-    layout->addWidget(input);
+    connect(sourceBrowse, &QToolButton::clicked, this, &MergePanel::chooseSource);
+    return input;
+}
 
-    // Output.
+QGroupBox* MergePanel::buildOutputGroup() {
     auto* output = new QGroupBox(tr("Output"), this);
     auto* outputForm = new QFormLayout(output);
     outputForm->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
@@ -138,15 +149,32 @@ void MergePanel::buildUi() {
     m_prefixEdit->setObjectName(QStringLiteral("prefixEdit"));
     m_prefixEdit->setToolTip(tr("File name prefix, as MindFormers' --prefix: the file is <prefix>0.ckpt"));
     outputForm->addRow(tr("&Prefix:"), m_prefixEdit);
+    m_formatCombo = new QComboBox(output);
+    m_formatCombo->setObjectName(QStringLiteral("formatCombo"));
+    m_formatCombo->addItem(tr("MindSpore checkpoint (.ckpt)"), int(OutputFormat::Ckpt));
+    m_formatCombo->addItem(tr("safetensors"), int(OutputFormat::Safetensors));
+    m_formatCombo->setToolTip(tr("The output format, as loramerge's --save_format"));
+    outputForm->addRow(tr("&Format:"), m_formatCombo);
+    connect(m_formatCombo, &QComboBox::currentIndexChanged, this, &MergePanel::updateSummary);
+    m_dstStrategyEdit = new QLineEdit(output);
+    m_dstStrategyEdit->setObjectName(QStringLiteral("dstStrategyEdit"));
+    m_dstStrategyEdit->setPlaceholderText(tr("empty: one full checkpoint"));
+    m_dstStrategyEdit->setToolTip(
+        tr("Re-shard: a single-stage strategy file; one file is written per rank, as loramerge's "
+           "--dst_ckpt_strategy"));
+    outputForm->addRow(tr("Re-shard &to:"), m_dstStrategyEdit);
+    connect(m_dstStrategyEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
     m_outputLabel = new QLabel(output);
     m_outputLabel->setObjectName(QStringLiteral("outputFileLabel"));
     m_outputLabel->setWordWrap(true);
     m_outputLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_outputLabel->setForegroundRole(QPalette::PlaceholderText);
     outputForm->addRow(tr("Writes:"), m_outputLabel);
-    layout->addWidget(output);
+    connect(destinationBrowse, &QToolButton::clicked, this, &MergePanel::chooseDestination);
+    return output;
+}
 
-    // Scaling.
+QGroupBox* MergePanel::buildScalingGroup() {
     auto* scaling = new QGroupBox(tr("LoRA scaling"), this);
     auto* scalingLayout = new QVBoxLayout(scaling);
     m_alphaRadio = new QRadioButton(tr("From lora_alpha and lora_rank"), scaling);
@@ -197,9 +225,10 @@ void MergePanel::buildUi() {
     scalingLayout->addWidget(m_scalingRadio);
     scalingLayout->addLayout(scalingRow);
     scalingLayout->addWidget(m_scalingLabel);
-    layout->addWidget(scaling);
+    return scaling;
+}
 
-    // Options.
+QGroupBox* MergePanel::buildOptionsGroup() {
     auto* options = new QGroupBox(tr("Options"), this);
     auto* optionsLayout = new QVBoxLayout(options);
     m_skipInvalidCheck = new QCheckBox(tr("Skip pairs with problems"), options);
@@ -216,9 +245,10 @@ void MergePanel::buildUi() {
     optionsLayout->addWidget(m_skipInvalidCheck);
     optionsLayout->addWidget(m_verifyCheck);
     optionsLayout->addWidget(m_crcCheck);
-    layout->addWidget(options);
+    return options;
+}
 
-    // Dry run and the merge itself.
+QGroupBox* MergePanel::buildRunGroup() {
     auto* run = new QGroupBox(tr("Merge"), this);
     auto* runLayout = new QVBoxLayout(run);
     m_summaryLabel = new QLabel(run);
@@ -254,9 +284,10 @@ void MergePanel::buildUi() {
     runLayout->addWidget(m_progressBar);
     runLayout->addWidget(m_currentLabel);
     runLayout->addWidget(m_speedLabel);
-    layout->addWidget(run);
+    return run;
+}
 
-    // Result.
+QGroupBox* MergePanel::buildResultGroup() {
     m_resultBox = new QGroupBox(tr("Result"), this);
     m_resultBox->setObjectName(QStringLiteral("resultBox"));
     auto* resultLayout = new QVBoxLayout(m_resultBox);
@@ -270,11 +301,11 @@ void MergePanel::buildUi() {
     m_openOutputButton->setIcon(style()->standardIcon(QStyle::SP_DirOpenIcon));
     resultLayout->addWidget(m_resultLabel);
     resultLayout->addWidget(m_openOutputButton, 0, Qt::AlignLeft);
-    layout->addWidget(m_resultBox);
-    layout->addStretch(1);
+    return m_resultBox;
 
-    m_inputs = {input, output, scaling, options};
+}
 
+void MergePanel::connectInputs() {
     connect(m_sourceEdit, &QLineEdit::returnPressed, this, [this] {
         const QString path = m_sourceEdit->text().trimmed();
         if (!path.isEmpty()) emit openRequested({path, m_strategyEdit->text().trimmed()});
@@ -285,10 +316,8 @@ void MergePanel::buildUi() {
         if (!path.isEmpty()) emit openRequested({path, m_strategyEdit->text().trimmed()});
     });
     connect(m_strategyEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
-    connect(sourceBrowse, &QToolButton::clicked, this, &MergePanel::chooseSource);
     connect(m_strategyFileButton, &QToolButton::clicked, this, [this] { chooseStrategy(false); });
     connect(m_strategyFolderButton, &QToolButton::clicked, this, [this] { chooseStrategy(true); });
-    connect(destinationBrowse, &QToolButton::clicked, this, &MergePanel::chooseDestination);
     connect(m_destinationEdit, &QLineEdit::textEdited, this, [this] { m_destinationEdited = true; });
     connect(m_destinationEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
     connect(m_prefixEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
@@ -404,19 +433,6 @@ void MergePanel::updateScalingText() {
         text = tr("Scaling s = α / r = %1 / %2 = <b>%3</b>")
                    .arg(numberOrFraction(*spec->alpha), numberOrFraction(*spec->rank),
                         numberOrFraction(*spec->alpha / *spec->rank));
-        std::set<int64_t> ranks;
-        for (const auto& pair : m_plan.pairs)
-            if (pair.rank > 0) ranks.insert(pair.rank);
-        if (!ranks.empty() && (ranks.size() > 1 || *ranks.begin() != int64_t(*spec->rank)))
-            text += QStringLiteral("<br>") + coloured(tr("The LoRA weights have r = %1; check lora_rank.")
-                                                          .arg(QStringList([&] {
-                                                                   QStringList list;
-                                                                   for (auto r : ranks)
-                                                                       list << QString::number(r);
-                                                                   return list;
-                                                               }())
-                                                                   .join(QStringLiteral(", "))),
-                                                      QColor(0xf6, 0x74, 0x00));
     } else {
         std::set<int64_t> ranks;
         for (const auto& pair : m_plan.pairs)
@@ -431,14 +447,50 @@ void MergePanel::updateScalingText() {
     updateSummary();
 }
 
+MergeRequest MergePanel::request() const {
+    // The widgets map onto request fields; every rule about them is resolve()'s.
+    MergeRequest request;
+    if (m_model) {
+        request.source.path = toPath(m_model->path);
+        if (m_model->isDistributed()) request.strategy = {StrategyMode::Given, toPath(m_model->strategyArgument)};
+    }
+    if (auto spec = scalingSpec()) request.scaling.spec = *spec;
+    request.destination.dir = toPath(m_destinationEdit->text().trimmed());
+    request.destination.prefix = m_prefixEdit->text().toStdString();
+    request.destination.format = OutputFormat(m_formatCombo->currentData().toInt());
+    request.destination.strategy = toPath(m_dstStrategyEdit->text().trimmed());
+    request.options.plan = m_planOptions;
+    request.options.skipInvalid = m_skipInvalidCheck->isChecked();
+    request.options.verify = m_verifyCheck->isChecked();
+    request.options.checkInputCrc = m_crcCheck->isChecked();
+    request.overwrite = OverwritePolicy::Replace;  // after the confirmation in onMergeClicked
+    return request;
+}
+
+Resolution MergePanel::resolution() const {
+    if (!m_model) return {};
+    return resolve(request(), m_model->source);
+}
+
 QString MergePanel::outputFile() const {
-    const QString dst = m_destinationEdit->text().trimmed();
-    const QString prefix = m_prefixEdit->text();
-    if (dst.isEmpty()) return {};
-    return qs(mergedOutputFile(toPath(dst), prefix.toStdString()));
+    if (m_destinationEdit->text().trimmed().isEmpty()) return {};
+    const auto r = resolution();
+    return r.job && !r.job->outputFiles.empty() ? qs(r.job->outputFiles.front()) : QString();
+}
+
+QString MergePanel::outputText(const Resolution& r) const {
+    if (!r.job || r.job->outputFiles.empty()) return tr("(choose a destination)");
+    const QString first = QDir::toNativeSeparators(qs(r.job->outputFiles.front()));
+    const int more = int(r.job->outputFiles.size()) - 1;
+    return more > 0 ? tr("%1 and %n more rank file(s)", nullptr, more).arg(first) : first;
 }
 
 QString MergePanel::blockingReason() const {
+    return blockingReason(m_model ? resolution() : Resolution{});
+}
+
+QString MergePanel::blockingReason(const Resolution& r) const {
+    // The panel's own state first (a run in progress, a field not yet applied), then the request.
     if (isRunning()) return tr("A merge is running.");
     if (m_loading) return tr("Opening the checkpoint…");
     if (!m_model) return tr("Open a checkpoint first.");
@@ -451,53 +503,43 @@ QString MergePanel::blockingReason() const {
         return tr(
             "The strategy field was changed: press Enter in it to reopen the checkpoint with that strategy.");
     if (auto spec = scalingSpec(); !spec) return errorText(spec.error());
-    if (m_destinationEdit->text().trimmed().isEmpty()) return tr("Choose a destination folder.");
-    if (m_prefixEdit->text().contains(QLatin1Char('/')) || m_prefixEdit->text().contains(QLatin1Char('\\')))
-        return tr("The prefix is part of a file name and cannot contain a slash.");
-    if (m_plan.problemPairs > 0 && !m_skipInvalidCheck->isChecked())
-        return tr(
-            "%n LoRA pair(s) cannot be merged (see the LoRA tab): leave them out with "
-            "\"Skip pairs with problems\", or fix the checkpoint.",
-            nullptr, int(m_plan.problemPairs));
-    return {};
+    return r.refusals.empty() ? QString() : errorText(r.refusals.front().error);
+}
+
+QStringList MergePanel::summaryLines(const ResolvedJob& job) const {
+    const auto& plan = job.plan;
+    QStringList lines;
+    lines << tr("<b>%n pair(s)</b> to merge", nullptr, int(plan.okPairs)) +
+                 (plan.disabledPairs ? tr(", %n left out", nullptr, int(plan.disabledPairs)) : QString()) +
+                 (plan.problemPairs
+                      ? QStringLiteral(", ") + coloured(tr("%n with a problem", nullptr, int(plan.problemPairs)), kErrorColour)
+                      : QString());
+    size_t dropped = 0;
+    for (bool d : plan.dropped) dropped += d ? 1 : 0;
+    lines << tr("%1 parameters written, %2 LoRA and optimizer-state parameters dropped")
+                 .arg(countText(plan.tensorsToWrite), countText(dropped));
+    lines << tr("About <b>%1</b> to write").arg(bytesText(job.bytesToWrite));
+    if (job.freeBytes) lines << tr("%1 free at the destination").arg(bytesText(*job.freeBytes));
+    for (const auto& warning : job.warnings) {
+        // (Not said of the file this panel has just written: the result above already names it.)
+        if (job.existingOutputs.size() == 1 && qs(job.existingOutputs.front()) == m_lastOutputFile &&
+            warning.find(" will be replaced") != std::string::npos)
+            continue;
+        QString text = qs(warning);
+        if (!text.isEmpty()) text[0] = text[0].toUpper();
+        lines << coloured(text.toHtmlEscaped() + QLatin1Char('.'), QColor(0xf6, 0x74, 0x00));
+    }
+    return lines;
 }
 
 void MergePanel::updateSummary() {
-    const QString out = outputFile();
-    m_outputLabel->setText(out.isEmpty() ? tr("(choose a destination)") : QDir::toNativeSeparators(out));
-    if (!m_model) {
+    const auto r = resolution();  // once per update: every line below shows this one answer
+    m_outputLabel->setText(outputText(r));
+    if (!m_model || !r.job)
         m_summaryLabel->setText(tr("Open a checkpoint to see what the merge will do."));
-    } else {
-        QStringList lines;
-        lines << tr("<b>%n pair(s)</b> to merge", nullptr, int(m_plan.okPairs)) +
-                     (m_plan.disabledPairs ? tr(", %n left out", nullptr, int(m_plan.disabledPairs))
-                                           : QString()) +
-                     (m_plan.problemPairs ? QStringLiteral(", ") + coloured(tr("%n with a problem", nullptr,
-                                                                               int(m_plan.problemPairs)),
-                                                                            kErrorColour)
-                                          : QString());
-        size_t dropped = 0;
-        for (bool d : m_plan.dropped) dropped += d ? 1 : 0;
-        lines << tr("%1 parameters written, %2 LoRA and optimizer-state parameters dropped")
-                     .arg(countText(m_plan.tensorsToWrite), countText(dropped));
-        lines << tr("About <b>%1</b> to write").arg(bytesText(m_plan.bytesToWrite));
-        const QString ancestor = out.isEmpty() ? QString() : existingAncestor(QFileInfo(out).absolutePath());
-        if (!ancestor.isEmpty()) {
-            const QStorageInfo storage(ancestor);
-            if (storage.isValid()) {
-                const auto free = uint64_t(std::max<qint64>(0, storage.bytesAvailable()));
-                QString freeText = tr("%1 free at the destination").arg(bytesText(free));
-                if (free < m_plan.bytesToWrite)
-                    freeText = coloured(tr("%1: not enough space").arg(freeText), kErrorColour);
-                lines << freeText;
-            }
-        }
-        // (Not said of the file this panel has just written: the result above already names it.)
-        if (!out.isEmpty() && QFileInfo::exists(out) && out != m_lastOutputFile)
-            lines << coloured(tr("The output file exists and will be replaced."), QColor(0xf6, 0x74, 0x00));
-        m_summaryLabel->setText(lines.join(QStringLiteral("<br>")));
-    }
-    const QString reason = blockingReason();
+    else
+        m_summaryLabel->setText(summaryLines(*r.job).join(QStringLiteral("<br>")));
+    const QString reason = blockingReason(r);
     m_mergeButton->setEnabled(reason.isEmpty());
     m_hintLabel->setText(isRunning() ? QString() : reason);
     m_hintLabel->setVisible(!reason.isEmpty() && !isRunning());
@@ -512,9 +554,10 @@ void MergePanel::setRunning(bool running) {
 }
 
 void MergePanel::onMergeClicked() {
-    if (!blockingReason().isEmpty()) return;
-    const QString out = outputFile();
-    if (QFileInfo::exists(out)) {
+    const auto r = resolution();
+    if (!blockingReason(r).isEmpty()) return;
+    const QString out = r.job && !r.job->existingOutputs.empty() ? qs(r.job->existingOutputs.front()) : QString();
+    if (!out.isEmpty()) {
         prompts().confirm(this, tr("Replace the merged checkpoint?"),
                           tr("%1 already exists. Replace it with the new merge?").arg(out), tr("Replace"),
                           [self = QPointer<MergePanel>(this)](bool yes) {
@@ -526,19 +569,13 @@ void MergePanel::onMergeClicked() {
 }
 
 void MergePanel::startMerge() {
-    if (!blockingReason().isEmpty()) return;
-    MergeOptions options;
-    options.outputFile = toPath(outputFile());
-    options.scaling = *scalingSpec();
-    options.plan = m_planOptions;
-    options.skipInvalid = m_skipInvalidCheck->isChecked();
-    options.verify = m_verifyCheck->isChecked();
-    options.checkInputCrc = m_crcCheck->isChecked();
+    auto resolved = resolution();  // again: the files may have changed while the prompt was open
+    if (!blockingReason(resolved).isEmpty() || !resolved.ok()) return;
 
     auto* thread = new QThread(this);
     thread->setObjectName(QStringLiteral("mergeThread"));
     m_cancel = std::make_shared<CancelToken>();
-    auto* worker = new MergeWorker(m_model->source, std::move(options), m_cancel);
+    auto* worker = new MergeWorker(std::move(*resolved.job), m_cancel);
     worker->moveToThread(thread);
     connect(thread, &QThread::started, worker, &MergeWorker::run);
     connect(worker, &MergeWorker::done, thread, &QThread::quit);

@@ -6,12 +6,14 @@
 
 #include "MergeWorker.h"
 #include "Workspace.h"
+#include "lms/Request.h"
 
 #include <QPointer>
 #include <QWidget>
 #include <optional>
 
 class QCheckBox;
+class QComboBox;
 class QDoubleSpinBox;
 class QGroupBox;
 class QLabel;
@@ -63,6 +65,19 @@ signals:
 
 private:
     void buildUi();
+    QGroupBox* buildInputGroup();
+    QGroupBox* buildOutputGroup();
+    QGroupBox* buildScalingGroup();
+    QGroupBox* buildOptionsGroup();
+    QGroupBox* buildRunGroup();
+    QGroupBox* buildResultGroup();
+    void connectInputs();
+    // The request the widgets describe, and what the core says of it.
+    MergeRequest request() const;
+    Resolution resolution() const;
+    QStringList summaryLines(const ResolvedJob& job) const;
+    QString outputText(const Resolution& r) const;  // the "Writes:" line
+    QString blockingReason(const Resolution& r) const;
     void updateScalingText();
     void updateSummary();
     void onMergeClicked();
@@ -93,6 +108,8 @@ private:
     QToolButton* m_strategyFolderButton = nullptr;
     QLineEdit* m_destinationEdit = nullptr;
     QLineEdit* m_prefixEdit = nullptr;
+    QComboBox* m_formatCombo = nullptr;
+    QLineEdit* m_dstStrategyEdit = nullptr;
     QLabel* m_outputLabel = nullptr;
     QRadioButton* m_alphaRadio = nullptr;
     QRadioButton* m_scalingRadio = nullptr;

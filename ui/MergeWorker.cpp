@@ -5,12 +5,8 @@
 
 namespace lms::ui {
 
-MergeWorker::MergeWorker(std::shared_ptr<const ModelSource> source, MergeOptions options,
-                         std::shared_ptr<CancelToken> cancel, QObject* parent)
-    : QObject(parent),
-      m_source(std::move(source)),
-      m_options(std::move(options)),
-      m_cancel(std::move(cancel)) {
+MergeWorker::MergeWorker(ResolvedJob job, std::shared_ptr<CancelToken> cancel, QObject* parent)
+    : QObject(parent), m_job(std::move(job)), m_cancel(std::move(cancel)) {
     qRegisterMetaType<lms::ui::MergeProgress>();
     qRegisterMetaType<lms::ui::MergeOutcome>();
 }
@@ -47,8 +43,8 @@ void MergeWorker::run() {
             emit progressed(last);
         }
     };
-    lms::log().info("merge started: {} -> {}", m_source->description(), m_options.outputFile.string());
-    auto report = runMerge(*m_source, m_options, onProgress, m_cancel.get());
+    lms::log().info("merge started: {} -> {}", m_job.source->description(), m_job.options.outputFile.string());
+    auto report = lms::run(m_job, onProgress, m_cancel.get());
     if (!report) {
         const bool cancelled = report.error().code == ErrorCode::Cancelled;
         if (cancelled)

@@ -1,9 +1,9 @@
 #pragma once
-// One merge, run by lms::runMerge on its own QThread. Progress reaches the UI thread as queued
+// One resolved merge job, run by lms::run on its own QThread. Progress reaches the UI thread as queued
 // signals, at most about ten a second (plus the first and the last), so a fast merge of many
 // small parameters cannot flood the event loop. requestCancel() may be called from any thread.
 
-#include "lms/Merge.h"
+#include "lms/Request.h"
 
 #include <QElapsedTimer>
 #include <QObject>
@@ -39,14 +39,13 @@ class MergeWorker final : public QObject {
 public:
     // `cancel` is shared with whoever may stop the merge, so stopping never needs the worker
     // object itself (which is deleted on its own thread when it is done).
-    MergeWorker(std::shared_ptr<const ModelSource> source, MergeOptions options,
-                std::shared_ptr<CancelToken> cancel, QObject* parent = nullptr);
+    MergeWorker(ResolvedJob job, std::shared_ptr<CancelToken> cancel, QObject* parent = nullptr);
     ~MergeWorker() override;
 
     // Thread-safe: the merge stops within one parameter and leaves nothing behind.
     void requestCancel();
     bool isCancelRequested() const { return m_cancel->isCancelled(); }
-    const MergeOptions& options() const { return m_options; }
+    const MergeOptions& options() const { return m_job.options; }
     // Minimum time between two progress signals (the first and last are always sent).
     static constexpr int kProgressIntervalMs = 100;
 
@@ -62,8 +61,7 @@ signals:
     void done();
 
 private:
-    std::shared_ptr<const ModelSource> m_source;
-    MergeOptions m_options;
+    ResolvedJob m_job;  // what lms::resolve() accepted; run() hands it to lms::run()
     std::shared_ptr<CancelToken> m_cancel;
 };
 

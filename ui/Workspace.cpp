@@ -8,7 +8,6 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QFileInfo>
-#include <QRegularExpression>
 #include <QtConcurrent/QtConcurrentRun>
 #include <algorithm>
 
@@ -17,10 +16,6 @@ namespace {
 
 QString tr(const char* text, int n = -1) {
     return QCoreApplication::translate("Workspace", text, nullptr, n);
-}
-
-bool hasSuffix(const QString& name, QLatin1StringView suffix) {
-    return name.endsWith(suffix, Qt::CaseInsensitive);
 }
 
 // "0–3, 6, 8–9" from ascending ranks.
@@ -78,14 +73,6 @@ TensorPlacement placementOf(const Strategy& strategy, const SourceTensor& tensor
     return placement;
 }
 
-QStringList strategyFilesIn(const QString& dir) {
-    QDir d(dir);
-    QStringList out;
-    for (const auto& name : d.entryList(QDir::Files, QDir::Name))
-        if (isStrategyFileName(name)) out << d.filePath(name);
-    return out;
-}
-
 LoadOutcome failure(const QString& path, const QString& title, const QString& message) {
     LoadOutcome outcome;
     outcome.path = path;
@@ -117,7 +104,8 @@ LoadOutcome loadFull(const QString& path, const CancelToken* cancel) {
     if (!source) {
         // A strategy file that is not named like one is still worth recognising.
         if (source.error().code == ErrorCode::Malformed &&
-            (hasSuffix(path, QLatin1StringView(".ckpt")) || hasSuffix(path, QLatin1StringView(".json")))) {
+            (path.endsWith(QLatin1StringView(".ckpt"), Qt::CaseInsensitive) ||
+             path.endsWith(QLatin1StringView(".json"), Qt::CaseInsensitive))) {
             if (auto strategy = readStrategyFile(toPath(path)); strategy && !strategy->layouts.empty()) {
                 LoadOutcome outcome;
                 outcome.path = path;
@@ -132,8 +120,10 @@ LoadOutcome loadFull(const QString& path, const CancelToken* cancel) {
     model->path = path;
     model->description = qs((*source)->description());
     model->source = std::shared_ptr<const ModelSource>(std::move(*source));
-    int rank = -1;
-    if (isRankFolderName(QFileInfo(path).dir().dirName(), &rank))
+    int64_t rank = -1;
+    const QDir rankDir = QFileInfo(path).dir();
+    if (isRankFolderName(rankDir.dirName().toStdString(), &rank) &&
+        classifyPath(toPath(QFileInfo(rankDir.absolutePath()).absolutePath())) == PathKind::DistributedFolder)
         model->notes
             << tr("This file is the slice that rank %1 stored, not the whole model. Open the folder above "
                   "it to see full tensors.")
@@ -150,10 +140,12 @@ LoadOutcome loadDistributed(const OpenRequest& request, const CancelToken* cance
     auto model = std::make_shared<LoadedModel>();
     model->kind = LoadedModel::Kind::Distributed;
     model->path = request.path;
-    const auto info = inspectDistributedFolder(request.path);
-    model->ranks = info.ranks;
-    model->strategyArgument = request.strategy.isEmpty() ? info.strategy : request.strategy;
-    if (request.strategy.isEmpty() && !info.strategyNote.isEmpty()) model->notes << info.strategyNote;
+    auto ranks = discoverRanks(toPath(request.path));
+    if (!ranks) return failure(request.path, title, ranks.error());
+    model->ranks = std::move(*ranks);
+    const auto found = request.strategy.isEmpty() ? findStrategyNear(toPath(request.path)) : StrategyFound{};
+    model->strategyArgument = request.strategy.isEmpty() ? qs(found.path.string()) : request.strategy;
+    if (!found.note.empty()) model->notes << qs(found.note);
     if (model->strategyArgument.isEmpty())
         return failure(
             request.path, title,
@@ -190,102 +182,6 @@ LoadOutcome loadDistributed(const OpenRequest& request, const CancelToken* cance
 
 }  // namespace
 
-bool isRankFolderName(const QString& name, int* rank) {
-    static const QRegularExpression pattern(QStringLiteral("^rank_([0-9]{1,9})$"));
-    const auto match = pattern.match(name);
-    if (!match.hasMatch()) return false;
-    if (rank) *rank = match.captured(1).toInt();
-    return true;
-}
-
-bool isCheckpointFileName(const QString& fileName) {
-    return hasSuffix(fileName, QLatin1StringView(".ckpt")) ||
-           hasSuffix(fileName, QLatin1StringView(".safetensors"));
-}
-
-bool isStrategyFileName(const QString& fileName) {
-    return fileName.contains(QLatin1StringView("strategy"), Qt::CaseInsensitive) &&
-           (hasSuffix(fileName, QLatin1StringView(".ckpt")) ||
-            hasSuffix(fileName, QLatin1StringView(".json")));
-}
-
-PathKind classifyPath(const QString& path) {
-    const QFileInfo info(path);
-    if (path.isEmpty() || !info.exists()) return PathKind::Missing;
-    if (info.isDir()) {
-        const QDir dir(path);
-        for (const auto& sub : dir.entryList(QDir::Dirs | QDir::NoDotAndDotDot))
-            if (isRankFolderName(sub)) return PathKind::DistributedFolder;
-        return PathKind::Folder;
-    }
-    if (isStrategyFileName(info.fileName())) return PathKind::StrategyFile;
-    if (isCheckpointFileName(info.fileName())) return PathKind::CheckpointFile;
-    return PathKind::OtherFile;
-}
-
-DistributedFolderInfo inspectDistributedFolder(const QString& dir) {
-    DistributedFolderInfo info;
-    const QDir root(dir);
-    for (const auto& sub : root.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
-        RankFolder rank;
-        if (!isRankFolderName(sub, &rank.rank)) continue;
-        rank.folder = root.filePath(sub);
-        // MindSpore globs *.ckpt and takes the lexicographically last (spec §4.11).
-        QStringList files =
-            QDir(rank.folder).entryList({QStringLiteral("*.ckpt")}, QDir::Files, QDir::NoSort);
-        std::sort(files.begin(), files.end(), [](const QString& a, const QString& b) {
-            return a.toUtf8() < b.toUtf8();  // byte order, as Python's sort of str does for ASCII
-        });
-        rank.checkpointFiles = int(files.size());
-        if (!files.isEmpty()) rank.pickedFile = files.last();
-        info.ranks << rank;
-    }
-    std::sort(info.ranks.begin(), info.ranks.end(),
-              [](const auto& a, const auto& b) { return a.rank < b.rank; });
-    info.strategy = findStrategyFor(dir, &info.strategyNote);
-    return info;
-}
-
-QString findStrategyFor(const QString& modelDir, QString* note) {
-    const QDir dir(modelDir);
-    const QString parent = QFileInfo(modelDir).absolutePath();
-    // Dedicated folders first: everything in them is a strategy, so the folder itself is the
-    // argument (the core merges pipeline stages).
-    for (const QString& candidate :
-         {dir.filePath(QStringLiteral("strategy")), dir.filePath(QStringLiteral("ckpt_strategy")),
-          QDir(parent).filePath(QStringLiteral("strategy"))}) {
-        if (!QFileInfo(candidate).isDir()) continue;
-        const auto files = strategyFilesIn(candidate);
-        if (files.isEmpty()) continue;
-        if (note)
-            *note = QCoreApplication::translate("Workspace", "Using the strategy folder %1.").arg(candidate);
-        return candidate;
-    }
-    for (const QString& place : {QString(modelDir), parent}) {
-        const auto files = strategyFilesIn(place);
-        if (files.isEmpty()) continue;
-        for (const auto& file : files)
-            if (isMergedStrategyFileName(QFileInfo(file).fileName().toStdString())) {
-                if (note)
-                    *note =
-                        QCoreApplication::translate("Workspace", "Using the merged strategy %1.").arg(file);
-                return file;
-            }
-        if (note) {
-            *note =
-                QCoreApplication::translate("Workspace", "Using the strategy file %1.").arg(files.first());
-            if (files.size() > 1)
-                *note += QLatin1Char(' ') +
-                         QCoreApplication::translate("Workspace",
-                                                     "Several strategy files lie there; if the run "
-                                                     "used pipeline parallelism, choose their folder "
-                                                     "as the strategy instead.");
-        }
-        return files.first();
-    }
-    return {};
-}
-
 QString LoadedModel::displayName() const {
     const QFileInfo info(path);
     return info.fileName().isEmpty() ? path : info.fileName();
@@ -293,15 +189,24 @@ QString LoadedModel::displayName() const {
 
 LoadOutcome loadPath(const OpenRequest& request, const CancelToken* cancel) {
     const QString path = QFileInfo(request.path).absoluteFilePath();
-    switch (classifyPath(path)) {
+    switch (classifyPath(toPath(path))) {
         case PathKind::Missing:
             return failure(request.path, tr("Cannot open %1").arg(request.path),
                            tr("There is no file or folder at %1.").arg(request.path));
         case PathKind::StrategyFile:
             return loadStrategyOnly(path);
-        case PathKind::CheckpointFile:
+        case PathKind::FullCheckpoint:
+        case PathKind::Adapter:
         case PathKind::OtherFile:
             return loadFull(path, cancel);
+        case PathKind::MergedOutput: {
+            // dst/rank_0/<prefix>0.ckpt of a merge of ours: the full checkpoint it holds.
+            auto ranks = discoverRanks(toPath(path));
+            if (!ranks || ranks->empty() || ranks->front().picked.empty())
+                return failure(request.path, tr("Cannot open %1").arg(request.path),
+                               ranks && !ranks->empty() ? qs(ranks->front().why) : tr("No rank_0 file."));
+            return loadFull(qs(ranks->front().picked.string()), cancel);
+        }
         case PathKind::DistributedFolder: {
             OpenRequest absolute = request;
             absolute.path = path;

@@ -1,8 +1,9 @@
 #pragma once
-// What the studio has open, and how it gets there. Recognising paths (checkpoint files,
-// strategy files, folders of rank_<n> folders) is pure and cheap; opening reads files and
+// What the studio has open, and how it gets there. Recognising paths is the core's
+// (lms/Discovery.h); opening reads files and
 // therefore runs off the UI thread in ModelLoader, which hands back an immutable LoadedModel.
 
+#include "lms/Discovery.h"
 #include "lms/Progress.h"
 #include "lms/Source.h"
 #include "lms/Strategy.h"
@@ -17,39 +18,7 @@
 
 namespace lms::ui {
 
-enum class PathKind {
-    Missing,
-    CheckpointFile,     // .ckpt or .safetensors
-    StrategyFile,       // *strategy*.ckpt / *strategy*.json
-    DistributedFolder,  // holds rank_<n> folders
-    Folder,             // any other folder
-    OtherFile,
-};
-
-// rank_<n> with n all digits (spec §4.11); `rank` receives n.
-bool isRankFolderName(const QString& name, int* rank = nullptr);
-bool isCheckpointFileName(const QString& fileName);
-// Strategy files are recognised by name: "strategy" in a .ckpt or .json name.
-bool isStrategyFileName(const QString& fileName);
-PathKind classifyPath(const QString& path);
-
-struct RankFolder {
-    int rank = 0;
-    QString folder;
-    QString pickedFile;  // the lexicographically last .ckpt, as MindSpore picks it; "" if none
-    int checkpointFiles = 0;
-};
-
-struct DistributedFolderInfo {
-    QList<RankFolder> ranks;  // ascending rank
-    QString strategy;         // a strategy file or folder found nearby; "" if none
-    QString strategyNote;     // how it was chosen, for people
-};
-DistributedFolderInfo inspectDistributedFolder(const QString& dir);
-// Looks for the strategy of a distributed checkpoint: dir/strategy/, strategy files in dir,
-// then the same beside dir. A folder of per-rank files is returned as the folder (the core
-// merges it, which handles pipeline stages); a merged file is preferred over per-rank files.
-QString findStrategyFor(const QString& modelDir, QString* note = nullptr);
+// Kinds of paths, rank folders and strategies nearby come from the core (lms/Discovery.h).
 
 // Which ranks hold a tensor of a distributed checkpoint, for the Tensors tab.
 struct TensorPlacement {
@@ -65,7 +34,7 @@ struct LoadedModel {
     QString strategyFile;      // the strategy file actually read (a merged one for a folder)
     std::shared_ptr<const ModelSource> source;
     std::shared_ptr<const Strategy> strategy;  // distributed only
-    QList<RankFolder> ranks;                   // distributed only
+    std::vector<RankEntry> ranks;              // distributed only
     std::vector<TensorPlacement> placement;    // one per source tensor (distributed only)
     QStringList notes;                         // sentences worth telling the user
     QString description;
@@ -77,7 +46,7 @@ struct LoadedModel {
 
 struct OpenRequest {
     QString path;
-    QString strategy;  // distributed only; "" = look for it (findStrategyFor)
+    QString strategy;  // distributed only; "" = look for it (lms::findStrategyNear)
 };
 
 // The result of one open: a model, a strategy on its own, or an error for people.

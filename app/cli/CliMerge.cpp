@@ -3,7 +3,7 @@
 #include "Cli.h"
 #include "Terminal.h"
 
-#include "lms/Job.h"
+#include "lms/Request.h"
 #include "lms/Log.h"
 #include "lms/Text.h"
 
@@ -32,162 +32,160 @@ const std::vector<OptionSpec>& mergeOptionSpecs() {
 namespace {
 
 struct MergeSetup {
-    lms::SourceSpec source;
-    lms::MergeOptions merge;
-    std::string dstDir;
-    bool overwrite = false;
+    lms::MergeRequest request;
     bool json = false;
 };
 
-// Parses the shared flags of merge and plan; returns an exit code on error.
-std::optional<int> parseSetup(const std::vector<std::string>& args, bool needDestination, MergeSetup& setup) {
-    Args parsed;
-    if (auto error = parsed.parse(args, kMergeOptions); !error.empty()) return usageError(error);
-    auto positionals = parsed.positionals();
-    if (auto src = parsed.value("src-ckpt-path-or-dir")) {
-        setup.source.src = *src;
-    } else if (!positionals.empty()) {
-        setup.source.src = positionals.front();
-        positionals.erase(positionals.begin());
-    }
-    if (!positionals.empty()) return usageError("unexpected argument '" + positionals.front() + "'");
-    if (setup.source.src.empty()) return usageError("missing --src_ckpt_path_or_dir (the checkpoint file or model_dir)");
-    if (auto strategy = parsed.value("src-ckpt-strategy"); strategy && *strategy != "None")
-        setup.source.strategy = *strategy;
-    setup.source.ckptNameGlob = parsed.value("ckpt-name").value_or("");
-    setup.source.adapter = parsed.value("adapter").value_or("");
-    if (auto check = parsed.value("check-replicas")) {
-        auto mode = lms::parseReplicaCheck(*check);
-        if (!mode) return usageError("--check-replicas takes full, sampled or off");
-        setup.source.replicaCheck = *mode;
-    }
-    setup.dstDir = parsed.value("dst-ckpt-dir").value_or("");
-    if (needDestination && setup.dstDir.empty()) return usageError("missing --dst_ckpt_dir (the output folder)");
-    setup.source.fallbackStrategyDir = setup.dstDir;
-    const std::string prefix = parsed.value("prefix").value_or("checkpoint_");
-    if (prefix.find('/') != std::string::npos) return usageError("--prefix must not contain '/'");
-    if (auto format = parsed.value("save-format")) {
-        if (*format == "safetensors") setup.merge.format = lms::OutputFormat::Safetensors;
-        else if (*format != "ckpt") return usageError("--save_format takes ckpt or safetensors");
-    }
-    if (!setup.dstDir.empty()) setup.merge.outputFile = lms::mergedOutputFile(setup.dstDir, prefix, setup.merge.format);
-    if (auto dstStrategy = parsed.value("dst-ckpt-strategy"); dstStrategy && *dstStrategy != "None") {
-        auto strategy = lms::readStrategyFile(*dstStrategy);
-        if (!strategy) {
-            auto error = strategy.error();
-            error.parameter = "dst_ckpt_strategy";
-            return reportError(error);
-        }
-        setup.merge.reshard = lms::ReshardSpec{std::make_shared<lms::Strategy>(std::move(*strategy)), setup.dstDir, prefix};
-    }
-
+// --lora_scaling / --lora_alpha / --lora_rank into the request's scaling, with its provenance.
+std::optional<int> parseScaling(const Args& parsed, lms::ScalingRequest& scaling) {
     if (auto text = parsed.value("lora-scaling")) {
         if (parsed.has("lora-alpha")) return usageError("give either --lora_scaling or --lora_alpha, not both");
         auto value = lms::parseScalingText(*text);
         if (!value) return usageError("--lora_scaling: " + value.error().message);
-        setup.merge.scaling.scaling = *value;
+        scaling.spec.scaling = *value;
+        scaling.origin = lms::ScalingOrigin::Scaling;
+        scaling.provenance = "from --lora_scaling " + *text;
     }
     if (auto text = parsed.value("lora-alpha")) {
         auto value = lms::parseScalingText(*text);
         if (!value) return usageError("--lora_alpha: " + value.error().message);
         if (text->find('/') != std::string::npos) return usageError("--lora_alpha: not a number: " + *text);
-        setup.merge.scaling.alpha = *value;
+        scaling.spec.alpha = *value;
+        scaling.origin = lms::ScalingOrigin::AlphaPerPair;
+        scaling.provenance = "from --lora_alpha " + *text + " and each pair's r";
     }
     if (auto text = parsed.value("lora-rank")) {
-        if (!setup.merge.scaling.alpha) return usageError("--lora_rank goes with --lora_alpha");
+        if (!scaling.spec.alpha) return usageError("--lora_rank goes with --lora_alpha");
         auto value = lms::parseLoraRank(*text);
         if (!value) return usageError("--lora_rank: " + value.error().message);
-        setup.merge.scaling.rank = *value;
+        scaling.spec.rank = *value;
+        scaling.origin = lms::ScalingOrigin::AlphaRank;
+        scaling.provenance = "from --lora_alpha " + *parsed.value("lora-alpha") + " and --lora_rank " + *text;
     }
+    return std::nullopt;
+}
+
+// Maps the flags of merge and plan onto a MergeRequest (flag syntax only: the rules are
+// resolve()'s); returns an exit code on a usage error.
+std::optional<int> parseSetup(const std::vector<std::string>& args, MergeSetup& setup) {
+    Args parsed;
+    if (auto error = parsed.parse(args, kMergeOptions); !error.empty()) return usageError(error);
+    auto& request = setup.request;
+    auto positionals = parsed.positionals();
+    if (auto src = parsed.value("src-ckpt-path-or-dir")) {
+        request.source.path = *src;
+    } else if (!positionals.empty()) {
+        request.source.path = positionals.front();
+        positionals.erase(positionals.begin());
+    }
+    if (!positionals.empty()) return usageError("unexpected argument '" + positionals.front() + "'");
+    if (auto strategy = parsed.value("src-ckpt-strategy"))
+        request.strategy = {*strategy == "None" ? lms::StrategyMode::None : lms::StrategyMode::Given,
+                            *strategy == "None" ? std::string() : *strategy};
+    request.source.ckptNameGlob = parsed.value("ckpt-name").value_or("");
+    request.source.adapter = parsed.value("adapter").value_or("");
+    if (auto check = parsed.value("check-replicas")) {
+        auto mode = lms::parseReplicaCheck(*check);
+        if (!mode) return usageError("--check-replicas takes full, sampled or off");
+        request.source.replicaCheck = *mode;
+    }
+    request.destination.dir = parsed.value("dst-ckpt-dir").value_or("");
+    request.destination.prefix = parsed.value("prefix").value_or("checkpoint_");
+    if (auto format = parsed.value("save-format")) {
+        if (*format == "safetensors") request.destination.format = lms::OutputFormat::Safetensors;
+        else if (*format != "ckpt") return usageError("--save_format takes ckpt or safetensors");
+    }
+    if (auto dstStrategy = parsed.value("dst-ckpt-strategy"); dstStrategy && *dstStrategy != "None")
+        request.destination.strategy = *dstStrategy;
+    if (auto code = parseScaling(parsed, request.scaling)) return code;
     if (auto square = parsed.value("square-base")) {
-        if (*square == "out-in") setup.merge.plan.squareOrientation = lms::SquareOrientation::OutIn;
-        else if (*square == "in-out") setup.merge.plan.squareOrientation = lms::SquareOrientation::InOut;
+        if (*square == "out-in") request.options.plan.squareOrientation = lms::SquareOrientation::OutIn;
+        else if (*square == "in-out") request.options.plan.squareOrientation = lms::SquareOrientation::InOut;
         else return usageError("--square-base takes out-in or in-out");
     }
-    setup.merge.skipInvalid = parsed.has("skip-invalid");
-    setup.merge.allowNoLora = parsed.has("allow-no-lora");
-    setup.merge.verify = !parsed.has("no-verify");
-    setup.merge.checkInputCrc = !parsed.has("no-crc-check");
-    setup.overwrite = parsed.has("overwrite");
+    request.options.skipInvalid = parsed.has("skip-invalid");
+    request.options.allowNoLora = parsed.has("allow-no-lora");
+    request.options.verify = !parsed.has("no-verify");
+    request.options.checkInputCrc = !parsed.has("no-crc-check");
+    request.overwrite = parsed.has("overwrite") ? lms::OverwritePolicy::Replace : lms::OverwritePolicy::Refuse;
     setup.json = parsed.has("json");
     return std::nullopt;
 }
 
 std::string dims(const std::vector<int64_t>& d) { return lms::formatDims(d); }
 
-void printPlan(const lms::ModelSource& source, const lms::LoraPlan& plan, const lms::MergeOptions& options) {
-    std::printf("source: %s\n", source.description().c_str());
-    std::printf("%zu parameters, %zu LoRA pairs (%zu ok, %zu with problems, %zu left out)\n", source.tensors().size(),
-                plan.pairs.size(), plan.okPairs, plan.problemPairs, plan.disabledPairs);
-    for (const auto& pair : plan.pairs) {
+void printPairs(const lms::ResolvedJob& job) {
+    const auto& plan = job.plan;
+    for (size_t p = 0; p < plan.pairs.size(); ++p) {
+        const auto& pair = plan.pairs[p];
         const char* status = pair.status == lms::PairStatus::Ok ? "ok" : pair.status == lms::PairStatus::Disabled ? "left out" : "PROBLEM";
-        std::string scaling;
-        if (pair.status == lms::PairStatus::Ok) {
-            if (auto s = options.scaling.scalingFor(pair.rank)) scaling = "  s=" + formatNumber(*s);
-        }
+        const std::string scaling =
+            p < job.pairScaling.size() && pair.status == lms::PairStatus::Ok ? "  s=" + formatNumber(job.pairScaling[p]) : "";
         std::printf("  %-8s %s  base %s  A %s  B %s  r=%lld%s%s\n", status,
                     pair.base.empty() ? "(no base)" : pair.base.c_str(), dims(pair.baseDims).c_str(),
                     dims(pair.aDims).c_str(), dims(pair.bDims).c_str(), static_cast<long long>(pair.rank),
                     pair.transposed ? "  transposed" : "", scaling.c_str());
         if (pair.status == lms::PairStatus::Problem) std::printf("           %s\n", pair.problem.c_str());
     }
+}
+
+void printJob(const lms::ResolvedJob& job) {
+    const auto& plan = job.plan;
+    std::printf("source: %s\n", job.source->description().c_str());
+    std::printf("%zu parameters, %zu LoRA pairs (%zu ok, %zu with problems, %zu left out)\n", job.source->tensors().size(),
+                plan.pairs.size(), plan.okPairs, plan.problemPairs, plan.disabledPairs);
+    printPairs(job);
+    if (!job.pairScaling.empty() && !job.scalingProvenance.empty()) std::printf("scaling: %s\n", job.scalingProvenance.c_str());
     size_t dropped = 0;
     for (bool d : plan.dropped) dropped += d;
     std::printf("output: %llu parameters, %s of tensor data (%zu LoRA and optimizer-copy tensors dropped)\n",
                 static_cast<unsigned long long>(plan.tensorsToWrite), lms::formatBytes(plan.bytesToWrite).c_str(), dropped);
+    for (const auto& file : job.outputFiles) std::printf("would write: %s\n", file.c_str());
+    if (job.freeBytes) std::printf("free at the destination: %s\n", lms::formatBytes(*job.freeBytes).c_str());
+    for (const auto& warning : job.warnings) std::printf("warning: %s\n", warning.c_str());
 }
 
 }  // namespace
 
 int runPlan(const std::vector<std::string>& args, const GlobalOptions&) {
     MergeSetup setup;
-    if (auto code = parseSetup(args, false, setup)) return *code;
-    std::vector<std::string> notes;
-    auto source = lms::openSource(setup.source, &notes);
-    if (!source) return reportError(source.error());
-    for (const auto& note : notes) std::printf("note: %s\n", note.c_str());
-    for (const auto& note : (*source)->reportNotes()) std::printf("note: %s\n", note.c_str());
-    const auto plan = lms::planLora((*source)->tensors(), setup.merge.plan);
-    printPlan(**source, plan, setup.merge);
-    if (!setup.merge.outputFile.empty()) std::printf("would write: %s\n", setup.merge.outputFile.c_str());
-    if (plan.okPairs > 0 && !setup.merge.scaling.isSet())
-        std::printf("note: no scaling given yet; the merge needs --lora_scaling ALPHA/RANK or --lora_alpha\n");
-    return plan.problemPairs > 0 && !setup.merge.skipInvalid ? kExitFailed : kExitOk;
+    if (auto code = parseSetup(args, setup)) return *code;
+    const auto resolution = lms::resolve(setup.request);
+    if (resolution.job) {
+        for (const auto& note : resolution.job->notes) std::printf("note: %s\n", note.c_str());
+        if (resolution.job->source)
+            for (const auto& note : resolution.job->source->reportNotes()) std::printf("note: %s\n", note.c_str());
+        printJob(*resolution.job);
+    }
+    // A dry run may leave the destination open: it is the one refusal plan only mentions.
+    size_t refused = 0;
+    for (const auto& refusal : resolution.refusals) {
+        if (refusal.code == lms::RefusalCode::NoDestination) {
+            std::printf("note: no --dst_ckpt_dir given, so no output file is planned\n");
+            continue;
+        }
+        ++refused;
+        std::printf("the merge would be refused: %s\n", refusal.error.describe().c_str());
+    }
+    return refused == 0 ? kExitOk : kExitFailed;
 }
 
 int runMerge(const std::vector<std::string>& args, const GlobalOptions& global) {
     MergeSetup setup;
-    if (auto code = parseSetup(args, true, setup)) return *code;
-    std::error_code ec;
-    if (std::filesystem::exists(setup.merge.outputFile, ec) && !setup.overwrite)
-        return reportError({lms::ErrorCode::InvalidArgument,
-                            "the output file already exists; pass --overwrite to replace it or choose another --dst_ckpt_dir",
-                            setup.merge.outputFile.string(), "dst_ckpt_dir", std::nullopt});
-    if (setup.merge.reshard && !setup.overwrite) {
-        const auto& strategy = *setup.merge.reshard->strategy;
-        for (int64_t rank = 0; rank < strategy.devicesPerStage(); ++rank) {
-            const auto file = lms::rankOutputFile(setup.dstDir, setup.merge.reshard->prefix, rank, setup.merge.format);
-            if (std::filesystem::exists(file, ec))
-                return reportError({lms::ErrorCode::InvalidArgument,
-                                    "the output file already exists; pass --overwrite to replace it or choose another --dst_ckpt_dir",
-                                    file.string(), "dst_ckpt_dir", std::nullopt});
-        }
+    if (auto code = parseSetup(args, setup)) return *code;
+    const auto resolution = lms::resolve(setup.request);
+    if (resolution.job && !global.quiet) {
+        for (const auto& note : resolution.job->notes) std::fprintf(stderr, "loramerge: note: %s\n", note.c_str());
+        for (const auto& warning : resolution.job->warnings) std::fprintf(stderr, "loramerge: warning: %s\n", warning.c_str());
     }
-    std::vector<std::string> notes;
-    auto source = lms::openSource(setup.source, &notes);
-    if (!source) return reportError(source.error());
-    for (const auto& note : notes) lms::log().info("{}", note);
-    if (!global.quiet)
-        for (const auto& note : notes) std::fprintf(stderr, "loramerge: note: %s\n", note.c_str());
+    if (!resolution.ok()) return reportError(resolution.refusals.front().error);  // one clear error: the first reason
+    const auto& job = *resolution.job;
+    for (const auto& note : job.notes) lms::log().info("{}", note);
 
     ProgressPrinter printer(global.quiet);
-    auto report = lms::runMerge(**source, setup.merge, [&](const lms::Progress& p) { printer.update(p); });
+    auto report = lms::run(job, [&](const lms::Progress& p) { printer.update(p); });
     printer.finish();
-    if (!report) {
-        auto error = report.error();
-        if (error.file.empty()) error.file = setup.source.src.string();  // every error names a file
-        return reportError(error);
-    }
+    if (!report) return reportError(report.error());
     if (!global.quiet) {
         for (const auto& note : report->notes) std::printf("note: %s\n", note.c_str());
         for (const auto& skipped : report->skipped) std::printf("skipped: %s\n", skipped.c_str());

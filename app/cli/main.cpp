@@ -22,7 +22,8 @@ constexpr const char* kUsage = R"(Usage: loramerge [merge] --src_ckpt_path_or_di
 
 Commands:
   merge                       merge LoRA into SRC (the default when the first argument is an option)
-  plan                        dry run: LoRA pairs, problems and bytes to write; writes nothing
+  plan                        dry run: the resolved job (pairs, scaling, outputs, free space) and
+                              every reason the merge would be refused; writes nothing
   inspect FILE [--json]       parameters of a checkpoint: names, dtypes, shapes, bytes
   strategy merge DIR [-o FILE]
                               merge per-stage strategy files (pipeline parallelism)
@@ -38,7 +39,8 @@ Merge options (as in transform_ckpt_lora.py; --kebab-case works too):
   --src_ckpt_path_or_dir SRC  a full checkpoint file (.ckpt or .safetensors), or model_dir holding rank_<n>/
   --src_ckpt_strategy S       distributed only: a strategy file (ckpt_strategy_rank_x.ckpt or a merged one),
                               or the strategy folder (pipeline parallelism; merged into
-                              S/merged_ckpt_strategy.ckpt)
+                              S/merged_ckpt_strategy.ckpt); default: found near SRC (strategy/,
+                              output/strategy/, ../strategy/, strategy files beside it); None: none
   --adapter A                 a LoRA-only checkpoint (MindPet DELTA_CKP-*.ckpt) to merge into SRC: a file,
                               or a folder of rank_<n>/ folders sliced by the same strategy
   --dst_ckpt_dir DST          output folder; the result is DST/rank_0/<prefix>0.ckpt

@@ -129,19 +129,8 @@ struct CreatedDirectories {
 };
 
 Status prepareOutput(const ModelSource& source, const std::filesystem::path& output, CreatedDirectories& created) {
-    if (output.empty()) return fail(ErrorCode::InvalidArgument, "no output file given");
+    if (auto st = checkOutputLocation(source, output); !st) return st;
     const auto parent = std::filesystem::absolute(output).parent_path();
-    for (const auto& input : source.inputFiles()) {
-        std::error_code ec;
-        if (std::filesystem::equivalent(input, output, ec))
-            return fail(ErrorCode::InvalidArgument, "the output would overwrite the input " + input.string(),
-                        output.string());
-        if (std::filesystem::equivalent(std::filesystem::absolute(input).parent_path(), parent, ec))
-            return fail(ErrorCode::InvalidArgument,
-                        "the output folder " + parent.string() + " holds an input file (" + input.filename().string() +
-                            "); write the merged checkpoint somewhere else so the source stays untouched",
-                        output.string());
-    }
     // Create missing folders, remembering them so a failed run can remove them again.
     std::vector<std::filesystem::path> missing;
     for (auto dir = parent; !dir.empty() && !std::filesystem::exists(dir); dir = dir.parent_path()) {
@@ -320,13 +309,24 @@ std::filesystem::path rankOutputFile(const std::filesystem::path& dir, const std
     return dir / ("rank_" + r) / (prefix + r + (format == OutputFormat::Safetensors ? ".safetensors" : ".ckpt"));
 }
 
-Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& options, const ProgressCallback& progress,
-                             const CancelToken* cancel) {
-    const auto started = std::chrono::steady_clock::now();
-    const auto& tensors = source.tensors();
-    const auto plan = planLora(tensors, options.plan);
-    MergeReport report;
+Status checkOutputLocation(const ModelSource& source, const std::filesystem::path& output) {
+    if (output.empty()) return fail(ErrorCode::InvalidArgument, "no output file given");
+    const auto parent = std::filesystem::absolute(output).parent_path();
+    for (const auto& input : source.inputFiles()) {
+        std::error_code ec;
+        if (std::filesystem::equivalent(input, output, ec))
+            return fail(ErrorCode::InvalidArgument, "the output would overwrite the input " + input.string(),
+                        output.string());
+        if (std::filesystem::equivalent(std::filesystem::absolute(input).parent_path(), parent, ec))
+            return fail(ErrorCode::InvalidArgument,
+                        "the output folder " + parent.string() + " holds an input file (" + input.filename().string() +
+                            "); write the merged checkpoint somewhere else so the source stays untouched",
+                        output.string());
+    }
+    return {};
+}
 
+Status checkPlanMergeable(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options) {
     if (plan.tensorsToWrite == 0)
         return fail(ErrorCode::InvalidArgument,
                     "nothing to merge into: every parameter is a LoRA weight or an optimizer copy of one (is this a "
@@ -335,14 +335,31 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
         return fail(ErrorCode::Mismatch,
                     std::to_string(plan.problemPairs) + " LoRA problem(s), nothing was written: " + describeProblems(plan, 5) +
                         " (use --skip-invalid to merge only the valid pairs)");
-    if (auto st = checkSomethingToMerge(source, plan, options); !st) return std::unexpected(st.error());
+    return checkSomethingToMerge(source, plan, options);
+}
+
+Result<std::vector<double>> pairScalings(const LoraPlan& plan, const ScalingSpec& scaling) {
     std::vector<double> scalings(plan.pairs.size(), 0.0);
     for (size_t p = 0; p < plan.pairs.size(); ++p) {
         if (plan.pairs[p].status != PairStatus::Ok) continue;
-        auto s = options.scaling.scalingFor(plan.pairs[p].rank);
+        auto s = scaling.scalingFor(plan.pairs[p].rank);
         if (!s) return std::unexpected(s.error());
         scalings[p] = *s;
     }
+    return scalings;
+}
+
+Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& options, const ProgressCallback& progress,
+                             const CancelToken* cancel) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto& tensors = source.tensors();
+    const auto plan = planLora(tensors, options.plan);
+    MergeReport report;
+
+    if (auto st = checkPlanMergeable(source, plan, options); !st) return std::unexpected(st.error());
+    auto scalingsOk = pairScalings(plan, options.scaling);
+    if (!scalingsOk) return std::unexpected(scalingsOk.error());
+    const std::vector<double> scalings = std::move(*scalingsOk);
     for (const auto& pair : plan.pairs) {
         if (pair.status == PairStatus::Problem)
             report.skipped.push_back((pair.base.empty() ? pair.a.empty() ? pair.b : pair.a : pair.base) + ": " + pair.problem);

@@ -82,6 +82,16 @@ std::filesystem::path rankOutputFile(const std::filesystem::path& dir, const std
 Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& options,
                              const ProgressCallback& progress = {}, const CancelToken* cancel = nullptr);
 
+// The refusals runMerge makes before it writes anything, exposed so that resolve() (Request.h)
+// reports the same sentences up front. None of them touches the disk.
+// Nothing to merge into (only LoRA tensors), pair problems unless `options.skipInvalid`, or no LoRA
+// pair to merge in a run that does not convert either (unless `options.allowNoLora`).
+Status checkPlanMergeable(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options);
+// The scaling of every pair of `plan` (0 for pairs not merged); error when none was given.
+Result<std::vector<double>> pairScalings(const LoraPlan& plan, const ScalingSpec& scaling);
+// The output must not be an input, nor sit in the folder of one.
+Status checkOutputLocation(const ModelSource& source, const std::filesystem::path& output);
+
 // Adds s·(B·A) (or its transpose) to the base, in float32, rounding once to the base dtype.
 // `base` is the base tensor's bytes in `baseType`; A and B in their own types. Exposed for tests.
 Status mergePairInPlace(std::span<std::byte> base, DType baseType, int64_t out, int64_t in,

@@ -28,10 +28,7 @@ class TestWorkspace : public QObject {
     Q_OBJECT
 private slots:
     void initTestCase();
-    void namesAndKinds_data();
-    void namesAndKinds();
-    void distributedFolderPicksLexicographicallyLastFile();
-    void strategyIsFoundNextToTheCheckpoint();
+    void opensOurMergedOutputFolderAsAFullCheckpoint();
     void loadsTheDemoFullCheckpoint();
     void loadsTheDemoDistributedCheckpoint();
     void loadsAStrategyFileOnItsOwn();
@@ -54,67 +51,19 @@ void TestWorkspace::initTestCase() {
     m_demo = *demo;
 }
 
-void TestWorkspace::namesAndKinds_data() {
-    QTest::addColumn<QString>("name");
-    QTest::addColumn<bool>("rank");
-    QTest::addColumn<bool>("checkpoint");
-    QTest::addColumn<bool>("strategy");
-    QTest::newRow("rank folder") << QStringLiteral("rank_12") << true << false << false;
-    QTest::newRow("rank without digits") << QStringLiteral("rank_x") << false << false << false;
-    QTest::newRow("rank with suffix") << QStringLiteral("rank_1a") << false << false << false;
-    QTest::newRow("ckpt") << QStringLiteral("model.CKPT") << false << true << false;
-    QTest::newRow("safetensors") << QStringLiteral("m.safetensors") << false << true << false;
-    QTest::newRow("strategy ckpt") << QStringLiteral("ckpt_strategy_rank_0.ckpt") << false << true << true;
-    QTest::newRow("strategy json") << QStringLiteral("merged_ckpt_strategy.json") << false << false << true;
-    QTest::newRow("other json") << QStringLiteral("config.json") << false << false << false;
-}
-
-void TestWorkspace::namesAndKinds() {
-    QFETCH(QString, name);
-    QFETCH(bool, rank);
-    QFETCH(bool, checkpoint);
-    QFETCH(bool, strategy);
-    QCOMPARE(isRankFolderName(name), rank);
-    QCOMPARE(isCheckpointFileName(name), checkpoint);
-    QCOMPARE(isStrategyFileName(name), strategy);
-}
-
-void TestWorkspace::distributedFolderPicksLexicographicallyLastFile() {
+// Names, kinds, rank folders and strategies nearby are the core's (tst_discovery); here the
+// open flow acts on them: dst/rank_0/checkpoint_0.ckpt of a merge of ours is one full model.
+void TestWorkspace::opensOurMergedOutputFolderAsAFullCheckpoint() {
     QTemporaryDir dir;
-    // x-9_2 sorts after x-10_2 (spec §4.11: lexicographic, not numeric).
-    touch(dir.filePath(QStringLiteral("rank_0/x-10_2.ckpt")));
-    touch(dir.filePath(QStringLiteral("rank_0/x-9_2.ckpt")));
-    touch(dir.filePath(QStringLiteral("rank_10/a.ckpt")));
-    touch(dir.filePath(QStringLiteral("rank_2/notes.txt")));
-    QCOMPARE(classifyPath(dir.path()), PathKind::DistributedFolder);
-    QCOMPARE(classifyPath(dir.filePath(QStringLiteral("rank_0"))), PathKind::Folder);
-    QCOMPARE(classifyPath(dir.filePath(QStringLiteral("rank_0/x-9_2.ckpt"))), PathKind::CheckpointFile);
-    QCOMPARE(classifyPath(dir.filePath(QStringLiteral("missing"))), PathKind::Missing);
-    const auto info = inspectDistributedFolder(dir.path());
-    QCOMPARE(info.ranks.size(), 3);
-    QCOMPARE(info.ranks[0].rank, 0);
-    QCOMPARE(info.ranks[0].pickedFile, QStringLiteral("x-9_2.ckpt"));
-    QCOMPARE(info.ranks[0].checkpointFiles, 2);
-    QCOMPARE(info.ranks[1].rank, 2);
-    QVERIFY(info.ranks[1].pickedFile.isEmpty());
-    QCOMPARE(info.ranks[2].rank, 10);
-    QVERIFY(info.strategy.isEmpty());
-}
-
-void TestWorkspace::strategyIsFoundNextToTheCheckpoint() {
-    QString note;
-    QCOMPARE(findStrategyFor(q(m_demo.distributedDir), &note), q(m_demo.strategyDir));
-    QVERIFY(note.contains(QStringLiteral("folder")));
-    QTemporaryDir dir;
-    touch(dir.filePath(QStringLiteral("model/rank_0/a.ckpt")));
-    touch(dir.filePath(QStringLiteral("ckpt_strategy_rank_0.ckpt")));
-    touch(dir.filePath(QStringLiteral("ckpt_strategy_rank_1.ckpt")));
-    QCOMPARE(findStrategyFor(dir.filePath(QStringLiteral("model")), &note),
-             dir.filePath(QStringLiteral("ckpt_strategy_rank_0.ckpt")));
-    QVERIFY(note.contains(QStringLiteral("pipeline")));
-    touch(dir.filePath(QStringLiteral("merged_ckpt_strategy.ckpt")));
-    QCOMPARE(findStrategyFor(dir.filePath(QStringLiteral("model"))),
-             dir.filePath(QStringLiteral("merged_ckpt_strategy.ckpt")));
+    const auto merged = std::filesystem::path(dir.path().toStdString()) / "dst" / "rank_0";
+    std::filesystem::create_directories(merged);
+    std::filesystem::copy_file(m_demo.fullCheckpoint, merged / "checkpoint_0.ckpt");
+    const auto outcome = loadPath({dir.filePath(QStringLiteral("dst")), {}}, nullptr);
+    QVERIFY2(outcome.model, qPrintable(outcome.error));
+    QCOMPARE(outcome.model->kind, LoadedModel::Kind::Full);
+    QCOMPARE(outcome.model->path, q(merged / "checkpoint_0.ckpt"));
+    QCOMPARE(outcome.model->source->tensors().size(), size_t(72));
+    QVERIFY(outcome.model->notes.isEmpty());  // not "the slice that rank 0 stored"
 }
 
 void TestWorkspace::loadsTheDemoFullCheckpoint() {
@@ -136,8 +85,8 @@ void TestWorkspace::loadsTheDemoDistributedCheckpoint() {
     QVERIFY2(outcome.model, qPrintable(outcome.error));
     const auto& model = *outcome.model;
     QCOMPARE(model.kind, LoadedModel::Kind::Distributed);
-    QCOMPARE(model.ranks.size(), 2);
-    QCOMPARE(model.ranks[1].pickedFile, QStringLiteral("checkpoint_1.ckpt"));
+    QCOMPARE(model.ranks.size(), size_t(2));
+    QCOMPARE(model.ranks[1].picked.filename().string(), std::string("checkpoint_1.ckpt"));
     QCOMPARE(model.strategyArgument, q(m_demo.strategyDir));
     QVERIFY(model.strategy);
     const auto& tensors = model.source->tensors();

@@ -1,0 +1,218 @@
+#include "lms/Request.h"
+
+#include "lms/Discovery.h"
+#include "lms/Job.h"
+#include "lms/Text.h"
+
+#include <cstdio>
+#include <set>
+#include <sys/statvfs.h>
+
+namespace lms {
+namespace fs = std::filesystem;
+namespace {
+
+std::string numberText(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    return text;
+}
+
+Refusal refusal(RefusalCode code, Error error, const MergeRequest& request) {
+    if (error.file.empty()) error.file = request.source.path.string();  // every refusal names a file
+    return {code, std::move(error)};
+}
+
+// A folder of ours (only rank_0, no strategy) is a full checkpoint: its rank_0 file.
+fs::path effectiveSourcePath(const MergeRequest& request, std::vector<std::string>& notes) {
+    const auto& path = request.source.path;
+    if (classifyPath(path) != PathKind::MergedOutput) return path;
+    auto ranks = discoverRanks(path, request.source.ckptNameGlob);
+    if (!ranks || ranks->empty() || ranks->front().picked.empty()) return path;  // opening says why
+    notes.push_back(path.string() + " holds only rank_0 and no strategy, as a merged output does: reading " +
+                    ranks->front().picked.string() + " as a full checkpoint");
+    return ranks->front().picked;
+}
+
+fs::path strategyFor(const MergeRequest& request, const fs::path& src, std::vector<std::string>& notes) {
+    if (request.strategy.mode == StrategyMode::None) return {};
+    if (request.strategy.mode == StrategyMode::Given || !request.strategy.path.empty()) return request.strategy.path;
+    std::error_code ec;
+    if (!fs::is_directory(src, ec)) return {};
+    auto found = findStrategyNear(src);
+    if (!found.path.empty()) notes.push_back(found.note);
+    return found.path;
+}
+
+Result<std::shared_ptr<const ModelSource>> openRequested(const MergeRequest& request, std::vector<std::string>& notes,
+                                                         const CancelToken* cancel) {
+    SourceSpec spec;
+    spec.src = effectiveSourcePath(request, notes);
+    spec.strategy = strategyFor(request, spec.src, notes);
+    spec.fallbackStrategyDir = request.destination.dir;
+    spec.ckptNameGlob = request.source.ckptNameGlob;
+    spec.adapter = request.source.adapter;
+    spec.replicaCheck = request.source.replicaCheck;
+    auto source = openSource(spec, &notes, cancel);
+    if (!source) return std::unexpected(source.error());
+    return std::shared_ptr<const ModelSource>(std::move(*source));
+}
+
+// Output files and reshard settings from the destination; refusals for what cannot be.
+void resolveDestination(const MergeRequest& request, ResolvedJob& job, std::vector<Refusal>& out) {
+    const auto& dst = request.destination;
+    job.options.format = dst.format;
+    if (dst.dir.empty()) {
+        out.push_back(refusal(RefusalCode::NoDestination,
+                              {ErrorCode::InvalidArgument, "no destination folder given: choose the folder the merged "
+                               "checkpoint goes to", {}, "dst_ckpt_dir", std::nullopt}, request));
+        return;
+    }
+    if (dst.prefix.find('/') != std::string::npos || dst.prefix.find('\\') != std::string::npos) {
+        out.push_back(refusal(RefusalCode::BadPrefix,
+                              {ErrorCode::InvalidArgument, "the prefix is part of a file name and must not contain a "
+                               "slash", {}, "prefix", std::nullopt}, request));
+        return;
+    }
+    job.options.outputFile = mergedOutputFile(dst.dir, dst.prefix, dst.format);
+    if (dst.strategy.empty()) {
+        job.outputFiles = {job.options.outputFile};
+        return;
+    }
+    auto strategy = readStrategyFile(dst.strategy);
+    if (!strategy) {
+        auto error = strategy.error();
+        error.parameter = "dst_ckpt_strategy";
+        out.push_back(refusal(RefusalCode::BadDestinationStrategy, std::move(error), request));
+        return;
+    }
+    auto shared = std::make_shared<Strategy>(std::move(*strategy));
+    for (int64_t rank = 0; rank < shared->devicesPerStage(); ++rank)
+        job.outputFiles.push_back(rankOutputFile(dst.dir, dst.prefix, rank, dst.format));
+    job.options.reshard = ReshardSpec{std::move(shared), dst.dir, dst.prefix};
+}
+
+void resolvePlan(const MergeRequest& request, ResolvedJob& job, std::vector<Refusal>& out) {
+    job.plan = planLora(job.source->tensors(), job.options.plan);
+    job.bytesToWrite = job.plan.bytesToWrite;
+    if (auto st = checkPlanMergeable(*job.source, job.plan, job.options); !st) {
+        const bool problems = job.plan.problemPairs > 0 && !job.options.skipInvalid;
+        out.push_back(refusal(job.plan.tensorsToWrite == 0 ? RefusalCode::NothingToMerge
+                              : problems                   ? RefusalCode::PairProblems
+                                                           : RefusalCode::NoLoraPairs,
+                              st.error(), request));
+    }
+    auto scalings = pairScalings(job.plan, job.options.scaling);
+    if (!scalings) {
+        out.push_back(refusal(RefusalCode::NoScaling, scalings.error(), request));
+        return;
+    }
+    job.pairScaling = std::move(*scalings);
+    const auto& spec = job.options.scaling;
+    std::set<int64_t> ranks;
+    for (const auto& pair : job.plan.pairs)
+        if (pair.status == PairStatus::Ok && pair.rank > 0) ranks.insert(pair.rank);
+    if (!spec.scaling && spec.rank && !ranks.empty() && (ranks.size() > 1 || *ranks.begin() != int64_t(*spec.rank))) {
+        std::string list;
+        for (int64_t r : ranks) list += (list.empty() ? "" : ", ") + std::to_string(r);
+        job.warnings.push_back("the LoRA weights have r = " + list + " but lora_rank is " + numberText(*spec.rank) +
+                               "; check lora_rank");
+    }
+}
+
+void resolveOutputs(const MergeRequest& request, ResolvedJob& job, std::vector<Refusal>& out) {
+    for (const auto& file : job.outputFiles) {
+        if (auto st = checkOutputLocation(*job.source, file); !st) {
+            out.push_back(refusal(RefusalCode::OutputIsInput, st.error(), request));
+            return;
+        }
+        std::error_code ec;
+        if (fs::exists(file, ec)) job.existingOutputs.push_back(file);
+    }
+    if (!job.existingOutputs.empty() && request.overwrite == OverwritePolicy::Refuse)
+        out.push_back(refusal(RefusalCode::OutputExists,
+                              {ErrorCode::InvalidArgument, "the output file already exists; allow replacing it "
+                               "(--overwrite) or choose another destination folder",
+                               job.existingOutputs.front().string(), "dst_ckpt_dir", std::nullopt}, request));
+    for (const auto& file : job.existingOutputs)
+        if (request.overwrite == OverwritePolicy::Replace)
+            job.warnings.push_back("the output file " + file.string() + " exists and will be replaced");
+    if (job.outputFiles.empty()) return;
+    job.freeBytes = freeBytes(job.outputFiles.front().parent_path());
+    if (job.freeBytes && *job.freeBytes < job.bytesToWrite)
+        job.warnings.push_back("only " + formatBytes(*job.freeBytes) + " free at the destination, but about " +
+                               formatBytes(job.bytesToWrite) + " to write");
+}
+
+}  // namespace
+
+const char* refusalCodeName(RefusalCode code) {
+    switch (code) {
+        case RefusalCode::NoSource: return "no-source";
+        case RefusalCode::SourceUnreadable: return "source-unreadable";
+        case RefusalCode::NoDestination: return "no-destination";
+        case RefusalCode::BadPrefix: return "bad-prefix";
+        case RefusalCode::BadDestinationStrategy: return "bad-destination-strategy";
+        case RefusalCode::NothingToMerge: return "nothing-to-merge";
+        case RefusalCode::PairProblems: return "pair-problems";
+        case RefusalCode::NoLoraPairs: return "no-lora-pairs";
+        case RefusalCode::NoScaling: return "no-scaling";
+        case RefusalCode::OutputIsInput: return "output-is-input";
+        case RefusalCode::OutputExists: return "output-exists";
+    }
+    return "?";
+}
+
+Resolution resolve(const MergeRequest& request, std::shared_ptr<const ModelSource> opened, const CancelToken* cancel) {
+    Resolution resolution;
+    auto& out = resolution.refusals;
+    ResolvedJob job;
+    job.options = request.options;
+    job.options.scaling = request.scaling.spec;
+    job.scalingProvenance = request.scaling.provenance;
+    job.sourcePath = request.source.path;
+    resolveDestination(request, job, out);
+    if (!opened) {
+        if (request.source.path.empty()) {
+            out.insert(out.begin(), Refusal{RefusalCode::NoSource, {ErrorCode::InvalidArgument, "no source checkpoint "
+                                            "given: choose a checkpoint file or model_dir", {}, "src_ckpt_path_or_dir",
+                                            std::nullopt}});
+            return resolution;
+        }
+        auto source = openRequested(request, job.notes, cancel);
+        if (!source) {
+            out.insert(out.begin(), refusal(RefusalCode::SourceUnreadable, source.error(), request));
+            return resolution;
+        }
+        opened = std::move(*source);
+    }
+    job.source = std::move(opened);
+    resolvePlan(request, job, out);
+    resolveOutputs(request, job, out);
+    resolution.job = std::move(job);
+    return resolution;
+}
+
+Result<MergeReport> run(const ResolvedJob& job, const ProgressCallback& progress, const CancelToken* cancel) {
+    auto report = runMerge(*job.source, job.options, progress, cancel);
+    if (!report && report.error().file.empty()) {
+        auto error = report.error();
+        error.file = job.sourcePath.string();  // every error names a file
+        return std::unexpected(std::move(error));
+    }
+    return report;
+}
+
+std::optional<uint64_t> freeBytes(const fs::path& path) {
+    std::error_code ec;
+    fs::path dir = fs::absolute(path, ec);
+    while (!dir.empty() && !fs::exists(dir, ec)) {
+        if (dir == dir.parent_path()) return std::nullopt;
+        dir = dir.parent_path();
+    }
+    struct statvfs info {};
+    if (dir.empty() || ::statvfs(dir.c_str(), &info) != 0) return std::nullopt;
+    return uint64_t(info.f_bavail) * uint64_t(info.f_frsize);
+}
+
+}  // namespace lms

@@ -2,10 +2,12 @@
 
 #include "lms/Log.h"
 #include "lms/Safetensors.h"
+#include "lms/Wire.h"
 
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <zlib.h>
 
 namespace lms {
 namespace {
@@ -39,30 +41,21 @@ public:
 
     // Reads a base-128 varint at `pos` (advanced past it); it must end before `limit`.
     Result<uint64_t> varint(uint64_t& pos, uint64_t limit) {
-        // Fast path: the whole varint lies inside the window and before `limit`.
-        if (pos >= start_ && pos + 10 <= start_ + length_ && pos + 10 <= limit) {
-            const auto* p = reinterpret_cast<const uint8_t*>(window_.data() + (pos - start_));
-            uint64_t value = 0;
-            for (unsigned i = 0; i < 10; ++i) {
-                if (i == 9 && p[i] > 1) break;
-                value |= uint64_t(p[i] & 0x7F) << (7 * i);
-                if (!(p[i] & 0x80)) {
-                    pos += i + 1;
-                    return value;
-                }
-            }
-            return fail(ErrorCode::Malformed, "varint longer than 10 bytes", file_.path(), {}, pos);
-        }
+        if (pos >= limit) return fail(ErrorCode::Malformed, "truncated varint", file_.path(), {}, pos);
+        // A varint has at most 10 bytes: make those (or the bytes up to `limit`) visible at once.
+        const size_t n = size_t(std::min<uint64_t>(wire::kMaxVarintBytes, limit - pos));
+        auto b = bytes(pos, n);
+        if (!b) return std::unexpected(b.error());
+        size_t used = 0;
         uint64_t value = 0;
-        for (unsigned shift = 0; shift < 70; shift += 7) {
-            if (pos >= limit) return fail(ErrorCode::Malformed, "truncated varint", file_.path(), {}, pos);
-            auto b = bytes(pos, 1);
-            if (!b) return std::unexpected(b.error());
-            const auto byte = uint8_t((*b)[0]);
-            ++pos;
-            if (shift == 63 && byte > 1) break;
-            value |= uint64_t(byte & 0x7F) << shift;
-            if (!(byte & 0x80)) return value;
+        switch (wire::decodeVarint(std::span(*b, n), used, value)) {
+        case wire::VarintStatus::Ok:
+            pos += used;
+            return value;
+        case wire::VarintStatus::Truncated:
+            return fail(ErrorCode::Malformed, "truncated varint", file_.path(), {}, limit);
+        case wire::VarintStatus::Overlong:
+            break;
         }
         return fail(ErrorCode::Malformed, "varint longer than 10 bytes", file_.path(), {}, pos);
     }
@@ -108,7 +101,7 @@ public:
         }
         case 1:
         case 5: {
-            const uint64_t n = wireType == 1 ? 8 : 4;
+            const uint64_t n = wire::fixedSize(wireType);
             if (n > limit - pos) return fail(ErrorCode::Malformed, "truncated fixed-size field", file_.path(), parameter, at);
             pos += n;
             return {};
@@ -509,33 +502,9 @@ Status CheckpointFile::verifyCrc(const CancelToken* cancel) const {
 }
 
 uint32_t crc32Update(uint32_t crc, std::span<const std::byte> data) {
-    // Slicing-by-8 tables for the reflected polynomial 0xEDB88320 (zlib's CRC-32).
-    static const auto tables = [] {
-        std::array<std::array<uint32_t, 256>, 8> t{};
-        for (uint32_t i = 0; i < 256; ++i) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            t[0][i] = c;
-        }
-        for (uint32_t i = 0; i < 256; ++i)
-            for (size_t s = 1; s < 8; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFF];
-        return t;
-    }();
-    uint32_t c = ~crc;
-    const auto* p = reinterpret_cast<const uint8_t*>(data.data());
-    size_t n = data.size();
-    while (n >= 8) {
-        uint32_t lo, hi;
-        std::memcpy(&lo, p, 4);
-        std::memcpy(&hi, p + 4, 4);
-        lo ^= c;
-        c = tables[7][lo & 0xFF] ^ tables[6][(lo >> 8) & 0xFF] ^ tables[5][(lo >> 16) & 0xFF] ^ tables[4][lo >> 24] ^
-            tables[3][hi & 0xFF] ^ tables[2][(hi >> 8) & 0xFF] ^ tables[1][(hi >> 16) & 0xFF] ^ tables[0][hi >> 24];
-        p += 8;
-        n -= 8;
-    }
-    while (n--) c = tables[0][(c ^ *p++) & 0xFF] ^ (c >> 8);
-    return ~c;
+    // zlib's CRC-32 is the one MindSpore writes into the crc_num trailer (spec §1.6); crc32_z
+    // takes a size_t length, so spans beyond 4 GiB need no splitting.
+    return uint32_t(crc32_z(crc, reinterpret_cast<const Bytef*>(data.data()), data.size()));
 }
 
 }  // namespace lms

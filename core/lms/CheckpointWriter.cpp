@@ -1,24 +1,13 @@
 #include "lms/CheckpointWriter.h"
 
+#include "lms/Wire.h"
+
 namespace lms {
 namespace {
 
-void putVarint(std::vector<std::byte>& out, uint64_t value) {
-    while (value >= 0x80) {
-        out.push_back(std::byte(uint8_t(value) | 0x80));
-        value >>= 7;
-    }
-    out.push_back(std::byte(uint8_t(value)));
-}
-
-size_t varintSize(uint64_t value) {
-    size_t n = 1;
-    while (value >= 0x80) {
-        value >>= 7;
-        ++n;
-    }
-    return n;
-}
+// The wire encoding lives in Wire.h; these names keep the record layout below readable.
+void putVarint(std::vector<std::byte>& out, uint64_t value) { wire::appendVarint(out, value); }
+using wire::varintSize;
 
 void putBytes(std::vector<std::byte>& out, std::string_view text) {
     for (char c : text) out.push_back(std::byte(c));

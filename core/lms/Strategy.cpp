@@ -3,6 +3,7 @@
 #include "lms/FileIO.h"
 #include "lms/Json.h"
 #include "lms/Log.h"
+#include "lms/Wire.h"
 #include "node_strategy.pb.h"
 
 #include <sys/stat.h>
@@ -44,17 +45,6 @@ bool endsWithIgnoringCase(std::string_view text, std::string_view suffix) {
 
 // ---------------------------------------------------------------- protobuf wire pre-scan
 
-// Reads a base-128 varint of at most 10 bytes; false when truncated or overlong.
-bool readVarint(std::span<const std::byte> bytes, size_t& pos, uint64_t& value) {
-    value = 0;
-    for (unsigned shift = 0; shift < 70 && pos < bytes.size(); shift += 7) {
-        const auto b = uint8_t(bytes[pos++]);
-        value |= uint64_t(b & 0x7F) << shift;
-        if (b < 0x80) return true;
-    }
-    return false;
-}
-
 // libprotobuf files mismatching wire types under "unknown fields" and parses a .ckpt checkpoint
 // (field 1 length-delimited) as an empty strategy. Walking the top level ourselves first lets
 // us refuse foreign files with a clear message: only current_stage (1, varint) and the two
@@ -64,7 +54,7 @@ Status scanTopLevelFields(std::span<const std::byte> bytes, std::string_view fil
     while (pos < bytes.size()) {
         const size_t keyAt = pos;
         uint64_t key = 0;
-        if (!readVarint(bytes, pos, key))
+        if (wire::decodeVarint(bytes, pos, key) != wire::VarintStatus::Ok)
             return fail(ErrorCode::Malformed, "not a parallel strategy file: truncated field key",
                         std::string(file), {}, keyAt);
         const uint64_t field = key >> 3, wireType = key & 7;
@@ -76,7 +66,7 @@ Status scanTopLevelFields(std::span<const std::byte> bytes, std::string_view fil
             return fail(ErrorCode::Malformed, message, std::string(file), {}, keyAt);
         }
         uint64_t value = 0;
-        if (!readVarint(bytes, pos, value))
+        if (wire::decodeVarint(bytes, pos, value) != wire::VarintStatus::Ok)
             return fail(ErrorCode::Malformed, "truncated strategy file (varint cut off)", std::string(file),
                         {}, keyAt);
         if (wireType == 2) {

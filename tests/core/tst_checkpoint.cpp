@@ -214,6 +214,14 @@ private slots:
         QTest::newRow("bad-wire-type") << raw(groupWire) << int(ErrorCode::Malformed) << QStringLiteral("wire type");
         QTest::newRow("huge-length") << raw(hexBytes("0affffffffffffffff7f")) << int(ErrorCode::Malformed)
                                      << QStringLiteral("the file is truncated");
+        // Hostile varints (Wire.h): 11 bytes, cut off by the end of the file, a 10th byte past bit 63.
+        QTest::newRow("length-varint-11-bytes") << raw(hexBytes("0affffffffffffffffffff01")) << int(ErrorCode::Malformed)
+                                                << QStringLiteral("at byte 1: varint longer than 10 bytes");
+        QTest::newRow("length-varint-cut") << raw(hexBytes("0affff")) << int(ErrorCode::Malformed)
+                                           << QStringLiteral("at byte 3: truncated varint");
+        QTest::newRow("dim-varint-bit-64")
+            << raw(hexBytes("0a1b 0a0177 1216 08ffffffffffffffffff02 1207466c6f61743332 1a00"))
+            << int(ErrorCode::Malformed) << QStringLiteral("at byte 8: not a MindSpore checkpoint: the first record does not hold a parameter (varint longer than 10 bytes)");
         QTest::newRow("chunks-disagree")
             << raw([&] {
                    auto a = encodeRecordHeader("w", "Float32", std::vector<int64_t>{2}, 4);

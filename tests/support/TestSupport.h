@@ -4,6 +4,7 @@
 
 #include "lms/Checkpoint.h"
 #include "lms/CheckpointWriter.h"
+#include "lms/Wire.h"
 
 #include <QString>
 #include <QStringList>
@@ -49,11 +50,9 @@ QString generateFixtures(const std::filesystem::path& dir, const QStringList& sc
 struct ProtoBuilder {
     std::string bytes;
     ProtoBuilder& varint(uint64_t value) {
-        while (value > 0x7F) {
-            bytes += char((value & 0x7F) | 0x80);
-            value >>= 7;
-        }
-        bytes += char(value);
+        std::vector<std::byte> encoded;
+        wire::appendVarint(encoded, value);  // pinned byte for byte by tst_wire
+        for (std::byte b : encoded) bytes += char(b);
         return *this;
     }
     ProtoBuilder& integer(int field, int64_t value) { return varint(uint64_t(field) << 3).varint(uint64_t(value)); }

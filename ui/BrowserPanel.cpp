@@ -1,5 +1,7 @@
 #include "BrowserPanel.h"
 
+#include "TableColumns.h"
+
 #include "RecentLocations.h"
 #include "UiText.h"
 #include "Workspace.h"
@@ -143,10 +145,7 @@ BrowserPanel::BrowserPanel(RecentLocations* recent, QWidget* parent)
     m_view->setSortingEnabled(true);
     m_view->sortByColumn(0, Qt::AscendingOrder);
     m_view->setColumnHidden(3, true);  // date modified
-    m_view->header()->setStretchLastSection(false);
-    m_view->header()->setSectionResizeMode(0, QHeaderView::Stretch);
-    m_view->header()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
-    m_view->header()->setSectionResizeMode(2, QHeaderView::ResizeToContents);
+    makeColumnsUsable(m_view, m_view->header(), 0, QStringLiteral("browser"));
     m_view->setSelectionMode(QAbstractItemView::SingleSelection);
     m_view->setDragEnabled(false);
     layout->addWidget(m_view, 1);

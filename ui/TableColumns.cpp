@@ -15,23 +15,21 @@ namespace {
 
 QString settingsPath(const QString& key) { return QStringLiteral("columns/") + key; }
 
-// Fits each column to its contents, capped at maxFraction of the view; when that is still wider than
-// the view, the widest column gives up the excess (down to a third of the view), so the columns after a
-// long name stay on screen. The last column fills what is left.
-void fitColumns(QAbstractItemView* view, QHeaderView* header, double maxFraction) {
+// Fits the columns to their contents, each capped at maxFraction of the view. The name column then gets
+// what the others leave, but at least maxFraction of the view when its contents need it (the others
+// scroll into view then): names are what people read, sizes and types can wait.
+void fitColumns(QAbstractItemView* view, QHeaderView* header, int nameColumn, double maxFraction) {
     const int available = view->viewport()->width();
     const int cap = std::max(80, int(available * maxFraction));
     header->resizeSections(QHeaderView::ResizeToContents);
-    int total = 0, widest = 0;
+    int others = 0;
     for (int c = 0; c < header->count(); ++c) {
         if (header->sectionSize(c) > cap) header->resizeSection(c, cap);
-        total += header->sectionSize(c);
-        if (header->sectionSize(c) > header->sectionSize(widest)) widest = c;
+        if (c != nameColumn && !header->isSectionHidden(c)) others += header->sectionSize(c);
     }
-    if (total > available) {
-        const int floor = std::max(header->minimumSectionSize(), available / 3);
-        header->resizeSection(widest, std::max(floor, header->sectionSize(widest) - (total - available)));
-    }
+    if (nameColumn < 0 || nameColumn >= header->count()) return;
+    const int wanted = header->sectionSize(nameColumn);
+    header->resizeSection(nameColumn, std::min(wanted, std::max(available - others, cap)));
 }
 
 void addCopyActions(QAbstractItemView* view, int nameColumn) {
@@ -98,8 +96,9 @@ namespace {
 // (measuring a hidden view would cap every column at the width of a widget never laid out).
 class ColumnFitter final : public QObject {
 public:
-    ColumnFitter(QAbstractItemView* view, QHeaderView* header, QString key, double maxFraction)
-        : QObject(view), m_view(view), m_header(header), m_key(std::move(key)), m_maxFraction(maxFraction) {
+    ColumnFitter(QAbstractItemView* view, QHeaderView* header, int nameColumn, QString key, double maxFraction)
+        : QObject(view), m_view(view), m_header(header), m_nameColumn(nameColumn), m_key(std::move(key)),
+          m_maxFraction(maxFraction) {
         m_saved = QSettings().value(settingsPath(m_key)).toByteArray();
         view->installEventFilter(this);
         if (auto* model = view->model()) {
@@ -124,7 +123,7 @@ protected:
 private:
     void tryFit() {
         if (m_fitted || !m_view->isVisible() || !m_view->model() || m_view->model()->rowCount() == 0) return;
-        if (m_saved.isEmpty() || !m_header->restoreState(m_saved)) fitColumns(m_view, m_header, m_maxFraction);
+        if (m_saved.isEmpty() || !m_header->restoreState(m_saved)) fitColumns(m_view, m_header, m_nameColumn, m_maxFraction);
         finish();
     }
     void finish() {
@@ -134,6 +133,7 @@ private:
 
     QAbstractItemView* m_view;
     QHeaderView* m_header;
+    int m_nameColumn;
     QString m_key;
     double m_maxFraction;
     QByteArray m_saved;
@@ -150,7 +150,7 @@ void makeColumnsUsable(QAbstractItemView* view, QHeaderView* header, int nameCol
     header->setStretchLastSection(true);
     header->setMinimumSectionSize(header->fontMetrics().horizontalAdvance(QStringLiteral("M")) * 3);
     addCopyActions(view, nameColumn);
-    new ColumnFitter(view, header, settingsKey, maxFraction);
+    new ColumnFitter(view, header, nameColumn, settingsKey, maxFraction);
 }
 
 }  // namespace lms::ui

@@ -25,8 +25,9 @@ public:
 
 // Applies all of the above to `view` (a table or tree view) and its `header`. `nameColumn` is the
 // column "Copy name" copies. Widths are stored in QSettings under "columns/<settingsKey>"; without a
-// stored state they are measured once, when the model first has rows: each column fits its contents
-// up to `maxFraction` of the view's width, and the last column fills what is left.
+// stored state they are measured once, when the view is shown and its model has rows: each column
+// fits its contents up to `maxFraction` of the view's width, the name column gets what the others
+// leave (but at least that fraction when its contents need it), and the last column fills the rest.
 void makeColumnsUsable(QAbstractItemView* view, QHeaderView* header, int nameColumn, const QString& settingsKey,
                        double maxFraction = 0.5);
 

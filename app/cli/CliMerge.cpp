@@ -94,6 +94,7 @@ std::optional<int> parseSetup(const std::vector<std::string>& args, bool needDes
     setup.merge.verify = !parsed.has("no-verify");
     setup.merge.checkInputCrc = !parsed.has("no-crc-check");
     setup.overwrite = parsed.has("overwrite");
+    setup.merge.overwrite = setup.overwrite;
     setup.json = parsed.has("json");
     return std::nullopt;
 }
@@ -142,6 +143,7 @@ int runPlan(const std::vector<std::string>& args, const GlobalOptions&) {
 int runMerge(const std::vector<std::string>& args, const GlobalOptions& global) {
     MergeSetup setup;
     if (auto code = parseSetup(args, true, setup)) return *code;
+    // A quick refusal before a long merge; the binding one is the no-clobber publish in the core.
     std::error_code ec;
     if (std::filesystem::exists(setup.merge.outputFile, ec) && !setup.overwrite)
         return reportError({lms::ErrorCode::InvalidArgument,

@@ -25,6 +25,14 @@ public:
         const size_t split = base_->tensors().size();
         return index < split ? base_->read(index, out, cancel) : adapter_->read(index - split, out, cancel);
     }
+    // Delegated so a base tensor streams in row blocks from its own source; the default
+    // ModelSource::readRows would read each tensor whole into memory first.
+    Status readRows(size_t index, int64_t rowBegin, int64_t rowEnd, std::span<std::byte> out,
+                    const CancelToken* cancel) const override {
+        const size_t split = base_->tensors().size();
+        return index < split ? base_->readRows(index, rowBegin, rowEnd, out, cancel)
+                             : adapter_->readRows(index - split, rowBegin, rowEnd, out, cancel);
+    }
     std::optional<RawRecords> rawRecords(size_t index) const override {
         const size_t split = base_->tensors().size();
         return index < split ? base_->rawRecords(index) : adapter_->rawRecords(index - split);

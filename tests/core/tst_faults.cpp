@@ -460,10 +460,9 @@ private slots:
         QVERIFY2(run.exitCode == 0, qPrintable(run.err));
         QCOMPARE(fs::file_size(victim), uintmax_t(8));  // "precious", untouched
         QVERIFY2(!fs::is_symlink(output), "the output was published as a symlink to another file");
-        const auto expected = kind == QStringLiteral("file")
-                                  ? std::vector<std::string>{"rank_0/checkpoint_0.ckpt", "rank_0/checkpoint_0.ckpt.tmp"}
-                                  : std::vector<std::string>{"rank_0/checkpoint_0.ckpt"};  // links are not listed
-        QCOMPARE(filesUnder(dir / "out"), expected);
+        QVERIFY(fs::is_regular_file(fs::symlink_status(output)));
+        QVERIFY(kind == QStringLiteral("file") ? fs::is_regular_file(fs::symlink_status(temp))
+                                               : fs::is_symlink(fs::symlink_status(temp)));  // left as it was
         QCOMPARE(fileSizeOr0(temp), uintmax_t(kind == QStringLiteral("file") ? 100 : 8));
         QVERIFY(CheckpointFile::open(output));
         QCOMPARE(treeDigest(input.parent_path()), inputsBefore);

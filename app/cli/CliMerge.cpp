@@ -143,6 +143,7 @@ int runPlan(const std::vector<std::string>& args, const GlobalOptions&) {
 int runMerge(const std::vector<std::string>& args, const GlobalOptions& global) {
     MergeSetup setup;
     if (auto code = parseSetup(args, true, setup)) return *code;
+    setup.source.writeMergedStrategy = true;  // the one command that writes it (seed docs)
     // A quick refusal before a long merge; the binding one is the no-clobber publish in the core.
     std::error_code ec;
     if (std::filesystem::exists(setup.merge.outputFile, ec) && !setup.overwrite)

@@ -271,7 +271,8 @@ Result<std::unique_ptr<DistributedSourceImpl>> DistributedSourceImpl::open(const
                                                                            const CancelToken* cancel) {
     auto source = std::make_unique<DistributedSourceImpl>();
     source->modelDir_ = options.modelDir;
-    auto strategy = loadStrategyArgument(options.strategy, options.fallbackStrategyDir, notes);
+    auto strategy = loadStrategyArgument(options.strategy, options.fallbackStrategyDir, notes,
+                                         options.writeMergedStrategy);
     if (!strategy) return std::unexpected(strategy.error());
     source->strategy_ = std::move(*strategy);
     source->devicesPerStage_ = source->strategy_.devicesPerStage();

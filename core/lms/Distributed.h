@@ -39,6 +39,8 @@ struct DistributedOptions {
     // Where to write merged_ckpt_strategy.ckpt when the strategy folder is not writable.
     std::filesystem::path fallbackStrategyDir;
     std::string ckptNameGlob;  // pick this file in each rank folder; empty: lexicographically last
+    // Write merged_ckpt_strategy.ckpt for a strategy folder (a merge); otherwise merge in memory.
+    bool writeMergedStrategy = false;
 };
 
 // A rank_<n> folder under a model folder.

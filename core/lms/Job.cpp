@@ -79,6 +79,7 @@ Result<std::unique_ptr<ModelSource>> openOne(const std::filesystem::path& src, c
     options.modelDir = src;
     options.strategy = spec.strategy;
     options.fallbackStrategyDir = spec.fallbackStrategyDir;
+    options.writeMergedStrategy = spec.writeMergedStrategy;
     options.ckptNameGlob = spec.ckptNameGlob;
     return openDistributedSource(options, notes, cancel);
 }

@@ -518,17 +518,18 @@ void MergePanel::onMergeClicked() {
         prompts().confirm(this, tr("Replace the merged checkpoint?"),
                           tr("%1 already exists. Replace it with the new merge?").arg(out), tr("Replace"),
                           [self = QPointer<MergePanel>(this)](bool yes) {
-                              if (self && yes) self->startMerge();
+                              if (self && yes) self->startMerge(true);
                           });
         return;
     }
     startMerge();
 }
 
-void MergePanel::startMerge() {
+void MergePanel::startMerge(bool overwrite) {
     if (!blockingReason().isEmpty()) return;
     MergeOptions options;
     options.outputFile = toPath(outputFile());
+    options.overwrite = overwrite;  // otherwise a file that appeared meanwhile is refused at publish
     options.scaling = *scalingSpec();
     options.plan = m_planOptions;
     options.skipInvalid = m_skipInvalidCheck->isChecked();

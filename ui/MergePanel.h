@@ -66,7 +66,7 @@ private:
     void updateScalingText();
     void updateSummary();
     void onMergeClicked();
-    void startMerge();
+    void startMerge(bool overwrite = false);  // overwrite: the user confirmed replacing the output
     void onProgress(const MergeProgress& progress);
     void onSucceeded(const MergeOutcome& outcome);
     void onFailed(const QString& message, bool cancelled);

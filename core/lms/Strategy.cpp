@@ -794,6 +794,9 @@ Result<Strategy> loadStrategyArgument(const fs::path& fileOrDir, const fs::path&
     auto merged = mergeStrategyFolder(fileOrDir);
     if (!merged) return std::unexpected(merged.error());
     if (!writeMerged) {  // no side effects: only a merge writes merged_ckpt_strategy.ckpt
+        if (notes)
+            notes->push_back("merged the pipeline strategy files of " + fileOrDir.string() + " (" +
+                             std::to_string(merged->stageFiles.size()) + " stage files) in memory; nothing was written");
         Strategy strategy = std::move(merged->strategy);
         strategy.file = fileOrDir.string();
         return strategy;

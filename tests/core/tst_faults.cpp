@@ -684,7 +684,7 @@ private slots:
         QTest::addColumn<QString>("format");
         QTest::addColumn<int>("headroomMiB");  // above the address space the CLI needs to start
         QTest::newRow("ckpt, 16 MiB headroom") << QStringLiteral("ckpt") << 16;
-        QTest::newRow("ckpt, 40 MiB headroom") << QStringLiteral("ckpt") << 40;
+        QTest::newRow("ckpt, 20 MiB headroom") << QStringLiteral("ckpt") << 20;
         QTest::newRow("safetensors, 24 MiB headroom") << QStringLiteral("safetensors") << 24;
     }
     void allocationFailureIsReported() {

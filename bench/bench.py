@@ -107,7 +107,6 @@ def ensure_workload(name):
             with open(os.path.join(folder, "scenario.json")) as f:
                 src = os.path.join(folder, json.load(f)["src"])
             split_adapter(src, os.path.join(folder, "base.ckpt"), os.path.join(folder, "adapter.ckpt"))
-            os.remove(src)
         open(done, "w").close()
     return folder
 

@@ -37,6 +37,7 @@ WORKLOADS = {
     "W2": dict(gb=2, ranks=8, desc="the W1 model as 8 tensor-parallel ranks + strategy"),
     "W3": dict(gb=4, ranks=1, desc="full BFloat16 ~4 GB"),
     "W4": dict(records=100_000, desc="100,000 small records (index speed)"),
+    "W5": dict(gb=1, ranks=1, adapter=True, desc="full BFloat16 ~1 GB base + its LoRA as a separate --adapter file"),
     "W6": dict(gb=1, ranks=8, ck2=True, desc="~1 GB Checkpoint 2.0 save, 8 shards + metadata.json"),
 }
 
@@ -62,6 +63,34 @@ def small_records_file(path, count):
     os.rename(path + ".part", path)
 
 
+def read_varint(data, pos):
+    value, shift = 0, 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return value, pos
+
+
+def split_adapter(model, base, adapter):
+    """Splits a .ckpt record by record (spec §1.2): LoRA tensors to `adapter`, the rest to `base`."""
+    with open(model, "rb") as f:
+        data = memoryview(f.read())
+    pos = 0
+    with open(base + ".part", "wb") as fb, open(adapter + ".part", "wb") as fa:
+        while pos < len(data) and data[pos] == 0x0A:
+            length, body = read_varint(data, pos + 1)
+            value = data[body:body + length]
+            name_len, name_at = read_varint(value, 1)  # Value.tag (field 1) comes first
+            name = bytes(value[name_at:name_at + name_len])
+            (fa if b"lora" in name else fb).write(data[pos:body + length])
+            pos = body + length
+    os.rename(base + ".part", base)
+    os.rename(adapter + ".part", adapter)
+
+
 def ensure_workload(name):
     spec = WORKLOADS[name]
     folder = os.path.join(CACHE, name)
@@ -79,6 +108,10 @@ def ensure_workload(name):
             subprocess.run(["/usr/bin/python3", FIXTURES, "bench", folder, "--gb", str(spec["gb"]), "--dtype",
                             "BFloat16", "--ranks", str(spec["ranks"]), "--lora-rank", "16"], check=True,
                            stdout=subprocess.DEVNULL)
+        if spec.get("adapter"):
+            with open(os.path.join(folder, "scenario.json")) as f:
+                src = os.path.join(folder, json.load(f)["src"])
+            split_adapter(src, os.path.join(folder, "base.ckpt"), os.path.join(folder, "adapter.ckpt"))
         open(done, "w").close()
     return folder
 
@@ -91,6 +124,11 @@ def inputs_of(name, folder):
     with open(os.path.join(folder, "scenario.json")) as f:
         scenario = json.load(f)
     src = os.path.join(folder, scenario["src"])
+    if WORKLOADS[name].get("adapter"):
+        src = os.path.join(folder, "base.ckpt")
+        files = [src, os.path.join(folder, "adapter.ckpt")]
+        return (["--src_ckpt_path_or_dir", src, "--adapter", files[1], "--lora_scaling", str(scenario["lora_scaling"])],
+                files, src)
     args = ["--src_ckpt_path_or_dir", src, "--lora_scaling", str(scenario["lora_scaling"])]
     if scenario.get("strategy"):
         args += ["--src_ckpt_strategy", os.path.join(folder, scenario["strategy"])]

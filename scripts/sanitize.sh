@@ -24,7 +24,11 @@ ctest --test-dir "$build" -L core --output-on-failure -j2
 
 echo "== sanitizers: interop with the ASan+UBSan loramerge"
 if [ ! -f "$shared/interop/msfixtures.py" ]; then
-  echo "sanitize: $shared/interop/msfixtures.py not found (../shared must sit beside the checkout)" >&2
-  exit 1
+  if [ "${CI:-}" = "true" ]; then
+    echo "sanitize: $shared/interop/msfixtures.py not found (CI needs ../shared beside the checkout)" >&2
+    exit 1
+  fi
+  echo "sanitize: interop skipped: the oracle $shared/interop/msfixtures.py is not beside this checkout (CI=true requires it)"
+  exit 0
 fi
 /usr/bin/python3 "$here/tests/interop/run_interop.py" "$build/app/loramerge" --shared "$shared"

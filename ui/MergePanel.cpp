@@ -447,7 +447,7 @@ void MergePanel::updateScalingText() {
     updateSummary();
 }
 
-MergeRequest MergePanel::request() const {
+MergeRequest MergePanel::request(OverwritePolicy overwrite) const {
     // The widgets map onto request fields; every rule about them is resolve()'s.
     MergeRequest request;
     if (m_model) {
@@ -463,13 +463,13 @@ MergeRequest MergePanel::request() const {
     request.options.skipInvalid = m_skipInvalidCheck->isChecked();
     request.options.verify = m_verifyCheck->isChecked();
     request.options.checkInputCrc = m_crcCheck->isChecked();
-    request.overwrite = OverwritePolicy::Replace;  // after the confirmation in onMergeClicked
+    request.overwrite = overwrite;  // the preview assumes Replace: onMergeClicked asks before replacing
     return request;
 }
 
-Resolution MergePanel::resolution() const {
+Resolution MergePanel::resolution(OverwritePolicy overwrite) const {
     if (!m_model) return {};
-    return resolve(request(), m_model->source);
+    return resolve(request(overwrite), m_model->source);
 }
 
 QString MergePanel::outputFile() const {
@@ -561,15 +561,17 @@ void MergePanel::onMergeClicked() {
         prompts().confirm(this, tr("Replace the merged checkpoint?"),
                           tr("%1 already exists. Replace it with the new merge?").arg(out), tr("Replace"),
                           [self = QPointer<MergePanel>(this)](bool yes) {
-                              if (self && yes) self->startMerge();
+                              if (self && yes) self->startMerge(true);
                           });
         return;
     }
     startMerge();
 }
 
-void MergePanel::startMerge() {
-    auto resolved = resolution();  // again: the files may have changed while the prompt was open
+void MergePanel::startMerge(bool overwrite) {
+    // Resolved again: the files may have changed while the prompt was open. Without the user's
+    // "Replace", a file that appears meanwhile is refused (here, or at publish by the core).
+    auto resolved = resolution(overwrite ? OverwritePolicy::Replace : OverwritePolicy::Refuse);
     if (!blockingReason(resolved).isEmpty() || !resolved.ok()) return;
 
     auto* thread = new QThread(this);

@@ -73,15 +73,15 @@ private:
     QGroupBox* buildResultGroup();
     void connectInputs();
     // The request the widgets describe, and what the core says of it.
-    MergeRequest request() const;
-    Resolution resolution() const;
+    MergeRequest request(OverwritePolicy overwrite = OverwritePolicy::Replace) const;
+    Resolution resolution(OverwritePolicy overwrite = OverwritePolicy::Replace) const;
     QStringList summaryLines(const ResolvedJob& job) const;
     QString outputText(const Resolution& r) const;  // the "Writes:" line
     QString blockingReason(const Resolution& r) const;
     void updateScalingText();
     void updateSummary();
     void onMergeClicked();
-    void startMerge();
+    void startMerge(bool overwrite = false);  // overwrite: the user confirmed replacing the output
     void onProgress(const MergeProgress& progress);
     void onSucceeded(const MergeOutcome& outcome);
     void onFailed(const QString& message, bool cancelled);

@@ -21,7 +21,6 @@ void MergeWorker::requestCancel() {
 void MergeWorker::run() {
     QElapsedTimer clock;
     clock.start();
-    qint64 lastEmitMs = -kProgressIntervalMs;
     MergeProgress last;
     auto toQt = [&](const Progress& p) {
         MergeProgress q;
@@ -34,14 +33,10 @@ void MergeWorker::run() {
         q.elapsedSeconds = double(clock.nsecsElapsed()) / 1e9;
         return q;
     };
+    // runMerge throttles its reports (MergeOptions::progressInterval), so each one is passed on.
     auto onProgress = [&](const Progress& p) {
         last = toQt(p);
-        const qint64 now = clock.elapsed();
-        // Always pass on a change of stage (e.g. "finishing"); otherwise at most every interval.
-        if (now - lastEmitMs >= kProgressIntervalMs || p.stage != "merging") {
-            lastEmitMs = now;
-            emit progressed(last);
-        }
+        emit progressed(last);
     };
     lms::log().info("merge started: {} -> {}", m_job.source->description(), m_job.options.outputFile.string());
     auto report = lms::run(m_job, onProgress, m_cancel.get());

@@ -46,8 +46,6 @@ public:
     void requestCancel();
     bool isCancelRequested() const { return m_cancel->isCancelled(); }
     const MergeOptions& options() const { return m_job.options; }
-    // Minimum time between two progress signals (the first and last are always sent).
-    static constexpr int kProgressIntervalMs = 100;
 
 public slots:
     // Runs the merge on the calling thread (the worker's QThread); emits progressed* and then

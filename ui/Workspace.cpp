@@ -154,8 +154,8 @@ LoadOutcome loadDistributed(const OpenRequest& request, const CancelToken* cance
                "parallelism was used, the folder of strategy files in the Merge panel's Strategy field."));
 
     std::vector<std::string> notes;
-    const auto fallback = QDir::temp().filePath(QStringLiteral("loramerge-studio-strategy"));
-    auto strategy = loadStrategyArgument(toPath(model->strategyArgument), toPath(fallback), &notes);
+    const QString fallback;  // opening merges a strategy folder in memory: nothing is written anywhere
+    auto strategy = loadStrategyArgument(toPath(model->strategyArgument), toPath(fallback), &notes, false);
     if (!strategy) return failure(request.path, title, strategy.error());
     if (cancel && cancel->isCancelled()) return failure(request.path, title, tr("Cancelled."));
 

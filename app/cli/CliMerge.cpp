@@ -173,6 +173,7 @@ int runPlan(const std::vector<std::string>& args, const GlobalOptions&) {
 int runMerge(const std::vector<std::string>& args, const GlobalOptions& global) {
     MergeSetup setup;
     if (auto code = parseSetup(args, setup)) return *code;
+    setup.request.source.writeMergedStrategy = true;  // the one command that writes it (seed docs)
     const auto resolution = lms::resolve(setup.request);
     if (resolution.job && !global.quiet) {
         for (const auto& note : resolution.job->notes) std::fprintf(stderr, "loramerge: note: %s\n", note.c_str());

@@ -21,8 +21,7 @@ void ProgressPrinter::update(const lms::Progress& p) {
     const double fraction = p.bytesTotal ? double(p.bytesDone) / double(p.bytesTotal) : 0.0;
     const auto now = std::chrono::steady_clock::now();
     if (tty_) {
-        if (drawn_ && now - lastDraw_ < std::chrono::milliseconds(100)) return;
-        lastDraw_ = now;
+        // No throttle here: lms::runMerge passes progress on at most every 100 ms.
         const double seconds = std::chrono::duration<double>(now - start_).count();
         const double rate = seconds > 0 ? double(p.bytesDone) / seconds : 0;
         constexpr int kWidth = 30;

@@ -21,7 +21,7 @@ private:
     bool tty_;
     bool drawn_ = false;
     int lastDecile_ = -1;
-    std::chrono::steady_clock::time_point start_, lastDraw_;
+    std::chrono::steady_clock::time_point start_;
 };
 
 }  // namespace cli

@@ -47,15 +47,13 @@ std::vector<std::byte> encodeRecordHeader(std::string_view name, std::string_vie
 }
 
 Result<CheckpointWriter> CheckpointWriter::create(const std::filesystem::path& finalPath,
-                                                  const std::vector<std::filesystem::path>& inputs) {
-    auto tempPath = finalPath;
-    tempPath += ".tmp";
+                                                  const std::vector<std::filesystem::path>& inputs, Publish mode) {
     for (const auto& input : inputs) {
-        if (sameFile(input, finalPath) || sameFile(input, tempPath))
+        if (sameFile(input, finalPath))
             return fail(ErrorCode::InvalidArgument, "refusing to overwrite an input file; choose another output",
                         finalPath.string());
     }
-    auto out = AtomicOutputFile::create(finalPath);
+    auto out = AtomicOutputFile::create(finalPath, mode);
     if (!out) return std::unexpected(out.error());
     CheckpointWriter writer;
     writer.out_ = std::move(*out);
@@ -72,7 +70,7 @@ Status CheckpointWriter::beginTensor(std::string_view name, std::string_view typ
                                      uint64_t totalBytes) {
     if (open_ && remainingInTensor_ > 0)
         return fail(ErrorCode::InvalidArgument, "previous parameter was not completely written",
-                    out_.tempPath().string(), name_);
+                    out_.finalPath().string(), name_);
     name_ = name;
     typeName_ = typeName;
     dims_.assign(dims.begin(), dims.end());
@@ -93,7 +91,7 @@ Status CheckpointWriter::startChunk() {
 Status CheckpointWriter::append(std::span<const std::byte> data) {
     if (!open_ || data.size() > remainingInTensor_)
         return fail(ErrorCode::InvalidArgument, "more bytes than the parameter's declared size",
-                    out_.tempPath().string(), name_);
+                    out_.finalPath().string(), name_);
     while (!data.empty()) {
         if (remainingInChunk_ == 0)
             if (auto st = startChunk(); !st) return st;
@@ -109,7 +107,7 @@ Status CheckpointWriter::append(std::span<const std::byte> data) {
 Status CheckpointWriter::copyRecords(const CheckpointFile& source, const TensorInfo& info) {
     if (open_ && remainingInTensor_ > 0)
         return fail(ErrorCode::InvalidArgument, "previous parameter was not completely written",
-                    out_.tempPath().string(), name_);
+                    out_.finalPath().string(), name_);
     for (const auto& record : info.records)
         if (auto st = out_.copyFrom(source.input(), record.offset, record.length); !st) {
             auto error = st.error();
@@ -122,7 +120,7 @@ Status CheckpointWriter::copyRecords(const CheckpointFile& source, const TensorI
 Status CheckpointWriter::finish() {
     if (open_ && remainingInTensor_ > 0)
         return fail(ErrorCode::InvalidArgument, "last parameter was not completely written",
-                    out_.tempPath().string(), name_);
+                    out_.finalPath().string(), name_);
     return out_.finish();
 }
 

@@ -18,9 +18,11 @@ inline constexpr uint64_t kMaxChunkBytes = 536'870'912;  // 1024 * SLICE_SIZE, s
 
 class CheckpointWriter final : public TensorSink {
 public:
-    // `inputs` are files that must never be overwritten (the sources of this run).
+    // `inputs` are files that must never be overwritten (the sources of this run); `mode` says
+    // whether publishing may replace an existing file (AtomicOutputFile).
     static Result<CheckpointWriter> create(const std::filesystem::path& finalPath,
-                                           const std::vector<std::filesystem::path>& inputs);
+                                           const std::vector<std::filesystem::path>& inputs,
+                                           Publish mode = Publish::Replace);
 
     // Whole tensor at once.
     Status writeTensor(std::string_view name, std::string_view typeName, std::span<const int64_t> dims,

@@ -356,7 +356,8 @@ Result<std::unique_ptr<DistributedSourceImpl>> DistributedSourceImpl::open(const
     auto source = std::make_unique<DistributedSourceImpl>();
     source->modelDir_ = options.modelDir;
     source->adapter_ = options.adapter;
-    auto strategy = loadStrategyArgument(options.strategy, options.fallbackStrategyDir, notes);
+    auto strategy = loadStrategyArgument(options.strategy, options.fallbackStrategyDir, notes,
+                                         options.writeMergedStrategy);
     if (!strategy) return std::unexpected(strategy.error());
     source->strategy_ = std::move(*strategy);
     source->devicesPerStage_ = source->strategy_.devicesPerStage();

@@ -60,6 +60,8 @@ struct DistributedOptions {
     // The rank files are a LoRA-only adapter: most strategy layouts (the base weights) are
     // naturally absent, and integrated_save full copies are recognised.
     bool adapter = false;
+    // Write merged_ckpt_strategy.ckpt for a strategy folder (a merge); otherwise merge in memory.
+    bool writeMergedStrategy = false;
 };
 
 // A rank_<n> folder under a model folder.

@@ -29,6 +29,14 @@ public:
         const size_t split = base_->tensors().size();
         return index < split ? base_->read(index, out, cancel) : adapter_->read(kept_[index - split], out, cancel);
     }
+    // Delegated so a base tensor streams in row blocks from its own source; the default
+    // ModelSource::readRows would read each tensor whole into memory first.
+    Status readRows(size_t index, int64_t rowBegin, int64_t rowEnd, std::span<std::byte> out,
+                    const CancelToken* cancel) const override {
+        const size_t split = base_->tensors().size();
+        return index < split ? base_->readRows(index, rowBegin, rowEnd, out, cancel)
+                             : adapter_->readRows(index - split, rowBegin, rowEnd, out, cancel);
+    }
     std::optional<RawRecords> rawRecords(size_t index) const override {
         const size_t split = base_->tensors().size();
         return index < split ? base_->rawRecords(index) : adapter_->rawRecords(kept_[index - split]);
@@ -91,6 +99,7 @@ Result<std::unique_ptr<ModelSource>> openOne(const std::filesystem::path& src, c
     options.modelDir = src;
     options.strategy = spec.strategy;
     options.fallbackStrategyDir = spec.fallbackStrategyDir;
+    options.writeMergedStrategy = spec.writeMergedStrategy;
     options.ckptNameGlob = spec.ckptNameGlob;
     options.replicaCheck = spec.replicaCheck;
     options.adapter = std::string_view(option) == "adapter";

@@ -17,6 +17,7 @@ struct SourceSpec {
     std::filesystem::path src;       // full checkpoint file, or model_dir with rank_<n>/ folders
     std::filesystem::path strategy;  // empty for a full checkpoint
     std::filesystem::path fallbackStrategyDir;  // where a merged strategy goes if the strategy folder is read-only
+    bool writeMergedStrategy = false;           // only a merge writes merged_ckpt_strategy.ckpt
     std::string ckptNameGlob;
     // Optional LoRA-only adapter (MindPet DELTA_CKP-*.ckpt, MindFormers checkpoint_trainable/): a
     // file, or a folder of rank_<n>/ folders sliced by the same strategy as `src`.

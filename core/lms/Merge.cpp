@@ -1,18 +1,22 @@
 #include "lms/Merge.h"
+#include "lms/MergeStages.h"
 
 #include "lms/CheckpointWriter.h"
 #include "lms/Layout.h"
 #include "lms/Safetensors.h"
-#include "lms/Verify.h"
 #include "lms/Log.h"
+#include "lms/Text.h"
+#include "lms/Verify.h"
 
 #include <Eigen/Core>
 #include <chrono>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <random>
 #include <thread>
 
 namespace lms {
@@ -118,16 +122,6 @@ Status checkSomethingToMerge(const ModelSource& source, const LoraPlan& plan, co
                     "), so the output would equal the input (--allow-no-lora writes it anyway)");
 }
 
-struct CreatedDirectories {
-    std::vector<std::filesystem::path> dirs;
-    bool keep = false;
-    ~CreatedDirectories() {
-        if (keep) return;
-        std::error_code ec;
-        for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) std::filesystem::remove(*it, ec);  // only if empty
-    }
-};
-
 Status prepareOutput(const ModelSource& source, const std::filesystem::path& output, CreatedDirectories& created) {
     if (auto st = checkOutputLocation(source, output); !st) return st;
     const auto parent = std::filesystem::absolute(output).parent_path();
@@ -147,15 +141,6 @@ Status prepareOutput(const ModelSource& source, const std::filesystem::path& out
         return fail(ErrorCode::InvalidArgument, "the output folder is not a folder", parent.string());
     return {};
 }
-
-// One output file: the whole merged model, or one destination rank's share of it.
-struct Target {
-    std::filesystem::path file;
-    std::unique_ptr<TensorSink> sink;
-    CheckpointWriter* ckpt = nullptr;     // set for .ckpt output: whole tensors can be copied as records
-    std::vector<Placement> placements;    // one per source tensor (dropped ones unused)
-    bool full = true;
-};
 
 // Where each tensor goes in each output; every layout problem surfaces here, before writing.
 Result<std::vector<Target>> planTargets(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options) {
@@ -208,9 +193,10 @@ Status openSinks(std::vector<Target>& targets, const ModelSource& source, const 
                  const MergeOptions& options) {
     const auto inputs = source.inputFiles();
     const auto& tensors = source.tensors();
+    const auto publishMode = options.overwrite ? Publish::Replace : Publish::NoClobber;
     for (auto& target : targets) {
         if (options.format == OutputFormat::Ckpt) {
-            auto writer = CheckpointWriter::create(target.file, inputs);
+            auto writer = CheckpointWriter::create(target.file, inputs, publishMode);
             if (!writer) return std::unexpected(writer.error());
             auto owned = std::make_unique<CheckpointWriter>(std::move(*writer));
             target.ckpt = owned.get();
@@ -221,7 +207,8 @@ Status openSinks(std::vector<Target>& targets, const ModelSource& source, const 
         for (size_t i = 0; i < tensors.size(); ++i)
             if (!plan.dropped[i])
                 declared.push_back({tensors[i].name, tensors[i].dtype, target.placements[i].dims, target.placements[i].bytes});
-        auto writer = SafetensorsWriter::create(target.file, inputs, {{"format", "ms"}}, std::move(declared));
+        auto writer =
+            SafetensorsWriter::create(target.file, inputs, {{"format", "ms"}}, std::move(declared), publishMode);
         if (!writer) return std::unexpected(writer.error());
         target.sink = std::make_unique<SafetensorsWriter>(std::move(*writer));
     }
@@ -349,112 +336,236 @@ Result<std::vector<double>> pairScalings(const LoraPlan& plan, const ScalingSpec
     return scalings;
 }
 
-Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& options, const ProgressCallback& progress,
-                             const CancelToken* cancel) {
-    const auto started = std::chrono::steady_clock::now();
-    const auto& tensors = source.tensors();
-    const auto plan = planLora(tensors, options.plan);
-    MergeReport report;
+CreatedDirectories::~CreatedDirectories() {
+    if (keep) return;
+    std::error_code ec;
+    for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) std::filesystem::remove(*it, ec);  // only if empty
+}
 
-    if (auto st = checkPlanMergeable(source, plan, options); !st) return std::unexpected(st.error());
-    auto scalingsOk = pairScalings(plan, options.scaling);
-    if (!scalingsOk) return std::unexpected(scalingsOk.error());
-    const std::vector<double> scalings = std::move(*scalingsOk);
-    for (const auto& pair : plan.pairs) {
-        if (pair.status == PairStatus::Problem)
-            report.skipped.push_back((pair.base.empty() ? pair.a.empty() ? pair.b : pair.a : pair.base) + ": " + pair.problem);
-        if (pair.status == PairStatus::Disabled) report.skipped.push_back(pair.base + ": left out by the user");
+namespace {
+
+// Allocation failures are reported, not thrown: the user learns which parameter needed how much.
+Error outOfMemory(const std::string& parameter, uint64_t bytes) {
+    std::string message = "not enough memory: ";
+    message += parameter.empty() ? "the merge" : "merging this parameter";
+    if (bytes > 0) message += " needs " + std::to_string(bytes) + " bytes (" + formatBytes(bytes) + ") at once";
+    else message += " could not allocate its buffers";
+    message += "; free memory or raise the limit (ulimit -v)";
+    return Error{ErrorCode::Io, std::move(message), {}, parameter, std::nullopt};
+}
+
+// The stage edge: no exception leaves a stage. `run` may be null before the run exists.
+template <class Body>
+Status guardStage(const MergeRun* run, Body&& body) {
+    const auto parameter = [&] { return run ? run->state.currentItem : std::string(); };
+    try {
+        return body();
+    } catch (const std::bad_alloc&) {
+        return std::unexpected(outOfMemory(parameter(), run ? run->currentNeed : 0));
+    } catch (const std::length_error&) {
+        return std::unexpected(outOfMemory(parameter(), run ? run->currentNeed : 0));
+    } catch (const std::system_error& e) {  // std::thread could not start
+        return fail(ErrorCode::Io, std::string("cannot start a worker thread: ") + e.what(), {}, parameter());
     }
-    if (plan.pairs.empty()) report.notes.push_back("no LoRA pairs found: the checkpoint is written without changes");
-    for (auto& note : source.reportNotes()) report.notes.push_back(std::move(note));  // e.g. the replica check
+}
 
-    CreatedDirectories created;  // declared first: destroyed last, after the sinks removed their temp files
-    auto targets = planTargets(source, plan, options);
-    if (!targets) return std::unexpected(targets.error());
-    for (const auto& target : *targets)
-        if (auto st = prepareOutput(source, target.file, created); !st) return std::unexpected(st.error());
-    if (options.checkInputCrc)
-        if (auto st = source.verifyInputs(cancel); !st) return std::unexpected(st.error());
-    if (auto st = openSinks(*targets, source, plan, options); !st) return std::unexpected(st.error());
+void report(MergeRun& run, Stage stage, ThrottledProgress& progress) {
+    run.state.stageId = stage;
+    run.state.stage = stageName(stage);
+    progress(run.state);
+}
 
-    Progress state;
-    state.stage = "merging";
-    state.itemsTotal = plan.tensorsToWrite;
-    for (const auto& target : *targets)
-        for (size_t i = 0; i < tensors.size(); ++i)
-            if (!plan.dropped[i]) state.bytesTotal += target.placements[i].bytes;
-    std::unordered_map<std::string, size_t> indexOf;
-    for (size_t i = 0; i < tensors.size(); ++i) indexOf.emplace(tensors[i].name, i);
-    std::vector<MergedPairRef> merged;
-    const auto cancelled = [&] {
-        return fail(ErrorCode::Cancelled, "merge cancelled; nothing was written", (*targets).front().file.string());
-    };
-    const auto mergedPairOf = [&](size_t i) -> const LoraPair* {
-        const int p = plan.pairOfTensor[i];
-        return p >= 0 && plan.pairs[size_t(p)].status == PairStatus::Ok && plan.pairs[size_t(p)].base == tensors[i].name
-                   ? &plan.pairs[size_t(p)]
+Error cancelledError(const MergeRun& run) {
+    return Error{ErrorCode::Cancelled, "merge cancelled; nothing was written", run.targets.front().file.string(), {},
+                 std::nullopt};
+}
+
+// Lookups shared by the reader thread and the writing thread (read-only while streaming).
+struct StreamView {
+    explicit StreamView(const MergeRun& r)
+        : run(r), tensors(r.source->tensors()), blockBytes(std::max<uint64_t>(r.options.streamBlockBytes, 1)) {
+        for (size_t i = 0; i < tensors.size(); ++i) indexOf.emplace(tensors[i].name, i);
+    }
+    const LoraPair* mergedPairOf(size_t i) const {
+        const int p = run.plan.pairOfTensor[i];
+        const auto& pairs = run.plan.pairs;
+        return p >= 0 && pairs[size_t(p)].status == PairStatus::Ok && pairs[size_t(p)].base == tensors[i].name
+                   ? &pairs[size_t(p)]
                    : nullptr;
-    };
+    }
     // Whole-record copies need no bytes in user space; everything else streams in row blocks.
-    const auto rawForAll = [&](size_t i) {
-        if (mergedPairOf(i) || !source.rawRecords(i)) return false;
-        return std::all_of(targets->begin(), targets->end(),
+    bool rawForAll(size_t i) const {
+        if (mergedPairOf(i) || !run.source->rawRecords(i)) return false;
+        return std::all_of(run.targets.begin(), run.targets.end(),
                            [&](const Target& t) { return t.ckpt && t.placements[i].whole; });
-    };
-
-    // Reader thread: reads ahead (bounded by kQueueBudgetBytes) while this thread merges and writes.
-    const uint64_t blockBytes = std::max<uint64_t>(options.streamBlockBytes, 1);
-    BlockQueue queue(3 * blockBytes);
-    std::thread reader([&] {
-        auto readAll = [&](size_t index) -> Result<std::vector<std::byte>> {
-            std::vector<std::byte> bytes(size_t(tensors[index].byteSize));
-            if (auto st = source.read(index, bytes, cancel); !st) return std::unexpected(st.error());
-            return bytes;
-        };
-        auto failWith = [&](Error error) { queue.push(Block{0, -1, -1, false, false, {}, std::move(error)}); };
-        for (size_t i = 0; i < tensors.size(); ++i) {
-            if (plan.dropped[i]) continue;
-            if (cancel && cancel->isCancelled()) return failWith(cancelled().error());
-            if (rawForAll(i)) {
-                if (!queue.push(Block{i, -1, -1, true, true, {}, std::nullopt})) return;
-                continue;
-            }
-            std::optional<PairDelta> delta;
-            if (const auto* pair = mergedPairOf(i)) {
-                const size_t ia = indexOf.at(pair->a), ib = indexOf.at(pair->b);
-                auto a = readAll(ia);
-                if (!a) return failWith(a.error());
-                if (auto st = checkInputFinite(source, ia, "LoRA A", *a); !st) return failWith(st.error());
-                auto b = readAll(ib);
-                if (!b) return failWith(b.error());
-                if (auto st = checkInputFinite(source, ib, "LoRA B", *b); !st) return failWith(st.error());
-                delta.emplace(tensors[i].dtype, pair->bDims[0], pair->aDims[1], pair->transposed, *a,
-                                                    tensors[ia].dtype, *b, tensors[ib].dtype, pair->rank,
-                                                    scalings[size_t(plan.pairOfTensor[i])]);
-            }
-            const auto& t = tensors[i];
-            const int64_t rows = rowCount(t);
-            const uint64_t stride = rowBytes(t);
-            const int64_t step = stride ? std::max<int64_t>(1, int64_t(blockBytes / stride)) : std::max<int64_t>(rows, 1);
-            int64_t r0 = 0;
-            do {
-                const int64_t r1 = std::min(rows, r0 + step);
-                Block block{i, r0, r1, r0 == 0, r1 == rows, std::vector<std::byte>(size_t(uint64_t(r1 - r0) * stride)),
-                            std::nullopt};
-                if (auto st = source.readRows(i, r0, r1, block.bytes, cancel); !st) return failWith(st.error());
-                // The delta is added here, on the reader thread, so that computing overlaps writing;
-                // non-finite inputs and results fail the run here, naming the input (Verify.h).
-                if (delta) {
-                    if (auto st = checkInputFinite(source, i, "base weight", block.bytes, r0); !st) return failWith(st.error());
-                    delta->apply(block.bytes, r0, r1 - r0);
-                    if (auto st = checkMergedInRange(source, i, block.bytes, r0); !st) return failWith(st.error());
-                }
-                if (!queue.push(std::move(block))) return;
-                r0 = r1;
-            } while (r0 < rows);
+    }
+    int64_t rowsPerBlock(size_t i) const {
+        const uint64_t stride = rowBytes(tensors[i]);
+        return stride ? std::max<int64_t>(1, int64_t(blockBytes / stride)) : std::max<int64_t>(rowCount(tensors[i]), 1);
+    }
+    // What tensor i holds in memory at once: one row block, plus A, B and their widened copies.
+    uint64_t memoryFor(size_t i) const {
+        const auto& t = tensors[i];
+        uint64_t bytes = std::min<uint64_t>(t.byteSize, uint64_t(rowsPerBlock(i)) * rowBytes(t));
+        if (const auto* pair = mergedPairOf(i)) {
+            bytes += tensors[indexOf.at(pair->a)].byteSize + tensors[indexOf.at(pair->b)].byteSize;
+            bytes += uint64_t(pair->rank) * uint64_t(pair->aDims[1] + pair->bDims[0]) * 8;
         }
-        queue.push(Block{tensors.size(), -1, -1, true, true, {}, std::nullopt});  // end of stream
-    });
+        return bytes;
+    }
+
+    const MergeRun& run;
+    const std::vector<SourceTensor>& tensors;
+    std::unordered_map<std::string, size_t> indexOf;
+    uint64_t blockBytes;
+};
+
+// Queues tensor i in row blocks, its delta already added; false if the queue was stopped.
+Result<bool> queueTensor(const StreamView& v, size_t i, BlockQueue& queue, const CancelToken* cancel) {
+    const auto& source = *v.run.source;
+    if (v.rawForAll(i)) return queue.push(Block{i, -1, -1, true, true, {}, std::nullopt});
+    std::optional<PairDelta> delta;
+    if (const auto* pair = v.mergedPairOf(i)) {
+        const size_t ia = v.indexOf.at(pair->a), ib = v.indexOf.at(pair->b);
+        std::vector<std::byte> a(size_t(v.tensors[ia].byteSize)), b(size_t(v.tensors[ib].byteSize));
+        if (auto st = source.read(ia, a, cancel); !st) return std::unexpected(st.error());
+        if (auto st = checkInputFinite(source, ia, "LoRA A", a); !st) return std::unexpected(st.error());
+        if (auto st = source.read(ib, b, cancel); !st) return std::unexpected(st.error());
+        if (auto st = checkInputFinite(source, ib, "LoRA B", b); !st) return std::unexpected(st.error());
+        delta.emplace(v.tensors[i].dtype, pair->bDims[0], pair->aDims[1], pair->transposed, a, v.tensors[ia].dtype, b,
+                      v.tensors[ib].dtype, pair->rank, v.run.scalings[size_t(v.run.plan.pairOfTensor[i])]);
+    }
+    const int64_t rows = rowCount(v.tensors[i]);
+    const uint64_t stride = rowBytes(v.tensors[i]);
+    const int64_t step = v.rowsPerBlock(i);
+    int64_t r0 = 0;
+    do {
+        const int64_t r1 = std::min(rows, r0 + step);
+        Block block{i, r0, r1, r0 == 0, r1 == rows, std::vector<std::byte>(size_t(uint64_t(r1 - r0) * stride)),
+                    std::nullopt};
+        if (auto st = source.readRows(i, r0, r1, block.bytes, cancel); !st) return std::unexpected(st.error());
+        // The delta is added here, on the reader thread, so that computing overlaps writing;
+        // non-finite inputs and results fail the run here, naming the input (Verify.h).
+        if (delta) {
+            if (auto st = checkInputFinite(source, i, "base weight", block.bytes, r0); !st)
+                return std::unexpected(st.error());
+            delta->apply(block.bytes, r0, r1 - r0);
+            if (auto st = checkMergedInRange(source, i, block.bytes, r0); !st) return std::unexpected(st.error());
+        }
+        if (!queue.push(std::move(block))) return false;
+        r0 = r1;
+    } while (r0 < rows);
+    return true;
+}
+
+// The reader thread's body; every failure (allocation included) ends the stream with an error block.
+void readerLoop(const StreamView& v, BlockQueue& queue, const CancelToken* cancel) noexcept {
+    const auto failWith = [&](Error error) {
+        try {
+            queue.push(Block{0, -1, -1, false, false, {}, std::move(error)});
+        } catch (...) {
+            queue.stop();  // not even the error fits: the writer sees an ended stream
+        }
+    };
+    for (size_t i = 0; i < v.tensors.size(); ++i) {
+        if (v.run.plan.dropped[i]) continue;
+        if (cancel && cancel->isCancelled()) return failWith(cancelledError(v.run));
+        try {
+            auto queued = queueTensor(v, i, queue, cancel);
+            if (!queued) return failWith(queued.error());
+            if (!*queued) return;
+        } catch (const std::bad_alloc&) {
+            return failWith(outOfMemory(v.tensors[i].name, v.memoryFor(i)));
+        } catch (const std::length_error&) {
+            return failWith(outOfMemory(v.tensors[i].name, v.memoryFor(i)));
+        }
+    }
+    queue.push(Block{v.tensors.size(), -1, -1, true, true, {}, std::nullopt});  // end of stream
+}
+
+// Writes the part of a row block that falls inside a destination slice.
+Status appendSlice(Target& target, const SourceTensor& t, const Placement& placement, const Block& block,
+                   uint64_t& bytesDone) {
+    Box part = placement.box;
+    part.begin[0] = std::max(part.begin[0], block.rowBegin);
+    part.end[0] = std::min(part.end[0], block.rowEnd);
+    if (part.begin[0] >= part.end[0]) return {};
+    std::vector<int64_t> blockShape = t.dims;
+    blockShape[0] = block.rowEnd - block.rowBegin;
+    part.begin[0] -= block.rowBegin;
+    part.end[0] -= block.rowBegin;
+    const uint64_t elementBytes = dtypeBits(t.dtype) / 8;
+    uint64_t partBytes = elementBytes;
+    for (size_t d = 0; d < blockShape.size(); ++d) partBytes *= uint64_t(part.end[d] - part.begin[d]);
+    const auto slice = extractBox(block.bytes, blockShape, part, elementBytes, partBytes);
+    if (auto st = target.sink->append(slice); !st) return st;
+    bytesDone += slice.size();
+    return {};
+}
+
+// Hands one block to every target.
+Status writeBlock(MergeRun& run, const StreamView& v, const Block& block) {
+    const size_t i = block.tensor;
+    const auto& t = v.tensors[i];
+    const auto* mergedPair = v.mergedPairOf(i);
+    for (auto& target : run.targets) {
+        const auto& placement = target.placements[i];
+        const bool rawCopy =
+            block.rowBegin < 0 || (placement.whole && target.ckpt && !mergedPair && run.source->rawRecords(i));
+        if (rawCopy) {
+            if (!block.first) continue;
+            const auto raw = run.source->rawRecords(i);
+            if (auto st = target.ckpt->copyRecords(*raw->file, *raw->info); !st) return st;
+            run.state.bytesDone += placement.bytes;
+            continue;
+        }
+        if (block.first)
+            if (auto st = target.sink->beginTensor(t.name, t.typeName, placement.dims, placement.bytes); !st) return st;
+        if (!placement.whole) {
+            if (auto st = appendSlice(target, t, placement, block, run.state.bytesDone); !st) return st;
+            continue;
+        }
+        if (auto st = target.sink->append(block.bytes); !st) return st;
+        run.state.bytesDone += block.bytes.size();
+    }
+    return {};
+}
+
+// The writing side of the stream stage: pops blocks until the end of the stream.
+Status writeStream(MergeRun& run, const StreamView& v, BlockQueue& queue, ThrottledProgress& progress,
+                   const CancelToken* cancel) {
+    while (true) {
+        auto block = queue.pop();
+        if (!block) return std::unexpected(cancelledError(run));
+        if (block->error) return std::unexpected(*block->error);
+        if (block->tensor == v.tensors.size()) return {};
+        if (cancel && cancel->isCancelled()) return std::unexpected(cancelledError(run));
+        const size_t i = block->tensor;
+        if (block->first) {
+            run.state.currentItem = v.tensors[i].name;
+            run.currentNeed = v.memoryFor(i);
+            progress(run.state);
+            if (const auto* pair = v.mergedPairOf(i)) {
+                ++run.report.pairsMerged;
+                run.merged.push_back({i, v.indexOf.at(pair->a), v.indexOf.at(pair->b), pair,
+                                      run.scalings[size_t(run.plan.pairOfTensor[i])]});
+            }
+        }
+        if (auto st = writeBlock(run, v, *block); !st) return st;
+        if (block->last) {
+            ++run.report.tensorsWritten;
+            ++run.state.itemsDone;
+        } else {
+            progress(run.state);
+        }
+    }
+}
+
+Status streamAll(MergeRun& run, ThrottledProgress& progress, const CancelToken* cancel) {
+    report(run, Stage::Merging, progress);
+    const StreamView view(run);
+    BlockQueue queue(3 * view.blockBytes);  // read ahead is bounded to three blocks
+    std::thread reader([&] { readerLoop(view, queue, cancel); });
     struct JoinOnExit {
         BlockQueue& queue;
         std::thread& thread;
@@ -463,97 +574,127 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
             thread.join();
         }
     } joinOnExit{queue, reader};
-
-    while (true) {
-        auto block = queue.pop();
-        if (!block) return cancelled();
-        if (block->error) return std::unexpected(*block->error);
-        if (block->tensor == tensors.size()) break;
-        if (cancel && cancel->isCancelled()) return cancelled();
-        const size_t i = block->tensor;
-        const auto& t = tensors[i];
-        const auto* mergedPair = mergedPairOf(i);
-        if (block->first) {
-            state.currentItem = t.name;
-            if (progress) progress(state);
-            if (const auto* pair = mergedPair) {
-                ++report.pairsMerged;
-                merged.push_back({i, indexOf.at(pair->a), indexOf.at(pair->b), pair, scalings[size_t(plan.pairOfTensor[i])]});
-            }
-        }
-        for (auto& target : *targets) {
-            const auto& placement = target.placements[i];
-            const bool rawCopy = block->rowBegin < 0 || (placement.whole && target.ckpt && !mergedPair && source.rawRecords(i));
-            if (rawCopy) {
-                if (block->first) {
-                    const auto raw = source.rawRecords(i);
-                    if (auto st = target.ckpt->copyRecords(*raw->file, *raw->info); !st) return std::unexpected(st.error());
-                    state.bytesDone += placement.bytes;
-                }
-                continue;
-            }
-            if (block->first)
-                if (auto st = target.sink->beginTensor(t.name, t.typeName, placement.dims, placement.bytes); !st)
-                    return std::unexpected(st.error());
-            if (placement.whole) {
-                if (auto st = target.sink->append(block->bytes); !st) return std::unexpected(st.error());
-                state.bytesDone += block->bytes.size();
-                continue;
-            }
-            // A destination slice: the part of this row block inside the slice's box.
-            Box part = placement.box;
-            part.begin[0] = std::max(part.begin[0], block->rowBegin);
-            part.end[0] = std::min(part.end[0], block->rowEnd);
-            if (part.begin[0] >= part.end[0]) continue;
-            std::vector<int64_t> blockShape = t.dims;
-            blockShape[0] = block->rowEnd - block->rowBegin;
-            part.begin[0] -= block->rowBegin;
-            part.end[0] -= block->rowBegin;
-            const uint64_t elementBytes = dtypeBits(t.dtype) / 8;
-            uint64_t partBytes = elementBytes;
-            for (size_t d = 0; d < blockShape.size(); ++d) partBytes *= uint64_t(part.end[d] - part.begin[d]);
-            const auto slice = extractBox(block->bytes, blockShape, part, elementBytes, partBytes);
-            if (auto st = target.sink->append(slice); !st) return std::unexpected(st.error());
-            state.bytesDone += slice.size();
-        }
-        if (block->last) {
-            ++report.tensorsWritten;
-            ++state.itemsDone;
-        } else if (progress) {
-            progress(state);
-        }
-    }
-    report.tensorsDropped = size_t(std::count(plan.dropped.begin(), plan.dropped.end(), true));
-    if (cancel && cancel->isCancelled()) return cancelled();
-    state.stage = "finishing";
-    state.currentItem.clear();
-    if (progress) progress(state);
-    for (auto& target : *targets) {
-        if (auto st = target.sink->finish(); !st) return std::unexpected(st.error());
-        report.bytesWritten += target.sink->bytesWritten();
-    }
-    if (options.verify) {
-        state.stage = "verifying";
-        if (progress) progress(state);
-        for (const auto& target : *targets)
-            if (auto st = verifyOutput(target.sink->tempPath(), target.file, target.placements, source, plan, merged, cancel); !st) return std::unexpected(st.error());
-        report.notes.push_back("verified: the output reads back with the expected index, finite merged values and "
-                               "spot-checked elements");
-    }
-    for (size_t k = 0; k < targets->size(); ++k) {
-        if (auto st = (*targets)[k].sink->publish(); !st) {
-            std::error_code ec;
-            for (size_t j = 0; j < k; ++j) std::filesystem::remove((*targets)[j].file, ec);  // all or nothing
-            return std::unexpected(st.error());
-        }
-        report.outputFiles.push_back((*targets)[k].file);
-    }
-    created.keep = true;
-    report.outputFile = report.outputFiles.front();
-    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    log().info("merged {} LoRA pair(s) into {} ({} parameters, {} bytes) in {:.2f} s", report.pairsMerged,
-               report.outputFile.string(), report.tensorsWritten, report.bytesWritten, report.seconds);
-    return report;
+    return writeStream(run, view, queue, progress, cancel);
 }
 
+Status openTargets(MergeRun& run, ThrottledProgress& progress, const CancelToken* cancel) {
+    const auto& source = *run.source;
+    auto targets = planTargets(source, run.plan, run.options);
+    if (!targets) return std::unexpected(targets.error());
+    run.targets = std::move(*targets);
+    for (const auto& target : run.targets)
+        if (auto st = prepareOutput(source, target.file, run.created); !st) return st;
+    report(run, Stage::Checking, progress);
+    if (run.options.checkInputCrc)
+        if (auto st = source.verifyInputs(cancel); !st) return st;
+    if (auto st = openSinks(run.targets, source, run.plan, run.options); !st) return st;
+    run.state.itemsTotal = run.plan.tensorsToWrite;
+    for (const auto& target : run.targets)
+        for (size_t i = 0; i < source.tensors().size(); ++i)
+            if (!run.plan.dropped[i]) run.state.bytesTotal += target.placements[i].bytes;
+    return {};
+}
+
+// Refusals that need only the plan: nothing to merge into, LoRA problems, no pair to merge in a run
+// that does not convert either, missing scaling (the same sentences resolve() reports up front).
+Status checkPlan(MergeRun& run) {
+    const auto& plan = run.plan;
+    if (auto st = checkPlanMergeable(*run.source, plan, run.options); !st) return st;
+    auto scalings = pairScalings(plan, run.options.scaling);
+    if (!scalings) return std::unexpected(scalings.error());
+    run.scalings = std::move(*scalings);
+    for (const auto& pair : plan.pairs) {
+        if (pair.status == PairStatus::Problem)
+            run.report.skipped.push_back((pair.base.empty() ? pair.a.empty() ? pair.b : pair.a : pair.base) + ": " +
+                                         pair.problem);
+        if (pair.status == PairStatus::Disabled) run.report.skipped.push_back(pair.base + ": left out by the user");
+    }
+    if (plan.pairs.empty()) run.report.notes.push_back("no LoRA pairs found: the checkpoint is written without changes");
+    for (auto& note : run.source->reportNotes()) run.report.notes.push_back(std::move(note));  // e.g. the replica check
+    return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<MergeRun>> mergeTargetsStage(const ModelSource& source, const MergeOptions& options,
+                                                    ThrottledProgress& progress, const CancelToken* cancel) {
+    std::unique_ptr<MergeRun> run;
+    auto st = guardStage(nullptr, [&]() -> Status {
+        run = std::make_unique<MergeRun>();
+        run->started = std::chrono::steady_clock::now();
+        run->source = &source;
+        run->options = options;
+        run->plan = planLora(source.tensors(), options.plan);
+        if (auto checked = checkPlan(*run); !checked) return checked;
+        return openTargets(*run, progress, cancel);
+    });
+    if (!st) return std::unexpected(st.error());
+    return run;
+}
+
+Status mergeStreamStage(MergeRun& run, ThrottledProgress& progress, const CancelToken* cancel) {
+    return guardStage(&run, [&]() -> Status {
+        if (auto st = streamAll(run, progress, cancel); !st) return st;
+        run.report.tensorsDropped = size_t(std::count(run.plan.dropped.begin(), run.plan.dropped.end(), true));
+        if (cancel && cancel->isCancelled()) return std::unexpected(cancelledError(run));
+        run.state.currentItem.clear();
+        run.currentNeed = 0;
+        report(run, Stage::Finishing, progress);
+        for (auto& target : run.targets) {
+            if (auto st = target.sink->finish(); !st) return st;
+            run.report.bytesWritten += target.sink->bytesWritten();
+        }
+        return {};
+    });
+}
+
+Status mergeVerifyStage(MergeRun& run, ThrottledProgress& progress, const CancelToken* cancel) {
+    if (!run.options.verify) return {};
+    return guardStage(&run, [&]() -> Status {
+        report(run, Stage::Verifying, progress);
+        for (const auto& target : run.targets)
+            if (auto st = verifyOutput(target.sink->tempPath(), target.file, target.placements, *run.source, run.plan,
+                                       run.merged, cancel);
+                !st)
+                return st;
+        run.report.notes.push_back("verified: the output reads back with the expected index, finite merged values "
+                                   "and spot-checked elements");
+        return {};
+    });
+}
+
+Status mergePublishStage(MergeRun& run, ThrottledProgress& progress) {
+    return guardStage(&run, [&]() -> Status {
+        report(run, Stage::Publishing, progress);
+        for (size_t k = 0; k < run.targets.size(); ++k) {
+            if (auto st = run.targets[k].sink->publish(); !st) {
+                std::error_code ec;
+                for (size_t j = 0; j < k; ++j) std::filesystem::remove(run.targets[j].file, ec);  // all or nothing
+                return st;
+            }
+            run.report.outputFiles.push_back(run.targets[k].file);
+        }
+        run.created.keep = true;
+        run.report.outputFile = run.report.outputFiles.front();
+        progress.flush();
+        return {};
+    });
+}
+
+// The stages in order (MergeStages.h); each refuses or fails with nothing published.
+Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& options, const ProgressCallback& progress,
+                             const CancelToken* cancel) {
+    ThrottledProgress throttled(progress, options.progressInterval);
+    auto run = mergeTargetsStage(source, options, throttled, cancel);
+    if (!run) return std::unexpected(run.error());
+    auto& r = **run;
+    if (auto st = mergeStreamStage(r, throttled, cancel); !st) return std::unexpected(st.error());
+    if (auto st = mergeVerifyStage(r, throttled, cancel); !st) return std::unexpected(st.error());
+    if (cancel && cancel->isCancelled()) return std::unexpected(cancelledError(r));
+    if (auto st = mergePublishStage(r, throttled); !st) return std::unexpected(st.error());
+    r.report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - r.started).count();
+    log().info("merged {} LoRA pair(s) into {} ({} parameters, {} bytes) in {:.2f} s", r.report.pairsMerged,
+               r.report.outputFile.string(), r.report.tensorsWritten, r.report.bytesWritten, r.report.seconds);
+    return std::move(r.report);
+}
 }  // namespace lms

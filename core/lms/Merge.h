@@ -7,6 +7,7 @@
 #include "lms/Source.h"
 #include "lms/Strategy.h"
 
+#include <chrono>
 #include <memory>
 
 #include <filesystem>
@@ -57,6 +58,11 @@ struct MergeOptions {
     // Tensors stream through memory in row blocks of about this many bytes (read ahead is bounded
     // to three blocks); tests use small values to exercise block boundaries.
     uint64_t streamBlockBytes = 16 << 20;
+    // Replace existing output files. Without it the refusal happens when publishing, atomically
+    // (no-clobber link/rename), with AtomicOutputFile's "already exists" error naming the file.
+    bool overwrite = false;
+    // Progress reports are passed on at most this often (stage changes always); 0: every report.
+    std::chrono::milliseconds progressInterval{100};
 };
 
 struct MergeReport {
@@ -75,10 +81,12 @@ struct MergeReport {
 std::filesystem::path rankOutputFile(const std::filesystem::path& dir, const std::string& prefix, int64_t rank,
                                      OutputFormat format);
 
-// Refuses to start when the plan has problems (unless skipInvalid), when no pair would be merged
-// and the run does not convert (format, re-sharding, rank files into one; unless allowNoLora), when
-// the scaling is not given, or when the output would overwrite an input. Cancel stops within one parameter and
-// leaves no output and no temp file.
+// Runs the stages of MergeStages.h in order: targets (plan, refusals, temp outputs), stream,
+// verify, publish. Refuses to start when the plan has problems (unless skipInvalid), when no pair
+// would be merged and the run does not convert (format, re-sharding, rank files into one; unless
+// allowNoLora), when the scaling is not given, or when the output would overwrite an input. Cancel
+// stops within one parameter and leaves no output and no temp file; so does any failure, out of
+// memory included. `progress` is throttled here (options.progressInterval); front ends need not throttle.
 Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& options,
                              const ProgressCallback& progress = {}, const CancelToken* cancel = nullptr);
 

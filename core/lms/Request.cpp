@@ -1,12 +1,13 @@
 #include "lms/Request.h"
 
+#include "lms/FileIO.h"
+
 #include "lms/Discovery.h"
 #include "lms/Job.h"
 #include "lms/Text.h"
 
 #include <cstdio>
 #include <set>
-#include <sys/statvfs.h>
 
 namespace lms {
 namespace fs = std::filesystem;
@@ -53,6 +54,7 @@ Result<std::shared_ptr<const ModelSource>> openRequested(const MergeRequest& req
     spec.ckptNameGlob = request.source.ckptNameGlob;
     spec.adapter = request.source.adapter;
     spec.replicaCheck = request.source.replicaCheck;
+    spec.writeMergedStrategy = request.source.writeMergedStrategy;
     auto source = openSource(spec, &notes, cancel);
     if (!source) return std::unexpected(source.error());
     return std::shared_ptr<const ModelSource>(std::move(*source));
@@ -129,6 +131,8 @@ void resolveOutputs(const MergeRequest& request, ResolvedJob& job, std::vector<R
         std::error_code ec;
         if (fs::exists(file, ec)) job.existingOutputs.push_back(file);
     }
+    // The policy also binds at publish time (no check-then-act): a file that appears meanwhile is refused.
+    job.options.overwrite = request.overwrite == OverwritePolicy::Replace;
     if (!job.existingOutputs.empty() && request.overwrite == OverwritePolicy::Refuse)
         out.push_back(refusal(RefusalCode::OutputExists,
                               {ErrorCode::InvalidArgument, "the output file already exists; allow replacing it "
@@ -138,7 +142,7 @@ void resolveOutputs(const MergeRequest& request, ResolvedJob& job, std::vector<R
         if (request.overwrite == OverwritePolicy::Replace)
             job.warnings.push_back("the output file " + file.string() + " exists and will be replaced");
     if (job.outputFiles.empty()) return;
-    job.freeBytes = freeBytes(job.outputFiles.front().parent_path());
+    if (auto space = freeSpace(job.outputFiles.front().parent_path())) job.freeBytes = *space;
     if (job.freeBytes && *job.freeBytes < job.bytesToWrite)
         job.warnings.push_back("only " + formatBytes(*job.freeBytes) + " free at the destination, but about " +
                                formatBytes(job.bytesToWrite) + " to write");
@@ -201,18 +205,6 @@ Result<MergeReport> run(const ResolvedJob& job, const ProgressCallback& progress
         return std::unexpected(std::move(error));
     }
     return report;
-}
-
-std::optional<uint64_t> freeBytes(const fs::path& path) {
-    std::error_code ec;
-    fs::path dir = fs::absolute(path, ec);
-    while (!dir.empty() && !fs::exists(dir, ec)) {
-        if (dir == dir.parent_path()) return std::nullopt;
-        dir = dir.parent_path();
-    }
-    struct statvfs info {};
-    if (dir.empty() || ::statvfs(dir.c_str(), &info) != 0) return std::nullopt;
-    return uint64_t(info.f_bavail) * uint64_t(info.f_frsize);
 }
 
 }  // namespace lms

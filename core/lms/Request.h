@@ -25,6 +25,9 @@ struct SourceRequest {
     std::string ckptNameGlob;      // which file a rank folder contributes (--ckpt-name)
     std::filesystem::path adapter; // optional LoRA-only adapter: a file or rank folders
     ReplicaCheck replicaCheck = ReplicaCheck::Full;  // how replicated slices of rank files are compared
+    // A strategy folder is merged in memory; only a merge writes merged_ckpt_strategy.ckpt into it, as
+    // the MindFormers docs promise (the CLI's merge command sets this).
+    bool writeMergedStrategy = false;
 };
 
 enum class StrategyMode {
@@ -125,8 +128,5 @@ Resolution resolve(const MergeRequest& request, std::shared_ptr<const ModelSourc
 // Merges a resolved job (runMerge with job.options); errors name a file.
 Result<MergeReport> run(const ResolvedJob& job, const ProgressCallback& progress = {},
                         const CancelToken* cancel = nullptr);
-
-// Free bytes for an unprivileged writer at `path` or its nearest existing ancestor (statvfs).
-std::optional<uint64_t> freeBytes(const std::filesystem::path& path);
 
 }  // namespace lms

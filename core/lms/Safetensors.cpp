@@ -66,12 +66,10 @@ std::string encodeSafetensorsHeader(const std::vector<SafetensorsTensor>& tensor
 Result<SafetensorsWriter> SafetensorsWriter::create(const std::filesystem::path& finalPath,
                                                     const std::vector<std::filesystem::path>& inputs,
                                                     std::vector<std::pair<std::string, std::string>> metadata,
-                                                    std::vector<SafetensorsTensor> tensors) {
+                                                    std::vector<SafetensorsTensor> tensors, Publish mode) {
     const std::string file = finalPath.string();
-    auto tempPath = finalPath;
-    tempPath += ".tmp";
     for (const auto& input : inputs) {
-        if (sameFile(input, finalPath) || sameFile(input, tempPath))
+        if (sameFile(input, finalPath))
             return fail(ErrorCode::InvalidArgument,
                         "refusing to overwrite an input file; choose another output", file);
     }
@@ -165,7 +163,7 @@ Result<SafetensorsWriter> SafetensorsWriter::create(const std::filesystem::path&
                         " bytes exceeds the 100,000,000-byte limit of MindSpore's reader",
                     file);
 
-    auto out = AtomicOutputFile::create(finalPath);
+    auto out = AtomicOutputFile::create(finalPath, mode);
     if (!out) return std::unexpected(out.error());
     SafetensorsWriter writer;
     writer.out_ = std::move(*out);
@@ -183,7 +181,7 @@ Result<SafetensorsWriter> SafetensorsWriter::create(const std::filesystem::path&
 
 Status SafetensorsWriter::beginTensor(std::string_view name, std::string_view typeName,
                                       std::span<const int64_t> dims, uint64_t totalBytes) {
-    const std::string file = out_.tempPath().string();
+    const std::string file = out_.finalPath().string();
     if (open_ && remainingInTensor_ > 0)
         return fail(ErrorCode::InvalidArgument, "previous parameter was not completely written", file,
                     tensors_[next_ - 1].name);
@@ -218,7 +216,7 @@ Status SafetensorsWriter::beginTensor(std::string_view name, std::string_view ty
 Status SafetensorsWriter::append(std::span<const std::byte> data) {
     if (!open_ || data.size() > remainingInTensor_)
         return fail(ErrorCode::InvalidArgument, "more bytes than the parameter's declared size",
-                    out_.tempPath().string(), next_ > 0 ? tensors_[next_ - 1].name : std::string());
+                    out_.finalPath().string(), next_ > 0 ? tensors_[next_ - 1].name : std::string());
     if (auto st = out_.write(data); !st) return st;
     remainingInTensor_ -= data.size();
     return {};
@@ -236,7 +234,7 @@ Status SafetensorsWriter::commit() {
 }
 
 Status SafetensorsWriter::finish() {
-    const std::string file = out_.tempPath().string();
+    const std::string file = out_.finalPath().string();
     if (open_ && remainingInTensor_ > 0)
         return fail(ErrorCode::InvalidArgument, "last parameter was not completely written", file,
                     tensors_[next_ - 1].name);

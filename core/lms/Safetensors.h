@@ -52,11 +52,12 @@ public:
     // Validates everything up front (InvalidArgument naming the parameter: duplicate or reserved
     // names, invalid UTF-8, negative dims, a byte size that does not match the dims; Unsupported for a
     // dtype safetensors cannot hold such as "str"), refuses to overwrite any of `inputs`, then
-    // creates "<final>.tmp" and writes the header.
+    // creates the unique temp file (AtomicOutputFile, publishing per `mode`) and writes the header.
     static Result<SafetensorsWriter> create(const std::filesystem::path& finalPath,
                                             const std::vector<std::filesystem::path>& inputs,
                                             std::vector<std::pair<std::string, std::string>> metadata,
-                                            std::vector<SafetensorsTensor> tensors);
+                                            std::vector<SafetensorsTensor> tensors,
+                                            Publish mode = Publish::Replace);
 
     SafetensorsWriter(SafetensorsWriter&&) noexcept = default;
     SafetensorsWriter& operator=(SafetensorsWriter&&) noexcept = default;

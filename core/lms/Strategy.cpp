@@ -787,7 +787,7 @@ bool isWritableFolder(const fs::path& dir) {
 }
 
 Result<Strategy> loadStrategyArgument(const fs::path& fileOrDir, const fs::path& fallbackDir,
-                                      std::vector<std::string>* notes) {
+                                      std::vector<std::string>* notes, bool writeMerged) {
     if (fileOrDir.empty())
         return fail(ErrorCode::InvalidArgument,
                     "a distributed checkpoint needs its parallel strategy file or folder");
@@ -810,6 +810,14 @@ Result<Strategy> loadStrategyArgument(const fs::path& fileOrDir, const fs::path&
     }
     auto merged = mergeStrategyFolder(fileOrDir);
     if (!merged) return std::unexpected(merged.error());
+    if (!writeMerged) {  // no side effects: only a merge writes merged_ckpt_strategy.ckpt
+        if (notes)
+            notes->push_back("merged the pipeline strategy files of " + fileOrDir.string() + " (" +
+                             std::to_string(merged->stageFiles.size()) + " stage files) in memory; nothing was written");
+        Strategy strategy = std::move(merged->strategy);
+        strategy.file = fileOrDir.string();
+        return strategy;
+    }
     auto target = writeMergedStrategy(*merged, fileOrDir, fallbackDir, notes);
     if (!target) return std::unexpected(target.error());
     if (notes) {

@@ -147,8 +147,10 @@ bool isWritableFolder(const std::filesystem::path& dir);
 //    `fallbackDir` instead and a note says so. A folder holding only a merged file is used
 //    directly (with a note).
 // The returned Strategy's `file` names the file actually used. `notes` may be null.
+// With writeMerged false a folder is merged in memory only and nothing is written anywhere (plan,
+// inspect, strategy show, opening in the studio); `file` then names the folder.
 Result<Strategy> loadStrategyArgument(const std::filesystem::path& fileOrDir,
                                       const std::filesystem::path& fallbackDir,
-                                      std::vector<std::string>* notes);
+                                      std::vector<std::string>* notes, bool writeMerged = true);
 
 }  // namespace lms

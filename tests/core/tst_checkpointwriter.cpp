@@ -68,7 +68,8 @@ private slots:
             auto writer = CheckpointWriter::create(path, {});
             QVERIFY(writer);
             QVERIFY(writer->writeTensor("x", "Float32", std::vector<int64_t>{1}, std::vector<std::byte>(4)));
-            QVERIFY(std::filesystem::exists(path.string() + ".tmp"));
+            QVERIFY(std::filesystem::exists(writer->tempPath()));  // readable while pending (verification)
+            QVERIFY(!std::filesystem::exists(path));
         }
         QVERIFY(listFiles(path.parent_path()).empty());
         auto writer = CheckpointWriter::create(path, {});
@@ -92,7 +93,7 @@ private slots:
         auto writer = CheckpointWriter::create(dir() / "no" / "such" / "folder" / "x.ckpt", {});
         QVERIFY(!writer);
         QCOMPARE(writer.error().code, ErrorCode::Io);
-        QVERIFY(writer.error().file.find("x.ckpt.tmp") != std::string::npos);
+        QVERIFY(writer.error().file.ends_with("folder/x.ckpt"));  // the output asked for, not a temp name
     }
 };
 

@@ -7,6 +7,7 @@
 // The CLI cases run LMS_BINARY_DIR/app/loramerge (tests/CMakeLists.txt makes this test depend
 // on the loramerge target).
 #include "TestSupport.h"
+#include "lms/FileIO.h"
 #include "lms/Merge.h"
 
 #include <QProcess>
@@ -141,6 +142,29 @@ uint64_t fileSizeOr0(const fs::path& path) {
     return ec ? 0 : uint64_t(size);
 }
 
+// Bytes written so far to the file `pid` has open under `dir` (its unnamed O_TMPFILE inode shows
+// as "dir/#123 (deleted)", a named temp file by its name), or -1 while it has none: the merge's
+// temp file is found through /proc whatever it is called, or whether it has a name at all.
+int64_t outputPosition(qint64 pid, const fs::path& dir) {
+    std::error_code ec;
+    const auto fdDir = fs::path("/proc") / std::to_string(pid) / "fd";
+    for (const auto& entry : fs::directory_iterator(fdDir, ec)) {
+        const auto target = fs::read_symlink(entry.path(), ec).string();
+        if (ec || !target.starts_with(dir.string())) continue;
+        std::ifstream info(fs::path("/proc") / std::to_string(pid) / "fdinfo" / entry.path().filename());
+        std::string key;
+        int64_t pos = -1;
+        while (info >> key)
+            if (key == "pos:" && info >> pos) return pos;
+    }
+    return -1;
+}
+
+// Files under `dir` that are temp files of AtomicOutputFile's named fallback.
+bool onlyTempLeftovers(const std::vector<std::string>& files) {
+    return std::all_of(files.begin(), files.end(), [](const std::string& f) { return f.ends_with(".lms-tmp"); });
+}
+
 }  // namespace
 
 class TestFaults : public QObject {
@@ -221,6 +245,7 @@ private slots:
         auto source = openFullSource(input);
         QVERIFY(source);
         MergeOptions options;
+        options.progressInterval = {};  // every report: the test acts on a given parameter
         options.outputFile = dir / "out" / "rank_0" / "checkpoint_0.ckpt";
         options.scaling.scaling = 2;
         options.verify = true;
@@ -310,6 +335,7 @@ private slots:
             auto source = openFullSource(input);
             QVERIFY(source);
             MergeOptions options;
+            options.progressInterval = {};  // every report: the test acts on a given parameter
             options.outputFile = dst / "rank_0" / "checkpoint_0.ckpt";
             options.scaling.scaling = 2;
             CancelToken token;
@@ -330,8 +356,8 @@ private slots:
         QCOMPARE(treeDigest(input.parent_path()), before);
     }
 
-    // (c) kill -9 in the middle of a ~150 MB merge: only "<output>.tmp" may remain, and the next
-    // run succeeds and leaves exactly the output.
+    // (c) kill -9 in the middle of a ~150 MB merge: nothing under the final name, at most the
+    // killed run's own uniquely named temp file (none with O_TMPFILE), and the next run succeeds.
     void killNineMidMerge_data() {
         QTest::addColumn<double>("killAtFraction");  // of the expected output size in the temp file
         QTest::newRow("temp file just created") << 0.0;
@@ -370,8 +396,6 @@ private slots:
         const auto dst = root() / ("kill-out-" + std::to_string(int(killAtFraction * 100)));
         fs::remove_all(dst);
         const auto output = dst / "rank_0" / "checkpoint_0.ckpt";
-        auto temp = output;
-        temp += ".tmp";
         const uint64_t expectedBytes = uint64_t(kLayers) * 4 * kDim * kDim * 4;
 
         QProcess process;
@@ -380,7 +404,8 @@ private slots:
         bool killed = false;
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
         while (process.state() == QProcess::Running && std::chrono::steady_clock::now() < deadline) {
-            if (fs::exists(temp) && double(fileSizeOr0(temp)) >= killAtFraction * double(expectedBytes)) {
+            const int64_t written = outputPosition(process.processId(), dst);
+            if (written >= 0 && double(written) >= killAtFraction * double(expectedBytes)) {
                 ::kill(pid_t(process.processId()), SIGKILL);
                 killed = true;
                 break;
@@ -392,21 +417,24 @@ private slots:
         QCOMPARE(process.exitStatus(), QProcess::CrashExit);
         const auto left = filesUnder(dst);
         QVERIFY2(!fs::exists(output), "kill -9 left a file under the final name");
-        QVERIFY(left.empty() || left == std::vector<std::string>{"rank_0/checkpoint_0.ckpt.tmp"});
+        QVERIFY(left.size() <= 1 && onlyTempLeftovers(left));
 
-        // The next run replaces the stale temp file and publishes a complete output.
+        // The next run does not trip over a leftover: it uses its own temp file and publishes.
         const auto again = runCli(mergeArgs(input, dst));
         QVERIFY2(again.exitCode == 0, qPrintable(again.err));
-        QCOMPARE(filesUnder(dst), std::vector<std::string>{"rank_0/checkpoint_0.ckpt"});
+        auto expected = left;
+        expected.push_back("rank_0/checkpoint_0.ckpt");
+        std::sort(expected.begin(), expected.end());
+        QCOMPARE(filesUnder(dst), expected);
         auto merged = CheckpointFile::open(output);
         QVERIFY(merged);
         QCOMPARE((*merged)->tensors().size(), size_t(kLayers * 4 + 1));
         QCOMPARE(treeDigest(input.parent_path()), before);
     }
 
-    // A temp file of an earlier killed run must not be mistaken for an output, and a temp-file
-    // name that is a symlink must not make the writer follow it and overwrite its target (a
-    // stale link, or a hostile one in a shared folder, would otherwise destroy another file).
+    // Files where older versions put their temp file ("<output>.tmp"), or a leftover of a killed
+    // run, are never opened: not followed if a symlink (a stale or hostile link would otherwise
+    // make the merge overwrite its target), not removed (they are not this run's), not published.
     void staleTempFileIsReplaced_data() {
         QTest::addColumn<QString>("kind");
         QTest::newRow("stale partial file") << QStringLiteral("file");
@@ -432,7 +460,10 @@ private slots:
         QVERIFY2(run.exitCode == 0, qPrintable(run.err));
         QCOMPARE(fs::file_size(victim), uintmax_t(8));  // "precious", untouched
         QVERIFY2(!fs::is_symlink(output), "the output was published as a symlink to another file");
-        QCOMPARE(filesUnder(dir / "out"), std::vector<std::string>{"rank_0/checkpoint_0.ckpt"});
+        QVERIFY(fs::is_regular_file(fs::symlink_status(output)));
+        QVERIFY(kind == QStringLiteral("file") ? fs::is_regular_file(fs::symlink_status(temp))
+                                               : fs::is_symlink(fs::symlink_status(temp)));  // left as it was
+        QCOMPARE(fileSizeOr0(temp), uintmax_t(kind == QStringLiteral("file") ? 100 : 8));
         QVERIFY(CheckpointFile::open(output));
         QCOMPARE(treeDigest(input.parent_path()), inputsBefore);
     }
@@ -460,6 +491,7 @@ private slots:
         QVERIFY(info);
         const uint64_t cutAt = info->chunks.front().offset + 2;  // inside the victim's content
         MergeOptions options;
+        options.progressInterval = {};  // every report: the test acts on a given parameter
         options.outputFile = dir / "out" / "rank_0" / "checkpoint_0.ckpt";
         options.scaling.scaling = 2;
         bool truncated = false;
@@ -559,6 +591,151 @@ private slots:
                 : QStringLiteral("loramerge: error: %1: parameter 'w.weight': W + s\u00B7B\u00B7A exceeds the "
                                  "Float16 range (\u00B165504) at [0, 0] of w.weight");
         QCOMPARE(lastLine(run.err), expected.arg(qs(input)));
+        QCOMPARE(filesUnder(dst), std::vector<std::string>{});
+        QCOMPARE(treeDigest(input.parent_path()), before);
+    }
+
+    // Two runs into one folder at the same time: different outputs never clobber each other (each
+    // has its own temp file); the same output without --overwrite is published by exactly one run,
+    // the other fails at publish time with "already exists" and leaves nothing.
+    void concurrentRunsIntoOneFolder_data() {
+        QTest::addColumn<bool>("sameOutput");
+        QTest::newRow("different outputs") << false;
+        QTest::newRow("same output") << true;
+    }
+    void concurrentRunsIntoOneFolder() {
+        QFETCH(bool, sameOutput);
+        const auto dir = caseDir(sameOutput ? QStringLiteral("same") : QStringLiteral("different"));
+        const auto input = dir / "in" / "model.ckpt";
+        writeCheckpoint(input, trainedModel(4, 256, 192, 8));
+        const auto dst = dir / "out";
+        QProcess first, second;
+        auto argsFor = [&](const QString& prefix) {
+            return mergeArgs(input, dst) << QStringLiteral("--prefix") << prefix << QStringLiteral("--no-verify");
+        };
+        first.start(cliPath(), argsFor(QStringLiteral("a_")));
+        second.start(cliPath(), argsFor(sameOutput ? QStringLiteral("a_") : QStringLiteral("b_")));
+        QVERIFY(first.waitForFinished(120000) && second.waitForFinished(120000));
+        const QString errors = QString::fromUtf8(first.readAllStandardError() + second.readAllStandardError());
+        std::vector<std::string> expected{"rank_0/a_0.ckpt"};
+        if (!sameOutput) {
+            QVERIFY2(first.exitCode() == 0 && second.exitCode() == 0, qPrintable(errors));
+            expected.push_back("rank_0/b_0.ckpt");
+        } else {
+            QCOMPARE(first.exitCode() + second.exitCode(), 1);  // one published, one refused
+            QVERIFY2(errors.contains(QStringLiteral("the output file already exists")), qPrintable(errors));
+        }
+        QCOMPARE(filesUnder(dst), expected);
+        for (const auto& name : expected) {
+            auto out = CheckpointFile::open(dst / name);
+            QVERIFY(out);
+            QCOMPARE((*out)->tensors().size(), keptTensors(trainedModel(4, 256, 192, 8)));
+        }
+    }
+
+    // The no-clobber race: the target appears after any up-front check but before publishing
+    // (here: created by the progress callback in a late stage). Without overwrite the run fails
+    // at publish with "already exists" and the newcomer keeps its bytes; with overwrite the
+    // merged file replaces it.
+    void noClobberAtPublish_data() {
+        QTest::addColumn<QString>("stage");
+        QTest::addColumn<bool>("safetensors");
+        QTest::addColumn<bool>("overwrite");
+        QTest::newRow("ckpt, created while verifying") << QStringLiteral("verifying") << false << false;
+        QTest::newRow("ckpt, created while finishing") << QStringLiteral("finishing") << false << false;
+        QTest::newRow("safetensors, created while publishing") << QStringLiteral("publishing") << true << false;
+        QTest::newRow("ckpt, overwrite") << QStringLiteral("verifying") << false << true;
+    }
+    void noClobberAtPublish() {
+        QFETCH(QString, stage);
+        QFETCH(bool, safetensors);
+        QFETCH(bool, overwrite);
+        const auto dir = caseDir(QString::fromLatin1(QTest::currentDataTag()));
+        const auto input = dir / "in" / "model.ckpt";
+        writeCheckpoint(input, trainedModel(1, 16, 8, 2));
+        auto source = openFullSource(input);
+        QVERIFY(source);
+        MergeOptions options;
+        options.outputFile = dir / "out" / (safetensors ? "m.safetensors" : "m.ckpt");
+        options.format = safetensors ? OutputFormat::Safetensors : OutputFormat::Ckpt;
+        options.scaling.scaling = 2;
+        options.verify = true;
+        options.overwrite = overwrite;
+        const std::vector<std::byte> newcomer(7, std::byte{'x'});
+        auto report = runMerge(**source, options, [&](const Progress& p) {
+            if (p.stage == stage.toStdString() && !fs::exists(options.outputFile))
+                writeFileBytes(options.outputFile, newcomer);
+        });
+        if (overwrite) {
+            QVERIFY2(report, report ? "" : report.error().describe().c_str());
+            QVERIFY(CheckpointFile::open(options.outputFile));
+        } else {
+            QVERIFY(!report);
+            QCOMPARE(report.error().describe(),
+                     options.outputFile.string() + ": parameter 'dst_ckpt_dir': " + kOutputExistsMessage);
+            QCOMPARE(readFileBytes(options.outputFile), newcomer);
+        }
+        QCOMPARE(filesUnder(dir / "out"), std::vector<std::string>{options.outputFile.filename().string()});
+    }
+
+    // Allocation failure: the CLI runs under an address-space limit (ulimit -v) that leaves room
+    // to start and index the model but not for the row blocks of the large parameters. The run
+    // fails with one line naming the parameter and the bytes it needed, exits 1 (no crash, no
+    // std::terminate) and leaves nothing.
+    void allocationFailureIsReported_data() {
+        QTest::addColumn<QString>("format");
+        QTest::addColumn<int>("headroomMiB");  // above the address space the CLI needs to start
+        QTest::newRow("ckpt, 16 MiB headroom") << QStringLiteral("ckpt") << 16;
+        QTest::newRow("ckpt, 20 MiB headroom") << QStringLiteral("ckpt") << 20;
+        QTest::newRow("safetensors, 24 MiB headroom") << QStringLiteral("safetensors") << 24;
+    }
+    void allocationFailureIsReported() {
+        QFETCH(QString, format);
+        QFETCH(int, headroomMiB);
+        const auto input = root() / "alloc-input" / "model.ckpt";
+        constexpr int64_t kDim = 4096, kRank = 16;  // one 64 MiB Float32 base weight, merged
+        if (!fs::exists(input)) {
+            fs::create_directories(input.parent_path());
+            auto writer = CheckpointWriter::create(input, {});
+            QVERIFY(writer);
+            const std::vector<int64_t> base{kDim, kDim}, a{kRank, kDim}, b{kDim, kRank};
+            QVERIFY(writer->writeTensor("big.weight", "Float32", base,
+                                        floatBytes(DType::Float32, randomValues(size_t(kDim * kDim), 7))));
+            QVERIFY(writer->writeTensor("big.mindpet_delta_lora_a", "Float32", a,
+                                        floatBytes(DType::Float32, randomValues(size_t(kRank * kDim), 8))));
+            QVERIFY(writer->writeTensor("big.mindpet_delta_lora_b", "Float32", b,
+                                        floatBytes(DType::Float32, randomValues(size_t(kDim * kRank), 9))));
+            QVERIFY(writer->commit());
+        }
+        const auto before = treeDigest(input.parent_path());
+        const auto dst = root() / ("alloc-out-" + std::to_string(headroomMiB) + format.toStdString());
+        fs::remove_all(dst);
+        // What the CLI needs to start: `loramerge --version` under shrinking limits.
+        int startKiB = 0;
+        for (int kib = 16 * 1024; kib <= 512 * 1024 && !startKiB; kib += 8 * 1024) {
+            QProcess probe;
+            probe.start(QStringLiteral("/bin/sh"),
+                        {QStringLiteral("-c"), QStringLiteral("ulimit -v %1; exec \"$0\" --version").arg(kib), cliPath()});
+            if (probe.waitForFinished(30000) && probe.exitStatus() == QProcess::NormalExit && probe.exitCode() == 0)
+                startKiB = kib;
+        }
+        QVERIFY2(startKiB > 0, "loramerge --version does not run under any tested address-space limit");
+        QProcess process;
+        const QString script = QStringLiteral("ulimit -v %1; exec \"$0\" \"$@\"").arg(startKiB + headroomMiB * 1024);
+        process.start(QStringLiteral("/bin/sh"), QStringList{QStringLiteral("-c"), script, cliPath()} +
+                                                     mergeArgs(input, dst) +
+                                                     QStringList{QStringLiteral("--save_format"), format});
+        QVERIFY(process.waitForFinished(120000));
+        const QString err = QString::fromUtf8(process.readAllStandardError());
+        QVERIFY2(process.exitStatus() == QProcess::NormalExit, qPrintable(err));
+        QCOMPARE(process.exitCode(), 1);
+        static const QRegularExpression line(
+            QStringLiteral("^loramerge: error: .+: parameter 'big\\.weight': not enough memory: merging this "
+                           "parameter needs (\\d+) bytes \\([0-9.]+ MiB\\) at once; free memory or raise the "
+                           "limit \\(ulimit -v\\)$"));
+        const auto match = line.match(lastLine(err));
+        QVERIFY2(match.hasMatch(), qPrintable(err));
+        QVERIFY(match.captured(1).toULongLong() >= 16u << 20);  // at least one 16 MiB row block
         QCOMPARE(filesUnder(dst), std::vector<std::string>{});
         QCOMPARE(treeDigest(input.parent_path()), before);
     }

@@ -3,6 +3,7 @@
 #include "TestSupport.h"
 #include "lms/Job.h"
 #include "lms/Merge.h"
+#include "lms/MergeStages.h"
 #include "lms/Strategy.h"
 
 #include <QTemporaryDir>
@@ -227,6 +228,7 @@ private slots:
         auto source = openFullSource(input);
         QVERIFY(source);
         MergeOptions options;
+        options.progressInterval = {};  // every report: the test acts on a given parameter
         options.outputFile = dir() / "fullRun-out" / "rank_0" / "checkpoint_0.ckpt";
         options.scaling.scaling = 2.0;
         options.verify = true;
@@ -444,6 +446,7 @@ private slots:
         writeCheckpoint(input, m.tensors);
         auto source = openFullSource(input);
         MergeOptions options;
+        options.progressInterval = {};  // every report: the test acts on a given parameter
         options.outputFile = dir() / "cancel-out" / "rank_0" / "c.ckpt";
         options.scaling.scaling = 1;
         CancelToken token;
@@ -454,6 +457,87 @@ private slots:
         QVERIFY(!report);
         QCOMPARE(report.error().code, ErrorCode::Cancelled);
         QVERIFY(!std::filesystem::exists(dir() / "cancel-out"));  // no file, no temp file, no folder
+    }
+
+    // The stages one by one: nothing is visible under the final name before the publish stage;
+    // a run abandoned after any stage removes its temp file and the folders it created; the
+    // stage names and ids reach the progress callback in order.
+    void stagesOneByOne_data() {
+        QTest::addColumn<int>("stopAfter");  // 0 targets, 1 stream, 2 verify, 3 publish
+        QTest::newRow("after targets") << 0;
+        QTest::newRow("after stream") << 1;
+        QTest::newRow("after verify") << 2;
+        QTest::newRow("published") << 3;
+    }
+    void stagesOneByOne() {
+        QFETCH(int, stopAfter);
+        auto m = makeModel("Float32", 16, 8, 2, false);
+        const auto input = dir() / "stages" / "model.ckpt";
+        writeCheckpoint(input, m.tensors);
+        auto source = openFullSource(input);
+        QVERIFY(source);
+        const auto outDir = dir() / ("stages-out-" + std::to_string(stopAfter));
+        MergeOptions options;
+        options.outputFile = outDir / "rank_0" / "c.ckpt";
+        options.scaling.scaling = 2;
+        options.verify = true;
+        std::vector<std::string> stages;
+        ThrottledProgress progress(
+            [&](const Progress& p) {
+                if (stages.empty() || stages.back() != p.stage) stages.push_back(p.stage);
+                QCOMPARE(p.stage, std::string(stageName(p.stageId)));
+            },
+            std::chrono::milliseconds(0));
+        {
+            auto run = mergeTargetsStage(**source, options, progress);
+            QVERIFY2(run, run ? "" : run.error().describe().c_str());
+            QCOMPARE((*run)->targets.size(), size_t(1));
+            QCOMPARE((*run)->targets[0].file, options.outputFile);
+            QVERIFY(std::filesystem::is_directory(outDir / "rank_0"));  // created for the output
+            if (stopAfter >= 1) QVERIFY(mergeStreamStage(**run, progress));
+            if (stopAfter >= 1) QCOMPARE((*run)->report.pairsMerged, size_t(1));
+            if (stopAfter >= 2) QVERIFY(mergeVerifyStage(**run, progress));
+            QVERIFY(!std::filesystem::exists(options.outputFile));  // not visible before publishing
+            if (stopAfter >= 3) QVERIFY(mergePublishStage(**run, progress));
+        }
+        const std::vector<std::string> all{"checking", "merging", "finishing", "verifying", "publishing"};
+        const size_t seen[] = {1, 3, 4, 5};
+        QCOMPARE(stages, std::vector<std::string>(all.begin(), all.begin() + long(seen[stopAfter])));
+        if (stopAfter == 3) {
+            QCOMPARE(listFiles(outDir), std::vector<std::string>{"rank_0/c.ckpt"});
+            QVERIFY(CheckpointFile::open(options.outputFile));
+        } else {
+            QVERIFY(!std::filesystem::exists(outDir));  // no temp file, no folder left
+        }
+    }
+
+    // The targets stage refuses before anything exists on disk.
+    void targetsStageRefuses_data() {
+        QTest::addColumn<QString>("why");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("no scaling") << QStringLiteral("scaling") << QStringLiteral("no LoRA scaling given");
+        QTest::newRow("into the input") << QStringLiteral("input") << QStringLiteral("overwrite the input");
+        QTest::newRow("no output") << QStringLiteral("empty") << QStringLiteral("no output file given");
+    }
+    void targetsStageRefuses() {
+        QFETCH(QString, why);
+        QFETCH(QString, message);
+        auto m = makeModel("Float32", 8, 8, 2, false);
+        const auto input = dir() / "refuse" / "model.ckpt";
+        writeCheckpoint(input, m.tensors);
+        auto source = openFullSource(input);
+        MergeOptions options;
+        options.scaling.scaling = 1;
+        options.outputFile = dir() / "refuse-out" / "c.ckpt";
+        if (why == QStringLiteral("scaling")) options.scaling = {};
+        if (why == QStringLiteral("input")) options.outputFile = input;
+        if (why == QStringLiteral("empty")) options.outputFile.clear();
+        ThrottledProgress progress({});
+        auto run = mergeTargetsStage(**source, options, progress);
+        QVERIFY(!run);
+        QVERIFY2(run.error().message.find(message.toStdString()) != std::string::npos, run.error().message.c_str());
+        QVERIFY(!std::filesystem::exists(dir() / "refuse-out"));
+        QCOMPARE(listFiles(dir() / "refuse"), std::vector<std::string>{"model.ckpt"});
     }
 
     void refusesToWriteIntoTheInput() {

@@ -214,7 +214,7 @@ private slots:
         QCOMPARE(job.bytesToWrite, uint64_t(8 * 4 * 4));
         QVERIFY(job.options.verify);  // both front ends verify by default
         QVERIFY(job.freeBytes.has_value());
-        QCOMPARE(*job.freeBytes, *freeBytes(dir));  // the nearest existing folder: out/ is not made yet
+        QCOMPARE(*job.freeBytes, *lms::freeSpace(dir));  // the nearest existing folder: out/ is not made yet
         QVERIFY(*job.freeBytes > 0);
         auto report = run(job);
         QVERIFY2(report.has_value(), report ? "" : report.error().describe().c_str());

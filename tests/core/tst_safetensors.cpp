@@ -591,7 +591,7 @@ void TestSafetensors::writerEnforcesStreamingProtocol() {
         const auto incomplete = writer->commit();  // b missing
         QVERIFY(!incomplete.has_value());
         QCOMPARE(qb(incomplete.error().parameter), QByteArray("b"));
-        QVERIFY(fs::exists(path.string() + ".tmp"));
+        QVERIFY(fs::exists(writer->tempPath()));
         QVERIFY(!fs::exists(path));
         QVERIFY(writer->writeTensor("b", "BFloat16", dimsB, two).has_value());
         QVERIFY(!writer->beginTensor("c", "Float32", dimsA, 8).has_value());  // not declared

@@ -20,7 +20,7 @@ const std::vector<OptionSpec> kMergeOptions{
     {"ckpt-name", true, ""},            {"overwrite", false, ""},        {"no-verify", false, ""},
     {"no-crc-check", false, ""},        {"json", false, ""},             {"adapter", true, ""},
     {"save-format", true, ""},          {"dst-ckpt-strategy", true, ""}, {"allow-no-lora", false, ""},
-    {"check-replicas", true, ""},
+    {"check-replicas", true, ""},       {"max-shard-size", true, ""},
 };
 
 }  // namespace
@@ -94,6 +94,11 @@ std::optional<int> parseSetup(const std::vector<std::string>& args, MergeSetup& 
     if (auto format = parsed.value("save-format")) {
         if (*format == "safetensors") request.destination.format = lms::OutputFormat::Safetensors;
         else if (*format != "ckpt") return usageError("--save_format takes ckpt or safetensors");
+    }
+    if (auto size = parsed.value("max-shard-size")) {
+        auto bytes = lms::parseShardSize(*size);
+        if (!bytes) return usageError("--max_shard_size: " + bytes.error().message);
+        request.options.maxShardBytes = *bytes;
     }
     if (auto dstStrategy = parsed.value("dst-ckpt-strategy"); dstStrategy && *dstStrategy != "None")
         request.destination.strategy = *dstStrategy;

@@ -46,6 +46,9 @@ Merge options (as in transform_ckpt_lora.py; --kebab-case works too):
   --dst_ckpt_dir DST          output folder; the result is DST/rank_0/<prefix>0.ckpt
   --prefix P                  output name prefix (default checkpoint_)
   --save_format F             ckpt (default) or safetensors (MindSpore's {"format": "ms"} safetensors)
+  --max_shard_size SIZE       with --save_format safetensors: split the output into DST/rank_0/model-0000k-of-0000N
+                              .safetensors + model.safetensors.index.json as huggingface_hub does (bytes, or
+                              5GB, 500MB in decimal units); one model.safetensors when it all fits
   --dst_ckpt_strategy S       re-shard: write DST/rank_<r>/<prefix><r>.ckpt for every rank of this
                               (single-stage) strategy instead of one full checkpoint
   --lora_scaling S            the scaling s in W' = W + s*B*A: a number or ALPHA/RANK such as 16/8

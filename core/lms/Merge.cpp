@@ -4,6 +4,7 @@
 #include "lms/CheckpointWriter.h"
 #include "lms/Layout.h"
 #include "lms/Safetensors.h"
+#include "lms/Sharding.h"
 #include "lms/Log.h"
 #include "lms/Text.h"
 #include "lms/Verify.h"
@@ -143,9 +144,27 @@ Status prepareOutput(const ModelSource& source, const std::filesystem::path& out
 }
 
 // Where each tensor goes in each output; every layout problem surfaces here, before writing.
+// One target per shard of the huggingface_hub split (Sharding.h); each holds its tensors whole.
+Result<std::vector<Target>> shardTargets(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options) {
+    if (options.format != OutputFormat::Safetensors)
+        return fail(ErrorCode::InvalidArgument, "sharded output is safetensors: add --save_format safetensors", {},
+                    "max_shard_size");
+    const auto& tensors = source.tensors();
+    const auto shards = planOutputShards(source, plan, options.maxShardBytes);
+    std::vector<Target> targets(shards.fileNames.size());
+    for (size_t k = 0; k < targets.size(); ++k) targets[k].file = options.outputFile.parent_path() / shards.fileNames[k];
+    for (size_t i = 0, kept = 0; i < tensors.size(); ++i) {
+        const size_t shard = plan.dropped[i] ? SIZE_MAX : shards.shardOf[kept++];
+        for (size_t k = 0; k < targets.size(); ++k)
+            targets[k].placements.push_back({true, {}, tensors[i].dims, tensors[i].byteSize, k == shard});
+    }
+    return targets;
+}
+
 Result<std::vector<Target>> planTargets(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options) {
     const auto& tensors = source.tensors();
     std::vector<Target> targets;
+    if (options.maxShardBytes > 0 && !options.reshard) return shardTargets(source, plan, options);
     if (!options.reshard) {
         Target target;
         target.file = options.outputFile;
@@ -205,7 +224,7 @@ Status openSinks(std::vector<Target>& targets, const ModelSource& source, const 
         }
         std::vector<SafetensorsTensor> declared;
         for (size_t i = 0; i < tensors.size(); ++i)
-            if (!plan.dropped[i])
+            if (!plan.dropped[i] && target.placements[i].held)
                 declared.push_back({tensors[i].name, tensors[i].dtype, target.placements[i].dims, target.placements[i].bytes});
         auto writer =
             SafetensorsWriter::create(target.file, inputs, {{"format", "ms"}}, std::move(declared), publishMode);
@@ -334,6 +353,13 @@ Result<std::vector<double>> pairScalings(const LoraPlan& plan, const ScalingSpec
         scalings[p] = *s;
     }
     return scalings;
+}
+
+ShardPlan planOutputShards(const ModelSource& source, const LoraPlan& plan, uint64_t maxShardBytes) {
+    std::vector<uint64_t> sizes;
+    for (size_t i = 0; i < source.tensors().size(); ++i)
+        if (!plan.dropped[i]) sizes.push_back(source.tensors()[i].byteSize);
+    return planShards(sizes, maxShardBytes);
 }
 
 CreatedDirectories::~CreatedDirectories() {
@@ -510,6 +536,7 @@ Status writeBlock(MergeRun& run, const StreamView& v, const Block& block) {
     const auto* mergedPair = v.mergedPairOf(i);
     for (auto& target : run.targets) {
         const auto& placement = target.placements[i];
+        if (!placement.held) continue;
         const bool rawCopy =
             block.rowBegin < 0 || (placement.whole && target.ckpt && !mergedPair && run.source->rawRecords(i));
         if (rawCopy) {
@@ -591,7 +618,7 @@ Status openTargets(MergeRun& run, ThrottledProgress& progress, const CancelToken
     run.state.itemsTotal = run.plan.tensorsToWrite;
     for (const auto& target : run.targets)
         for (size_t i = 0; i < source.tensors().size(); ++i)
-            if (!run.plan.dropped[i]) run.state.bytesTotal += target.placements[i].bytes;
+            if (!run.plan.dropped[i] && target.placements[i].held) run.state.bytesTotal += target.placements[i].bytes;
     return {};
 }
 
@@ -663,6 +690,29 @@ Status mergeVerifyStage(MergeRun& run, ThrottledProgress& progress, const Cancel
     });
 }
 
+namespace {
+
+// model.safetensors.index.json beside the shards, published last (huggingface_hub writes no index for
+// a single shard).
+Status publishShardIndex(MergeRun& run) {
+    if (run.options.maxShardBytes == 0 || run.targets.size() < 2) return {};
+    const auto& tensors = run.source->tensors();
+    std::vector<std::string> names;
+    for (size_t i = 0; i < tensors.size(); ++i)
+        if (!run.plan.dropped[i]) names.push_back(tensors[i].name);
+    const auto shards = planOutputShards(*run.source, run.plan, run.options.maxShardBytes);
+    const auto text = shardIndexJson(names, shards);
+    const auto path = run.targets.front().file.parent_path() / "model.safetensors.index.json";
+    auto file = AtomicOutputFile::create(path, run.options.overwrite ? Publish::Replace : Publish::NoClobber);
+    if (!file) return std::unexpected(file.error());
+    if (auto st = file->write(std::as_bytes(std::span(text.data(), text.size()))); !st) return st;
+    if (auto st = file->commit(); !st) return st;
+    run.report.outputFiles.push_back(path);
+    return {};
+}
+
+}  // namespace
+
 Status mergePublishStage(MergeRun& run, ThrottledProgress& progress) {
     return guardStage(&run, [&]() -> Status {
         report(run, Stage::Publishing, progress);
@@ -673,6 +723,11 @@ Status mergePublishStage(MergeRun& run, ThrottledProgress& progress) {
                 return st;
             }
             run.report.outputFiles.push_back(run.targets[k].file);
+        }
+        if (auto st = publishShardIndex(run); !st) {
+            std::error_code ec;
+            for (const auto& file : run.report.outputFiles) std::filesystem::remove(file, ec);  // all or nothing
+            return st;
         }
         run.created.keep = true;
         run.report.outputFile = run.report.outputFiles.front();

@@ -4,6 +4,7 @@
 
 #include "lms/LoraPlan.h"
 #include "lms/Progress.h"
+#include "lms/Sharding.h"
 #include "lms/Source.h"
 #include "lms/Strategy.h"
 
@@ -61,6 +62,9 @@ struct MergeOptions {
     // Replace existing output files. Without it the refusal happens when publishing, atomically
     // (no-clobber link/rename), with AtomicOutputFile's "already exists" error naming the file.
     bool overwrite = false;
+    // With Safetensors output: split into shards of at most this many tensor-data bytes, as
+    // huggingface_hub does (Sharding.h), plus model.safetensors.index.json; 0: one file.
+    uint64_t maxShardBytes = 0;
     // Progress reports are passed on at most this often (stage changes always); 0: every report.
     std::chrono::milliseconds progressInterval{100};
 };
@@ -99,6 +103,9 @@ Status checkPlanMergeable(const ModelSource& source, const LoraPlan& plan, const
 Result<std::vector<double>> pairScalings(const LoraPlan& plan, const ScalingSpec& scaling);
 // The output must not be an input, nor sit in the folder of one.
 Status checkOutputLocation(const ModelSource& source, const std::filesystem::path& output);
+// The shards of a sharded output (options.maxShardBytes): the kept tensors of `plan`, split as
+// huggingface_hub splits them (Sharding.h).
+ShardPlan planOutputShards(const ModelSource& source, const LoraPlan& plan, uint64_t maxShardBytes);
 
 // Adds s·(B·A) (or its transpose) to the base, in float32, rounding once to the base dtype.
 // `base` is the base tensor's bytes in `baseType`; A and B in their own types. Exposed for tests.

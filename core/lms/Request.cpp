@@ -122,6 +122,16 @@ void resolvePlan(const MergeRequest& request, ResolvedJob& job, std::vector<Refu
     }
 }
 
+// A sharded output is the shard files (and the index when there are several) in the output folder.
+void resolveShards(ResolvedJob& job) {
+    if (job.options.maxShardBytes == 0 || job.options.reshard || job.outputFiles.empty()) return;
+    const auto dir = job.options.outputFile.parent_path();
+    const auto shards = planOutputShards(*job.source, job.plan, job.options.maxShardBytes);
+    job.outputFiles.clear();
+    for (const auto& name : shards.fileNames) job.outputFiles.push_back(dir / name);
+    if (shards.fileNames.size() > 1) job.outputFiles.push_back(dir / "model.safetensors.index.json");
+}
+
 void resolveOutputs(const MergeRequest& request, ResolvedJob& job, std::vector<Refusal>& out) {
     for (const auto& file : job.outputFiles) {
         if (auto st = checkOutputLocation(*job.source, file); !st) {
@@ -192,6 +202,7 @@ Resolution resolve(const MergeRequest& request, std::shared_ptr<const ModelSourc
     }
     job.source = std::move(opened);
     resolvePlan(request, job, out);
+    resolveShards(job);
     resolveOutputs(request, job, out);
     resolution.job = std::move(job);
     return resolution;

@@ -26,6 +26,7 @@ struct Placement {
     Box box;
     std::vector<int64_t> dims;      // dims to write
     uint64_t bytes = 0;
+    bool held = true;               // false: another output file (shard) holds this tensor
 };
 
 // A pair that was merged: indexes into source.tensors() and the scaling used.

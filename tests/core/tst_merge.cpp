@@ -3,6 +3,7 @@
 #include "TestSupport.h"
 #include "lms/Job.h"
 #include "lms/Merge.h"
+#include "lms/ShardFolder.h"
 #include "lms/MergeStages.h"
 #include "lms/Strategy.h"
 
@@ -357,6 +358,61 @@ private slots:
             for (size_t row = 0; row < 4; ++row) QCOMPARE(column[row], embedding[row * 2 + size_t(rank)]);
             QCOMPARE((*file)->find("global_step")->dims, std::vector<int64_t>{1});  // no layout: whole
         }
+    }
+
+    // Sharded safetensors output: shards as huggingface_hub splits them, each tensor exactly once
+    // and merged as in the single file, the index last; nothing is left when a shard exists.
+    void shardsTheOutput_data() {
+        QTest::addColumn<qulonglong>("limit");
+        QTest::addColumn<int>("files");  // shards + index (1: a single model.safetensors)
+        QTest::newRow("every tensor its own shard") << 1ull << 5;     // 4 kept tensors + index
+        QTest::newRow("weight alone, the rest together") << 1000ull << 3;
+        QTest::newRow("everything fits") << 1000000ull << 1;
+    }
+    void shardsTheOutput() {
+        QFETCH(qulonglong, limit);
+        QFETCH(int, files);
+        auto m = makeModel("Float32", 40, 24, 4, false);
+        const auto input = dir() / ("shard-in-" + std::to_string(limit)) / "model.ckpt";
+        writeCheckpoint(input, m.tensors);
+        auto source = openFullSource(input);
+        QVERIFY(source);
+        MergeOptions options;
+        options.scaling.scaling = 2;
+        options.verify = true;
+        options.format = OutputFormat::Safetensors;
+        options.maxShardBytes = limit;
+        const auto outDir = dir() / ("shard-out-" + std::to_string(limit));
+        options.outputFile = outDir / "rank_0" / "checkpoint_0.safetensors";
+        auto report = runMerge(**source, options);
+        QVERIFY2(report, report ? "" : report.error().describe().c_str());
+        const auto names = listFiles(outDir);
+        QCOMPARE(int(names.size()), files);
+        QCOMPARE(report->outputFiles.size(), size_t(files));
+        if (files == 1) QCOMPARE(names.front(), std::string("rank_0/model.safetensors"));
+        else QCOMPARE(names.back(), std::string("rank_0/model.safetensors.index.json"));
+        auto folder = files == 1 ? openFullSource(outDir / "rank_0" / "model.safetensors")
+                                 : openShardFolderSource(outDir / "rank_0");
+        QVERIFY2(folder, folder ? "" : folder.error().describe().c_str());
+        std::vector<std::string> got;
+        for (const auto& t : (*folder)->tensors()) got.push_back(t.name);
+        QCOMPARE(got.size(), size_t(4));
+        const auto merged = reference(m.w, m.a, m.b, 40, 24, 4, 2.0, false);
+        for (size_t i = 0; i < got.size(); ++i) {
+            if (got[i] != "model.l0.wq.weight") continue;
+            std::vector<std::byte> bytes((*folder)->tensors()[i].byteSize);
+            QVERIFY((*folder)->read(i, bytes, nullptr));
+            const auto values = bytesToFloats(DType::Float32, bytes);
+            for (size_t k = 0; k < values.size(); ++k)
+                QVERIFY(std::abs(values[k] - merged[k]) <= 1e-5f * (1 + std::abs(values[k])));
+        }
+        // A second run without overwrite refuses at publish and leaves the first output as it was.
+        const auto before = treeDigest(outDir);
+        auto again = runMerge(**source, options);
+        QVERIFY(!again);
+        QVERIFY2(QString::fromStdString(again.error().message).contains(QStringLiteral("already exists")),
+                 again.error().describe().c_str());
+        QCOMPARE(treeDigest(outDir), before);
     }
 
     // A NaN already in a base weight fails the run while streaming, with or without verification,

@@ -35,7 +35,7 @@ EXPECTED_ERRORS = {
 # the run generates them in a second call after the established ones.
 SUPPORTED_NEWER = ["bad_unrecognised_lora", "peft_adapter_infix",
                    "ck2_iteration_tp2", "ck2_no_metadata", "ck2_bad_tp2_no_metadata",
-                   "unified_hf_index", "unified_ms_name_map"]
+                   "unified_hf_index", "unified_ms_name_map", "sharded_output"]
 
 
 def fingerprint(root):
@@ -60,6 +60,8 @@ def command_for(binary, scenario_dir, spec, dst):
         cmd += ["--save_format", spec["output_format"]]
     if spec.get("dst_strategy"):
         cmd += ["--dst_ckpt_strategy", os.path.join(scenario_dir, spec["dst_strategy"])]
+    if spec.get("max_shard_bytes"):
+        cmd += ["--max_shard_size", str(spec["max_shard_bytes"])]
     return cmd
 
 
@@ -93,7 +95,9 @@ def run_scenario(binary, fixtures, scenario_dir, spec, work):
     ignore = [] if spec.get("order_matters", True) else ["--ignore-order"]
     scenario_json = os.path.join(scenario_dir, "scenario.json")
     expected = os.path.join(scenario_dir, spec["expected_ckpt"])
-    if spec.get("dst_strategy"):
+    if spec.get("compare") == "compare-sharded":
+        check = [fixtures, "compare-sharded", os.path.join(dst, "rank_0"), expected, "--scenario", scenario_json] + ignore
+    elif spec.get("dst_strategy"):
         check = [fixtures, "compare-dir", dst, expected, "--scenario", scenario_json] + ignore
     else:
         out_dir = os.path.join(dst, "rank_0")

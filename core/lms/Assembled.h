@@ -31,7 +31,7 @@ struct AssembledTensor {
 // and builds the source. Errors name the file and the parameter: the shard for a piece that does
 // not match what it stores, `indexFile` (the metadata or map that placed the pieces) for a gap or an
 // overlap. `description` is the one line ModelSource::description() returns.
-Result<std::unique_ptr<ModelSource>> makeAssembledSource(std::string description, const std::filesystem::path& indexFile,
+[[nodiscard]] Result<std::unique_ptr<ModelSource>> makeAssembledSource(std::string description, const std::filesystem::path& indexFile,
                                                          std::vector<std::shared_ptr<CheckpointFile>> files,
                                                          std::vector<AssembledTensor> tensors);
 

@@ -61,7 +61,7 @@ class CheckpointFile {
 public:
     // Phase 1. Fails with Malformed (naming the byte offset) on truncated or foreign files,
     // Unsupported on encrypted ones. Honours `cancel` between records.
-    static Result<std::shared_ptr<CheckpointFile>> open(const std::filesystem::path& path,
+    [[nodiscard]] static Result<std::shared_ptr<CheckpointFile>> open(const std::filesystem::path& path,
                                                         const CancelToken* cancel = nullptr);
 
     const std::string& path() const { return file_.path(); }
@@ -76,20 +76,20 @@ public:
 
     // Phase 2: the parameter's content bytes (chunks concatenated). out.size() must equal
     // info.byteSize.
-    Status readTensor(const TensorInfo& info, std::span<std::byte> out) const;
-    Result<std::vector<std::byte>> readTensor(const TensorInfo& info) const;
+    [[nodiscard]] Status readTensor(const TensorInfo& info, std::span<std::byte> out) const;
+    [[nodiscard]] Result<std::vector<std::byte>> readTensor(const TensorInfo& info) const;
     // `out.size()` content bytes of the parameter starting at content offset `offset` (across
     // chunk boundaries).
-    Status readRange(const TensorInfo& info, uint64_t offset, std::span<std::byte> out) const;
+    [[nodiscard]] Status readRange(const TensorInfo& info, uint64_t offset, std::span<std::byte> out) const;
 
     // Recomputes the CRC-32 of the records and compares it with the trailer (a no-op without
     // one). Reads the file once in bounded blocks.
-    Status verifyCrc(const CancelToken* cancel = nullptr) const;
+    [[nodiscard]] Status verifyCrc(const CancelToken* cancel = nullptr) const;
 
 private:
     CheckpointFile() = default;
-    Status indexCkpt(const CancelToken* cancel);
-    Status indexSafetensors();
+    [[nodiscard]] Status indexCkpt(const CancelToken* cancel);
+    [[nodiscard]] Status indexSafetensors();
 
     InputFile file_;
     CheckpointFormat format_ = CheckpointFormat::Ckpt;

@@ -30,17 +30,17 @@ bool looksLikeCheckpoint2(const std::filesystem::path& dir);
 
 // The iteration folder a save root's tracker names, or `dir` itself when it is an iteration
 // folder. Errors: the tracker holds no number, or names a folder that does not exist.
-Result<std::filesystem::path> checkpoint2IterationDir(const std::filesystem::path& dir);
+[[nodiscard]] Result<std::filesystem::path> checkpoint2IterationDir(const std::filesystem::path& dir);
 
 // Opens the model files of the iteration as one full model (reassembled through metadata.json when
 // there is one). `notes` receives which iteration was chosen and what was skipped.
-Result<std::unique_ptr<ModelSource>> openCheckpoint2Source(const std::filesystem::path& dir,
+[[nodiscard]] Result<std::unique_ptr<ModelSource>> openCheckpoint2Source(const std::filesystem::path& dir,
                                                            std::vector<std::string>* notes = nullptr,
                                                            const CancelToken* cancel = nullptr);
 
 // Element offset of a block: unravel `sliceId` over `fragments` (row-major, last axis fastest)
 // times `localShape`. Errors when the id is outside the grid. Exposed for tests.
-Result<std::vector<int64_t>> sliceOffset(int64_t sliceId, std::span<const int64_t> fragments,
+[[nodiscard]] Result<std::vector<int64_t>> sliceOffset(int64_t sliceId, std::span<const int64_t> fragments,
                                          std::span<const int64_t> localShape);
 
 }  // namespace lms

@@ -20,19 +20,19 @@ class CheckpointWriter final : public TensorSink {
 public:
     // `inputs` are files that must never be overwritten (the sources of this run); `mode` says
     // whether publishing may replace an existing file (AtomicOutputFile).
-    static Result<CheckpointWriter> create(const std::filesystem::path& finalPath,
+    [[nodiscard]] static Result<CheckpointWriter> create(const std::filesystem::path& finalPath,
                                            const std::vector<std::filesystem::path>& inputs,
                                            Publish mode = Publish::Replace);
 
     // Whole tensor at once.
-    Status writeTensor(std::string_view name, std::string_view typeName, std::span<const int64_t> dims,
+    [[nodiscard]] Status writeTensor(std::string_view name, std::string_view typeName, std::span<const int64_t> dims,
                        std::span<const std::byte> content);
     // Streaming: begin with the total size, then append exactly that many bytes in any pieces.
-    Status beginTensor(std::string_view name, std::string_view typeName, std::span<const int64_t> dims,
+    [[nodiscard]] Status beginTensor(std::string_view name, std::string_view typeName, std::span<const int64_t> dims,
                        uint64_t totalBytes) override;
-    Status append(std::span<const std::byte> data) override;
+    [[nodiscard]] Status append(std::span<const std::byte> data) override;
     // Copies a tensor's records byte-identical from a .ckpt file.
-    Status copyRecords(const CheckpointFile& source, const TensorInfo& info);
+    [[nodiscard]] Status copyRecords(const CheckpointFile& source, const TensorInfo& info);
 
     // Records are cut at this many content bytes (spec §1.3); tests use small values.
     void setMaxChunkBytes(uint64_t bytes) { maxChunkBytes_ = bytes ? bytes : kMaxChunkBytes; }
@@ -40,14 +40,14 @@ public:
     const std::filesystem::path& finalPath() const { return out_.finalPath(); }
     // finish() completes the temp file (so it can be verified), publish() renames it into place;
     // commit() does both. Until published, destroying the writer removes the temp file.
-    Status finish() override;
-    Status publish() override { return out_.publish(); }
-    Status commit() override;
+    [[nodiscard]] Status finish() override;
+    [[nodiscard]] Status publish() override { return out_.publish(); }
+    [[nodiscard]] Status commit() override;
     const std::filesystem::path& tempPath() const override { return out_.tempPath(); }
     void abandon() override { out_.abandon(); }
 
 private:
-    Status startChunk();
+    [[nodiscard]] Status startChunk();
     AtomicOutputFile out_;
     std::string name_, typeName_;
     std::vector<int64_t> dims_;

@@ -22,6 +22,6 @@ struct DemoInfo {
     int loraRank = 4;
 };
 
-Result<DemoInfo> writeDemo(const std::filesystem::path& dir);
+[[nodiscard]] Result<DemoInfo> writeDemo(const std::filesystem::path& dir);
 
 }  // namespace lms

@@ -36,7 +36,7 @@ struct DiffReport {
 
 // Compares every tensor of `a` with the tensor of the same name in `b`. Honours `cancel` between
 // blocks; reports progress over the bytes of the tensors compared. Errors come from reading.
-Result<DiffReport> diffModels(const ModelSource& a, const ModelSource& b, const ProgressCallback& progress = {},
+[[nodiscard]] Result<DiffReport> diffModels(const ModelSource& a, const ModelSource& b, const ProgressCallback& progress = {},
                               const CancelToken* cancel = nullptr, uint64_t blockBytes = 8u << 20);
 
 }  // namespace lms

@@ -46,7 +46,7 @@ struct RankEntry {
 // The rank folders of `modelDir` in numeric order and what each contributes (pickRankCheckpoint,
 // with `nameGlob` as --ckpt-name). Errors only when the folder cannot be listed or two folders
 // name the same rank.
-Result<std::vector<RankEntry>> discoverRanks(const std::filesystem::path& modelDir, const std::string& nameGlob = {});
+[[nodiscard]] Result<std::vector<RankEntry>> discoverRanks(const std::filesystem::path& modelDir, const std::string& nameGlob = {});
 
 // The strategy of a distributed checkpoint found near `modelDir`: first a folder of strategy
 // files (modelDir/strategy, modelDir/ckpt_strategy, modelDir/output/strategy, ../strategy; the

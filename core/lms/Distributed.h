@@ -72,13 +72,13 @@ struct RankFolder {
 
 // The rank_<n> folders directly under `modelDir`, ascending by n. Errors: Io when the folder
 // cannot be listed, Malformed when two folders name the same rank (rank_1 and rank_01).
-Result<std::vector<RankFolder>> findRankFolders(const std::filesystem::path& modelDir);
+[[nodiscard]] Result<std::vector<RankFolder>> findRankFolders(const std::filesystem::path& modelDir);
 
 // The checkpoint file of one rank folder: the .ckpt/.safetensors file matching `nameGlob`
 // (fnmatch), or the lexicographically last one when `nameGlob` is empty. `candidates`
 // receives how many files were eligible. Errors: NotFound (no file / no match), InvalidArgument
 // (the folder mixes .ckpt and .safetensors files and no glob chooses).
-Result<std::filesystem::path> pickRankCheckpoint(const std::filesystem::path& rankDir,
+[[nodiscard]] Result<std::filesystem::path> pickRankCheckpoint(const std::filesystem::path& rankDir,
                                                  const std::string& nameGlob, size_t* candidates = nullptr);
 
 // One rank's checkpoint file as used by a DistributedSource.
@@ -121,12 +121,12 @@ public:
 // from the files); reportNotes() of the source says what the replica check found. Errors name
 // the file or rank folder and the parameter concerned; an error about a rank file whose folder
 // held several checkpoints also says which one was used and why.
-Result<std::unique_ptr<DistributedSource>> openDistributedModel(const DistributedOptions& options,
+[[nodiscard]] Result<std::unique_ptr<DistributedSource>> openDistributedModel(const DistributedOptions& options,
                                                                 std::vector<std::string>* notes = nullptr,
                                                                 const CancelToken* cancel = nullptr);
 
 // The same, as a plain ModelSource.
-Result<std::unique_ptr<ModelSource>> openDistributedSource(const DistributedOptions& options,
+[[nodiscard]] Result<std::unique_ptr<ModelSource>> openDistributedSource(const DistributedOptions& options,
                                                            std::vector<std::string>* notes = nullptr,
                                                            const CancelToken* cancel = nullptr);
 

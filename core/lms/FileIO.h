@@ -15,7 +15,7 @@ namespace lms {
 
 class InputFile {
 public:
-    static Result<InputFile> open(const std::filesystem::path& path);
+    [[nodiscard]] static Result<InputFile> open(const std::filesystem::path& path);
     InputFile() = default;
     InputFile(InputFile&& other) noexcept;
     InputFile& operator=(InputFile&& other) noexcept;
@@ -27,7 +27,7 @@ public:
     uint64_t size() const { return size_; }
     int fd() const { return fd_; }
     // Reads exactly out.size() bytes at `offset`; an error if the file is shorter or the read fails.
-    Status readAt(uint64_t offset, std::span<std::byte> out) const;
+    [[nodiscard]] Status readAt(uint64_t offset, std::span<std::byte> out) const;
 
 private:
     int fd_ = -1;
@@ -51,7 +51,7 @@ enum class Publish {
 // Errors name the final path (the file the user asked for), never the temp name.
 class AtomicOutputFile {
 public:
-    static Result<AtomicOutputFile> create(const std::filesystem::path& finalPath,
+    [[nodiscard]] static Result<AtomicOutputFile> create(const std::filesystem::path& finalPath,
                                            Publish mode = Publish::Replace);
     AtomicOutputFile() = default;
     AtomicOutputFile(AtomicOutputFile&& other) noexcept;
@@ -60,10 +60,10 @@ public:
     AtomicOutputFile& operator=(const AtomicOutputFile&) = delete;
     ~AtomicOutputFile();
 
-    Status write(std::span<const std::byte> data);
+    [[nodiscard]] Status write(std::span<const std::byte> data);
     // Appends `length` bytes of `source` from `offset` (copy_file_range when the kernel allows,
     // otherwise a bounded read/write loop).
-    Status copyFrom(const InputFile& source, uint64_t offset, uint64_t length);
+    [[nodiscard]] Status copyFrom(const InputFile& source, uint64_t offset, uint64_t length);
     uint64_t bytesWritten() const { return written_; }
     const std::filesystem::path& finalPath() const { return finalPath_; }
     // A path that opens the unpublished file for reading (verification): the unique temp name, or
@@ -72,16 +72,16 @@ public:
     bool isUnnamed() const { return unnamed_; }
     // finish() flushes, fsyncs (and for a named temp closes) the file; publish() puts it under the
     // final name. commit() does both. Until publish() succeeds, destruction or abandon() removes it.
-    Status finish();
-    Status publish();
-    Status commit();
+    [[nodiscard]] Status finish();
+    [[nodiscard]] Status publish();
+    [[nodiscard]] Status commit();
     void abandon();  // removes the temp file now
 
 private:
-    Status flushBuffer();
-    Status writeAll(std::span<const std::byte> data);
-    Status publishUnnamed();
-    Status publishNamed();
+    [[nodiscard]] Status flushBuffer();
+    [[nodiscard]] Status writeAll(std::span<const std::byte> data);
+    [[nodiscard]] Status publishUnnamed();
+    [[nodiscard]] Status publishNamed();
     void syncFolder() const;
     int fd_ = -1;
     bool pending_ = false;   // a temp file exists that is not yet published
@@ -100,7 +100,7 @@ inline constexpr const char* kOutputExistsMessage =
 // Bytes available to an unprivileged user on the file system holding `path` (statvfs f_bavail ×
 // f_frsize); `path` may be a file or a folder that does not exist yet (its nearest existing
 // ancestor is asked).
-Result<uint64_t> freeSpace(const std::filesystem::path& path);
+[[nodiscard]] Result<uint64_t> freeSpace(const std::filesystem::path& path);
 
 // True if both paths name the same existing file (same device and inode).
 bool sameFile(const std::filesystem::path& a, const std::filesystem::path& b);

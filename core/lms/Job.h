@@ -26,7 +26,7 @@ struct SourceSpec {
 };
 
 // Opens a full or distributed source. `notes` receives sentences worth telling the user.
-Result<std::unique_ptr<ModelSource>> openSource(const SourceSpec& spec, std::vector<std::string>* notes = nullptr,
+[[nodiscard]] Result<std::unique_ptr<ModelSource>> openSource(const SourceSpec& spec, std::vector<std::string>* notes = nullptr,
                                                 const CancelToken* cancel = nullptr);
 
 // The base model followed by the LoRA tensors of a LoRA-only adapter (every name with a LoRA
@@ -34,7 +34,7 @@ Result<std::unique_ptr<ModelSource>> openSource(const SourceSpec& spec, std::vec
 // without a marker (epoch_num, global_step, loss_scale, ...) are left out with one note in
 // `notes`. Refuses any other tensor (all are listed, the first is the error's parameter) and LoRA
 // names that the base already has.
-Result<std::unique_ptr<ModelSource>> combineWithAdapter(std::unique_ptr<ModelSource> base,
+[[nodiscard]] Result<std::unique_ptr<ModelSource>> combineWithAdapter(std::unique_ptr<ModelSource> base,
                                                         std::unique_ptr<ModelSource> adapter,
                                                         std::vector<std::string>* notes = nullptr);
 

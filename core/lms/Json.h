@@ -83,7 +83,7 @@ public:
     std::optional<double> asDouble() const;
     // The exact integer, refused (Malformed, message names the value) when the value is not an
     // integer or lies outside [min, max].
-    Result<int64_t> asInt64(int64_t min = std::numeric_limits<int64_t>::min(),
+    [[nodiscard]] Result<int64_t> asInt64(int64_t min = std::numeric_limits<int64_t>::min(),
                             int64_t max = std::numeric_limits<int64_t>::max()) const;
     const std::string* asString() const { return std::get_if<std::string>(&value_); }
     const Array* asArray() const { return std::get_if<Array>(&value_); }
@@ -130,7 +130,7 @@ private:
 
 // Parses one JSON document (rules at the top of this file). Errors: Malformed with the byte
 // offset of the problem inside `text`; the message names what was expected.
-Result<JsonValue> parseJson(std::string_view text);
+[[nodiscard]] Result<JsonValue> parseJson(std::string_view text);
 
 // Compact JSON (no spaces), members in stored order. Strings are escaped like Python's
 // json.dumps(ensure_ascii=False): '"', '\\', \b \f \n \r \t, other controls as \u00xx, and

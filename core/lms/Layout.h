@@ -55,15 +55,15 @@ std::vector<int64_t> replicaGroup(const ParamLayout& layout, int64_t localRank);
 // k, the number of dim-0 optimizer-shard pieces: 1 when optimizer sharding is inactive; the
 // replica-group size for opt_weight_shard_size -1. Error (Malformed, naming the parameter)
 // when k does not divide the replica group.
-Result<int64_t> optShardPieces(const ParamLayout& layout);
+[[nodiscard]] Result<int64_t> optShardPieces(const ParamLayout& layout);
 
 // The part of the full tensor that local rank `localRank` stores. Errors name the parameter:
 // tensor_map length differs from the shape, a dimension does not divide evenly, a bad rank.
-Result<Box> rankSlice(const ParamLayout& layout, std::span<const int64_t> fullShape, int64_t localRank);
+[[nodiscard]] Result<Box> rankSlice(const ParamLayout& layout, std::span<const int64_t> fullShape, int64_t localRank);
 
 // The full shape from one rank's stored shape (spec §4.9): N_i = s_i * t_i, and dim 0 also
 // times k with optimizer sharding. Errors when the dimension counts disagree or on overflow.
-Result<std::vector<int64_t>> inferFullShape(const ParamLayout& layout, std::span<const int64_t> storedShape);
+[[nodiscard]] Result<std::vector<int64_t>> inferFullShape(const ParamLayout& layout, std::span<const int64_t> storedShape);
 
 // A distinct piece of a parameter and the ranks storing it (ascending).
 struct SlicePiece {
@@ -73,16 +73,16 @@ struct SlicePiece {
 
 // Every distinct piece of a parameter of `fullShape`, sorted by box, with the LOCAL ranks
 // (0..D-1) holding each. The pieces cover the tensor exactly once (checked).
-Result<std::vector<SlicePiece>> localSlicePieces(const ParamLayout& layout,
+[[nodiscard]] Result<std::vector<SlicePiece>> localSlicePieces(const ParamLayout& layout,
                                                  std::span<const int64_t> fullShape);
 // The same with GLOBAL ranks: every stage s in layout.stages contributes s * D + local.
 // This is what a user interface shows for one parameter: the slices and who holds them.
-Result<std::vector<SlicePiece>> globalSlicePieces(const ParamLayout& layout,
+[[nodiscard]] Result<std::vector<SlicePiece>> globalSlicePieces(const ParamLayout& layout,
                                                   std::span<const int64_t> fullShape);
 
 // Checks that `boxes` lie inside `fullShape` and cover every element exactly once. The error
 // (Mismatch, naming `parameter`) describes the first uncovered or doubly covered region.
-Status checkExactCover(std::span<const Box> boxes, std::span<const int64_t> fullShape,
+[[nodiscard]] Status checkExactCover(std::span<const Box> boxes, std::span<const int64_t> fullShape,
                        std::string_view parameter);
 
 // Calls fn(sliceByteOffset, fullByteOffset, byteCount) for each maximal contiguous run of

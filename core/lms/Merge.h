@@ -24,16 +24,16 @@ struct ScalingSpec {
     std::optional<double> rank;
     bool isSet() const { return scaling.has_value() || alpha.has_value(); }
     // The scaling for a pair of rank r; error if nothing was given or the rank is 0.
-    Result<double> scalingFor(int64_t pairRank) const;
+    [[nodiscard]] Result<double> scalingFor(int64_t pairRank) const;
 };
 
 // Parses a scaling as MindFormers' --lora_scaling does (Python float(): surrounding whitespace and a
 // leading + or - allowed; a negative scaling subtracts the adapter) or "ALPHA/RANK" such as "16/8"
 // (as written in the MindFormers docs) where RANK must be a positive integer. Refuses what is not a
 // finite number: "inf", "nan", "1e999", "1e308/1e-308" (the quotient overflows).
-Result<double> parseScalingText(std::string_view text);
+[[nodiscard]] Result<double> parseScalingText(std::string_view text);
 // Parses --lora_rank: a positive integer ("8", "+8"); "8.5", "0", "-4" are refused.
-Result<double> parseLoraRank(std::string_view text);
+[[nodiscard]] Result<double> parseLoraRank(std::string_view text);
 
 enum class OutputFormat { Ckpt, Safetensors };
 
@@ -91,25 +91,25 @@ std::filesystem::path rankOutputFile(const std::filesystem::path& dir, const std
 // allowNoLora), when the scaling is not given, or when the output would overwrite an input. Cancel
 // stops within one parameter and leaves no output and no temp file; so does any failure, out of
 // memory included. `progress` is throttled here (options.progressInterval); front ends need not throttle.
-Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& options,
+[[nodiscard]] Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& options,
                              const ProgressCallback& progress = {}, const CancelToken* cancel = nullptr);
 
 // The refusals runMerge makes before it writes anything, exposed so that resolve() (Request.h)
 // reports the same sentences up front. None of them touches the disk.
 // Nothing to merge into (only LoRA tensors), pair problems unless `options.skipInvalid`, or no LoRA
 // pair to merge in a run that does not convert either (unless `options.allowNoLora`).
-Status checkPlanMergeable(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options);
+[[nodiscard]] Status checkPlanMergeable(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options);
 // The scaling of every pair of `plan` (0 for pairs not merged); error when none was given.
-Result<std::vector<double>> pairScalings(const LoraPlan& plan, const ScalingSpec& scaling);
+[[nodiscard]] Result<std::vector<double>> pairScalings(const LoraPlan& plan, const ScalingSpec& scaling);
 // The output must not be an input, nor sit in the folder of one.
-Status checkOutputLocation(const ModelSource& source, const std::filesystem::path& output);
+[[nodiscard]] Status checkOutputLocation(const ModelSource& source, const std::filesystem::path& output);
 // The shards of a sharded output (options.maxShardBytes): the kept tensors of `plan`, split as
 // huggingface_hub splits them (Sharding.h).
 ShardPlan planOutputShards(const ModelSource& source, const LoraPlan& plan, uint64_t maxShardBytes);
 
 // Adds s·(B·A) (or its transpose) to the base, in float32, rounding once to the base dtype.
 // `base` is the base tensor's bytes in `baseType`; A and B in their own types. Exposed for tests.
-Status mergePairInPlace(std::span<std::byte> base, DType baseType, int64_t out, int64_t in,
+[[nodiscard]] Status mergePairInPlace(std::span<std::byte> base, DType baseType, int64_t out, int64_t in,
                         bool transposed, std::span<const std::byte> a, DType aType,
                         std::span<const std::byte> b, DType bType, int64_t rank, double scaling);
 

@@ -64,15 +64,15 @@ struct MergeRun {
 // LoRA problems without skipInvalid, no scaling, layout errors, output over or beside an input),
 // creates missing output folders, verifies input CRCs (options.checkInputCrc) and opens one temp
 // output per target. `source` must outlive the run.
-Result<std::unique_ptr<MergeRun>> mergeTargetsStage(const ModelSource& source, const MergeOptions& options,
+[[nodiscard]] Result<std::unique_ptr<MergeRun>> mergeTargetsStage(const ModelSource& source, const MergeOptions& options,
                                                     ThrottledProgress& progress, const CancelToken* cancel = nullptr);
 // Streams every kept parameter into every target (a reader thread reads ahead and adds the
 // deltas, this thread writes), then finishes (fsyncs) every output.
-Status mergeStreamStage(MergeRun& run, ThrottledProgress& progress, const CancelToken* cancel = nullptr);
+[[nodiscard]] Status mergeStreamStage(MergeRun& run, ThrottledProgress& progress, const CancelToken* cancel = nullptr);
 // With options.verify, re-reads every finished output (see runMerge); otherwise does nothing.
-Status mergeVerifyStage(MergeRun& run, ThrottledProgress& progress, const CancelToken* cancel = nullptr);
+[[nodiscard]] Status mergeVerifyStage(MergeRun& run, ThrottledProgress& progress, const CancelToken* cancel = nullptr);
 // Publishes every output (no-clobber unless options.overwrite); if one fails, the ones already
 // published by this call are removed again, so a multi-file output is all or nothing.
-Status mergePublishStage(MergeRun& run, ThrottledProgress& progress);
+[[nodiscard]] Status mergePublishStage(MergeRun& run, ThrottledProgress& progress);
 
 }  // namespace lms

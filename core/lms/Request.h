@@ -126,7 +126,7 @@ Resolution resolve(const MergeRequest& request, std::shared_ptr<const ModelSourc
                    const CancelToken* cancel = nullptr);
 
 // Merges a resolved job (runMerge with job.options); errors name a file.
-Result<MergeReport> run(const ResolvedJob& job, const ProgressCallback& progress = {},
+[[nodiscard]] Result<MergeReport> run(const ResolvedJob& job, const ProgressCallback& progress = {},
                         const CancelToken* cancel = nullptr);
 
 }  // namespace lms

@@ -53,7 +53,7 @@ public:
     // names, invalid UTF-8, negative dims, a byte size that does not match the dims; Unsupported for a
     // dtype safetensors cannot hold such as "str"), refuses to overwrite any of `inputs`, then
     // creates the unique temp file (AtomicOutputFile, publishing per `mode`) and writes the header.
-    static Result<SafetensorsWriter> create(const std::filesystem::path& finalPath,
+    [[nodiscard]] static Result<SafetensorsWriter> create(const std::filesystem::path& finalPath,
                                             const std::vector<std::filesystem::path>& inputs,
                                             std::vector<std::pair<std::string, std::string>> metadata,
                                             std::vector<SafetensorsTensor> tensors,
@@ -64,16 +64,16 @@ public:
 
     // `name` must be the next declared tensor, `typeName` its tensor_type (tensorTypeName(dtype)),
     // `dims` its declared dims (or the written shape) and `totalBytes` its byte size.
-    Status beginTensor(std::string_view name, std::string_view typeName, std::span<const int64_t> dims,
+    [[nodiscard]] Status beginTensor(std::string_view name, std::string_view typeName, std::span<const int64_t> dims,
                        uint64_t totalBytes) override;
-    Status append(std::span<const std::byte> data) override;
+    [[nodiscard]] Status append(std::span<const std::byte> data) override;
     // Whole tensor at once: beginTensor + append.
-    Status writeTensor(std::string_view name, std::string_view typeName, std::span<const int64_t> dims,
+    [[nodiscard]] Status writeTensor(std::string_view name, std::string_view typeName, std::span<const int64_t> dims,
                        std::span<const std::byte> content);
     // Fails (InvalidArgument) unless every declared tensor was written completely.
-    Status commit() override;
-    Status finish() override;
-    Status publish() override { return out_.publish(); }
+    [[nodiscard]] Status commit() override;
+    [[nodiscard]] Status finish() override;
+    [[nodiscard]] Status publish() override { return out_.publish(); }
     const std::filesystem::path& tempPath() const override { return out_.tempPath(); }
     void abandon() override { out_.abandon(); }
     uint64_t bytesWritten() const override { return out_.bytesWritten(); }

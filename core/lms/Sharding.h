@@ -15,7 +15,7 @@ namespace lms {
 
 // "12000" (bytes) or a number with KB/MB/GB/TB, decimal as huggingface_hub reads it ("5GB" =
 // 5,000,000,000; "1.5MB" = 1,500,000; the unit is case-insensitive). Errors: anything else, or not > 0.
-Result<uint64_t> parseShardSize(std::string_view text);
+[[nodiscard]] Result<uint64_t> parseShardSize(std::string_view text);
 
 struct ShardPlan {
     std::vector<std::string> fileNames;  // one per shard, in shard order

@@ -41,12 +41,12 @@ public:
     virtual const std::vector<SourceTensor>& tensors() const = 0;
     // Reads the full tensor `index` (byteSize bytes) into `out`. Thread-compatible: concurrent
     // calls for different indexes are allowed.
-    virtual Status read(size_t index, std::span<std::byte> out, const CancelToken* cancel) const = 0;
+    [[nodiscard]] virtual Status read(size_t index, std::span<std::byte> out, const CancelToken* cancel) const = 0;
     // Reads rows [rowBegin, rowEnd) of the full tensor `index` (rows = dim 0, see rowCount()) into
     // `out` ((rowEnd - rowBegin) * rowBytes() bytes), so large tensors can stream through bounded
     // buffers. The default reads the whole tensor and copies the rows; sources override it to read
     // only what is needed.
-    virtual Status readRows(size_t index, int64_t rowBegin, int64_t rowEnd, std::span<std::byte> out,
+    [[nodiscard]] virtual Status readRows(size_t index, int64_t rowBegin, int64_t rowEnd, std::span<std::byte> out,
                             const CancelToken* cancel) const;
 
     // Verbatim records for `index`, when the tensor can be copied byte-identical from one file.
@@ -56,7 +56,7 @@ public:
     // Total bytes of the input files.
     virtual uint64_t inputBytes() const = 0;
     // Checks that can only run by reading bytes (e.g. CRC trailers); bounded memory.
-    virtual Status verifyInputs(const CancelToken* /*cancel*/) const { return {}; }
+    [[nodiscard]] virtual Status verifyInputs(const CancelToken* /*cancel*/) const { return {}; }
     // Sentences for the merge report about checks made when the source was opened (e.g. "replicas:
     // 84 replicated slices compared on 2 ranks, all identical"); runMerge adds them to its notes.
     virtual std::vector<std::string> reportNotes() const { return {}; }
@@ -75,7 +75,7 @@ int64_t rowCount(const SourceTensor& tensor);
 uint64_t rowBytes(const SourceTensor& tensor);  // byteSize / rowCount (0 when there are no rows)
 
 // A single full checkpoint file (.ckpt or .safetensors).
-Result<std::unique_ptr<ModelSource>> openFullSource(const std::filesystem::path& path,
+[[nodiscard]] Result<std::unique_ptr<ModelSource>> openFullSource(const std::filesystem::path& path,
                                                     const CancelToken* cancel = nullptr);
 std::unique_ptr<ModelSource> makeFullSource(std::shared_ptr<CheckpointFile> file);
 

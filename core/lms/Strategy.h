@@ -110,10 +110,10 @@ bool isMergedStrategyFileName(std::string_view fileName);
 // Parses strategy bytes. `fileName` only names the file in errors. Errors are Malformed (naming
 // the file, and the parameter when one is concerned) for foreign, truncated or inconsistent
 // content, including a file without any layout item.
-Result<Strategy> parseStrategy(std::span<const std::byte> bytes, std::string_view fileName,
+[[nodiscard]] Result<Strategy> parseStrategy(std::span<const std::byte> bytes, std::string_view fileName,
                                StrategyFormat format);
 // Reads and parses one strategy file (format by extension or content, see the top of this file).
-Result<Strategy> readStrategyFile(const std::filesystem::path& path);
+[[nodiscard]] Result<Strategy> readStrategyFile(const std::filesystem::path& path);
 
 // merge_pipeline_strategys (spec §3) done in memory: the per-rank strategy files of `dir`
 // (*.ckpt, or *.json; mixing both is an error; merged_ckpt_strategy* files are never read)
@@ -130,10 +130,10 @@ struct MergedStrategy {
     // The conventional output name: merged_ckpt_strategy.ckpt (or .json for JSON inputs).
     std::string_view defaultFileName() const;
 };
-Result<MergedStrategy> mergeStrategyFolder(const std::filesystem::path& dir);
+[[nodiscard]] Result<MergedStrategy> mergeStrategyFolder(const std::filesystem::path& dir);
 
 // Writes `bytes` to `path` atomically (temp file + rename), replacing an existing file.
-Status writeStrategyBytes(const std::filesystem::path& path, std::string_view bytes);
+[[nodiscard]] Status writeStrategyBytes(const std::filesystem::path& path, std::string_view bytes);
 
 // True when files may be created in `dir`: the process has write access AND the folder's mode
 // grants write permission to someone. The second condition keeps root (which ignores
@@ -149,7 +149,7 @@ bool isWritableFolder(const std::filesystem::path& dir);
 // The returned Strategy's `file` names the file actually used. `notes` may be null.
 // With writeMerged false a folder is merged in memory only and nothing is written anywhere (plan,
 // inspect, strategy show, opening in the studio); `file` then names the folder.
-Result<Strategy> loadStrategyArgument(const std::filesystem::path& fileOrDir,
+[[nodiscard]] Result<Strategy> loadStrategyArgument(const std::filesystem::path& fileOrDir,
                                       const std::filesystem::path& fallbackDir,
                                       std::vector<std::string>* notes, bool writeMerged = true);
 

@@ -22,16 +22,16 @@ public:
 
     // Starts the next parameter. `typeName` is the MindSpore tensor_type ("BFloat16", "Float32", ...)
     // and `dims` the stored dims; `totalBytes` is the content size that append() must deliver.
-    virtual Status beginTensor(std::string_view name, std::string_view typeName,
+    [[nodiscard]] virtual Status beginTensor(std::string_view name, std::string_view typeName,
                                std::span<const int64_t> dims, uint64_t totalBytes) = 0;
     // Appends content bytes of the current parameter; more than declared is an error.
-    virtual Status append(std::span<const std::byte> data) = 0;
+    [[nodiscard]] virtual Status append(std::span<const std::byte> data) = 0;
     // Checks that every parameter is complete, then publishes the file atomically.
-    virtual Status commit() = 0;
+    [[nodiscard]] virtual Status commit() = 0;
     // commit() in two steps, so the finished temp file can be verified before anyone sees it:
     // finish() checks completeness, flushes, fsyncs and closes; publish() renames into place.
-    virtual Status finish() = 0;
-    virtual Status publish() = 0;
+    [[nodiscard]] virtual Status finish() = 0;
+    [[nodiscard]] virtual Status publish() = 0;
     virtual const std::filesystem::path& tempPath() const = 0;
     // Discards the output (removes the temporary file) now.
     virtual void abandon() = 0;

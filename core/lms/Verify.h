@@ -49,13 +49,13 @@ double mergeTolerance(DType dtype, double base, double scaledMagnitude, int64_t 
 // Streaming check of an input: fails when `bytes`, rows [row0, ...) of source tensor `index`,
 // hold a NaN or an infinity. The error names the input file, the tensor and the position:
 // "<role> X in <file> holds NaN at [r, c]" (role: "base weight", "LoRA A", "LoRA B").
-Status checkInputFinite(const ModelSource& source, size_t index, std::string_view role,
+[[nodiscard]] Status checkInputFinite(const ModelSource& source, size_t index, std::string_view role,
                         std::span<const std::byte> bytes, int64_t row0 = 0);
 
 // Streaming check of merged rows [row0, ...) of base `index` (whose inputs were finite): fails
 // when a value is not finite, i.e. W + s·B·A left the range of the base dtype:
 // "W + s·B·A exceeds the Float16 range (±65504) at [r, c] of X".
-Status checkMergedInRange(const ModelSource& source, size_t index, std::span<const std::byte> bytes,
+[[nodiscard]] Status checkMergedInRange(const ModelSource& source, size_t index, std::span<const std::byte> bytes,
                           int64_t row0);
 
 // Re-opens `writtenFile` (the finished temp file; errors name `shownFile`, the final name) and
@@ -64,13 +64,13 @@ Status checkMergedInRange(const ModelSource& source, size_t index, std::span<con
 // (the whole tensor, or this rank's slice) in double from W, A and B,
 // reading only the sampled rows of W and B; the first sample is off the diagonal when the shape
 // allows, so a delta added transposed is caught.
-Status verifyOutput(const std::filesystem::path& writtenFile, const std::filesystem::path& shownFile,
+[[nodiscard]] Status verifyOutput(const std::filesystem::path& writtenFile, const std::filesystem::path& shownFile,
                     std::span<const Placement> placements, const ModelSource& source,
                     const LoraPlan& plan, std::span<const MergedPairRef> merged, const CancelToken* cancel);
 
 // Verifies `file`, a whole-model output of merging `source` with `options` (as runMerge does before
 // publishing, with the same plan and scalings), for outputs written or received elsewhere.
-Status verifyMergedFile(const std::filesystem::path& file, const ModelSource& source, const MergeOptions& options,
+[[nodiscard]] Status verifyMergedFile(const std::filesystem::path& file, const ModelSource& source, const MergeOptions& options,
                         const CancelToken* cancel = nullptr);
 
 }  // namespace lms

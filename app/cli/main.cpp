@@ -105,9 +105,8 @@ int main(int argc, char** argv) {
     global.verbose = flags.verbose;
     auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
     sink->set_pattern("loramerge: %^%l%$: %v");
-    auto logger = std::make_shared<spdlog::logger>("lms", sink);
-    logger->set_level(global.quiet ? spdlog::level::err : global.verbose ? spdlog::level::debug : spdlog::level::warn);
-    lms::setLogger(logger);
+    lms::addLogSink(sink);
+    lms::setLogLevel(global.quiet ? spdlog::level::err : global.verbose ? spdlog::level::debug : spdlog::level::warn);
 
     if (rest.empty()) {
         std::fputs(kUsage, stderr);

@@ -307,32 +307,19 @@ void TensorsTab::showSelected(const QModelIndex& proxyIndex) {
     m_statsCancel = std::make_shared<CancelToken>();
     auto token = m_statsCancel;
     auto source = m_loaded->source;
-    const DType dtype = entry->dtype;
-    const uint64_t bytes = entry->bytes;
     const QString name = entry->name;
     auto* watcher = new QFutureWatcher<StatsOutcome>(this);
     connect(watcher, &QFutureWatcher<StatsOutcome>::finished, this, [this, watcher, generation] {
         showStatistics(generation, watcher->result());
         watcher->deleteLater();
     });
-    watcher->setFuture(QtConcurrent::run([source, token, entryIndex, dtype, bytes, name] {
+    watcher->setFuture(QtConcurrent::run([source, token, entryIndex, name] {
         StatsOutcome outcome;
         outcome.name = name;
         QElapsedTimer timer;
         timer.start();
-        std::vector<std::byte> content;
-        try {
-            content.resize(size_t(bytes));
-        } catch (const std::bad_alloc&) {
-            outcome.error =
-                QCoreApplication::translate("TensorsTab", "Not enough memory to read this parameter.");
-            return outcome;
-        }
-        if (auto st = source->read(size_t(entryIndex), content, token.get()); !st) {
-            outcome.error = errorText(st.error());
-            return outcome;
-        }
-        auto stats = computeStatistics(dtype, content, 64, token.get());
+        // Row blocks through the source: no buffer of the parameter's size.
+        auto stats = computeStatistics(*source, size_t(entryIndex), 64, token.get());
         if (!stats) {
             outcome.error = errorText(stats.error());
             return outcome;

@@ -2,7 +2,7 @@
 // The Tensors tab: every parameter of the opened checkpoint in a sortable, filterable tree, and
 // for the selected parameter its statistics and histogram, computed on a worker thread.
 
-#include "TensorStats.h"
+#include "lms/TensorStats.h"
 #include "Workspace.h"
 #include "lms/LoraPlan.h"
 

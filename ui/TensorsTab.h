@@ -49,6 +49,8 @@ signals:
 
 private:
     struct StatsOutcome;
+    // The details pane (labels, statistics grid, histogram); sets the m_ widgets it creates.
+    QWidget* buildDetails(QWidget* parent);
     void applyLayout(bool tree);
     void updateCount();
     void showSelected(const QModelIndex& proxyIndex);

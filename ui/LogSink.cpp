@@ -26,13 +26,10 @@ std::shared_ptr<LogSink> installLogSink(LogModel* model) {
     // Queued even on the model's own thread: a record logged while the model is being changed
     // (for example from a slot of the model's view) must not re-enter it.
     QObject::connect(sink->bridge(), &LogBridge::record, model, &LogModel::append, Qt::QueuedConnection);
-    lms::logger()->sinks().push_back(sink);
+    lms::addLogSink(sink);
     return sink;
 }
 
-void removeLogSink(const std::shared_ptr<LogSink>& sink) {
-    auto& sinks = lms::logger()->sinks();
-    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink), sinks.end());
-}
+void removeLogSink(const std::shared_ptr<LogSink>& sink) { lms::removeLogSink(sink); }
 
 }  // namespace lms::ui

@@ -32,9 +32,10 @@ private:
     std::unique_ptr<LogBridge> m_bridge;
 };
 
-// Creates a sink feeding `model` and adds it to the core logger (lms::logger()).
+// Creates a sink feeding `model` and attaches it to the core logger's distribution sink
+// (lms::addLogSink); safe while other threads log.
 std::shared_ptr<LogSink> installLogSink(LogModel* model);
-// Removes `sink` from the core logger.
+// Detaches `sink` (lms::removeLogSink); no record reaches it afterwards.
 void removeLogSink(const std::shared_ptr<LogSink>& sink);
 
 }  // namespace lms::ui

@@ -52,6 +52,104 @@ void SliceDiagram::setMessage(const QString& message) {
     update();
 }
 
+namespace {
+
+// One drawn rectangle: the pieces that project onto it, their ranks and colour.
+struct Cell {
+    QRectF rect;
+    QStringList labels;
+    QString boxText;
+    int colour = 0;
+};
+using Cells = std::map<std::pair<std::pair<double, double>, std::pair<double, double>>, Cell>;
+
+// Projects every piece onto the drawn dimensions (dim 0 down, dim 1 across) inside `frame`.
+Cells collectCells(const std::vector<SlicePiece>& pieces, size_t ndim, int64_t rows, int64_t cols,
+                   const QRectF& frame) {
+    auto span = [&](const Box& box, size_t d, int64_t extent) -> std::pair<double, double> {
+        if (d >= ndim) return {0.0, 1.0};
+        return {double(box.begin[d]) / double(extent), double(box.end[d]) / double(extent)};
+    };
+    Cells cells;
+    int colour = 0;
+    for (const auto& piece : pieces) {
+        const auto [r0, r1] = ndim >= 2 ? span(piece.box, 0, rows) : std::pair(0.0, 1.0);
+        const auto [c0, c1] = ndim >= 2   ? span(piece.box, 1, cols)
+                              : ndim == 1 ? span(piece.box, 0, cols)
+                                          : std::pair(0.0, 1.0);
+        auto key = std::make_pair(std::make_pair(r0, r1), std::make_pair(c0, c1));
+        auto [it, inserted] = cells.try_emplace(key);
+        Cell& cell = it->second;
+        if (inserted) {
+            cell.rect = QRectF(frame.left() + c0 * frame.width(), frame.top() + r0 * frame.height(),
+                               (c1 - c0) * frame.width(), (r1 - r0) * frame.height());
+            cell.colour = colour++;
+            cell.boxText = qs(piece.box.text());
+        } else {
+            cell.boxText = SliceDiagram::tr("%1 parts along the other dimensions").arg(cell.labels.size() + 1);
+        }
+        cell.labels << ranksLabel(piece.ranks);
+    }
+    return cells;
+}
+
+// Fills each cell with its colour and writes its ranks (and box, when two lines fit).
+void drawCells(QPainter& painter, const Cells& cells, const QPalette& pal, const QFont& font, int line) {
+    const QFontMetrics fm(font);
+    for (const auto& [key, cell] : cells) {
+        QColor fill = seriesColour(cell.colour, pal);
+        painter.setPen(QPen(pal.color(QPalette::Text), 1));
+        painter.setBrush(fill);
+        painter.drawRect(cell.rect.adjusted(0.5, 0.5, -0.5, -0.5));
+        const QRectF inner = cell.rect.adjusted(4, 2, -4, -2);
+        if (inner.width() < 24 || inner.height() < line) continue;
+        const QString ranks = cell.labels.join(QStringLiteral(" | "));
+        const bool twoLines = inner.height() >= 2 * line + 2;
+        painter.setPen(pal.color(QPalette::Text));
+        QFont labelFont = font;
+        labelFont.setBold(true);
+        painter.setFont(labelFont);
+        const QFontMetrics lfm(labelFont);
+        const QRectF first =
+            twoLines ? QRectF(inner.left(), inner.center().y() - line, inner.width(), line) : inner;
+        painter.drawText(first, Qt::AlignCenter, lfm.elidedText(ranks, Qt::ElideRight, int(inner.width())));
+        painter.setFont(font);
+        if (twoLines)
+            painter.drawText(QRectF(inner.left(), inner.center().y(), inner.width(), line), Qt::AlignCenter,
+                             fm.elidedText(cell.boxText, Qt::ElideRight, int(inner.width())));
+    }
+}
+
+// The legend in `box`: a swatch and "ranks: box" per cell, in the order the slices were met.
+void drawLegend(QPainter& painter, const Cells& cells, const QRectF& box, const QPalette& pal,
+                const QFontMetrics& fm) {
+    const double left = box.left(), legendWidth = box.width();
+    const int line = fm.height();
+    double y = box.top();
+    const int swatch = line - 4;
+    std::vector<std::pair<int, const Cell*>> ordered;  // in the order the slices were met
+    for (const auto& [key, cell] : cells) ordered.emplace_back(cell.colour, &cell);
+    std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [index, cell] : ordered) {
+        if (y + line > box.bottom()) {
+            painter.setPen(pal.color(QPalette::PlaceholderText));
+            painter.drawText(QPointF(left, y + fm.ascent()), SliceDiagram::tr("…"));
+            break;
+        }
+        painter.setPen(QPen(pal.color(QPalette::Text), 1));
+        painter.setBrush(seriesColour(index, pal));
+        painter.drawRect(QRectF(left, y + 2, swatch, swatch));
+        painter.setBrush(Qt::NoBrush);
+        const QString text = cell->labels.join(QStringLiteral(" | ")) + QStringLiteral(": ") + cell->boxText;
+        painter.drawText(QRectF(left + swatch + 6, y, legendWidth - swatch - 18, line),
+                         Qt::AlignLeft | Qt::AlignVCenter,
+                         fm.elidedText(text, Qt::ElideRight, int(legendWidth - swatch - 18)));
+        y += line + 2;
+    }
+}
+
+}  // namespace
+
 void SliceDiagram::paintEvent(QPaintEvent*) {
     QPainter painter(this);
     painter.setRenderHint(QPainter::Antialiasing, true);
@@ -124,85 +222,16 @@ void SliceDiagram::paintEvent(QPaintEvent*) {
     }
 
     // Pieces projected onto the drawn dimensions; pieces sharing a rectangle are listed together.
-    auto span = [&](const Box& box, size_t d, int64_t extent) -> std::pair<double, double> {
-        if (d >= ndim) return {0.0, 1.0};
-        return {double(box.begin[d]) / double(extent), double(box.end[d]) / double(extent)};
-    };
-    struct Cell {
-        QRectF rect;
-        QStringList labels;
-        QString boxText;
-        int colour = 0;
-    };
-    std::map<std::pair<std::pair<double, double>, std::pair<double, double>>, Cell> cells;
-    int colour = 0;
-    for (const auto& piece : m_pieces) {
-        const auto [r0, r1] = ndim >= 2 ? span(piece.box, 0, rows) : std::pair(0.0, 1.0);
-        const auto [c0, c1] = ndim >= 2   ? span(piece.box, 1, cols)
-                              : ndim == 1 ? span(piece.box, 0, cols)
-                                          : std::pair(0.0, 1.0);
-        auto key = std::make_pair(std::make_pair(r0, r1), std::make_pair(c0, c1));
-        auto [it, inserted] = cells.try_emplace(key);
-        Cell& cell = it->second;
-        if (inserted) {
-            cell.rect = QRectF(frame.left() + c0 * frame.width(), frame.top() + r0 * frame.height(),
-                               (c1 - c0) * frame.width(), (r1 - r0) * frame.height());
-            cell.colour = colour++;
-            cell.boxText = qs(piece.box.text());
-        } else {
-            cell.boxText = tr("%1 parts along the other dimensions").arg(cell.labels.size() + 1);
-        }
-        cell.labels << ranksLabel(piece.ranks);
-    }
-    for (const auto& [key, cell] : cells) {
-        QColor fill = seriesColour(cell.colour, pal);
-        painter.setPen(QPen(pal.color(QPalette::Text), 1));
-        painter.setBrush(fill);
-        painter.drawRect(cell.rect.adjusted(0.5, 0.5, -0.5, -0.5));
-        const QRectF inner = cell.rect.adjusted(4, 2, -4, -2);
-        if (inner.width() < 24 || inner.height() < line) continue;
-        const QString ranks = cell.labels.join(QStringLiteral(" | "));
-        const bool twoLines = inner.height() >= 2 * line + 2;
-        painter.setPen(pal.color(QPalette::Text));
-        QFont labelFont = font();
-        labelFont.setBold(true);
-        painter.setFont(labelFont);
-        const QFontMetrics lfm(labelFont);
-        const QRectF first =
-            twoLines ? QRectF(inner.left(), inner.center().y() - line, inner.width(), line) : inner;
-        painter.drawText(first, Qt::AlignCenter, lfm.elidedText(ranks, Qt::ElideRight, int(inner.width())));
-        painter.setFont(font());
-        if (twoLines)
-            painter.drawText(QRectF(inner.left(), inner.center().y(), inner.width(), line), Qt::AlignCenter,
-                             fm.elidedText(cell.boxText, Qt::ElideRight, int(inner.width())));
-    }
+    const Cells cells = collectCells(m_pieces, ndim, rows, cols, frame);
+    drawCells(painter, cells, pal, font(), line);
     painter.setBrush(Qt::NoBrush);
     painter.setPen(QPen(pal.color(QPalette::Text), 2));
     painter.drawRect(frame.adjusted(0.5, 0.5, -0.5, -0.5));
 
     if (!legend) return;
-    const double left = std::min(frame.right() + 28, width() - legendWidth);
-    double y = area.top() - line - 4;
-    const int swatch = line - 4;
-    std::vector<std::pair<int, const Cell*>> ordered;  // in the order the slices were met
-    for (const auto& [key, cell] : cells) ordered.emplace_back(cell.colour, &cell);
-    std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (const auto& [index, cell] : ordered) {
-        if (y + line > height() - 6) {
-            painter.setPen(pal.color(QPalette::PlaceholderText));
-            painter.drawText(QPointF(left, y + fm.ascent()), tr("…"));
-            break;
-        }
-        painter.setPen(QPen(pal.color(QPalette::Text), 1));
-        painter.setBrush(seriesColour(index, pal));
-        painter.drawRect(QRectF(left, y + 2, swatch, swatch));
-        painter.setBrush(Qt::NoBrush);
-        const QString text = cell->labels.join(QStringLiteral(" | ")) + QStringLiteral(": ") + cell->boxText;
-        painter.drawText(QRectF(left + swatch + 6, y, legendWidth - swatch - 18, line),
-                         Qt::AlignLeft | Qt::AlignVCenter,
-                         fm.elidedText(text, Qt::ElideRight, int(legendWidth - swatch - 18)));
-        y += line + 2;
-    }
+    drawLegend(painter, cells, QRectF(std::min(frame.right() + 28, width() - legendWidth), area.top() - line - 4,
+                                      legendWidth, height() - 6 - (area.top() - line - 4)),
+               pal, fm);
 }
 
 }  // namespace lms::ui

@@ -96,8 +96,35 @@ TensorsTab::TensorsTab(QWidget* parent)
     m_view->setSortingEnabled(true);
     makeColumnsUsable(m_view, m_view->header(), TensorTreeModel::NameColumn, QStringLiteral("tensors"));
 
-    // Details: what the selected parameter is, its statistics and its histogram.
-    auto* details = new QWidget(m_splitter);
+    auto* details = buildDetails(m_splitter);
+    m_splitter->addWidget(m_view);
+    m_splitter->addWidget(details);
+    m_splitter->setStretchFactor(0, 3);
+    m_splitter->setStretchFactor(1, 2);
+    layout->addWidget(m_splitter, 1);
+    m_stack->addWidget(page);
+
+    connect(m_filterEdit, &QLineEdit::textChanged, this, [this](const QString& text) {
+        m_filter->setNamePattern(text);
+        if (m_filter->isFiltering() && m_filter->acceptedTensorCount() <= 2000) m_view->expandAll();
+        updateCount();
+    });
+    connect(m_roleCombo, &QComboBox::currentIndexChanged, this, [this] {
+        const int role = m_roleCombo->currentData().toInt();
+        m_filter->setRoleFilter(role < 0 ? std::nullopt : std::optional(TensorRole(role)));
+        if (m_filter->isFiltering() && m_filter->acceptedTensorCount() <= 2000) m_view->expandAll();
+        updateCount();
+    });
+    connect(m_treeButton, &QToolButton::toggled, this, &TensorsTab::applyLayout);
+    connect(m_logCheck, &QCheckBox::toggled, m_histogram, &HistogramWidget::setLogScale);
+    connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            [this](const QModelIndex& current) { showSelected(current); });
+    clear();
+}
+
+// Details: what the selected parameter is, its statistics and its histogram.
+QWidget* TensorsTab::buildDetails(QWidget* parent) {
+    auto* details = new QWidget(parent);
     auto* detailsLayout = new QHBoxLayout(details);
     detailsLayout->setContentsMargins(0, 4, 0, 0);
     auto* left = new QVBoxLayout;
@@ -146,29 +173,7 @@ TensorsTab::TensorsTab(QWidget* parent)
     right->addWidget(m_logCheck, 0, Qt::AlignRight);
     detailsLayout->addLayout(left, 2);
     detailsLayout->addLayout(right, 3);
-    m_splitter->addWidget(m_view);
-    m_splitter->addWidget(details);
-    m_splitter->setStretchFactor(0, 3);
-    m_splitter->setStretchFactor(1, 2);
-    layout->addWidget(m_splitter, 1);
-    m_stack->addWidget(page);
-
-    connect(m_filterEdit, &QLineEdit::textChanged, this, [this](const QString& text) {
-        m_filter->setNamePattern(text);
-        if (m_filter->isFiltering() && m_filter->acceptedTensorCount() <= 2000) m_view->expandAll();
-        updateCount();
-    });
-    connect(m_roleCombo, &QComboBox::currentIndexChanged, this, [this] {
-        const int role = m_roleCombo->currentData().toInt();
-        m_filter->setRoleFilter(role < 0 ? std::nullopt : std::optional(TensorRole(role)));
-        if (m_filter->isFiltering() && m_filter->acceptedTensorCount() <= 2000) m_view->expandAll();
-        updateCount();
-    });
-    connect(m_treeButton, &QToolButton::toggled, this, &TensorsTab::applyLayout);
-    connect(m_logCheck, &QCheckBox::toggled, m_histogram, &HistogramWidget::setLogScale);
-    connect(m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
-            [this](const QModelIndex& current) { showSelected(current); });
-    clear();
+    return details;
 }
 
 TensorsTab::~TensorsTab() {
@@ -307,32 +312,19 @@ void TensorsTab::showSelected(const QModelIndex& proxyIndex) {
     m_statsCancel = std::make_shared<CancelToken>();
     auto token = m_statsCancel;
     auto source = m_loaded->source;
-    const DType dtype = entry->dtype;
-    const uint64_t bytes = entry->bytes;
     const QString name = entry->name;
     auto* watcher = new QFutureWatcher<StatsOutcome>(this);
     connect(watcher, &QFutureWatcher<StatsOutcome>::finished, this, [this, watcher, generation] {
         showStatistics(generation, watcher->result());
         watcher->deleteLater();
     });
-    watcher->setFuture(QtConcurrent::run([source, token, entryIndex, dtype, bytes, name] {
+    watcher->setFuture(QtConcurrent::run([source, token, entryIndex, name] {
         StatsOutcome outcome;
         outcome.name = name;
         QElapsedTimer timer;
         timer.start();
-        std::vector<std::byte> content;
-        try {
-            content.resize(size_t(bytes));
-        } catch (const std::bad_alloc&) {
-            outcome.error =
-                QCoreApplication::translate("TensorsTab", "Not enough memory to read this parameter.");
-            return outcome;
-        }
-        if (auto st = source->read(size_t(entryIndex), content, token.get()); !st) {
-            outcome.error = errorText(st.error());
-            return outcome;
-        }
-        auto stats = computeStatistics(dtype, content, 64, token.get());
+        // Row blocks through the source: no buffer of the parameter's size.
+        auto stats = computeStatistics(*source, size_t(entryIndex), 64, token.get());
         if (!stats) {
             outcome.error = errorText(stats.error());
             return outcome;

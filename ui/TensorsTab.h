@@ -2,7 +2,7 @@
 // The Tensors tab: every parameter of the opened checkpoint in a sortable, filterable tree, and
 // for the selected parameter its statistics and histogram, computed on a worker thread.
 
-#include "TensorStats.h"
+#include "lms/TensorStats.h"
 #include "Workspace.h"
 #include "lms/LoraPlan.h"
 
@@ -49,6 +49,8 @@ signals:
 
 private:
     struct StatsOutcome;
+    // The details pane (labels, statistics grid, histogram); sets the m_ widgets it creates.
+    QWidget* buildDetails(QWidget* parent);
     void applyLayout(bool tree);
     void updateCount();
     void showSelected(const QModelIndex& proxyIndex);

@@ -1,4 +1,4 @@
-// `loramerge inspect FILE [--json]` and `loramerge demo DIR`.
+// `loramerge inspect FILE [--stats] [--json]` and `loramerge demo DIR`.
 #include "Args.h"
 #include "Cli.h"
 #include "Terminal.h"
@@ -6,6 +6,8 @@
 #include "lms/Checkpoint.h"
 #include "lms/Demo.h"
 #include "lms/LoraPlan.h"
+#include "lms/Source.h"
+#include "lms/TensorStats.h"
 #include "lms/Text.h"
 
 #include <cstdio>
@@ -36,15 +38,63 @@ std::string jsonEscape(std::string_view text) {
 
 std::string dimsText(const std::vector<int64_t>& dims, const char* separator) { return lms::formatDims(dims, separator); }
 
+// %.9g keeps every float32 value exact and reads back in JSON; non-finite cannot occur (the
+// statistics cover finite values only).
+std::string number(double value) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", value);
+    return buf;
+}
+
+// `inspect --stats`: statistics of every parameter, streamed in row blocks (core TensorStats).
+// Parameters without numeric values (text, Int4) get a note instead; a read error stops the run.
+int printStats(const std::string& path, std::shared_ptr<lms::CheckpointFile> file, bool json) {
+    const auto source = lms::makeFullSource(std::move(file));
+    const auto& tensors = source->tensors();
+    if (json) std::printf("{\"file\":\"%s\",\"parameters\":[", jsonEscape(path).c_str());
+    else
+        std::printf("%-40s  %14s  %14s  %14s  %14s  %6s  %6s  %8s\n", "name", "min", "max", "mean", "std", "nan",
+                    "inf", "zeros");
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        const auto stats = lms::computeStatistics(*source, i, 16);
+        if (!stats && stats.error().code != lms::ErrorCode::Unsupported) return reportError(stats.error());
+        const char* name = tensors[i].name.c_str();
+        if (json) {
+            std::printf("%s{\"name\":\"%s\"", i ? "," : "", jsonEscape(tensors[i].name).c_str());
+            if (!stats) {
+                std::printf(",\"stats\":null,\"note\":\"%s\"}", jsonEscape(stats.error().message).c_str());
+                continue;
+            }
+            std::printf(",\"count\":%llu,\"finite\":%llu,\"min\":%s,\"max\":%s,\"mean\":%s,\"std\":%s,"
+                        "\"nan\":%llu,\"pos_inf\":%llu,\"neg_inf\":%llu,\"zeros\":%llu}",
+                        (unsigned long long)stats->count, (unsigned long long)stats->finite, number(stats->min).c_str(),
+                        number(stats->max).c_str(), number(stats->mean).c_str(), number(stats->stddev).c_str(),
+                        (unsigned long long)stats->nan, (unsigned long long)stats->posInf,
+                        (unsigned long long)stats->negInf, (unsigned long long)stats->zeros);
+        } else if (!stats) {
+            std::printf("%-40s  (%s)\n", name, stats.error().message.c_str());
+        } else {
+            std::printf("%-40s  %14s  %14s  %14s  %14s  %6llu  %6llu  %8llu\n", name, number(stats->min).c_str(),
+                        number(stats->max).c_str(), number(stats->mean).c_str(), number(stats->stddev).c_str(),
+                        (unsigned long long)stats->nan, (unsigned long long)(stats->posInf + stats->negInf),
+                        (unsigned long long)stats->zeros);
+        }
+    }
+    if (json) std::printf("]}\n");
+    return kExitOk;
+}
+
 }  // namespace
 
 int runInspect(const std::vector<std::string>& args, const GlobalOptions&) {
     Args parsed;
-    if (auto error = parsed.parse(args, {{"json", false, ""}}); !error.empty()) return usageError(error);
+    if (auto error = parsed.parse(args, {{"json", false, ""}, {"stats", false, ""}}); !error.empty())
+        return usageError(error);
     if (parsed.positionals().size() != 1) return usageError("inspect takes one checkpoint file");
     const std::string path = parsed.positionals().front();
     auto file = lms::CheckpointFile::open(path);
     if (!file) return reportError(file.error());
+    if (parsed.has("stats")) return printStats(path, *file, parsed.has("json"));
     const auto& tensors = (*file)->tensors();
     uint64_t total = 0;
     for (const auto& t : tensors) total += t.byteSize;

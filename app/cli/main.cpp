@@ -14,7 +14,7 @@ namespace {
 
 constexpr const char* kUsage = R"(Usage: loramerge [merge] --src_ckpt_path_or_dir SRC --dst_ckpt_dir DST [OPTION]...
   or:  loramerge plan --src_ckpt_path_or_dir SRC [OPTION]...
-  or:  loramerge inspect FILE [--json]
+  or:  loramerge inspect FILE [--stats] [--json]
   or:  loramerge strategy merge DIR [-o FILE]
   or:  loramerge strategy show FILE [--json]
   or:  loramerge diff A B [--json] [--all]
@@ -24,7 +24,9 @@ Commands:
   merge                       merge LoRA into SRC (the default when the first argument is an option)
   plan                        dry run: the resolved job (pairs, scaling, outputs, free space) and
                               every reason the merge would be refused; writes nothing
-  inspect FILE [--json]       parameters of a checkpoint: names, dtypes, shapes, bytes
+  inspect FILE [--stats] [--json]
+                              parameters of a checkpoint: names, dtypes, shapes, bytes;
+                              --stats: per parameter min, max, mean, std, NaN/Inf and zero counts
   strategy merge DIR [-o FILE]
                               merge per-stage strategy files (pipeline parallelism)
   strategy show FILE [--json]
@@ -108,9 +110,8 @@ int main(int argc, char** argv) {
     global.verbose = flags.verbose;
     auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
     sink->set_pattern("loramerge: %^%l%$: %v");
-    auto logger = std::make_shared<spdlog::logger>("lms", sink);
-    logger->set_level(global.quiet ? spdlog::level::err : global.verbose ? spdlog::level::debug : spdlog::level::warn);
-    lms::setLogger(logger);
+    lms::addLogSink(sink);
+    lms::setLogLevel(global.quiet ? spdlog::level::err : global.verbose ? spdlog::level::debug : spdlog::level::warn);
 
     if (rest.empty()) {
         std::fputs(kUsage, stderr);

@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
 
     lms::ui::LogModel logModel;
     const auto sink = lms::ui::installLogSink(&logModel);
-    lms::logger()->set_level(spdlog::level::debug);
+    lms::setLogLevel(spdlog::level::debug);
 
     lms::ui::MainWindow window(&logModel);
     window.show();

@@ -267,6 +267,24 @@ std::string hexByte(uint8_t b) {
     return std::string("0x") + digits[b >> 4] + digits[b & 15];
 }
 
+// The optional "crc_num" trailer: 7 ASCII bytes and a 10-byte big-endian integer at the very end.
+Result<CrcInfo> readCrcTrailer(const InputFile& file) {
+    const auto& name = file.path();
+    if (file.size() < kCrcTrailerBytes) return CrcInfo{};
+    std::array<std::byte, kCrcTrailerBytes> trailer{};
+    if (auto st = file.readAt(file.size() - kCrcTrailerBytes, trailer); !st) return std::unexpected(st.error());
+    if (std::memcmp(trailer.data(), "crc_num", 7) != 0) return CrcInfo{};
+    uint64_t value = 0;
+    for (size_t i = 7; i < kCrcTrailerBytes; ++i) {
+        if (value >> 56) return fail(ErrorCode::Malformed, "crc_num trailer value overflows", name);
+        value = (value << 8) | uint64_t(trailer[i]);
+    }
+    if (value > 0xFFFFFFFFull)
+        return fail(ErrorCode::Malformed, "crc_num trailer holds a value larger than a CRC-32", name, {},
+                    file.size() - kCrcTrailerBytes);
+    return CrcInfo{true, uint32_t(value)};
+}
+
 }  // namespace
 
 uint64_t TensorInfo::elementCount() const {
@@ -330,23 +348,10 @@ Result<std::shared_ptr<CheckpointFile>> CheckpointFile::open(const std::filesyst
 
 Status CheckpointFile::indexCkpt(const CancelToken* cancel) {
     const auto& name = file_.path();
-    recordsEnd_ = file_.size();
-    if (file_.size() >= kCrcTrailerBytes) {
-        std::array<std::byte, kCrcTrailerBytes> trailer{};
-        if (auto st = file_.readAt(file_.size() - kCrcTrailerBytes, trailer); !st) return st;
-        if (std::memcmp(trailer.data(), "crc_num", 7) == 0) {
-            uint64_t value = 0;
-            for (size_t i = 7; i < kCrcTrailerBytes; ++i) {
-                if (value >> 56) return fail(ErrorCode::Malformed, "crc_num trailer value overflows", name);
-                value = (value << 8) | uint64_t(trailer[i]);
-            }
-            if (value > 0xFFFFFFFFull)
-                return fail(ErrorCode::Malformed, "crc_num trailer holds a value larger than a CRC-32", name, {},
-                            file_.size() - kCrcTrailerBytes);
-            crc_ = {true, uint32_t(value)};
-            recordsEnd_ = file_.size() - kCrcTrailerBytes;
-        }
-    }
+    auto trailer = readCrcTrailer(file_);
+    if (!trailer) return std::unexpected(trailer.error());
+    crc_ = *trailer;
+    recordsEnd_ = file_.size() - (crc_.present ? kCrcTrailerBytes : 0);
 
     WindowReader reader(file_);
     uint64_t pos = 0;

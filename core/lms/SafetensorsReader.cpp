@@ -33,6 +33,126 @@ std::string describeShape(const std::vector<int64_t>& shape) {
     return out;
 }
 
+Result<std::vector<int64_t>> parseShape(const JsonValue& shapeValue, const std::string& path,
+                                        const std::string& name) {
+    if (!shapeValue.isArray())
+        return fail(ErrorCode::Malformed, "shape is not an array", path, name,
+                    8 + shapeValue.sourceOffset());
+    if (shapeValue.size() > kMaxShapeDims)
+        return fail(ErrorCode::Malformed,
+                    "shape has more than " + std::to_string(kMaxShapeDims) + " dimensions", path, name,
+                    8 + shapeValue.sourceOffset());
+    std::vector<int64_t> shape;
+    shape.reserve(shapeValue.size());
+    for (const auto& dim : *shapeValue.asArray()) {
+        auto value = dim.asInt64(0);
+        if (!value)
+            return fail(ErrorCode::Malformed, "shape dimension: " + value.error().message, path, name,
+                        8 + dim.sourceOffset());
+        shape.push_back(*value);
+    }
+    return shape;
+}
+
+// __metadata__ may appear anywhere in the object (readers pop it before the entries).
+Status parseMetadata(const JsonValue& root, const std::string& path,
+                     std::vector<std::pair<std::string, std::string>>& metadata) {
+    for (const auto& [key, value] : *root.asObject()) {
+        if (key != "__metadata__") continue;
+        if (!value.isObject())
+            return fail(ErrorCode::Malformed, "__metadata__ is not an object of strings", path, {},
+                        8 + value.sourceOffset());
+        for (const auto& [metaKey, metaValue] : *value.asObject()) {
+            if (!metaValue.isString())
+                return fail(ErrorCode::Malformed,
+                            "__metadata__ value for \"" + metaKey + "\" is not a string", path, {},
+                            8 + metaValue.sourceOffset());
+            metadata.emplace_back(metaKey, *metaValue.asString());
+        }
+    }
+    return {};
+}
+
+// One header entry checked against the data area: the tensor it describes, which must start at
+// `position` (relative to `dataStart`) and end inside the file.
+Result<TensorInfo> parseEntry(const std::string& name, const JsonValue& entry, const std::string& path,
+                              uint64_t position, uint64_t dataStart, uint64_t fileSize) {
+    const uint64_t dataBytes = fileSize - dataStart;
+    const uint64_t entryAt = 8 + entry.sourceOffset();
+    const auto* fields = entry.asObject();
+    if (!fields || fields->size() != 3 || !entry.find("dtype") || !entry.find("shape") ||
+        !entry.find("data_offsets"))
+        return fail(ErrorCode::Malformed, "entry needs exactly the keys dtype, shape and data_offsets",
+                    path, name, entryAt);
+
+    const JsonValue& dtypeValue = *entry.find("dtype");
+    const std::string* dtypeName = dtypeValue.asString();
+    const auto dtype = dtypeName ? dtypeFromSafetensors(*dtypeName) : std::nullopt;
+    if (!dtype)
+        return fail(
+            ErrorCode::Malformed,
+            "dtype " + toJson(dtypeValue) +
+                " is not one MindSpore reads (BOOL U8 I8 I16 U16 I32 U32 I64 U64 F16 BF16 F32 F64)",
+            path, name, 8 + dtypeValue.sourceOffset());
+
+    const JsonValue& shapeValue = *entry.find("shape");
+    auto parsedShape = parseShape(shapeValue, path, name);
+    if (!parsedShape) return std::unexpected(parsedShape.error());
+    std::vector<int64_t> shape = std::move(*parsedShape);
+
+    const JsonValue& offsetsValue = *entry.find("data_offsets");
+    if (!offsetsValue.isArray() || offsetsValue.size() != 2)
+        return fail(ErrorCode::Malformed, "data_offsets is not an array of two integers", path, name,
+                    8 + offsetsValue.sourceOffset());
+    auto begin = offsetsValue[0].asInt64(0);
+    auto end = offsetsValue[1].asInt64(0);
+    if (!begin || !end)
+        return fail(ErrorCode::Malformed, "data_offsets: " + (!begin ? begin : end).error().message, path,
+                    name, 8 + offsetsValue.sourceOffset());
+    const uint64_t first = uint64_t(*begin), last = uint64_t(*end);
+    if (first != position)
+        return fail(ErrorCode::Malformed,
+                    "data_offsets " + describeRange(first, last) +
+                        " do not start where the previous tensor ends (" + std::to_string(position) +
+                        "): a gap, an overlap or a header not in data order",
+                    path, name, 8 + offsetsValue.sourceOffset());
+    if (last < first)
+        return fail(ErrorCode::Malformed,
+                    "data_offsets " + describeRange(first, last) + " end before they begin", path, name,
+                    8 + offsetsValue.sourceOffset());
+
+    const uint64_t itemBytes = dtypeBits(*dtype) / 8;
+    uint64_t expected = itemBytes;
+    for (int64_t d : shape) {
+        if (__builtin_mul_overflow(expected, uint64_t(d), &expected))
+            return fail(ErrorCode::Malformed,
+                        "shape " + describeShape(shape) + " overflows a 64-bit size", path, name,
+                        8 + shapeValue.sourceOffset());
+    }
+    const uint64_t size = last - first;
+    if (size != expected)
+        return fail(ErrorCode::Malformed,
+                    std::to_string(size) + " bytes in data_offsets " + describeRange(first, last) +
+                        " do not match " + *dtypeName + " " + describeShape(shape) + " (" +
+                        std::to_string(expected) + " bytes)",
+                    path, name, 8 + offsetsValue.sourceOffset());
+    if (last > dataBytes)
+        return fail(ErrorCode::Malformed,
+                    "truncated: the tensor ends at byte " + std::to_string(dataStart + last) +
+                        " but the file has " + std::to_string(fileSize),
+                    path, name, dataStart + first);
+
+    TensorInfo info;
+    info.name = name;
+    info.dtype = *dtype;
+    info.typeName = std::string(tensorTypeName(*dtype));
+    info.dims = std::move(shape);
+    info.kind = TensorKind::Dense;
+    info.byteSize = size;
+    info.chunks.push_back({dataStart + first, size});
+    return info;
+}
+
 }  // namespace
 
 Status CheckpointFile::indexSafetensors() {
@@ -77,20 +197,7 @@ Status CheckpointFile::indexSafetensors() {
     if (!root.isObject())
         return fail(ErrorCode::Malformed, "safetensors header is not a JSON object", path, {}, 8);
 
-    // __metadata__ may appear anywhere in the object (readers pop it before the entries).
-    for (const auto& [key, value] : *root.asObject()) {
-        if (key != "__metadata__") continue;
-        if (!value.isObject())
-            return fail(ErrorCode::Malformed, "__metadata__ is not an object of strings", path, {},
-                        8 + value.sourceOffset());
-        for (const auto& [metaKey, metaValue] : *value.asObject()) {
-            if (!metaValue.isString())
-                return fail(ErrorCode::Malformed,
-                            "__metadata__ value for \"" + metaKey + "\" is not a string", path, {},
-                            8 + metaValue.sourceOffset());
-            metadata_.emplace_back(metaKey, *metaValue.asString());
-        }
-    }
+    if (auto st = parseMetadata(root, path, metadata_); !st) return st;
 
     const uint64_t dataStart = 8 + headerLength;
     const uint64_t dataBytes = fileSize - dataStart;
@@ -98,94 +205,11 @@ Status CheckpointFile::indexSafetensors() {
     tensors_.reserve(root.size());
     for (const auto& [name, entry] : *root.asObject()) {
         if (name == "__metadata__") continue;
-        const uint64_t entryAt = 8 + entry.sourceOffset();
-        const auto* fields = entry.asObject();
-        if (!fields || fields->size() != 3 || !entry.find("dtype") || !entry.find("shape") ||
-            !entry.find("data_offsets"))
-            return fail(ErrorCode::Malformed, "entry needs exactly the keys dtype, shape and data_offsets",
-                        path, name, entryAt);
-
-        const JsonValue& dtypeValue = *entry.find("dtype");
-        const std::string* dtypeName = dtypeValue.asString();
-        const auto dtype = dtypeName ? dtypeFromSafetensors(*dtypeName) : std::nullopt;
-        if (!dtype)
-            return fail(
-                ErrorCode::Malformed,
-                "dtype " + toJson(dtypeValue) +
-                    " is not one MindSpore reads (BOOL U8 I8 I16 U16 I32 U32 I64 U64 F16 BF16 F32 F64)",
-                path, name, 8 + dtypeValue.sourceOffset());
-
-        const JsonValue& shapeValue = *entry.find("shape");
-        if (!shapeValue.isArray())
-            return fail(ErrorCode::Malformed, "shape is not an array", path, name,
-                        8 + shapeValue.sourceOffset());
-        if (shapeValue.size() > kMaxShapeDims)
-            return fail(ErrorCode::Malformed,
-                        "shape has more than " + std::to_string(kMaxShapeDims) + " dimensions", path, name,
-                        8 + shapeValue.sourceOffset());
-        std::vector<int64_t> shape;
-        shape.reserve(shapeValue.size());
-        for (const auto& dim : *shapeValue.asArray()) {
-            auto value = dim.asInt64(0);
-            if (!value)
-                return fail(ErrorCode::Malformed, "shape dimension: " + value.error().message, path, name,
-                            8 + dim.sourceOffset());
-            shape.push_back(*value);
-        }
-
-        const JsonValue& offsetsValue = *entry.find("data_offsets");
-        if (!offsetsValue.isArray() || offsetsValue.size() != 2)
-            return fail(ErrorCode::Malformed, "data_offsets is not an array of two integers", path, name,
-                        8 + offsetsValue.sourceOffset());
-        auto begin = offsetsValue[0].asInt64(0);
-        auto end = offsetsValue[1].asInt64(0);
-        if (!begin || !end)
-            return fail(ErrorCode::Malformed, "data_offsets: " + (!begin ? begin : end).error().message, path,
-                        name, 8 + offsetsValue.sourceOffset());
-        const uint64_t first = uint64_t(*begin), last = uint64_t(*end);
-        if (first != position)
-            return fail(ErrorCode::Malformed,
-                        "data_offsets " + describeRange(first, last) +
-                            " do not start where the previous tensor ends (" + std::to_string(position) +
-                            "): a gap, an overlap or a header not in data order",
-                        path, name, 8 + offsetsValue.sourceOffset());
-        if (last < first)
-            return fail(ErrorCode::Malformed,
-                        "data_offsets " + describeRange(first, last) + " end before they begin", path, name,
-                        8 + offsetsValue.sourceOffset());
-
-        const uint64_t itemBytes = dtypeBits(*dtype) / 8;
-        uint64_t expected = itemBytes;
-        for (int64_t d : shape) {
-            if (__builtin_mul_overflow(expected, uint64_t(d), &expected))
-                return fail(ErrorCode::Malformed,
-                            "shape " + describeShape(shape) + " overflows a 64-bit size", path, name,
-                            8 + shapeValue.sourceOffset());
-        }
-        const uint64_t size = last - first;
-        if (size != expected)
-            return fail(ErrorCode::Malformed,
-                        std::to_string(size) + " bytes in data_offsets " + describeRange(first, last) +
-                            " do not match " + *dtypeName + " " + describeShape(shape) + " (" +
-                            std::to_string(expected) + " bytes)",
-                        path, name, 8 + offsetsValue.sourceOffset());
-        if (last > dataBytes)
-            return fail(ErrorCode::Malformed,
-                        "truncated: the tensor ends at byte " + std::to_string(dataStart + last) +
-                            " but the file has " + std::to_string(fileSize),
-                        path, name, dataStart + first);
-
-        TensorInfo info;
-        info.name = name;
-        info.dtype = *dtype;
-        info.typeName = std::string(tensorTypeName(*dtype));
-        info.dims = std::move(shape);
-        info.kind = TensorKind::Dense;
-        info.byteSize = size;
-        info.chunks.push_back({dataStart + first, size});
-        byName_.emplace(info.name, tensors_.size());
-        tensors_.push_back(std::move(info));
-        position = last;
+        auto info = parseEntry(name, entry, path, position, dataStart, fileSize);
+        if (!info) return std::unexpected(info.error());
+        position += info->byteSize;  // parseEntry checked that it starts at `position`
+        byName_.emplace(info->name, tensors_.size());
+        tensors_.push_back(std::move(*info));
     }
     if (position != dataBytes)
         return fail(ErrorCode::Malformed,

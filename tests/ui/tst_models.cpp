@@ -6,7 +6,7 @@
 #include "LogSink.h"
 #include "LoraPairModel.h"
 #include "StrategyModel.h"
-#include "TensorStats.h"
+#include "lms/TensorStats.h"
 #include "TensorTreeModel.h"
 #include "lms/Log.h"
 

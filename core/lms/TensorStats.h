@@ -1,6 +1,7 @@
 #pragma once
-// Statistics of one tensor's values for the Tensors tab: computed from the raw bytes on a worker
-// thread, in bounded chunks (floating types are widened to float32 a block at a time).
+// Statistics of one tensor's values (the studio's Tensors tab, `loramerge inspect --stats`):
+// counts, range, mean, standard deviation and a histogram, in two passes over bounded blocks, so
+// the statistics of a tensor larger than memory need no buffer of its size.
 
 #include "lms/DType.h"
 #include "lms/Error.h"
@@ -11,7 +12,9 @@
 #include <span>
 #include <vector>
 
-namespace lms::ui {
+namespace lms {
+
+class ModelSource;
 
 struct TensorStatistics {
     uint64_t count = 0;  // elements
@@ -32,4 +35,12 @@ struct TensorStatistics {
 Result<TensorStatistics> computeStatistics(DType dtype, std::span<const std::byte> bytes, int bins = 64,
                                            const CancelToken* cancel = nullptr);
 
-}  // namespace lms::ui
+// The statistics of tensor `index` of `source`, read through ModelSource::readRows in blocks of
+// about `blockBytes` (at least one row): pass 1 the counts, range and Welford mean/variance, pass 2
+// the histogram over that range. Memory is one block (the source's own readRows buffering aside).
+// Read errors are returned as the source reports them; cancelling returns Cancelled.
+Result<TensorStatistics> computeStatistics(const ModelSource& source, size_t index, int bins = 64,
+                                           const CancelToken* cancel = nullptr,
+                                           uint64_t blockBytes = uint64_t(16) << 20);
+
+}  // namespace lms

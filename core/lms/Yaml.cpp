@@ -150,7 +150,7 @@ std::string_view stripComment(std::string_view t) {
     for (size_t i = 0; i < t.size(); ++i) {
         const char c = t[i];
         if (quote) {
-            if (c == '\\' && quote == '"') ++i;
+            if ((c == '\\' && quote == '"') || (c == '\'' && quote == '\'' && i + 1 < t.size() && t[i + 1] == '\'')) ++i;
             else if (c == quote) quote = 0;
             continue;
         }
@@ -455,7 +455,7 @@ Result<JsonValue> Parser::flow(std::string_view rest, int line, int depth) {
         for (size_t i = 0; i < t.size(); ++i) {
             const char c = t[i];
             if (quote) {
-                if (c == '\\' && quote == '"') ++i;
+                if ((c == '\\' && quote == '"') || (c == '\'' && quote == '\'' && i + 1 < t.size() && t[i + 1] == '\'')) ++i;
                 else if (c == quote) quote = 0;
             } else if (c == '"' || c == '\'') {
                 if (i == 0 || std::string_view(" \t[{,:").find(t[i - 1]) != std::string_view::npos) quote = c;

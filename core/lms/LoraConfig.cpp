@@ -133,7 +133,7 @@ Result<double> LoraSettings::scalingFor(std::string_view moduleName, int64_t ran
         }
     if (rankFromShapes > 0 && rankFromShapes != r)
         return fail(ErrorCode::Mismatch,
-                    std::string(moduleName) + ": the LoRA weights have r = " + std::to_string(rankFromShapes) + " but " +
+                    "the LoRA weights have r = " + std::to_string(rankFromShapes) + " but " +
                         fileText(file) + " says r = " + std::to_string(r),
                     file.string(), std::string(moduleName));
     if (r <= 0) return fail(ErrorCode::InvalidArgument, "LoRA rank must be positive", file.string(), "lora_rank");

@@ -160,7 +160,8 @@ void TestLoraConfig::rankCrossCheck() {
     auto bad = s.scalingFor("model.layers.0.attention.wq", 4);
     QVERIFY(!bad);
     QCOMPARE(Q(bad.error().message),
-             Q("model.layers.0.attention.wq: the LoRA weights have r = 4 but finetune.yaml says r = 8"));
+             Q("the LoRA weights have r = 4 but finetune.yaml says r = 8"));
+    QCOMPARE(Q(bad.error().parameter), Q("model.layers.0.attention.wq"));
     // Through the engine's ScalingSpec: config used per pair, an explicit scaling wins.
     lms::ScalingSpec spec;
     spec.config = std::make_shared<const lms::LoraSettings>(s);

@@ -20,7 +20,7 @@ const std::vector<OptionSpec> kMergeOptions{
     {"ckpt-name", true, ""},            {"overwrite", false, ""},        {"no-verify", false, ""},
     {"no-crc-check", false, ""},        {"json", false, ""},             {"adapter", true, ""},
     {"save-format", true, ""},          {"dst-ckpt-strategy", true, ""}, {"allow-no-lora", false, ""},
-    {"check-replicas", true, ""},       {"max-shard-size", true, ""},
+    {"check-replicas", true, ""},       {"max-shard-size", true, ""},     {"lora-config", true, ""},
 };
 
 }  // namespace
@@ -62,6 +62,7 @@ std::optional<int> parseScaling(const Args& parsed, lms::ScalingRequest& scaling
         scaling.origin = lms::ScalingOrigin::AlphaRank;
         scaling.provenance = "from --lora_alpha " + *parsed.value("lora-alpha") + " and --lora_rank " + *text;
     }
+    if (auto file = parsed.value("lora-config")) scaling.configFile = *file;
     return std::nullopt;
 }
 

@@ -55,6 +55,8 @@ Merge options (as in transform_ckpt_lora.py; --kebab-case works too):
                               (single-stage) strategy instead of one full checkpoint
   --lora_scaling S            the scaling s in W' = W + s*B*A: a number or ALPHA/RANK such as 16/8
   --lora_alpha A              alternatively lora_alpha; s = A / lora_rank
+  --lora_config FILE         read alpha and rank from the training config (MindFormers YAML or PEFT
+                              adapter_config.json); found beside the adapter or checkpoint when no scaling is given
   --lora_rank R               lora_rank (default: each pair's rank read from its shapes)
   --skip-invalid              merge the valid pairs and report the others (default: stop on any problem)
   --allow-no-lora             write the checkpoint even when it holds no LoRA to merge (default: refuse)

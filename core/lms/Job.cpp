@@ -85,6 +85,9 @@ Result<std::unique_ptr<ModelSource>> openOne(const std::filesystem::path& src, c
     if (!looksDistributed(src)) {
         if (!shardIndexFile(src).empty()) return openShardFolderSource(src, notes, cancel);
         if (looksLikeCheckpoint2(src)) return openCheckpoint2Source(src, notes, cancel);
+        // A PEFT adapter folder (peft/utils/save_and_load.py: SAFETENSORS_WEIGHTS_NAME beside adapter_config.json).
+        if (std::filesystem::is_regular_file(src / "adapter_model.safetensors", ec))
+            return openFullSource(src / "adapter_model.safetensors", cancel);
         return fail(ErrorCode::InvalidArgument,
                     "this folder holds no rank_<n> folders: give a checkpoint file, or the model_dir of a distributed "
                     "checkpoint laid out as model_dir/rank_x/xxx.ckpt",

@@ -348,7 +348,7 @@ Result<std::vector<double>> pairScalings(const LoraPlan& plan, const ScalingSpec
     std::vector<double> scalings(plan.pairs.size(), 0.0);
     for (size_t p = 0; p < plan.pairs.size(); ++p) {
         if (plan.pairs[p].status != PairStatus::Ok) continue;
-        auto s = scaling.scalingFor(plan.pairs[p].rank);
+        auto s = scaling.scalingFor(plan.pairs[p]);
         if (!s) return std::unexpected(s.error());
         scalings[p] = *s;
     }

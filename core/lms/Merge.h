@@ -17,14 +17,21 @@
 
 namespace lms {
 
+struct LoraSettings;
+
 // How the user gave the scaling: `--lora_scaling 2` or `16/8`, or `--lora_alpha A [--lora_rank R]`.
 struct ScalingSpec {
     std::optional<double> scaling;  // s directly
     std::optional<double> alpha;    // s = alpha / (rank ? rank : r of each pair)
     std::optional<double> rank;
-    bool isSet() const { return scaling.has_value() || alpha.has_value(); }
+    // Settings read from the training config (LoraConfig.h); used only when neither scaling nor alpha is set.
+    std::shared_ptr<const LoraSettings> config;
+    bool isSet() const { return scaling.has_value() || alpha.has_value() || config != nullptr; }
     // The scaling for a pair of rank r; error if nothing was given or the rank is 0.
     [[nodiscard]] Result<double> scalingFor(int64_t pairRank) const;
+    // The scaling of one pair: as above, or from `config` for the pair's module (its base name
+    // without ".weight"), the config's rank cross-checked against the pair's A shape.
+    [[nodiscard]] Result<double> scalingFor(const LoraPair& pair) const;
 };
 
 // Parses a scaling as MindFormers' --lora_scaling does (Python float(): surrounding whitespace and a

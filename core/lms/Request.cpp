@@ -4,8 +4,10 @@
 
 #include "lms/Discovery.h"
 #include "lms/Job.h"
+#include "lms/LoraConfig.h"
 #include "lms/Text.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 
@@ -94,6 +96,33 @@ void resolveDestination(const MergeRequest& request, ResolvedJob& job, std::vect
     job.options.reshard = ReshardSpec{std::move(shared), dst.dir, dst.prefix};
 }
 
+// The LoRA config: the one given, else (no scaling given) the one found next to the adapter or source.
+// An explicit scaling wins over the file, and the provenance says so.
+void resolveLoraConfig(const MergeRequest& request, ResolvedJob& job, std::vector<Refusal>& out) {
+    const auto& given = request.scaling;
+    std::filesystem::path file = given.configFile;
+    if (file.empty() && !given.spec.isSet()) {
+        auto found = findLoraConfig(request.source.adapter.empty() ? request.source.path : request.source.adapter);
+        if (!found) {
+            out.push_back(refusal(RefusalCode::BadLoraConfig, found.error(), request));
+            return;
+        }
+        file = *found;
+    }
+    if (file.empty()) return;
+    auto settings = readLoraConfig(file);
+    if (!settings) {
+        out.push_back(refusal(RefusalCode::BadLoraConfig, settings.error(), request));
+        return;
+    }
+    if (given.spec.scaling || given.spec.alpha) {
+        job.scalingProvenance += " (overrides " + settings->provenance.substr(5) + ")";
+        return;
+    }
+    job.scalingProvenance = settings->provenance;
+    job.options.scaling.config = std::make_shared<const LoraSettings>(std::move(*settings));
+}
+
 void resolvePlan(const MergeRequest& request, ResolvedJob& job, std::vector<Refusal>& out) {
     job.plan = planLora(job.source->tensors(), job.options.plan);
     job.bytesToWrite = job.plan.bytesToWrite;
@@ -106,7 +135,11 @@ void resolvePlan(const MergeRequest& request, ResolvedJob& job, std::vector<Refu
     }
     auto scalings = pairScalings(job.plan, job.options.scaling);
     if (!scalings) {
-        out.push_back(refusal(RefusalCode::NoScaling, scalings.error(), request));
+        const bool configRefused = std::any_of(out.begin(), out.end(), [](const Refusal& r) {
+            return r.code == RefusalCode::BadLoraConfig;
+        });
+        if (!configRefused) out.push_back(refusal(job.options.scaling.config ? RefusalCode::BadLoraConfig : RefusalCode::NoScaling,
+                                                  scalings.error(), request));
         return;
     }
     job.pairScaling = std::move(*scalings);
@@ -173,6 +206,7 @@ const char* refusalCodeName(RefusalCode code) {
         case RefusalCode::NoScaling: return "no-scaling";
         case RefusalCode::OutputIsInput: return "output-is-input";
         case RefusalCode::OutputExists: return "output-exists";
+        case RefusalCode::BadLoraConfig: return "bad-lora-config";
     }
     return "?";
 }
@@ -201,6 +235,7 @@ Resolution resolve(const MergeRequest& request, std::shared_ptr<const ModelSourc
         opened = std::move(*source);
     }
     job.source = std::move(opened);
+    resolveLoraConfig(request, job, out);
     resolvePlan(request, job, out);
     resolveShards(job);
     resolveOutputs(request, job, out);

@@ -41,11 +41,15 @@ struct StrategyRequest {
 };
 
 // The scaling and where it came from, so every output can say "s = 2 (from --lora_scaling 16/8)".
-enum class ScalingOrigin { None, Scaling, AlphaRank, AlphaPerPair };
+enum class ScalingOrigin { None, Scaling, AlphaRank, AlphaPerPair, Config };
 struct ScalingRequest {
     ScalingSpec spec;
     ScalingOrigin origin = ScalingOrigin::None;
     std::string provenance;  // the front end's words: "from --lora_scaling 16/8", "from α 16 and r 8"
+    // A training config to read the settings from (--lora_config). resolve() reads it; with a scaling
+    // or alpha given as well, those win and the provenance says they overrode the file. Empty and no
+    // scaling given: resolve() looks for one (findLoraConfig next to the adapter, else the source).
+    std::filesystem::path configFile;
 };
 
 enum class OverwritePolicy {
@@ -86,6 +90,7 @@ enum class RefusalCode {
     PairProblems,       // LoRA problems and no skipInvalid
     NoLoraPairs,        // nothing would be merged and nothing converted (allowNoLora not set)
     NoScaling,          // LoRA pairs but no scaling
+    BadLoraConfig,      // the LoRA config (given or found) cannot be read or holds no usable settings
     OutputIsInput,      // the output is an input or sits in an input's folder
     OutputExists,       // an output file exists and the policy is Refuse
 };

@@ -223,7 +223,7 @@ Status verifyMergedFile(const std::filesystem::path& file, const ModelSource& so
     std::vector<MergedPairRef> merged;
     for (const auto& pair : plan.pairs) {
         if (pair.status != PairStatus::Ok) continue;
-        auto s = options.scaling.scalingFor(pair.rank);
+        auto s = options.scaling.scalingFor(pair);
         if (!s) return std::unexpected(s.error());
         merged.push_back({indexOf.at(pair.base), indexOf.at(pair.a), indexOf.at(pair.b), &pair, *s});
     }

@@ -203,7 +203,7 @@ private slots:
         writeCheckpoint(dir / "good.ckpt", model());
         auto request = baseRequest(dir);
         request.destination.format = OutputFormat(format);
-        if (alpha) request.scaling = {{std::nullopt, 16.0, std::nullopt}, ScalingOrigin::AlphaPerPair, "from α 16"};
+        if (alpha) request.scaling = {{std::nullopt, 16.0, std::nullopt, nullptr}, ScalingOrigin::AlphaPerPair, "from α 16", {}};
         const auto resolution = resolve(request);
         QVERIFY(resolution.ok());
         const auto& job = *resolution.job;

@@ -29,13 +29,15 @@ EXPECTED_ERRORS = {
     "adapter_bad_mismatch": ["shape mismatch"],
     "bad_unrecognised_lora": ["lora tensors that could not be paired"],
     "ck2_bad_tp2_no_metadata": ["no metadata.json"],
+    "cfg_bad_no_alpha": ["lora_alpha"],
 }
 
 # Newer msfixtures scenarios (IN_PROGRESS there, written only when named) that loramerge supports;
 # the run generates them in a second call after the established ones.
 SUPPORTED_NEWER = ["bad_unrecognised_lora", "peft_adapter_infix",
                    "ck2_iteration_tp2", "ck2_no_metadata", "ck2_bad_tp2_no_metadata",
-                   "unified_hf_index", "unified_ms_name_map", "sharded_output"]
+                   "unified_hf_index", "unified_ms_name_map", "sharded_output",
+                   "cfg_yaml_pet_config", "cfg_bad_no_alpha", "cfg_peft_rslora"]
 
 
 def fingerprint(root):
@@ -51,7 +53,11 @@ def fingerprint(root):
 
 def command_for(binary, scenario_dir, spec, dst):
     cmd = [binary, "--src_ckpt_path_or_dir", os.path.join(scenario_dir, spec["src"]),
-           "--dst_ckpt_dir", dst, "--prefix", "checkpoint_", "--lora_scaling", repr(spec["lora_scaling"])]
+           "--dst_ckpt_dir", dst, "--prefix", "checkpoint_"]
+    if spec["lora_scaling"] is not None:
+        cmd += ["--lora_scaling", repr(spec["lora_scaling"])]
+    elif spec.get("lora_config"):  # the scaling must come from the training config (README runner notes)
+        cmd += ["--lora_config", os.path.join(scenario_dir, spec["lora_config"])]
     if spec.get("strategy"):
         cmd += ["--src_ckpt_strategy", os.path.join(scenario_dir, spec["strategy"])]
     if spec.get("adapter"):

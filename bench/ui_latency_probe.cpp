@@ -7,7 +7,7 @@
 
 #include "MergeWorker.h"
 
-#include "lms/Request.h"
+#include "lms/merge/Request.h"
 
 #include <QCoreApplication>
 #include <QElapsedTimer>

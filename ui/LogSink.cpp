@@ -1,6 +1,6 @@
 #include "LogSink.h"
 
-#include "lms/Log.h"
+#include "lms/base/Log.h"
 
 #include <algorithm>
 #include <chrono>

@@ -3,7 +3,7 @@
 // status. The first column is checkable: unchecking a pair leaves it out of the merge
 // (PlanOptions::disabledBases). Pairs with a problem cannot be checked.
 
-#include "lms/LoraPlan.h"
+#include "lms/lora/LoraPlan.h"
 
 #include <QAbstractTableModel>
 #include <QSet>

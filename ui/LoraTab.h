@@ -2,7 +2,7 @@
 // The LoRA tab: the merge plan, one row per A/B pair, with a checkbox per pair to leave it out
 // and the counts of pairs and problems.
 
-#include "lms/LoraPlan.h"
+#include "lms/lora/LoraPlan.h"
 
 #include <QWidget>
 

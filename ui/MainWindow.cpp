@@ -11,7 +11,7 @@
 #include "TensorsTab.h"
 #include "UiText.h"
 #include "Widgets.h"
-#include "lms/Log.h"
+#include "lms/base/Log.h"
 #include "lms/Version.h"
 
 #include <QAction>

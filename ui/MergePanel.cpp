@@ -2,8 +2,8 @@
 
 #include "Prompts.h"
 #include "UiText.h"
-#include "lms/Request.h"
-#include "lms/Log.h"
+#include "lms/merge/Request.h"
+#include "lms/base/Log.h"
 
 #include <QButtonGroup>
 #include <QCheckBox>

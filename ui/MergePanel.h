@@ -6,7 +6,7 @@
 
 #include "MergeWorker.h"
 #include "Workspace.h"
-#include "lms/Request.h"
+#include "lms/merge/Request.h"
 
 #include <QPointer>
 #include <QWidget>

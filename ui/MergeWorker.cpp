@@ -1,7 +1,7 @@
 #include "MergeWorker.h"
 
 #include "UiText.h"
-#include "lms/Log.h"
+#include "lms/base/Log.h"
 
 namespace lms::ui {
 

@@ -3,7 +3,7 @@
 // signals, at most about ten a second (plus the first and the last), so a fast merge of many
 // small parameters cannot flood the event loop. requestCancel() may be called from any thread.
 
-#include "lms/Request.h"
+#include "lms/merge/Request.h"
 
 #include <QElapsedTimer>
 #include <QObject>

@@ -3,7 +3,7 @@
 // dimension 1 across (a 1-D tensor is one bar), each slice labelled with the ranks that hold it.
 // Slices that differ only in dimensions beyond the first two share a rectangle and list them.
 
-#include "lms/Layout.h"
+#include "lms/distributed/Layout.h"
 
 #include <QWidget>
 #include <vector>

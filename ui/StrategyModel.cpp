@@ -1,7 +1,7 @@
 #include "StrategyModel.h"
 
 #include "UiText.h"
-#include "lms/Layout.h"
+#include "lms/distributed/Layout.h"
 
 namespace lms::ui {
 

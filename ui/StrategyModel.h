@@ -3,7 +3,7 @@
 // different layouts by different pipeline stages has one row per layout), with the full shape
 // taken from the opened checkpoint when it is known.
 
-#include "lms/Strategy.h"
+#include "lms/formats/Strategy.h"
 
 #include <QAbstractTableModel>
 #include <QHash>

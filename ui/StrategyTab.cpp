@@ -5,7 +5,7 @@
 #include "StrategyModel.h"
 #include "UiText.h"
 #include "Widgets.h"
-#include "lms/Layout.h"
+#include "lms/distributed/Layout.h"
 
 #include <QFileInfo>
 #include <QHeaderView>

@@ -4,8 +4,8 @@
 // total bytes. RawValueRole gives sortable values (numbers as numbers), so TensorFilterModel
 // sorts bytes and shapes numerically and names in natural order (layers.2 before layers.10).
 
-#include "lms/DType.h"
-#include "lms/LoraPlan.h"
+#include "lms/base/DType.h"
+#include "lms/lora/LoraPlan.h"
 
 #include <QAbstractItemModel>
 #include <QRegularExpression>

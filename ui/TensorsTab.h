@@ -2,9 +2,9 @@
 // The Tensors tab: every parameter of the opened checkpoint in a sortable, filterable tree, and
 // for the selected parameter its statistics and histogram, computed on a worker thread.
 
-#include "lms/TensorStats.h"
+#include "lms/analysis/TensorStats.h"
 #include "Workspace.h"
-#include "lms/LoraPlan.h"
+#include "lms/lora/LoraPlan.h"
 
 #include <QFutureWatcher>
 #include <QWidget>

@@ -1,6 +1,6 @@
 #include "UiText.h"
 
-#include "lms/Text.h"
+#include "lms/base/Text.h"
 
 #include <QCoreApplication>
 #include <QLocale>

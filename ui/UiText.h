@@ -1,8 +1,8 @@
 #pragma once
 // Conversions between core values and the text the studio shows. Pure functions, no widgets.
 
-#include "lms/Error.h"
-#include "lms/LoraPlan.h"
+#include "lms/base/Error.h"
+#include "lms/lora/LoraPlan.h"
 
 #include <QString>
 #include <cstdint>

@@ -2,7 +2,7 @@
 // Shared pieces of the `loramerge` command line: each subcommand is a function taking the
 // arguments after its name and returning the process exit code (0 ok, 1 failed, 2 usage).
 
-#include "lms/Error.h"
+#include "lms/base/Error.h"
 
 #include <string>
 #include <vector>

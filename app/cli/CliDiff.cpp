@@ -2,10 +2,10 @@
 #include "Args.h"
 #include "Cli.h"
 
-#include "lms/Diff.h"
-#include "lms/Job.h"
-#include "lms/Json.h"
-#include "lms/Text.h"
+#include "lms/analysis/Diff.h"
+#include "lms/merge/Job.h"
+#include "lms/base/Json.h"
+#include "lms/base/Text.h"
 
 #include <cmath>
 #include <cstdio>

@@ -3,12 +3,12 @@
 #include "Cli.h"
 #include "Terminal.h"
 
-#include "lms/Checkpoint.h"
-#include "lms/Demo.h"
-#include "lms/LoraPlan.h"
-#include "lms/Source.h"
-#include "lms/TensorStats.h"
-#include "lms/Text.h"
+#include "lms/formats/Checkpoint.h"
+#include "lms/merge/Demo.h"
+#include "lms/lora/LoraPlan.h"
+#include "lms/formats/Source.h"
+#include "lms/analysis/TensorStats.h"
+#include "lms/base/Text.h"
 
 #include <cstdio>
 

@@ -3,9 +3,9 @@
 #include "Cli.h"
 #include "Terminal.h"
 
-#include "lms/Request.h"
-#include "lms/Log.h"
-#include "lms/Text.h"
+#include "lms/merge/Request.h"
+#include "lms/base/Log.h"
+#include "lms/base/Text.h"
 
 #include <cstdio>
 #include <filesystem>

@@ -3,11 +3,11 @@
 #include "Args.h"
 #include "Cli.h"
 
-#include "lms/Distributed.h"
-#include "lms/Json.h"
-#include "lms/Layout.h"
-#include "lms/Strategy.h"
-#include "lms/Text.h"
+#include "lms/distributed/Distributed.h"
+#include "lms/base/Json.h"
+#include "lms/distributed/Layout.h"
+#include "lms/formats/Strategy.h"
+#include "lms/base/Text.h"
 
 #include <cstdio>
 #include <filesystem>

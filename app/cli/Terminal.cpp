@@ -1,6 +1,6 @@
 #include "Terminal.h"
 
-#include "lms/Text.h"
+#include "lms/base/Text.h"
 
 #include <cstdio>
 #include <unistd.h>

@@ -1,7 +1,7 @@
 #pragma once
 // Terminal output helpers: a progress bar on a TTY, plain progress lines otherwise.
 
-#include "lms/Progress.h"
+#include "lms/base/Progress.h"
 
 #include <chrono>
 #include <string>

@@ -2,7 +2,7 @@
 #include "Args.h"
 #include "Cli.h"
 
-#include "lms/Log.h"
+#include "lms/base/Log.h"
 #include "lms/Version.h"
 
 #include <cstdio>

@@ -6,7 +6,7 @@
 #include "LogModel.h"
 #include "LogSink.h"
 #include "MainWindow.h"
-#include "lms/Log.h"
+#include "lms/base/Log.h"
 #include "lms/Version.h"
 
 #include <QApplication>

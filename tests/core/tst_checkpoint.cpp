@@ -1,7 +1,7 @@
 // The two-phase .ckpt reader (spec §1): index without payloads, payloads on demand, hostile input.
 #include "TestSupport.h"
-#include "lms/Checkpoint.h"
-#include "lms/CheckpointWriter.h"
+#include "lms/formats/Checkpoint.h"
+#include "lms/formats/CheckpointWriter.h"
 
 #include <QProcess>
 #include <QTemporaryDir>

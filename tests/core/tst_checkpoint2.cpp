@@ -1,9 +1,9 @@
-// MindFormers Checkpoint 2.0 iterations (core/lms/Checkpoint2.*): slice ids, reassembly through
+// MindFormers Checkpoint 2.0 iterations (core/lms/distributed/Checkpoint2.*): slice ids, reassembly through
 // metadata.json, saves without it, and every way the chunk cover or the files can disagree.
 #include "TestSupport.h"
 
-#include "lms/Checkpoint2.h"
-#include "lms/Json.h"
+#include "lms/distributed/Checkpoint2.h"
+#include "lms/base/Json.h"
 
 #include <QtTest>
 #include <fstream>

@@ -1,6 +1,6 @@
 // The .ckpt writer (spec §1.3): record format, chunking with full dims, atomic output.
 #include "TestSupport.h"
-#include "lms/CheckpointWriter.h"
+#include "lms/formats/CheckpointWriter.h"
 
 #include <QTemporaryDir>
 #include <QtTest>

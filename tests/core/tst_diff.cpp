@@ -1,7 +1,7 @@
-// Comparing two models (core/lms/Diff.*): exact statistics per tensor, every status, block sizes.
+// Comparing two models (core/lms/analysis/Diff.*): exact statistics per tensor, every status, block sizes.
 #include "TestSupport.h"
 
-#include "lms/Diff.h"
+#include "lms/analysis/Diff.h"
 
 #include <QtTest>
 #include <cmath>

@@ -1,7 +1,7 @@
-// Discovery (core/lms/Discovery.h) over folder trees generated per row: the kind of a path, the
+// Discovery (core/lms/merge/Discovery.h) over folder trees generated per row: the kind of a path, the
 // rank folders and the file each contributes, and the strategy found near a model folder.
 #include "TestSupport.h"
-#include "lms/Discovery.h"
+#include "lms/merge/Discovery.h"
 
 #include <QTemporaryDir>
 #include <QtTest>

@@ -1,10 +1,10 @@
 // Distributed checkpoints as one full model (spec §4.11, §4.12): rank folders, file choice,
 // reassembly from slices (model parallel, optimizer shards, pipeline stages), parameters
 // without layout, and the refusals (missing rank, frozen sharded weights, bad shapes).
-#include "lms/Distributed.h"
+#include "lms/distributed/Distributed.h"
 
 #include "TestSupport.h"
-#include "lms/Json.h"
+#include "lms/base/Json.h"
 
 #include <QProcess>
 #include <QTemporaryDir>

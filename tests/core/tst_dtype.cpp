@@ -1,5 +1,5 @@
 // DType names and the float conversions the merge relies on (spec §1.4).
-#include "lms/DType.h"
+#include "lms/base/DType.h"
 
 #include <QtTest>
 #include <cmath>

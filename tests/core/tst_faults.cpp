@@ -7,8 +7,8 @@
 // The CLI cases run LMS_BINARY_DIR/app/loramerge (tests/CMakeLists.txt makes this test depend
 // on the loramerge target).
 #include "TestSupport.h"
-#include "lms/FileIO.h"
-#include "lms/Merge.h"
+#include "lms/io/FileIO.h"
+#include "lms/merge/Merge.h"
 
 #include <QProcess>
 #include <QTemporaryDir>

@@ -1,6 +1,6 @@
-// XXH64 (core/lms/Hash.h), which the replica check of distributed checkpoints relies on: the
+// XXH64 (core/lms/io/Hash.h), which the replica check of distributed checkpoints relies on: the
 // published reference values, every tail length, and that single-bit changes move the hash.
-#include "lms/Hash.h"
+#include "lms/io/Hash.h"
 
 #include <QTest>
 

@@ -1,7 +1,7 @@
 // Tests for lms::parseJson / lms::toJson: strict grammar, UTF-8 and escape handling, duplicate
 // keys, nesting limit, error offsets, accessors and the compact writer.
 
-#include "lms/Json.h"
+#include "lms/base/Json.h"
 
 #include <QByteArray>
 #include <QtTest>

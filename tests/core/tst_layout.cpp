@@ -1,6 +1,6 @@
 // Slice arithmetic of distributed checkpoints (spec §4): which part of a full tensor each rank
 // stores, full-shape inference, coverage, and the contiguous runs used to reassemble.
-#include "lms/Layout.h"
+#include "lms/distributed/Layout.h"
 
 #include <QTest>
 

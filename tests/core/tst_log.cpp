@@ -1,6 +1,6 @@
-// The core logger's distribution sink (core/lms/Log.h): sinks attached and detached while other
+// The core logger's distribution sink (core/lms/base/Log.h): sinks attached and detached while other
 // threads log, each record reaching exactly the sinks attached at that moment.
-#include "lms/Log.h"
+#include "lms/base/Log.h"
 
 #include <QtTest>
 #include <spdlog/sinks/base_sink.h>

@@ -2,9 +2,9 @@
 // PEFT adapter_config.json (rank_pattern/alpha_pattern, rsLoRA), the rank cross-check, the refusals
 // (never a default alpha) and discovery.
 
-#include "lms/LoraConfig.h"
-#include "lms/Merge.h"
-#include "lms/Yaml.h"
+#include "lms/lora/LoraConfig.h"
+#include "lms/merge/Merge.h"
+#include "lms/lora/Yaml.h"
 
 #include <QTemporaryDir>
 #include <QtTest>

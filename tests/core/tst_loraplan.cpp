@@ -1,5 +1,5 @@
 // The LoRA planner (spec §5): pairing by every naming scheme, optimizer copies, shape checks, problems.
-#include "lms/LoraPlan.h"
+#include "lms/lora/LoraPlan.h"
 
 #include <QtTest>
 

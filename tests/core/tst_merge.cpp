@@ -1,11 +1,11 @@
 // The merge engine: numerics (float32 / bf16 / fp16, transposed), scaling, the streaming run with
 // its refusals, cancel and verification, and that inputs never change.
 #include "TestSupport.h"
-#include "lms/Job.h"
-#include "lms/Merge.h"
-#include "lms/ShardFolder.h"
-#include "lms/MergeStages.h"
-#include "lms/Strategy.h"
+#include "lms/merge/Job.h"
+#include "lms/merge/Merge.h"
+#include "lms/formats/ShardFolder.h"
+#include "lms/merge/MergeStages.h"
+#include "lms/formats/Strategy.h"
 
 #include <QTemporaryDir>
 #include <QtTest>

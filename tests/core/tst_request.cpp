@@ -1,7 +1,7 @@
-// The rules of a merge request (core/lms/Request.h): every refusal reason and warning of
+// The rules of a merge request (core/lms/merge/Request.h): every refusal reason and warning of
 // resolve() as one row, on checkpoints generated in code.
 #include "TestSupport.h"
-#include "lms/Request.h"
+#include "lms/merge/Request.h"
 
 #include <QTemporaryDir>
 #include <QtTest>

@@ -3,8 +3,8 @@
 // selftest (the hand-checked two-tensor file) and its list of refusals.
 
 #include "TestSupport.h"
-#include "lms/Checkpoint.h"
-#include "lms/Safetensors.h"
+#include "lms/formats/Checkpoint.h"
+#include "lms/formats/Safetensors.h"
 
 #include <QByteArray>
 #include <QProcess>

@@ -1,8 +1,8 @@
-// Shard folders with an index (core/lms/ShardFolder.*): the Hugging Face index, MindSpore's
+// Shard folders with an index (core/lms/formats/ShardFolder.*): the Hugging Face index, MindSpore's
 // param_name_map.json in both forms, hyper_param.safetensors, and every way map and files disagree.
 #include "TestSupport.h"
 
-#include "lms/ShardFolder.h"
+#include "lms/formats/ShardFolder.h"
 
 #include <QtTest>
 #include <fstream>

@@ -1,6 +1,6 @@
-// Sharded safetensors output (core/lms/Sharding.*): huggingface_hub's size units and split rule.
-#include "lms/Json.h"
-#include "lms/Sharding.h"
+// Sharded safetensors output (core/lms/formats/Sharding.*): huggingface_hub's size units and split rule.
+#include "lms/base/Json.h"
+#include "lms/formats/Sharding.h"
 
 #include <QtTest>
 

@@ -3,7 +3,7 @@
 // only merge writes merged_ckpt_strategy.ckpt into it, as the MindFormers user guide promises.
 // Runs LMS_BINARY_DIR/app/loramerge (tests/CMakeLists.txt makes this test depend on it).
 #include "TestSupport.h"
-#include "lms/Strategy.h"
+#include "lms/formats/Strategy.h"
 
 #include <QProcess>
 #include <QTemporaryDir>

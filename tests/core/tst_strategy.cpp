@@ -1,6 +1,6 @@
 // Parallel strategy files (spec §2, §3): protobuf and JSON parsing, refusal of foreign files,
 // "<stage>-" names, and merge_pipeline_strategys for a folder of per-rank files.
-#include "lms/Strategy.h"
+#include "lms/formats/Strategy.h"
 
 #include "TestSupport.h"
 

@@ -1,8 +1,8 @@
-// Tensor statistics in the core (core/lms/TensorStats.h): exact values for several dtypes, and the
+// Tensor statistics in the core (core/lms/analysis/TensorStats.h): exact values for several dtypes, and the
 // streamed form over ModelSource::readRows agreeing with the in-memory one while reading only
 // bounded row blocks.
-#include "lms/Source.h"
-#include "lms/TensorStats.h"
+#include "lms/formats/Source.h"
+#include "lms/analysis/TensorStats.h"
 #include "TestSupport.h"
 
 #include <QProcess>

@@ -1,10 +1,10 @@
-// Verification of merged outputs (core/lms/Verify.h): it never refuses a correctly rounded result
+// Verification of merged outputs (core/lms/merge/Verify.h): it never refuses a correctly rounded result
 // (random small-magnitude models in every float dtype, down into the subnormal range), and it is
 // not fooled by a delta merged into the wrong tensor, added transposed, missing or mis-scaled, in
 // any pair.
 #include "TestSupport.h"
-#include "lms/Merge.h"
-#include "lms/Verify.h"
+#include "lms/merge/Merge.h"
+#include "lms/merge/Verify.h"
 
 #include <QTemporaryDir>
 #include <QtTest>

@@ -1,5 +1,5 @@
-// The protobuf wire primitives (core/lms/Wire.h) on well-formed and hostile bytes.
-#include "lms/Wire.h"
+// The protobuf wire primitives (core/lms/io/Wire.h) on well-formed and hostile bytes.
+#include "lms/io/Wire.h"
 
 #include <QtTest>
 

@@ -2,7 +2,7 @@
 // and aliases, flow collections over several lines, duplicate keys, and the refusals (each with its
 // line), including hostile input (depth, alias expansion).
 
-#include "lms/Yaml.h"
+#include "lms/lora/Yaml.h"
 
 #include <QtTest>
 #include <cmath>

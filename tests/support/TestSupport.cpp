@@ -1,6 +1,6 @@
 #include "TestSupport.h"
 
-#include "lms/Safetensors.h"
+#include "lms/formats/Safetensors.h"
 
 #include <QProcess>
 #include <QtTest>

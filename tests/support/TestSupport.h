@@ -2,9 +2,9 @@
 // Helpers shared by the test binaries: temp folders, building small checkpoints in code,
 // locating ../shared, and byte/checksum utilities.
 
-#include "lms/Checkpoint.h"
-#include "lms/CheckpointWriter.h"
-#include "lms/Wire.h"
+#include "lms/formats/Checkpoint.h"
+#include "lms/formats/CheckpointWriter.h"
+#include "lms/io/Wire.h"
 
 #include <QString>
 #include <QStringList>

@@ -21,7 +21,7 @@
 #include "TestSupport.h"
 #include "UiText.h"
 #include "Widgets.h"
-#include "lms/Checkpoint.h"
+#include "lms/formats/Checkpoint.h"
 #include "lms/Version.h"
 
 #include <QAction>

@@ -6,9 +6,9 @@
 #include "LogSink.h"
 #include "LoraPairModel.h"
 #include "StrategyModel.h"
-#include "lms/TensorStats.h"
+#include "lms/analysis/TensorStats.h"
 #include "TensorTreeModel.h"
-#include "lms/Log.h"
+#include "lms/base/Log.h"
 
 #include <QAbstractItemModelTester>
 #include <QSignalSpy>

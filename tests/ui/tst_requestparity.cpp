@@ -6,7 +6,7 @@
 #include "MergePanel.h"
 #include "TestSupport.h"
 #include "UiText.h"
-#include "lms/Request.h"
+#include "lms/merge/Request.h"
 
 #include <QLabel>
 #include <QLineEdit>

@@ -5,7 +5,7 @@
 #include "EnglishPlurals.h"
 #include "TestSupport.h"
 #include "Workspace.h"
-#include "lms/Demo.h"
+#include "lms/merge/Demo.h"
 
 #include <QFileSystemModel>
 #include <QSignalSpy>

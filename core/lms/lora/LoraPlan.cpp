@@ -1,0 +1,458 @@
+#include "lms/lora/LoraPlan.h"
+
+#include "lms/base/Text.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <map>
+#include <unordered_map>
+
+namespace lms {
+namespace {
+
+// Prefixes under which optimizers store their state for each parameter they update (spec §5.6,
+// §6.17), so `<prefix><parameter name>` is a copy. `ParameterTuple.clone(prefix=P)` names the
+// copy "P.<name>" (mindspore/python/mindspore/common/parameter.py, ParameterTuple.clone); the
+// factored optimizers build "<P>_<name>" with format strings.
+constexpr std::array<std::string_view, 19> kOptimizerPrefixes{
+    // mindspore nn/optim/adam.py: Adam clones "moment1"/"moment2" (and "vhat" with use_amsgrad),
+    // AdamWeightDecay and AdamOffload clone "adam_m"/"adam_v".
+    "adam_m.", "adam_v.", "moment1.", "moment2.", "vhat.",
+    // mindspore nn/optim/lamb.py, Lamb.__init__: clone(prefix="lamb_m") and "lamb_v".
+    "lamb_m.", "lamb_v.",
+    // mindformers core/optim AdamW / FusedAdamW: clone(prefix="exp_avg"), "exp_avg_sq", "max_exp_avg_sq".
+    "exp_avg.", "exp_avg_sq.", "max_exp_avg_sq.",
+    // mindspore nn/optim/adafactor.py (AdaFactor) and mindformers core/optim/came.py
+    // (Came.init_came_state): name="exp_avg_sq_row_{}".format(param.name), likewise _col_,
+    // exp_avg_insta_row_/_col_ (CAME) and exp_avg_sq_.
+    "exp_avg_sq_row_", "exp_avg_sq_col_", "exp_avg_insta_row_", "exp_avg_insta_col_", "exp_avg_sq_",
+    // mindspore nn/optim/momentum.py Momentum: clone(prefix="moments"); nn/optim/ada_grad.py
+    // Adagrad: clone(prefix="accum").
+    "moments.", "accum.",
+    // MindFormers gradient accumulation (clone(prefix="accu_grads")) and PMA weight averaging.
+    "accu_grads.", "pma_weight_",
+};
+
+// LoRA naming schemes (spec §5.2): suffix of the A and B names (lower case) and the scheme's name.
+struct Scheme {
+    std::string_view name;
+    std::string_view suffixA, suffixB;
+};
+constexpr std::array<Scheme, 4> kSchemes{{
+    {"mindpet_delta", ".mindpet_delta_lora_a", ".mindpet_delta_lora_b"},
+    {"tk_delta", ".tk_delta_lora_a", ".tk_delta_lora_b"},
+    {"lora_A.weight", ".lora_a.weight", ".lora_b.weight"},
+    {".lora_a", ".lora_a", ".lora_b"},
+}};
+
+// PEFT saves adapters with the PeftModel's prefix on every key (huggingface/peft
+// src/peft/utils/save_and_load.py, get_peft_model_state_dict; set_peft_model_state_dict loads them
+// back onto `base_model.model.<module>`), while the base model's own names lack it.
+constexpr std::string_view kPeftPrefix = "base_model.model.";
+
+enum class Marker { None, A, B, Magnitude, Other };
+struct MarkerWord {
+    std::string_view word;
+    Marker kind;
+};
+constexpr std::array<MarkerWord, 9> kMarkers{{
+    {"lora_magnitude", Marker::Magnitude},  // PEFT DoRA: lora_magnitude_vector
+    {"lora_embedding_a", Marker::A},        // PEFT LoRA on embeddings
+    {"lora_embedding_b", Marker::B},
+    {"lora_down", Marker::A},  // kohya
+    {"lora_up", Marker::B},
+    {"lora_a", Marker::A},
+    {"lora_b", Marker::B},
+    {"mindpet_delta", Marker::Other},  // every MindPet delta (LoRA, adapter, prefix, ...)
+    {"tk_delta", Marker::Other},
+}};
+
+struct MarkerHit {
+    Marker kind = Marker::None;
+    std::string_view word;
+};
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+bool endsWith(std::string_view s, std::string_view suffix) {
+    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// The most specific marker the name carries as a word: not inside `lora_alpha` or `xlora_a`.
+MarkerHit findMarker(std::string_view name) {
+    const auto lowered = lower(name);
+    MarkerHit found;
+    for (const auto& marker : kMarkers) {
+        for (size_t pos = lowered.find(marker.word); pos != std::string::npos; pos = lowered.find(marker.word, pos + 1)) {
+            const size_t end = pos + marker.word.size();
+            const bool before = pos == 0 || !std::isalnum(static_cast<unsigned char>(lowered[pos - 1]));
+            const bool after = end == lowered.size() || lowered[end] == '.' || lowered[end] == '_' ||
+                               std::isdigit(static_cast<unsigned char>(lowered[end]));
+            if (!before || !after) continue;
+            if (found.kind == Marker::None || found.kind == Marker::Other) found = {marker.kind, marker.word};
+            break;
+        }
+    }
+    return found;
+}
+
+struct LoraName {
+    TensorRole role = TensorRole::Other;  // LoraA or LoraB when matched
+    std::string scheme;
+    size_t stemLength = 0;                // the layer path before the suffix
+};
+
+// PEFT's in-memory names keep the adapter's name: <module>.lora_A.<adapter>.weight (PEFT
+// tuners/lora/layer.py: lora_A is a ModuleDict keyed by adapter name).
+LoraName matchPeftInfix(std::string_view name, std::string_view lowered) {
+    if (!endsWith(lowered, ".weight")) return {};
+    const auto rest = lowered.substr(0, lowered.size() - 7);
+    const size_t dot = rest.rfind('.');
+    if (dot == std::string::npos || dot + 1 == rest.size()) return {};
+    const auto head = rest.substr(0, dot);
+    const std::string adapter(name.substr(dot + 1, rest.size() - dot - 1));
+    for (const auto& [suffix, role] : {std::pair{std::string_view(".lora_a"), TensorRole::LoraA},
+                                       std::pair{std::string_view(".lora_b"), TensorRole::LoraB}})
+        if (endsWith(head, suffix)) return {role, "lora_A." + adapter + ".weight", head.size() - suffix.size()};
+    return {};
+}
+
+LoraName matchLora(std::string_view name) {
+    const auto lowered = lower(name);
+    for (const auto& scheme : kSchemes) {
+        if (endsWith(lowered, scheme.suffixA))
+            return {TensorRole::LoraA, std::string(scheme.name), lowered.size() - scheme.suffixA.size()};
+        if (endsWith(lowered, scheme.suffixB))
+            return {TensorRole::LoraB, std::string(scheme.name), lowered.size() - scheme.suffixB.size()};
+    }
+    return matchPeftInfix(name, lowered);
+}
+
+std::string dimsText(const std::vector<int64_t>& dims) { return formatDims(dims); }
+
+void setProblem(LoraPair& pair, std::string text) {
+    if (pair.status == PairStatus::Problem) return;  // keep the first, most basic problem
+    pair.status = PairStatus::Problem;
+    pair.problem = std::move(text);
+}
+
+void validateShapes(LoraPair& pair, const SourceTensor& base, const SourceTensor& a, const SourceTensor& b,
+                    SquareOrientation square) {
+    pair.baseDims = base.dims;
+    pair.aDims = a.dims;
+    pair.bDims = b.dims;
+    if (!isFloatingPoint(base.dtype))
+        return setProblem(pair, "base weight has type " + base.typeName + "; only floating-point weights can be merged");
+    if (!isFloatingPoint(a.dtype) || !isFloatingPoint(b.dtype))
+        return setProblem(pair, "LoRA A/B have type " + a.typeName + "/" + b.typeName + "; expected floating point");
+    if (a.dims.size() != 2 || b.dims.size() != 2)
+        return setProblem(pair, "LoRA A is " + dimsText(a.dims) + " and B is " + dimsText(b.dims) +
+                                    "; both must be 2-D (A [r, in], B [out, r])");
+    pair.rank = a.dims[0];
+    if (pair.rank <= 0) return setProblem(pair, "LoRA rank is 0 (A is " + dimsText(a.dims) + ")");
+    if (b.dims[1] != pair.rank)
+        return setProblem(pair, "rank mismatch: A " + dimsText(a.dims) + " has r=" + std::to_string(pair.rank) +
+                                    " but B " + dimsText(b.dims) + " has r=" + std::to_string(b.dims[1]));
+    if (base.dims.size() != 2)
+        return setProblem(pair, "base weight is " + dimsText(base.dims) + "; expected a 2-D matrix");
+    const int64_t out = b.dims[0], in = a.dims[1];
+    const bool outIn = base.dims[0] == out && base.dims[1] == in;
+    const bool inOut = base.dims[0] == in && base.dims[1] == out;
+    if (outIn && inOut) {
+        pair.transposed = square == SquareOrientation::InOut;
+    } else if (outIn) {
+        pair.transposed = false;
+    } else if (inOut) {
+        pair.transposed = true;
+    } else {
+        setProblem(pair, "shape mismatch: B·A is " + dimsText({out, in}) + " (B " + dimsText(b.dims) + ", A " +
+                             dimsText(a.dims) + ") but the base weight is " + dimsText(base.dims));
+    }
+}
+
+// Name lookups: exact first, then case-folded (every tensor whose lower-case name matches).
+struct NameIndex {
+    std::unordered_map<std::string, size_t> exact;
+    std::unordered_map<std::string, std::vector<size_t>> folded;
+    explicit NameIndex(const std::vector<SourceTensor>& tensors) {
+        for (size_t i = 0; i < tensors.size(); ++i) {
+            exact.emplace(tensors[i].name, i);
+            folded[lower(tensors[i].name)].push_back(i);
+        }
+    }
+};
+
+// A and B tensors of one layer path (as written) under one scheme.
+struct Group {
+    std::string stem;
+    std::string scheme;
+    std::vector<size_t> as, bs;
+};
+
+struct Sorted {
+    std::vector<Group> groups;                 // in order of their first tensor
+    std::map<std::string, size_t> magnitudes;  // DoRA magnitude vectors by layer path
+    std::vector<size_t> unpaired;              // LoRA-marked tensors no scheme pairs
+};
+
+// Sets roles and `dropped` for every tensor and sorts the LoRA ones into groups.
+Sorted sortTensors(const std::vector<SourceTensor>& tensors, LoraPlan& plan) {
+    Sorted out;
+    std::map<std::pair<std::string, std::string>, size_t> groupOf;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        const auto& name = tensors[i].name;
+        if (const size_t prefix = optimizerPrefixLength(name)) {
+            plan.roles[i] = TensorRole::OptimizerState;
+            // Optimizer copies of LoRA weights go with the LoRA weights (spec §6.18).
+            plan.dropped[i] = hasLoraMarker(std::string_view(name).substr(prefix));
+            continue;
+        }
+        const auto match = matchLora(name);
+        if (match.role == TensorRole::Other) {
+            const auto marker = findMarker(name);
+            if (marker.kind == Marker::None) continue;
+            plan.roles[i] = classifyName(name);
+            plan.dropped[i] = true;
+            const size_t at = lower(name).find(marker.word);
+            if (marker.kind == Marker::Magnitude && at > 0 && name[at - 1] == '.' &&
+                out.magnitudes.emplace(name.substr(0, at - 1), i).second)
+                continue;
+            out.unpaired.push_back(i);
+            continue;
+        }
+        plan.roles[i] = match.role;
+        plan.dropped[i] = true;
+        auto key = std::make_pair(name.substr(0, match.stemLength), match.scheme);
+        auto [it, inserted] = groupOf.try_emplace(key, out.groups.size());
+        if (inserted) out.groups.push_back({key.first, key.second, {}, {}});
+        auto& group = out.groups[it->second];
+        (match.role == TensorRole::LoraA ? group.as : group.bs).push_back(i);
+    }
+    return out;
+}
+
+struct BaseLookup {
+    std::optional<size_t> index;
+    std::string problem;  // when not found
+};
+
+// The base of a layer path: <stem>.weight or PEFT's <stem>.base_layer.weight, also without the
+// PEFT prefix; exact names first, a case-insensitive match only when it is the only one.
+BaseLookup findBase(const std::string& stem, const NameIndex& index, const std::vector<SourceTensor>& tensors,
+                    const std::vector<bool>& dropped) {
+    std::vector<std::string> candidates;
+    for (const auto& path : {stem, stem.starts_with(kPeftPrefix) ? stem.substr(kPeftPrefix.size()) : std::string()}) {
+        if (path.empty()) continue;
+        candidates.push_back(path + ".weight");
+        candidates.push_back(path + ".base_layer.weight");
+    }
+    for (const auto& name : candidates)
+        if (const auto it = index.exact.find(name); it != index.exact.end() && !dropped[it->second]) return {it->second, {}};
+    std::vector<size_t> folded;
+    for (const auto& name : candidates) {
+        const auto it = index.folded.find(lower(name));
+        if (it == index.folded.end()) continue;
+        for (size_t i : it->second)
+            if (!dropped[i] && std::find(folded.begin(), folded.end(), i) == folded.end()) folded.push_back(i);
+    }
+    if (folded.size() == 1) return {folded.front(), {}};
+    std::string problem = "base weight " + candidates.front() + " not found";
+    if (folded.size() > 1) {
+        problem += ", and " + std::to_string(folded.size()) + " weights differ from it only in case (";
+        for (size_t k = 0; k < folded.size(); ++k) problem += (k ? ", " : "") + tensors[folded[k]].name;
+        problem += "); MindSpore names are case-sensitive, so which one the LoRA belongs to is ambiguous";
+    }
+    return {std::nullopt, problem};
+}
+
+// A pair under construction: where it sorts, and the tensors it owns.
+struct Built {
+    size_t position = 0;
+    LoraPair pair;
+    std::optional<size_t> base;
+    std::vector<size_t> members;  // A, B, DoRA magnitude
+};
+
+Built buildPair(const Group& group, const std::vector<SourceTensor>& tensors, const NameIndex& index,
+                std::map<std::string, size_t>& magnitudes, const LoraPlan& plan, const PlanOptions& options) {
+    Built built;
+    auto& pair = built.pair;
+    pair.scheme = group.scheme;
+    built.position = tensors.size();
+    for (const auto* list : {&group.as, &group.bs}) {
+        if (list->empty()) continue;
+        const auto& t = tensors[list->front()];
+        (list == &group.as ? pair.a : pair.b) = t.name;
+        (list == &group.as ? pair.aDims : pair.bDims) = t.dims;
+        built.position = std::min(built.position, list->front());
+        built.members.insert(built.members.end(), list->begin(), list->end());
+    }
+    const auto base = findBase(group.stem, index, tensors, plan.dropped);
+    if (base.index) {
+        built.base = base.index;
+        pair.base = tensors[*base.index].name;
+        pair.baseDims = tensors[*base.index].dims;
+        built.position = *base.index;
+    }
+    if (group.as.size() > 1 || group.bs.size() > 1)
+        setProblem(pair, "several LoRA tensors share the name " + group.stem + " (names differ only in case)");
+    if (pair.a.empty()) setProblem(pair, "LoRA B " + pair.b + " has no matching A");
+    if (pair.b.empty()) setProblem(pair, "LoRA A " + pair.a + " has no matching B");
+    if (!base.index) setProblem(pair, base.problem);
+    if (const auto it = magnitudes.find(group.stem); it != magnitudes.end()) {
+        // DoRA rescales every column of W + s·B·A to a learned norm: merging A/B alone would be wrong.
+        setProblem(pair, "DoRA adapter (" + tensors[it->second].name +
+                             " beside A/B): DoRA cannot be merged yet, and merging it as plain LoRA would be wrong");
+        built.members.push_back(it->second);
+        magnitudes.erase(it);
+    }
+    if (pair.status != PairStatus::Problem)
+        validateShapes(pair, tensors[*base.index], tensors[group.as.front()], tensors[group.bs.front()],
+                       options.squareOrientation);
+    if (pair.status == PairStatus::Ok &&
+        std::find(options.disabledBases.begin(), options.disabledBases.end(), pair.base) != options.disabledBases.end())
+        pair.status = PairStatus::Disabled;
+    return built;
+}
+
+Built unpairedTensor(const SourceTensor& t, size_t i, TensorRole role) {
+    const auto marker = findMarker(t.name);
+    std::string why = "it matches no supported naming scheme";
+    if (marker.word == "lora_down" || marker.word == "lora_up")
+        why = "kohya lora_down/lora_up names are not a supported scheme";
+    else if (marker.kind == Marker::Magnitude)
+        why = "a DoRA magnitude vector without a LoRA pair";
+    else if (marker.word.starts_with("lora_embedding"))
+        why = "LoRA on embeddings (lora_embedding_A/B) is not supported";
+    Built built;
+    built.position = i;
+    built.members = {i};
+    built.pair.scheme = "unpaired";
+    (role == TensorRole::LoraB ? built.pair.b : built.pair.a) = t.name;
+    (role == TensorRole::LoraB ? built.pair.bDims : built.pair.aDims) = t.dims;
+    setProblem(built.pair, "LoRA tensor that could not be paired: " + t.name + " (" + why + ")");
+    return built;
+}
+
+// Several pairs on one base weight: each of them is a problem, whatever else was wrong.
+void flagSharedBases(std::vector<Built>& built) {
+    std::map<size_t, std::vector<size_t>> pairsOfBase;
+    for (size_t k = 0; k < built.size(); ++k)
+        if (built[k].base) pairsOfBase[*built[k].base].push_back(k);
+    for (auto& [base, indexes] : pairsOfBase) {
+        if (indexes.size() < 2) continue;
+        for (size_t index : indexes) {
+            auto& pair = built[index].pair;
+            pair.status = PairStatus::Ok;  // replace any lesser problem with the decisive one
+            pair.problem.clear();
+            setProblem(pair, "two adapters on one base weight (" + std::to_string(indexes.size()) +
+                                 " LoRA pairs target " + pair.base + ")");
+        }
+    }
+}
+
+}  // namespace
+
+const char* tensorRoleName(TensorRole role) {
+    switch (role) {
+    case TensorRole::Base: return "base";
+    case TensorRole::LoraA: return "LoRA A";
+    case TensorRole::LoraB: return "LoRA B";
+    case TensorRole::OptimizerState: return "optimizer state";
+    case TensorRole::Other: return "other";
+    }
+    return "other";
+}
+
+size_t optimizerPrefixLength(std::string_view name) {
+    size_t longest = 0;
+    for (const auto prefix : kOptimizerPrefixes)
+        if (name.size() > prefix.size() && name.starts_with(prefix)) longest = std::max(longest, prefix.size());
+    return longest;
+}
+
+bool hasLoraMarker(std::string_view name) { return findMarker(name).kind != Marker::None; }
+
+TensorRole classifyName(std::string_view name) {
+    if (optimizerPrefixLength(name) > 0) return TensorRole::OptimizerState;
+    if (const auto role = matchLora(name).role; role != TensorRole::Other) return role;
+    const auto marker = findMarker(name).kind;
+    if (marker == Marker::None) return TensorRole::Other;
+    return marker == Marker::B ? TensorRole::LoraB : TensorRole::LoraA;
+}
+
+LoraPlan planLora(const std::vector<SourceTensor>& tensors, const PlanOptions& options) {
+    LoraPlan plan;
+    const size_t n = tensors.size();
+    plan.roles.assign(n, TensorRole::Other);
+    plan.dropped.assign(n, false);
+    plan.pairOfTensor.assign(n, -1);
+    const NameIndex index(tensors);
+    auto sorted = sortTensors(tensors, plan);
+
+    std::vector<Built> built;
+    for (const auto& group : sorted.groups)
+        built.push_back(buildPair(group, tensors, index, sorted.magnitudes, plan, options));
+    for (const auto& [stem, i] : sorted.magnitudes) sorted.unpaired.push_back(i);  // DoRA vectors left over
+    for (size_t i : sorted.unpaired) built.push_back(unpairedTensor(tensors[i], i, plan.roles[i]));
+    flagSharedBases(built);
+    std::stable_sort(built.begin(), built.end(), [](const Built& x, const Built& y) { return x.position < y.position; });
+
+    for (auto& item : built) {
+        const int pairIndex = int(plan.pairs.size());
+        if (item.base) {
+            plan.pairOfTensor[*item.base] = pairIndex;
+            plan.roles[*item.base] = TensorRole::Base;
+        }
+        for (size_t i : item.members) plan.pairOfTensor[i] = pairIndex;
+        switch (item.pair.status) {
+        case PairStatus::Ok: ++plan.okPairs; break;
+        case PairStatus::Problem: ++plan.problemPairs; break;
+        case PairStatus::Disabled: ++plan.disabledPairs; break;
+        }
+        plan.pairs.push_back(std::move(item.pair));
+    }
+    for (size_t i = 0; i < n; ++i) {
+        if (plan.dropped[i]) continue;
+        plan.bytesToWrite += tensors[i].byteSize;
+        ++plan.tensorsToWrite;
+    }
+    return plan;
+}
+
+std::string describeProblems(const LoraPlan& plan, size_t limit) {
+    std::vector<std::string_view> unpaired;
+    bool kohya = false;
+    for (const auto& pair : plan.pairs) {
+        if (pair.status != PairStatus::Problem || pair.scheme != "unpaired") continue;
+        unpaired.push_back(pair.a.empty() ? pair.b : pair.a);
+        const auto word = findMarker(unpaired.back()).word;
+        kohya = kohya || word == "lora_down" || word == "lora_up";
+    }
+    std::string text;
+    if (!unpaired.empty()) {
+        text = "LoRA tensors that could not be paired (" + std::to_string(unpaired.size()) + "): ";
+        for (size_t k = 0; k < unpaired.size() && k < 8; ++k) text += (k ? ", " : "") + std::string(unpaired[k]);
+        if (unpaired.size() > 8) text += ", ...";
+        text += kohya ? " (kohya lora_down/lora_up names are not a supported scheme)"
+                      : " (no supported naming scheme pairs them)";
+    }
+    size_t shown = 0;
+    for (const auto& pair : plan.pairs) {
+        if (pair.status != PairStatus::Problem || pair.scheme == "unpaired") continue;
+        if (shown++ == limit) {
+            text += "; ...";
+            break;
+        }
+        const auto& who = !pair.base.empty() ? pair.base : !pair.a.empty() ? pair.a : pair.b;
+        text += (text.empty() ? "" : "; ") + who + ": " + pair.problem;
+    }
+    return text;
+}
+
+}  // namespace lms

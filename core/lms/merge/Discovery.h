@@ -1,0 +1,61 @@
+#pragma once
+// Discovery in one place: what kind of thing a path is, which rank folders a model folder holds
+// and which file each contributes (and why), and where the strategy of a model folder lies.
+// Front ends (CLI, browser, open flow) ask here instead of looking at folders themselves.
+
+#include "lms/base/Error.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lms {
+
+enum class PathKind {
+    Missing,
+    FullCheckpoint,     // a .ckpt / .safetensors file (also a merged output's rank_0 file)
+    DistributedFolder,  // rank_<n> folders of a distributed checkpoint
+    MergedOutput,       // our output: only rank_0 holding <prefix>0.<ext>, no strategy near (a full checkpoint)
+    Adapter,            // a checkpoint holding only LoRA weights (needs readIndex)
+    StrategyFile,       // "strategy" in a .ckpt / .json name
+    Folder,             // any other folder
+    OtherFile,
+};
+
+// "rank_<n>", n all digits (spec §4.11); `rank` receives n.
+bool isRankFolderName(std::string_view name, int64_t* rank = nullptr);
+bool isCheckpointFileName(std::string_view fileName);
+// Strategy files are recognised by name: "strategy" in a .ckpt or .json name.
+bool isStrategyFileName(std::string_view fileName);
+
+// The kind of `path` from names alone; with `readIndex` a checkpoint file's index is read to
+// tell a LoRA-only adapter from a full checkpoint.
+PathKind classifyPath(const std::filesystem::path& path, bool readIndex = false);
+
+// One rank folder and the file it contributes, with the reason in words.
+struct RankEntry {
+    int64_t rank = 0;
+    std::filesystem::path dir;
+    std::filesystem::path picked;  // empty when the folder contributes nothing
+    size_t candidates = 0;         // eligible checkpoint files in the folder
+    std::string why;               // "the only checkpoint file", "lexicographically last of 3", or the error
+};
+
+// The rank folders of `modelDir` in numeric order and what each contributes (pickRankCheckpoint,
+// with `nameGlob` as --ckpt-name). Errors only when the folder cannot be listed or two folders
+// name the same rank.
+[[nodiscard]] Result<std::vector<RankEntry>> discoverRanks(const std::filesystem::path& modelDir, const std::string& nameGlob = {});
+
+// The strategy of a distributed checkpoint found near `modelDir`: first a folder of strategy
+// files (modelDir/strategy, modelDir/ckpt_strategy, modelDir/output/strategy, ../strategy; the
+// folder itself is the answer, the core merges its pipeline stages), then strategy files in
+// modelDir or beside it (a merged one first). `path` is empty when nothing was found.
+struct StrategyFound {
+    std::filesystem::path path;
+    std::string note;  // how it was chosen, for people
+};
+StrategyFound findStrategyNear(const std::filesystem::path& modelDir);
+
+}  // namespace lms

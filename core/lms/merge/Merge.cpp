@@ -1,0 +1,755 @@
+#include "lms/merge/Merge.h"
+#include "lms/merge/MergeStages.h"
+
+#include "lms/formats/CheckpointWriter.h"
+#include "lms/distributed/Layout.h"
+#include "lms/formats/Safetensors.h"
+#include "lms/formats/Sharding.h"
+#include "lms/base/Log.h"
+#include "lms/base/Text.h"
+#include "lms/merge/Verify.h"
+
+#include <Eigen/Core>
+#include <chrono>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <thread>
+
+namespace lms {
+namespace {
+
+
+constexpr int64_t kRowsPerBlock = 256;  // base rows widened at a time: bounds the float scratch
+
+template <class Scalar>
+using RowMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Widens any floating tensor to Scalar (float or double).
+template <class Scalar>
+RowMatrix<Scalar> widen(std::span<const std::byte> bytes, DType type, int64_t rows, int64_t cols) {
+    RowMatrix<Scalar> m(rows, cols);
+    if constexpr (std::is_same_v<Scalar, float>) {
+        widenToFloat(type, bytes, std::span(m.data(), size_t(m.size())));
+    } else {
+        if (type == DType::Float64) {
+            std::memcpy(m.data(), bytes.data(), size_t(m.size()) * 8);
+        } else {
+            std::vector<float> tmp(size_t(m.size()));
+            widenToFloat(type, bytes, tmp);
+            for (size_t i = 0; i < tmp.size(); ++i) m.data()[i] = tmp[i];
+        }
+    }
+    return m;
+}
+
+// W (rows [row0, row0 + rows) of the base as stored) += s·(B·A) or its transpose, in blocks of
+// base rows so the widened scratch stays small.
+template <class Scalar>
+void addDeltaRows(std::span<std::byte> bytes, DType baseType, int64_t row0, int64_t rows, int64_t storedCols,
+                  bool transposed, const RowMatrix<Scalar>& a, const RowMatrix<Scalar>& scaledB) {
+    const size_t elementBytes = dtypeBits(baseType) / 8;
+    RowMatrix<Scalar> block;
+    std::vector<float> narrowScratch;
+    for (int64_t done = 0; done < rows; done += kRowsPerBlock) {
+        const int64_t n = std::min(kRowsPerBlock, rows - done);
+        auto part = bytes.subspan(size_t(done * storedCols) * elementBytes, size_t(n * storedCols) * elementBytes);
+        block = widen<Scalar>(part, baseType, n, storedCols);
+        if (!transposed) {
+            block.noalias() += scaledB.middleRows(row0 + done, n) * a;                          // [n,r]·[r,in]
+        } else {
+            block.noalias() += a.middleCols(row0 + done, n).transpose() * scaledB.transpose();  // [n,r]·[r,out]
+        }
+        if constexpr (std::is_same_v<Scalar, float>) {
+            narrowFromFloat(baseType, std::span<const float>(block.data(), size_t(block.size())), part);
+        } else if (baseType == DType::Float64) {
+            std::memcpy(part.data(), block.data(), size_t(block.size()) * 8);
+        } else {
+            narrowScratch.assign(block.data(), block.data() + block.size());
+            narrowFromFloat(baseType, narrowScratch, part);
+        }
+    }
+}
+
+// One LoRA pair, widened and pre-scaled once, applied to any row range of its base.
+class PairDelta {
+public:
+    PairDelta(DType baseType, int64_t out, int64_t in, bool transposed, std::span<const std::byte> a, DType aType,
+              std::span<const std::byte> b, DType bType, int64_t rank, double scaling)
+        : baseType_(baseType), storedCols_(transposed ? out : in), transposed_(transposed) {
+        // Float16 has subnormals down to 6e-8, where a float32 product sum that cancels against W
+        // can be off by more than one unit of the result; double keeps every value within one ulp.
+        useDouble_ = baseType == DType::Float64 || baseType == DType::Float16;
+        if (useDouble_) {
+            aD_ = widen<double>(a, aType, rank, in);
+            sbD_ = widen<double>(b, bType, out, rank) * scaling;
+        } else {
+            aF_ = widen<float>(a, aType, rank, in);
+            sbF_ = widen<float>(b, bType, out, rank) * float(scaling);
+        }
+    }
+    // `bytes` holds stored rows [row0, row0 + rows) of the base.
+    void apply(std::span<std::byte> bytes, int64_t row0, int64_t rows) const {
+        if (useDouble_) addDeltaRows<double>(bytes, baseType_, row0, rows, storedCols_, transposed_, aD_, sbD_);
+        else addDeltaRows<float>(bytes, baseType_, row0, rows, storedCols_, transposed_, aF_, sbF_);
+    }
+
+private:
+    DType baseType_;
+    int64_t storedCols_;
+    bool transposed_, useDouble_ = false;
+    RowMatrix<float> aF_, sbF_;
+    RowMatrix<double> aD_, sbD_;
+};
+
+// A merge that pairs nothing only makes sense when it also converts (the format, the layout, or
+// rank files reassembled into one); otherwise the user most likely forgot the adapter.
+Status checkSomethingToMerge(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options) {
+    if (plan.okPairs > 0 || plan.disabledPairs > 0 || options.allowNoLora || options.reshard) return {};
+    const auto files = source.inputFiles();
+    const bool fromCkpt = !source.tensors().empty() && source.rawRecords(0).has_value();  // only .ckpt has records
+    if (files.size() != 1 || fromCkpt != (options.format == OutputFormat::Ckpt)) return {};
+    if (plan.pairs.empty())
+        return fail(ErrorCode::InvalidArgument, "no LoRA weights found in " + files.front().string() +
+                                                    "; to merge a separate adapter use --adapter (--allow-no-lora "
+                                                    "copies the checkpoint unchanged)");
+    return fail(ErrorCode::InvalidArgument,
+                "none of the " + std::to_string(plan.pairs.size()) + " LoRA pair(s) in " + files.front().string() +
+                    " can be merged (" + describeProblems(plan, 3) +
+                    "), so the output would equal the input (--allow-no-lora writes it anyway)");
+}
+
+Status prepareOutput(const ModelSource& source, const std::filesystem::path& output, CreatedDirectories& created) {
+    if (auto st = checkOutputLocation(source, output); !st) return st;
+    const auto parent = std::filesystem::absolute(output).parent_path();
+    // Create missing folders, remembering them so a failed run can remove them again.
+    std::vector<std::filesystem::path> missing;
+    for (auto dir = parent; !dir.empty() && !std::filesystem::exists(dir); dir = dir.parent_path()) {
+        missing.push_back(dir);
+        if (dir == dir.parent_path()) break;
+    }
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+        std::error_code ec;
+        if (!std::filesystem::create_directory(*it, ec) && ec)
+            return fail(ErrorCode::Io, "cannot create the output folder: " + ec.message(), it->string());
+        created.dirs.push_back(*it);
+    }
+    if (!std::filesystem::is_directory(parent))
+        return fail(ErrorCode::InvalidArgument, "the output folder is not a folder", parent.string());
+    return {};
+}
+
+// Where each tensor goes in each output; every layout problem surfaces here, before writing.
+// One target per shard of the huggingface_hub split (Sharding.h); each holds its tensors whole.
+Result<std::vector<Target>> shardTargets(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options) {
+    if (options.format != OutputFormat::Safetensors)
+        return fail(ErrorCode::InvalidArgument, "sharded output is safetensors: add --save_format safetensors", {},
+                    "max_shard_size");
+    const auto& tensors = source.tensors();
+    const auto shards = planOutputShards(source, plan, options.maxShardBytes);
+    std::vector<Target> targets(shards.fileNames.size());
+    for (size_t k = 0; k < targets.size(); ++k) targets[k].file = options.outputFile.parent_path() / shards.fileNames[k];
+    for (size_t i = 0, kept = 0; i < tensors.size(); ++i) {
+        const size_t shard = plan.dropped[i] ? SIZE_MAX : shards.shardOf[kept++];
+        for (size_t k = 0; k < targets.size(); ++k)
+            targets[k].placements.push_back({true, {}, tensors[i].dims, tensors[i].byteSize, k == shard});
+    }
+    return targets;
+}
+
+Result<std::vector<Target>> planTargets(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options) {
+    const auto& tensors = source.tensors();
+    std::vector<Target> targets;
+    if (options.maxShardBytes > 0 && !options.reshard) return shardTargets(source, plan, options);
+    if (!options.reshard) {
+        Target target;
+        target.file = options.outputFile;
+        for (const auto& t : tensors) target.placements.push_back({true, {}, t.dims, t.byteSize});
+        targets.push_back(std::move(target));
+        return targets;
+    }
+    const auto& strategy = *options.reshard->strategy;
+    if (strategy.stageCount() != 1)
+        return fail(ErrorCode::Unsupported,
+                    "re-sharding into a pipeline-parallel destination is not supported; give a single-stage strategy",
+                    strategy.file, "dst_ckpt_strategy");
+    const int64_t ranks = strategy.devicesPerStage();
+    if (ranks <= 0) return fail(ErrorCode::Malformed, "the destination strategy has no device matrix", strategy.file);
+    for (int64_t rank = 0; rank < ranks; ++rank) {
+        Target target;
+        target.full = false;
+        target.file = rankOutputFile(options.reshard->dir, options.reshard->prefix, rank, options.format);
+        for (size_t i = 0; i < tensors.size(); ++i) {
+            const auto& t = tensors[i];
+            const auto layouts = plan.dropped[i] ? std::vector<const ParamLayout*>{} : strategy.find(t.name);
+            if (layouts.empty() || t.kind != TensorKind::Dense || t.legacyScalar || dtypeBits(t.dtype) < 8) {
+                target.placements.push_back({true, {}, t.dims, t.byteSize});
+                continue;
+            }
+            auto box = rankSlice(*layouts.front(), t.dims, rank);
+            if (!box) {
+                auto error = box.error();
+                error.file = strategy.file;
+                return std::unexpected(error);
+            }
+            Placement placement{false, *box, {}, dtypeBits(t.dtype) / 8};
+            for (size_t d = 0; d < t.dims.size(); ++d) {
+                placement.dims.push_back(box->end[d] - box->begin[d]);
+                placement.bytes *= uint64_t(placement.dims.back());
+            }
+            target.placements.push_back(std::move(placement));
+        }
+        targets.push_back(std::move(target));
+    }
+    return targets;
+}
+
+Status openSinks(std::vector<Target>& targets, const ModelSource& source, const LoraPlan& plan,
+                 const MergeOptions& options) {
+    const auto inputs = source.inputFiles();
+    const auto& tensors = source.tensors();
+    const auto publishMode = options.overwrite ? Publish::Replace : Publish::NoClobber;
+    for (auto& target : targets) {
+        if (options.format == OutputFormat::Ckpt) {
+            auto writer = CheckpointWriter::create(target.file, inputs, publishMode);
+            if (!writer) return std::unexpected(writer.error());
+            auto owned = std::make_unique<CheckpointWriter>(std::move(*writer));
+            target.ckpt = owned.get();
+            target.sink = std::move(owned);
+            continue;
+        }
+        std::vector<SafetensorsTensor> declared;
+        for (size_t i = 0; i < tensors.size(); ++i)
+            if (!plan.dropped[i] && target.placements[i].held)
+                declared.push_back({tensors[i].name, tensors[i].dtype, target.placements[i].dims, target.placements[i].bytes});
+        auto writer =
+            SafetensorsWriter::create(target.file, inputs, {{"format", "ms"}}, std::move(declared), publishMode);
+        if (!writer) return std::unexpected(writer.error());
+        target.sink = std::make_unique<SafetensorsWriter>(std::move(*writer));
+    }
+    return {};
+}
+
+// Copies the box of a row-major tensor into a dense buffer.
+std::vector<std::byte> extractBox(std::span<const std::byte> full, std::span<const int64_t> fullShape, const Box& box,
+                                  uint64_t elementBytes, uint64_t boxBytes) {
+    std::vector<std::byte> out(static_cast<size_t>(boxBytes));
+    forEachContiguousRun(fullShape, box, elementBytes, [&](uint64_t sliceOffset, uint64_t fullOffset, uint64_t count) {
+        std::memcpy(out.data() + sliceOffset, full.data() + fullOffset, size_t(count));
+    });
+    return out;
+}
+
+
+// A piece of the output stream, produced in order by the reader thread: a row block of one tensor,
+// or (bytes empty, rowEnd == rowBegin == -1) a tensor that every output copies as raw records.
+struct Block {
+    size_t tensor = 0;
+    int64_t rowBegin = -1, rowEnd = -1;
+    bool first = false, last = false;
+    std::vector<std::byte> bytes;            // merged tensors: the delta is already added
+    std::optional<Error> error;              // the reader failed; nothing follows
+};
+
+// Single-producer single-consumer queue bounded by bytes (always admits one block).
+class BlockQueue {
+public:
+    explicit BlockQueue(uint64_t budgetBytes) : budget_(budgetBytes) {}
+    bool push(Block block) {
+        std::unique_lock lock(mutex_);
+        spaceFree_.wait(lock, [&] { return stopped_ || queued_ == 0 || queued_ + block.bytes.size() <= budget_; });
+        if (stopped_) return false;
+        queued_ += block.bytes.size();
+        blocks_.push_back(std::move(block));
+        dataReady_.notify_one();
+        return true;
+    }
+    std::optional<Block> pop() {
+        std::unique_lock lock(mutex_);
+        dataReady_.wait(lock, [&] { return stopped_ || !blocks_.empty(); });
+        if (blocks_.empty()) return std::nullopt;
+        Block block = std::move(blocks_.front());
+        blocks_.pop_front();
+        queued_ -= block.bytes.size();
+        spaceFree_.notify_one();
+        return block;
+    }
+    void stop() {
+        std::lock_guard lock(mutex_);
+        stopped_ = true;
+        spaceFree_.notify_all();
+        dataReady_.notify_all();
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable spaceFree_, dataReady_;
+    std::deque<Block> blocks_;
+    uint64_t budget_;
+    uint64_t queued_ = 0;
+    bool stopped_ = false;
+};
+
+}  // namespace
+
+Status mergePairInPlace(std::span<std::byte> base, DType baseType, int64_t out, int64_t in, bool transposed,
+                        std::span<const std::byte> a, DType aType, std::span<const std::byte> b, DType bType,
+                        int64_t rank, double scaling) {
+    if (!isFloatingPoint(baseType) || !isFloatingPoint(aType) || !isFloatingPoint(bType))
+        return fail(ErrorCode::Unsupported, "only floating-point weights can be merged");
+    const auto bytesOf = [](DType t, int64_t count) { return uint64_t(count) * (dtypeBits(t) / 8); };
+    if (base.size() != bytesOf(baseType, out * in) || a.size() != bytesOf(aType, rank * in) ||
+        b.size() != bytesOf(bType, out * rank))
+        return fail(ErrorCode::Mismatch, "tensor sizes do not match the LoRA shapes");
+    PairDelta(baseType, out, in, transposed, a, aType, b, bType, rank, scaling).apply(base, 0, transposed ? in : out);
+    return {};
+}
+
+std::filesystem::path rankOutputFile(const std::filesystem::path& dir, const std::string& prefix, int64_t rank,
+                                     OutputFormat format) {
+    const auto r = std::to_string(rank);
+    return dir / ("rank_" + r) / (prefix + r + (format == OutputFormat::Safetensors ? ".safetensors" : ".ckpt"));
+}
+
+Status checkOutputLocation(const ModelSource& source, const std::filesystem::path& output) {
+    if (output.empty()) return fail(ErrorCode::InvalidArgument, "no output file given");
+    const auto parent = std::filesystem::absolute(output).parent_path();
+    for (const auto& input : source.inputFiles()) {
+        std::error_code ec;
+        if (std::filesystem::equivalent(input, output, ec))
+            return fail(ErrorCode::InvalidArgument, "the output would overwrite the input " + input.string(),
+                        output.string());
+        if (std::filesystem::equivalent(std::filesystem::absolute(input).parent_path(), parent, ec))
+            return fail(ErrorCode::InvalidArgument,
+                        "the output folder " + parent.string() + " holds an input file (" + input.filename().string() +
+                            "); write the merged checkpoint somewhere else so the source stays untouched",
+                        output.string());
+    }
+    return {};
+}
+
+Status checkPlanMergeable(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options) {
+    if (plan.tensorsToWrite == 0)
+        return fail(ErrorCode::InvalidArgument,
+                    "nothing to merge into: every parameter is a LoRA weight or an optimizer copy of one (is this a "
+                    "LoRA-only adapter? pass it with --adapter next to the base checkpoint)");
+    if (plan.problemPairs > 0 && !options.skipInvalid)
+        return fail(ErrorCode::Mismatch,
+                    std::to_string(plan.problemPairs) + " LoRA problem(s), nothing was written: " + describeProblems(plan, 5) +
+                        " (use --skip-invalid to merge only the valid pairs)");
+    return checkSomethingToMerge(source, plan, options);
+}
+
+Result<std::vector<double>> pairScalings(const LoraPlan& plan, const ScalingSpec& scaling) {
+    std::vector<double> scalings(plan.pairs.size(), 0.0);
+    for (size_t p = 0; p < plan.pairs.size(); ++p) {
+        if (plan.pairs[p].status != PairStatus::Ok) continue;
+        auto s = scaling.scalingFor(plan.pairs[p]);
+        if (!s) return std::unexpected(s.error());
+        scalings[p] = *s;
+    }
+    return scalings;
+}
+
+ShardPlan planOutputShards(const ModelSource& source, const LoraPlan& plan, uint64_t maxShardBytes) {
+    std::vector<uint64_t> sizes;
+    for (size_t i = 0; i < source.tensors().size(); ++i)
+        if (!plan.dropped[i]) sizes.push_back(source.tensors()[i].byteSize);
+    return planShards(sizes, maxShardBytes);
+}
+
+CreatedDirectories::~CreatedDirectories() {
+    if (keep) return;
+    std::error_code ec;
+    for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) std::filesystem::remove(*it, ec);  // only if empty
+}
+
+namespace {
+
+// Allocation failures are reported, not thrown: the user learns which parameter needed how much.
+Error outOfMemory(const std::string& parameter, uint64_t bytes) {
+    std::string message = "not enough memory: ";
+    message += parameter.empty() ? "the merge" : "merging this parameter";
+    if (bytes > 0) message += " needs " + std::to_string(bytes) + " bytes (" + formatBytes(bytes) + ") at once";
+    else message += " could not allocate its buffers";
+    message += "; free memory or raise the limit (ulimit -v)";
+    return Error{ErrorCode::Io, std::move(message), {}, parameter, std::nullopt};
+}
+
+// The stage edge: no exception leaves a stage. `run` may be null before the run exists.
+template <class Body>
+Status guardStage(const MergeRun* run, Body&& body) {
+    const auto parameter = [&] { return run ? run->state.currentItem : std::string(); };
+    try {
+        return body();
+    } catch (const std::bad_alloc&) {
+        return std::unexpected(outOfMemory(parameter(), run ? run->currentNeed : 0));
+    } catch (const std::length_error&) {
+        return std::unexpected(outOfMemory(parameter(), run ? run->currentNeed : 0));
+    } catch (const std::system_error& e) {  // std::thread could not start
+        return fail(ErrorCode::Io, std::string("cannot start a worker thread: ") + e.what(), {}, parameter());
+    }
+}
+
+void report(MergeRun& run, Stage stage, ThrottledProgress& progress) {
+    run.state.stageId = stage;
+    run.state.stage = stageName(stage);
+    progress(run.state);
+}
+
+Error cancelledError(const MergeRun& run) {
+    return Error{ErrorCode::Cancelled, "merge cancelled; nothing was written", run.targets.front().file.string(), {},
+                 std::nullopt};
+}
+
+// Lookups shared by the reader thread and the writing thread (read-only while streaming).
+struct StreamView {
+    explicit StreamView(const MergeRun& r)
+        : run(r), tensors(r.source->tensors()), blockBytes(std::max<uint64_t>(r.options.streamBlockBytes, 1)) {
+        for (size_t i = 0; i < tensors.size(); ++i) indexOf.emplace(tensors[i].name, i);
+    }
+    const LoraPair* mergedPairOf(size_t i) const {
+        const int p = run.plan.pairOfTensor[i];
+        const auto& pairs = run.plan.pairs;
+        return p >= 0 && pairs[size_t(p)].status == PairStatus::Ok && pairs[size_t(p)].base == tensors[i].name
+                   ? &pairs[size_t(p)]
+                   : nullptr;
+    }
+    // Whole-record copies need no bytes in user space; everything else streams in row blocks.
+    bool rawForAll(size_t i) const {
+        if (mergedPairOf(i) || !run.source->rawRecords(i)) return false;
+        return std::all_of(run.targets.begin(), run.targets.end(),
+                           [&](const Target& t) { return t.ckpt && t.placements[i].whole; });
+    }
+    int64_t rowsPerBlock(size_t i) const {
+        const uint64_t stride = rowBytes(tensors[i]);
+        return stride ? std::max<int64_t>(1, int64_t(blockBytes / stride)) : std::max<int64_t>(rowCount(tensors[i]), 1);
+    }
+    // What tensor i holds in memory at once: one row block, plus A, B and their widened copies.
+    uint64_t memoryFor(size_t i) const {
+        const auto& t = tensors[i];
+        uint64_t bytes = std::min<uint64_t>(t.byteSize, uint64_t(rowsPerBlock(i)) * rowBytes(t));
+        if (const auto* pair = mergedPairOf(i)) {
+            bytes += tensors[indexOf.at(pair->a)].byteSize + tensors[indexOf.at(pair->b)].byteSize;
+            bytes += uint64_t(pair->rank) * uint64_t(pair->aDims[1] + pair->bDims[0]) * 8;
+        }
+        return bytes;
+    }
+
+    const MergeRun& run;
+    const std::vector<SourceTensor>& tensors;
+    std::unordered_map<std::string, size_t> indexOf;
+    uint64_t blockBytes;
+};
+
+// Queues tensor i in row blocks, its delta already added; false if the queue was stopped.
+Result<bool> queueTensor(const StreamView& v, size_t i, BlockQueue& queue, const CancelToken* cancel) {
+    const auto& source = *v.run.source;
+    if (v.rawForAll(i)) return queue.push(Block{i, -1, -1, true, true, {}, std::nullopt});
+    std::optional<PairDelta> delta;
+    if (const auto* pair = v.mergedPairOf(i)) {
+        const size_t ia = v.indexOf.at(pair->a), ib = v.indexOf.at(pair->b);
+        std::vector<std::byte> a(size_t(v.tensors[ia].byteSize)), b(size_t(v.tensors[ib].byteSize));
+        if (auto st = source.read(ia, a, cancel); !st) return std::unexpected(st.error());
+        if (auto st = checkInputFinite(source, ia, "LoRA A", a); !st) return std::unexpected(st.error());
+        if (auto st = source.read(ib, b, cancel); !st) return std::unexpected(st.error());
+        if (auto st = checkInputFinite(source, ib, "LoRA B", b); !st) return std::unexpected(st.error());
+        delta.emplace(v.tensors[i].dtype, pair->bDims[0], pair->aDims[1], pair->transposed, a, v.tensors[ia].dtype, b,
+                      v.tensors[ib].dtype, pair->rank, v.run.scalings[size_t(v.run.plan.pairOfTensor[i])]);
+    }
+    const int64_t rows = rowCount(v.tensors[i]);
+    const uint64_t stride = rowBytes(v.tensors[i]);
+    const int64_t step = v.rowsPerBlock(i);
+    int64_t r0 = 0;
+    do {
+        const int64_t r1 = std::min(rows, r0 + step);
+        Block block{i, r0, r1, r0 == 0, r1 == rows, std::vector<std::byte>(size_t(uint64_t(r1 - r0) * stride)),
+                    std::nullopt};
+        if (auto st = source.readRows(i, r0, r1, block.bytes, cancel); !st) return std::unexpected(st.error());
+        // The delta is added here, on the reader thread, so that computing overlaps writing;
+        // non-finite inputs and results fail the run here, naming the input (Verify.h).
+        if (delta) {
+            if (auto st = checkInputFinite(source, i, "base weight", block.bytes, r0); !st)
+                return std::unexpected(st.error());
+            delta->apply(block.bytes, r0, r1 - r0);
+            if (auto st = checkMergedInRange(source, i, block.bytes, r0); !st) return std::unexpected(st.error());
+        }
+        if (!queue.push(std::move(block))) return false;
+        r0 = r1;
+    } while (r0 < rows);
+    return true;
+}
+
+// The reader thread's body; every failure (allocation included) ends the stream with an error block.
+void readerLoop(const StreamView& v, BlockQueue& queue, const CancelToken* cancel) noexcept {
+    const auto failWith = [&](Error error) {
+        try {
+            queue.push(Block{0, -1, -1, false, false, {}, std::move(error)});
+        } catch (...) {
+            queue.stop();  // not even the error fits: the writer sees an ended stream
+        }
+    };
+    for (size_t i = 0; i < v.tensors.size(); ++i) {
+        if (v.run.plan.dropped[i]) continue;
+        if (cancel && cancel->isCancelled()) return failWith(cancelledError(v.run));
+        try {
+            auto queued = queueTensor(v, i, queue, cancel);
+            if (!queued) return failWith(queued.error());
+            if (!*queued) return;
+        } catch (const std::bad_alloc&) {
+            return failWith(outOfMemory(v.tensors[i].name, v.memoryFor(i)));
+        } catch (const std::length_error&) {
+            return failWith(outOfMemory(v.tensors[i].name, v.memoryFor(i)));
+        }
+    }
+    queue.push(Block{v.tensors.size(), -1, -1, true, true, {}, std::nullopt});  // end of stream
+}
+
+// Writes the part of a row block that falls inside a destination slice.
+Status appendSlice(Target& target, const SourceTensor& t, const Placement& placement, const Block& block,
+                   uint64_t& bytesDone) {
+    Box part = placement.box;
+    part.begin[0] = std::max(part.begin[0], block.rowBegin);
+    part.end[0] = std::min(part.end[0], block.rowEnd);
+    if (part.begin[0] >= part.end[0]) return {};
+    std::vector<int64_t> blockShape = t.dims;
+    blockShape[0] = block.rowEnd - block.rowBegin;
+    part.begin[0] -= block.rowBegin;
+    part.end[0] -= block.rowBegin;
+    const uint64_t elementBytes = dtypeBits(t.dtype) / 8;
+    uint64_t partBytes = elementBytes;
+    for (size_t d = 0; d < blockShape.size(); ++d) partBytes *= uint64_t(part.end[d] - part.begin[d]);
+    const auto slice = extractBox(block.bytes, blockShape, part, elementBytes, partBytes);
+    if (auto st = target.sink->append(slice); !st) return st;
+    bytesDone += slice.size();
+    return {};
+}
+
+// Hands one block to every target.
+Status writeBlock(MergeRun& run, const StreamView& v, const Block& block) {
+    const size_t i = block.tensor;
+    const auto& t = v.tensors[i];
+    const auto* mergedPair = v.mergedPairOf(i);
+    for (auto& target : run.targets) {
+        const auto& placement = target.placements[i];
+        if (!placement.held) continue;
+        const bool rawCopy =
+            block.rowBegin < 0 || (placement.whole && target.ckpt && !mergedPair && run.source->rawRecords(i));
+        if (rawCopy) {
+            if (!block.first) continue;
+            const auto raw = run.source->rawRecords(i);
+            if (auto st = target.ckpt->copyRecords(*raw->file, *raw->info); !st) return st;
+            run.state.bytesDone += placement.bytes;
+            continue;
+        }
+        if (block.first)
+            if (auto st = target.sink->beginTensor(t.name, t.typeName, placement.dims, placement.bytes); !st) return st;
+        if (!placement.whole) {
+            if (auto st = appendSlice(target, t, placement, block, run.state.bytesDone); !st) return st;
+            continue;
+        }
+        if (auto st = target.sink->append(block.bytes); !st) return st;
+        run.state.bytesDone += block.bytes.size();
+    }
+    return {};
+}
+
+// The writing side of the stream stage: pops blocks until the end of the stream.
+Status writeStream(MergeRun& run, const StreamView& v, BlockQueue& queue, ThrottledProgress& progress,
+                   const CancelToken* cancel) {
+    while (true) {
+        auto block = queue.pop();
+        if (!block) return std::unexpected(cancelledError(run));
+        if (block->error) return std::unexpected(*block->error);
+        if (block->tensor == v.tensors.size()) return {};
+        if (cancel && cancel->isCancelled()) return std::unexpected(cancelledError(run));
+        const size_t i = block->tensor;
+        if (block->first) {
+            run.state.currentItem = v.tensors[i].name;
+            run.currentNeed = v.memoryFor(i);
+            progress(run.state);
+            if (const auto* pair = v.mergedPairOf(i)) {
+                ++run.report.pairsMerged;
+                run.merged.push_back({i, v.indexOf.at(pair->a), v.indexOf.at(pair->b), pair,
+                                      run.scalings[size_t(run.plan.pairOfTensor[i])]});
+            }
+        }
+        if (auto st = writeBlock(run, v, *block); !st) return st;
+        if (block->last) {
+            ++run.report.tensorsWritten;
+            ++run.state.itemsDone;
+        } else {
+            progress(run.state);
+        }
+    }
+}
+
+Status streamAll(MergeRun& run, ThrottledProgress& progress, const CancelToken* cancel) {
+    report(run, Stage::Merging, progress);
+    const StreamView view(run);
+    BlockQueue queue(3 * view.blockBytes);  // read ahead is bounded to three blocks
+    std::thread reader([&] { readerLoop(view, queue, cancel); });
+    struct JoinOnExit {
+        BlockQueue& queue;
+        std::thread& thread;
+        ~JoinOnExit() {
+            queue.stop();
+            thread.join();
+        }
+    } joinOnExit{queue, reader};
+    return writeStream(run, view, queue, progress, cancel);
+}
+
+Status openTargets(MergeRun& run, ThrottledProgress& progress, const CancelToken* cancel) {
+    const auto& source = *run.source;
+    auto targets = planTargets(source, run.plan, run.options);
+    if (!targets) return std::unexpected(targets.error());
+    run.targets = std::move(*targets);
+    for (const auto& target : run.targets)
+        if (auto st = prepareOutput(source, target.file, run.created); !st) return st;
+    report(run, Stage::Checking, progress);
+    if (run.options.checkInputCrc)
+        if (auto st = source.verifyInputs(cancel); !st) return st;
+    if (auto st = openSinks(run.targets, source, run.plan, run.options); !st) return st;
+    run.state.itemsTotal = run.plan.tensorsToWrite;
+    for (const auto& target : run.targets)
+        for (size_t i = 0; i < source.tensors().size(); ++i)
+            if (!run.plan.dropped[i] && target.placements[i].held) run.state.bytesTotal += target.placements[i].bytes;
+    return {};
+}
+
+// Refusals that need only the plan: nothing to merge into, LoRA problems, no pair to merge in a run
+// that does not convert either, missing scaling (the same sentences resolve() reports up front).
+Status checkPlan(MergeRun& run) {
+    const auto& plan = run.plan;
+    if (auto st = checkPlanMergeable(*run.source, plan, run.options); !st) return st;
+    auto scalings = pairScalings(plan, run.options.scaling);
+    if (!scalings) return std::unexpected(scalings.error());
+    run.scalings = std::move(*scalings);
+    for (const auto& pair : plan.pairs) {
+        if (pair.status == PairStatus::Problem)
+            run.report.skipped.push_back((pair.base.empty() ? pair.a.empty() ? pair.b : pair.a : pair.base) + ": " +
+                                         pair.problem);
+        if (pair.status == PairStatus::Disabled) run.report.skipped.push_back(pair.base + ": left out by the user");
+    }
+    if (plan.pairs.empty()) run.report.notes.push_back("no LoRA pairs found: the checkpoint is written without changes");
+    for (auto& note : run.source->reportNotes()) run.report.notes.push_back(std::move(note));  // e.g. the replica check
+    return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<MergeRun>> mergeTargetsStage(const ModelSource& source, const MergeOptions& options,
+                                                    ThrottledProgress& progress, const CancelToken* cancel) {
+    std::unique_ptr<MergeRun> run;
+    auto st = guardStage(nullptr, [&]() -> Status {
+        run = std::make_unique<MergeRun>();
+        run->started = std::chrono::steady_clock::now();
+        run->source = &source;
+        run->options = options;
+        run->plan = planLora(source.tensors(), options.plan);
+        if (auto checked = checkPlan(*run); !checked) return checked;
+        return openTargets(*run, progress, cancel);
+    });
+    if (!st) return std::unexpected(st.error());
+    return run;
+}
+
+Status mergeStreamStage(MergeRun& run, ThrottledProgress& progress, const CancelToken* cancel) {
+    return guardStage(&run, [&]() -> Status {
+        if (auto st = streamAll(run, progress, cancel); !st) return st;
+        run.report.tensorsDropped = size_t(std::count(run.plan.dropped.begin(), run.plan.dropped.end(), true));
+        if (cancel && cancel->isCancelled()) return std::unexpected(cancelledError(run));
+        run.state.currentItem.clear();
+        run.currentNeed = 0;
+        report(run, Stage::Finishing, progress);
+        for (auto& target : run.targets) {
+            if (auto st = target.sink->finish(); !st) return st;
+            run.report.bytesWritten += target.sink->bytesWritten();
+        }
+        return {};
+    });
+}
+
+Status mergeVerifyStage(MergeRun& run, ThrottledProgress& progress, const CancelToken* cancel) {
+    if (!run.options.verify) return {};
+    return guardStage(&run, [&]() -> Status {
+        report(run, Stage::Verifying, progress);
+        for (const auto& target : run.targets)
+            if (auto st = verifyOutput(target.sink->tempPath(), target.file, target.placements, *run.source, run.plan,
+                                       run.merged, cancel);
+                !st)
+                return st;
+        run.report.notes.push_back("verified: the output reads back with the expected index, finite merged values "
+                                   "and spot-checked elements");
+        return {};
+    });
+}
+
+namespace {
+
+// model.safetensors.index.json beside the shards, published last (huggingface_hub writes no index for
+// a single shard).
+Status publishShardIndex(MergeRun& run) {
+    if (run.options.maxShardBytes == 0 || run.targets.size() < 2) return {};
+    const auto& tensors = run.source->tensors();
+    std::vector<std::string> names;
+    for (size_t i = 0; i < tensors.size(); ++i)
+        if (!run.plan.dropped[i]) names.push_back(tensors[i].name);
+    const auto shards = planOutputShards(*run.source, run.plan, run.options.maxShardBytes);
+    const auto text = shardIndexJson(names, shards);
+    const auto path = run.targets.front().file.parent_path() / "model.safetensors.index.json";
+    auto file = AtomicOutputFile::create(path, run.options.overwrite ? Publish::Replace : Publish::NoClobber);
+    if (!file) return std::unexpected(file.error());
+    if (auto st = file->write(std::as_bytes(std::span(text.data(), text.size()))); !st) return st;
+    if (auto st = file->commit(); !st) return st;
+    run.report.outputFiles.push_back(path);
+    return {};
+}
+
+}  // namespace
+
+Status mergePublishStage(MergeRun& run, ThrottledProgress& progress) {
+    return guardStage(&run, [&]() -> Status {
+        report(run, Stage::Publishing, progress);
+        for (size_t k = 0; k < run.targets.size(); ++k) {
+            if (auto st = run.targets[k].sink->publish(); !st) {
+                std::error_code ec;
+                for (size_t j = 0; j < k; ++j) std::filesystem::remove(run.targets[j].file, ec);  // all or nothing
+                return st;
+            }
+            run.report.outputFiles.push_back(run.targets[k].file);
+        }
+        if (auto st = publishShardIndex(run); !st) {
+            std::error_code ec;
+            for (const auto& file : run.report.outputFiles) std::filesystem::remove(file, ec);  // all or nothing
+            return st;
+        }
+        run.created.keep = true;
+        run.report.outputFile = run.report.outputFiles.front();
+        progress.flush();
+        return {};
+    });
+}
+
+// The stages in order (MergeStages.h); each refuses or fails with nothing published.
+Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& options, const ProgressCallback& progress,
+                             const CancelToken* cancel) {
+    ThrottledProgress throttled(progress, options.progressInterval);
+    auto run = mergeTargetsStage(source, options, throttled, cancel);
+    if (!run) return std::unexpected(run.error());
+    auto& r = **run;
+    if (auto st = mergeStreamStage(r, throttled, cancel); !st) return std::unexpected(st.error());
+    if (auto st = mergeVerifyStage(r, throttled, cancel); !st) return std::unexpected(st.error());
+    if (cancel && cancel->isCancelled()) return std::unexpected(cancelledError(r));
+    if (auto st = mergePublishStage(r, throttled); !st) return std::unexpected(st.error());
+    r.report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - r.started).count();
+    log().info("merged {} LoRA pair(s) into {} ({} parameters, {} bytes) in {:.2f} s", r.report.pairsMerged,
+               r.report.outputFile.string(), r.report.tensorsWritten, r.report.bytesWritten, r.report.seconds);
+    return std::move(r.report);
+}
+}  // namespace lms

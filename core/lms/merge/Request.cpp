@@ -1,0 +1,256 @@
+#include "lms/merge/Request.h"
+
+#include "lms/io/FileIO.h"
+
+#include "lms/merge/Discovery.h"
+#include "lms/merge/Job.h"
+#include "lms/lora/LoraConfig.h"
+#include "lms/base/Text.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+namespace lms {
+namespace fs = std::filesystem;
+namespace {
+
+std::string numberText(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    return text;
+}
+
+Refusal refusal(RefusalCode code, Error error, const MergeRequest& request) {
+    if (error.file.empty()) error.file = request.source.path.string();  // every refusal names a file
+    return {code, std::move(error)};
+}
+
+// A folder of ours (only rank_0, no strategy) is a full checkpoint: its rank_0 file.
+fs::path effectiveSourcePath(const MergeRequest& request, std::vector<std::string>& notes) {
+    const auto& path = request.source.path;
+    if (classifyPath(path) != PathKind::MergedOutput) return path;
+    auto ranks = discoverRanks(path, request.source.ckptNameGlob);
+    if (!ranks || ranks->empty() || ranks->front().picked.empty()) return path;  // opening says why
+    notes.push_back(path.string() + " holds only rank_0 and no strategy, as a merged output does: reading " +
+                    ranks->front().picked.string() + " as a full checkpoint");
+    return ranks->front().picked;
+}
+
+fs::path strategyFor(const MergeRequest& request, const fs::path& src, std::vector<std::string>& notes) {
+    if (request.strategy.mode == StrategyMode::None) return {};
+    if (request.strategy.mode == StrategyMode::Given || !request.strategy.path.empty()) return request.strategy.path;
+    std::error_code ec;
+    if (!fs::is_directory(src, ec)) return {};
+    auto found = findStrategyNear(src);
+    if (!found.path.empty()) notes.push_back(found.note);
+    return found.path;
+}
+
+Result<std::shared_ptr<const ModelSource>> openRequested(const MergeRequest& request, std::vector<std::string>& notes,
+                                                         const CancelToken* cancel) {
+    SourceSpec spec;
+    spec.src = effectiveSourcePath(request, notes);
+    spec.strategy = strategyFor(request, spec.src, notes);
+    spec.fallbackStrategyDir = request.destination.dir;
+    spec.ckptNameGlob = request.source.ckptNameGlob;
+    spec.adapter = request.source.adapter;
+    spec.replicaCheck = request.source.replicaCheck;
+    spec.writeMergedStrategy = request.source.writeMergedStrategy;
+    auto source = openSource(spec, &notes, cancel);
+    if (!source) return std::unexpected(source.error());
+    return std::shared_ptr<const ModelSource>(std::move(*source));
+}
+
+// Output files and reshard settings from the destination; refusals for what cannot be.
+void resolveDestination(const MergeRequest& request, ResolvedJob& job, std::vector<Refusal>& out) {
+    const auto& dst = request.destination;
+    job.options.format = dst.format;
+    if (dst.dir.empty()) {
+        out.push_back(refusal(RefusalCode::NoDestination,
+                              {ErrorCode::InvalidArgument, "no destination folder given: choose the folder the merged "
+                               "checkpoint goes to", {}, "dst_ckpt_dir", std::nullopt}, request));
+        return;
+    }
+    if (dst.prefix.find('/') != std::string::npos || dst.prefix.find('\\') != std::string::npos) {
+        out.push_back(refusal(RefusalCode::BadPrefix,
+                              {ErrorCode::InvalidArgument, "the prefix is part of a file name and must not contain a "
+                               "slash", {}, "prefix", std::nullopt}, request));
+        return;
+    }
+    job.options.outputFile = mergedOutputFile(dst.dir, dst.prefix, dst.format);
+    if (dst.strategy.empty()) {
+        job.outputFiles = {job.options.outputFile};
+        return;
+    }
+    auto strategy = readStrategyFile(dst.strategy);
+    if (!strategy) {
+        auto error = strategy.error();
+        error.parameter = "dst_ckpt_strategy";
+        out.push_back(refusal(RefusalCode::BadDestinationStrategy, std::move(error), request));
+        return;
+    }
+    auto shared = std::make_shared<Strategy>(std::move(*strategy));
+    for (int64_t rank = 0; rank < shared->devicesPerStage(); ++rank)
+        job.outputFiles.push_back(rankOutputFile(dst.dir, dst.prefix, rank, dst.format));
+    job.options.reshard = ReshardSpec{std::move(shared), dst.dir, dst.prefix};
+}
+
+// The LoRA config: the one given, else (no scaling given) the one found next to the adapter or source.
+// An explicit scaling wins over the file, and the provenance says so.
+void resolveLoraConfig(const MergeRequest& request, ResolvedJob& job, std::vector<Refusal>& out) {
+    const auto& given = request.scaling;
+    std::filesystem::path file = given.configFile;
+    if (file.empty() && !given.spec.isSet()) {
+        auto found = findLoraConfig(request.source.adapter.empty() ? request.source.path : request.source.adapter);
+        if (!found) {
+            out.push_back(refusal(RefusalCode::BadLoraConfig, found.error(), request));
+            return;
+        }
+        file = *found;
+    }
+    if (file.empty()) return;
+    auto settings = readLoraConfig(file);
+    if (!settings) {
+        out.push_back(refusal(RefusalCode::BadLoraConfig, settings.error(), request));
+        return;
+    }
+    if (given.spec.scaling || given.spec.alpha) {
+        job.scalingProvenance += " (overrides " + settings->provenance.substr(5) + ")";
+        return;
+    }
+    job.scalingProvenance = settings->provenance;
+    job.options.scaling.config = std::make_shared<const LoraSettings>(std::move(*settings));
+}
+
+void resolvePlan(const MergeRequest& request, ResolvedJob& job, std::vector<Refusal>& out) {
+    job.plan = planLora(job.source->tensors(), job.options.plan);
+    job.bytesToWrite = job.plan.bytesToWrite;
+    if (auto st = checkPlanMergeable(*job.source, job.plan, job.options); !st) {
+        const bool problems = job.plan.problemPairs > 0 && !job.options.skipInvalid;
+        out.push_back(refusal(job.plan.tensorsToWrite == 0 ? RefusalCode::NothingToMerge
+                              : problems                   ? RefusalCode::PairProblems
+                                                           : RefusalCode::NoLoraPairs,
+                              st.error(), request));
+    }
+    auto scalings = pairScalings(job.plan, job.options.scaling);
+    if (!scalings) {
+        const bool configRefused = std::any_of(out.begin(), out.end(), [](const Refusal& r) {
+            return r.code == RefusalCode::BadLoraConfig;
+        });
+        if (!configRefused) out.push_back(refusal(job.options.scaling.config ? RefusalCode::BadLoraConfig : RefusalCode::NoScaling,
+                                                  scalings.error(), request));
+        return;
+    }
+    job.pairScaling = std::move(*scalings);
+    const auto& spec = job.options.scaling;
+    std::set<int64_t> ranks;
+    for (const auto& pair : job.plan.pairs)
+        if (pair.status == PairStatus::Ok && pair.rank > 0) ranks.insert(pair.rank);
+    if (!spec.scaling && spec.rank && !ranks.empty() && (ranks.size() > 1 || *ranks.begin() != int64_t(*spec.rank))) {
+        std::string list;
+        for (int64_t r : ranks) list += (list.empty() ? "" : ", ") + std::to_string(r);
+        job.warnings.push_back("the LoRA weights have r = " + list + " but lora_rank is " + numberText(*spec.rank) +
+                               "; check lora_rank");
+    }
+}
+
+// A sharded output is the shard files (and the index when there are several) in the output folder.
+void resolveShards(ResolvedJob& job) {
+    if (job.options.maxShardBytes == 0 || job.options.reshard || job.outputFiles.empty()) return;
+    const auto dir = job.options.outputFile.parent_path();
+    const auto shards = planOutputShards(*job.source, job.plan, job.options.maxShardBytes);
+    job.outputFiles.clear();
+    for (const auto& name : shards.fileNames) job.outputFiles.push_back(dir / name);
+    if (shards.fileNames.size() > 1) job.outputFiles.push_back(dir / "model.safetensors.index.json");
+}
+
+void resolveOutputs(const MergeRequest& request, ResolvedJob& job, std::vector<Refusal>& out) {
+    for (const auto& file : job.outputFiles) {
+        if (auto st = checkOutputLocation(*job.source, file); !st) {
+            out.push_back(refusal(RefusalCode::OutputIsInput, st.error(), request));
+            return;
+        }
+        std::error_code ec;
+        if (fs::exists(file, ec)) job.existingOutputs.push_back(file);
+    }
+    // The policy also binds at publish time (no check-then-act): a file that appears meanwhile is refused.
+    job.options.overwrite = request.overwrite == OverwritePolicy::Replace;
+    if (!job.existingOutputs.empty() && request.overwrite == OverwritePolicy::Refuse)
+        out.push_back(refusal(RefusalCode::OutputExists,
+                              {ErrorCode::InvalidArgument, "the output file already exists; allow replacing it "
+                               "(--overwrite) or choose another destination folder",
+                               job.existingOutputs.front().string(), "dst_ckpt_dir", std::nullopt}, request));
+    for (const auto& file : job.existingOutputs)
+        if (request.overwrite == OverwritePolicy::Replace)
+            job.warnings.push_back("the output file " + file.string() + " exists and will be replaced");
+    if (job.outputFiles.empty()) return;
+    if (auto space = freeSpace(job.outputFiles.front().parent_path())) job.freeBytes = *space;
+    if (job.freeBytes && *job.freeBytes < job.bytesToWrite)
+        job.warnings.push_back("only " + formatBytes(*job.freeBytes) + " free at the destination, but about " +
+                               formatBytes(job.bytesToWrite) + " to write");
+}
+
+}  // namespace
+
+const char* refusalCodeName(RefusalCode code) {
+    switch (code) {
+        case RefusalCode::NoSource: return "no-source";
+        case RefusalCode::SourceUnreadable: return "source-unreadable";
+        case RefusalCode::NoDestination: return "no-destination";
+        case RefusalCode::BadPrefix: return "bad-prefix";
+        case RefusalCode::BadDestinationStrategy: return "bad-destination-strategy";
+        case RefusalCode::NothingToMerge: return "nothing-to-merge";
+        case RefusalCode::PairProblems: return "pair-problems";
+        case RefusalCode::NoLoraPairs: return "no-lora-pairs";
+        case RefusalCode::NoScaling: return "no-scaling";
+        case RefusalCode::OutputIsInput: return "output-is-input";
+        case RefusalCode::OutputExists: return "output-exists";
+        case RefusalCode::BadLoraConfig: return "bad-lora-config";
+    }
+    return "?";
+}
+
+Resolution resolve(const MergeRequest& request, std::shared_ptr<const ModelSource> opened, const CancelToken* cancel) {
+    Resolution resolution;
+    auto& out = resolution.refusals;
+    ResolvedJob job;
+    job.options = request.options;
+    job.options.scaling = request.scaling.spec;
+    job.scalingProvenance = request.scaling.provenance;
+    job.sourcePath = request.source.path;
+    resolveDestination(request, job, out);
+    if (!opened) {
+        if (request.source.path.empty()) {
+            out.insert(out.begin(), Refusal{RefusalCode::NoSource, {ErrorCode::InvalidArgument, "no source checkpoint "
+                                            "given: choose a checkpoint file or model_dir", {}, "src_ckpt_path_or_dir",
+                                            std::nullopt}});
+            return resolution;
+        }
+        auto source = openRequested(request, job.notes, cancel);
+        if (!source) {
+            out.insert(out.begin(), refusal(RefusalCode::SourceUnreadable, source.error(), request));
+            return resolution;
+        }
+        opened = std::move(*source);
+    }
+    job.source = std::move(opened);
+    resolveLoraConfig(request, job, out);
+    resolvePlan(request, job, out);
+    resolveShards(job);
+    resolveOutputs(request, job, out);
+    resolution.job = std::move(job);
+    return resolution;
+}
+
+Result<MergeReport> run(const ResolvedJob& job, const ProgressCallback& progress, const CancelToken* cancel) {
+    auto report = runMerge(*job.source, job.options, progress, cancel);
+    if (!report && report.error().file.empty()) {
+        auto error = report.error();
+        error.file = job.sourcePath.string();  // every error names a file
+        return std::unexpected(std::move(error));
+    }
+    return report;
+}
+
+}  // namespace lms

@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
         lastProgress = clock.elapsed();
         if (firstProgress < 0) firstProgress = lastProgress;
     });
-    QObject::connect(worker, &lms::ui::MergeWorker::succeeded, &app, [&](const lms::ui::MergeOutcome&) { ok = true; });
+    QObject::connect(worker, &lms::ui::MergeWorker::succeeded, &app,
+                     [&](const lms::ui::MergeOutcome&) { ok = true; });
     QObject::connect(worker, &lms::ui::MergeWorker::failed, &app, [&](const QString& message, bool) {
         std::fprintf(stderr, "merge failed: %s\n", qPrintable(message));
     });
@@ -62,10 +63,11 @@ int main(int argc, char** argv) {
         ticker.stop();
         const double seconds = double(clock.elapsed()) / 1000.0;
         const double span = double(lastProgress - firstProgress) / 1000.0;
-        std::printf("{\"ok\": %s, \"seconds\": %.3f, \"max_stall_ms\": %lld, \"progress_signals\": %lld, "
-                    "\"progress_per_second\": %.1f}\n",
-                    ok ? "true" : "false", seconds, static_cast<long long>(maxStallMs),
-                    static_cast<long long>(progressSignals), span > 0 ? double(progressSignals - 1) / span : 0.0);
+        std::printf(
+            "{\"ok\": %s, \"seconds\": %.3f, \"max_stall_ms\": %lld, \"progress_signals\": %lld, "
+            "\"progress_per_second\": %.1f}\n",
+            ok ? "true" : "false", seconds, static_cast<long long>(maxStallMs),
+            static_cast<long long>(progressSignals), span > 0 ? double(progressSignals - 1) / span : 0.0);
         thread->quit();
     });
     QObject::connect(thread, &QThread::finished, &app, [&] { app.exit(ok ? 0 : 1); });

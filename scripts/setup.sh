@@ -10,7 +10,7 @@ packages=(build-essential cmake ninja-build pkg-config
           qt6-base-dev qt6-base-dev-tools libgl-dev
           libprotobuf-dev protobuf-compiler libeigen3-dev libspdlog-dev zlib1g-dev
           python3 python3-numpy xvfb xauth imagemagick time
-          help2man librsvg2-bin desktop-file-utils appstream dpkg-dev file man-db libqt6svg6)
+          clang-format help2man librsvg2-bin desktop-file-utils appstream dpkg-dev file man-db libqt6svg6)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

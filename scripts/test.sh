@@ -8,6 +8,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$here/build"
 "$here/scripts/setup.sh" "$build" -DLMS_BUILD_TESTS=ON -DLMS_BUILD_GUI=ON -DLMS_WARNINGS_AS_ERRORS=ON
 
+echo "== format (.clang-format)"
+"$here/scripts/check-format.sh"
+
 echo "== unit and UI tests (ctest)"
 ctest --test-dir "$build" --output-on-failure -j2
 

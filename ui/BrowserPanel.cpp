@@ -252,18 +252,20 @@ QString BrowserPanel::distributedDetails(const QString& path) const {
             break;
         }
         // The file the merge will read and why (Discovery: pickRankCheckpoint's rule).
-        text += QStringLiteral("<br>") +
-                (rank.picked.empty() ? tr("rank %1: <i>%2</i>").arg(rank.rank).arg(qs(rank.why).toHtmlEscaped())
-                                     : tr("rank %1: %2 (%3)")
-                                           .arg(rank.rank)
-                                           .arg(qs(rank.picked.filename().string()).toHtmlEscaped(),
-                                                qs(rank.why).toHtmlEscaped()));
+        text +=
+            QStringLiteral("<br>") +
+            (rank.picked.empty() ? tr("rank %1: <i>%2</i>").arg(rank.rank).arg(qs(rank.why).toHtmlEscaped())
+                                 : tr("rank %1: %2 (%3)")
+                                       .arg(rank.rank)
+                                       .arg(qs(rank.picked.filename().string()).toHtmlEscaped(),
+                                            qs(rank.why).toHtmlEscaped()));
     }
     const auto strategy = findStrategyNear(toPath(path));
     return text + QStringLiteral("<br>") +
-           (strategy.path.empty() ? tr("Strategy: <i>none found nearby</i>")
-                                  : tr("Strategy: %1")
-                                        .arg(QDir(path).relativeFilePath(qs(strategy.path.string())).toHtmlEscaped()));
+           (strategy.path.empty()
+                ? tr("Strategy: <i>none found nearby</i>")
+                : tr("Strategy: %1")
+                      .arg(QDir(path).relativeFilePath(qs(strategy.path.string())).toHtmlEscaped()));
 }
 
 void BrowserPanel::updateDetails() {

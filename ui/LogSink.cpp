@@ -30,6 +30,8 @@ std::shared_ptr<LogSink> installLogSink(LogModel* model) {
     return sink;
 }
 
-void removeLogSink(const std::shared_ptr<LogSink>& sink) { lms::removeLogSink(sink); }
+void removeLogSink(const std::shared_ptr<LogSink>& sink) {
+    lms::removeLogSink(sink);
+}
 
 }  // namespace lms::ui

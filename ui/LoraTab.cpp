@@ -1,7 +1,7 @@
 #include "LoraTab.h"
 
-#include "TableColumns.h"
 #include "LoraPairModel.h"
+#include "TableColumns.h"
 #include "UiText.h"
 
 #include "Widgets.h"
@@ -72,7 +72,8 @@ LoraTab::LoraTab(QWidget* parent)
     m_view->setSelectionMode(QAbstractItemView::SingleSelection);
     m_view->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
     m_view->setSortingEnabled(true);
-    makeColumnsUsable(m_view, m_view->horizontalHeader(), LoraPairModel::BaseColumn, QStringLiteral("loraPairs"));
+    makeColumnsUsable(m_view, m_view->horizontalHeader(), LoraPairModel::BaseColumn,
+                      QStringLiteral("loraPairs"));
     layout->addWidget(m_view, 1);
 
     connect(m_problemsOnly, &QCheckBox::toggled, m_filter, &LoraPairFilterModel::setProblemsOnly);

@@ -11,8 +11,8 @@
 #include "TensorsTab.h"
 #include "UiText.h"
 #include "Widgets.h"
-#include "lms/base/Log.h"
 #include "lms/Version.h"
+#include "lms/base/Log.h"
 
 #include <QAction>
 #include <QApplication>

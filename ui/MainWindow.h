@@ -4,8 +4,8 @@
 // MergePanel (right) and LogDock (bottom).
 
 #include "Workspace.h"
-#include "lms/merge/Demo.h"
 #include "lms/lora/LoraPlan.h"
+#include "lms/merge/Demo.h"
 
 #include <QMainWindow>
 #include <QTemporaryDir>

@@ -2,8 +2,8 @@
 
 #include "Prompts.h"
 #include "UiText.h"
-#include "lms/merge/Request.h"
 #include "lms/base/Log.h"
+#include "lms/merge/Request.h"
 
 #include <QButtonGroup>
 #include <QCheckBox>
@@ -78,7 +78,8 @@ void MergePanel::buildUi() {
     auto* output = buildOutputGroup();
     auto* scaling = buildScalingGroup();
     auto* options = buildOptionsGroup();
-    for (QWidget* group : {input, output, scaling, options, buildRunGroup(), buildResultGroup()}) layout->addWidget(group);
+    for (QWidget* group : {input, output, scaling, options, buildRunGroup(), buildResultGroup()})
+        layout->addWidget(group);
     layout->addStretch(1);
     m_inputs = {input, output, scaling, options};
     connectInputs();
@@ -302,7 +303,6 @@ QGroupBox* MergePanel::buildResultGroup() {
     resultLayout->addWidget(m_resultLabel);
     resultLayout->addWidget(m_openOutputButton, 0, Qt::AlignLeft);
     return m_resultBox;
-
 }
 
 void MergePanel::connectInputs() {
@@ -452,7 +452,8 @@ MergeRequest MergePanel::request(OverwritePolicy overwrite) const {
     MergeRequest request;
     if (m_model) {
         request.source.path = toPath(m_model->path);
-        if (m_model->isDistributed()) request.strategy = {StrategyMode::Given, toPath(m_model->strategyArgument)};
+        if (m_model->isDistributed())
+            request.strategy = {StrategyMode::Given, toPath(m_model->strategyArgument)};
     }
     if (auto spec = scalingSpec()) request.scaling.spec = *spec;
     request.destination.dir = toPath(m_destinationEdit->text().trimmed());
@@ -512,7 +513,8 @@ QStringList MergePanel::summaryLines(const ResolvedJob& job) const {
     lines << tr("<b>%n pair(s)</b> to merge", nullptr, int(plan.okPairs)) +
                  (plan.disabledPairs ? tr(", %n left out", nullptr, int(plan.disabledPairs)) : QString()) +
                  (plan.problemPairs
-                      ? QStringLiteral(", ") + coloured(tr("%n with a problem", nullptr, int(plan.problemPairs)), kErrorColour)
+                      ? QStringLiteral(", ") +
+                            coloured(tr("%n with a problem", nullptr, int(plan.problemPairs)), kErrorColour)
                       : QString());
     size_t dropped = 0;
     for (bool d : plan.dropped) dropped += d ? 1 : 0;
@@ -556,7 +558,8 @@ void MergePanel::setRunning(bool running) {
 void MergePanel::onMergeClicked() {
     const auto r = resolution();
     if (!blockingReason(r).isEmpty()) return;
-    const QString out = r.job && !r.job->existingOutputs.empty() ? qs(r.job->existingOutputs.front()) : QString();
+    const QString out =
+        r.job && !r.job->existingOutputs.empty() ? qs(r.job->existingOutputs.front()) : QString();
     if (!out.isEmpty()) {
         prompts().confirm(this, tr("Replace the merged checkpoint?"),
                           tr("%1 already exists. Replace it with the new merge?").arg(out), tr("Replace"),

@@ -38,7 +38,8 @@ void MergeWorker::run() {
         last = toQt(p);
         emit progressed(last);
     };
-    lms::log().info("merge started: {} -> {}", m_job.source->description(), m_job.options.outputFile.string());
+    lms::log().info("merge started: {} -> {}", m_job.source->description(),
+                    m_job.options.outputFile.string());
     auto report = lms::run(m_job, onProgress, m_cancel.get());
     if (!report) {
         const bool cancelled = report.error().code == ErrorCode::Cancelled;

@@ -86,7 +86,8 @@ Cells collectCells(const std::vector<SlicePiece>& pieces, size_t ndim, int64_t r
             cell.colour = colour++;
             cell.boxText = qs(piece.box.text());
         } else {
-            cell.boxText = SliceDiagram::tr("%1 parts along the other dimensions").arg(cell.labels.size() + 1);
+            cell.boxText =
+                SliceDiagram::tr("%1 parts along the other dimensions").arg(cell.labels.size() + 1);
         }
         cell.labels << ranksLabel(piece.ranks);
     }
@@ -229,8 +230,9 @@ void SliceDiagram::paintEvent(QPaintEvent*) {
     painter.drawRect(frame.adjusted(0.5, 0.5, -0.5, -0.5));
 
     if (!legend) return;
-    drawLegend(painter, cells, QRectF(std::min(frame.right() + 28, width() - legendWidth), area.top() - line - 4,
-                                      legendWidth, height() - 6 - (area.top() - line - 4)),
+    drawLegend(painter, cells,
+               QRectF(std::min(frame.right() + 28, width() - legendWidth), area.top() - line - 4, legendWidth,
+                      height() - 6 - (area.top() - line - 4)),
                pal, fm);
 }
 

@@ -1,8 +1,8 @@
 #include "StrategyTab.h"
 
-#include "TableColumns.h"
 #include "SliceDiagram.h"
 #include "StrategyModel.h"
+#include "TableColumns.h"
 #include "UiText.h"
 #include "Widgets.h"
 #include "lms/distributed/Layout.h"
@@ -59,7 +59,8 @@ StrategyTab::StrategyTab(QWidget* parent)
     m_view->setSelectionMode(QAbstractItemView::SingleSelection);
     m_view->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
     m_view->setSortingEnabled(true);
-    makeColumnsUsable(m_view, m_view->horizontalHeader(), StrategyModel::NameColumn, QStringLiteral("strategy"));
+    makeColumnsUsable(m_view, m_view->horizontalHeader(), StrategyModel::NameColumn,
+                      QStringLiteral("strategy"));
     m_diagram = new SliceDiagram(m_splitter);
     m_splitter->addWidget(m_view);
     m_splitter->addWidget(m_diagram);

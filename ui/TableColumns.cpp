@@ -13,7 +13,9 @@
 namespace lms::ui {
 namespace {
 
-QString settingsPath(const QString& key) { return QStringLiteral("columns/") + key; }
+QString settingsPath(const QString& key) {
+    return QStringLiteral("columns/") + key;
+}
 
 // Fits the columns to their contents, each capped at maxFraction of the view. The name column then gets
 // what the others leave, but at least maxFraction of the view when its contents need it (the others
@@ -41,8 +43,9 @@ void addCopyActions(QAbstractItemView* view, int nameColumn) {
                      [view] { QApplication::clipboard()->setText(selectedRowsText(view)); });
     auto* copyName = new QAction(QObject::tr("Copy &name"), view);
     copyName->setObjectName(QStringLiteral("copyNameAction"));
-    QObject::connect(copyName, &QAction::triggered, view,
-                     [view, nameColumn] { QApplication::clipboard()->setText(selectedRowsText(view, nameColumn)); });
+    QObject::connect(copyName, &QAction::triggered, view, [view, nameColumn] {
+        QApplication::clipboard()->setText(selectedRowsText(view, nameColumn));
+    });
     view->addAction(copyRows);
     view->addAction(copyName);
     view->setContextMenuPolicy(Qt::ActionsContextMenu);
@@ -62,13 +65,15 @@ QString ElidingDelegate::elidedText(const QStyleOptionViewItem& option, const QM
     return opt.fontMetrics.horizontalAdvance(text) > textRect.width() - 2 * margin ? text : QString();
 }
 
-bool ElidingDelegate::helpEvent(QHelpEvent* event, QAbstractItemView* view, const QStyleOptionViewItem& option,
-                                const QModelIndex& index) {
+bool ElidingDelegate::helpEvent(QHelpEvent* event, QAbstractItemView* view,
+                                const QStyleOptionViewItem& option, const QModelIndex& index) {
     if (event->type() != QEvent::ToolTip || index.data(Qt::ToolTipRole).isValid())
         return QStyledItemDelegate::helpEvent(event, view, option, index);
     const QString full = elidedText(option, index);
-    if (full.isEmpty()) QToolTip::hideText();
-    else QToolTip::showText(event->globalPos(), full, view);
+    if (full.isEmpty())
+        QToolTip::hideText();
+    else
+        QToolTip::showText(event->globalPos(), full, view);
     return true;
 }
 
@@ -96,8 +101,13 @@ namespace {
 // (measuring a hidden view would cap every column at the width of a widget never laid out).
 class ColumnFitter final : public QObject {
 public:
-    ColumnFitter(QAbstractItemView* view, QHeaderView* header, int nameColumn, QString key, double maxFraction)
-        : QObject(view), m_view(view), m_header(header), m_nameColumn(nameColumn), m_key(std::move(key)),
+    ColumnFitter(QAbstractItemView* view, QHeaderView* header, int nameColumn, QString key,
+                 double maxFraction)
+        : QObject(view),
+          m_view(view),
+          m_header(header),
+          m_nameColumn(nameColumn),
+          m_key(std::move(key)),
           m_maxFraction(maxFraction) {
         m_saved = QSettings().value(settingsPath(m_key)).toByteArray();
         view->installEventFilter(this);
@@ -123,12 +133,14 @@ protected:
 private:
     void tryFit() {
         if (m_fitted || !m_view->isVisible() || !m_view->model() || m_view->model()->rowCount() == 0) return;
-        if (m_saved.isEmpty() || !m_header->restoreState(m_saved)) fitColumns(m_view, m_header, m_nameColumn, m_maxFraction);
+        if (m_saved.isEmpty() || !m_header->restoreState(m_saved))
+            fitColumns(m_view, m_header, m_nameColumn, m_maxFraction);
         finish();
     }
     void finish() {
         m_fitted = true;
-        m_header->setSectionResizeMode(QHeaderView::Interactive);  // a stored state must not bring back other modes
+        m_header->setSectionResizeMode(
+            QHeaderView::Interactive);  // a stored state must not bring back other modes
     }
 
     QAbstractItemView* m_view;
@@ -142,8 +154,8 @@ private:
 
 }  // namespace
 
-void makeColumnsUsable(QAbstractItemView* view, QHeaderView* header, int nameColumn, const QString& settingsKey,
-                       double maxFraction) {
+void makeColumnsUsable(QAbstractItemView* view, QHeaderView* header, int nameColumn,
+                       const QString& settingsKey, double maxFraction) {
     view->setTextElideMode(Qt::ElideMiddle);  // long layer paths keep their start and their end
     view->setItemDelegate(new ElidingDelegate(view));
     header->setSectionResizeMode(QHeaderView::Interactive);

@@ -28,8 +28,8 @@ public:
 // stored state they are measured once, when the view is shown and its model has rows: each column
 // fits its contents up to `maxFraction` of the view's width, the name column gets what the others
 // leave (but at least that fraction when its contents need it), and the last column fills the rest.
-void makeColumnsUsable(QAbstractItemView* view, QHeaderView* header, int nameColumn, const QString& settingsKey,
-                       double maxFraction = 0.5);
+void makeColumnsUsable(QAbstractItemView* view, QHeaderView* header, int nameColumn,
+                       const QString& settingsKey, double maxFraction = 0.5);
 
 // The selected rows as tab-separated text, one line per row in view order (every column's display
 // text), or only `column` when it is >= 0.

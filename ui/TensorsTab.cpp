@@ -1,7 +1,7 @@
 #include "TensorsTab.h"
 
-#include "TableColumns.h"
 #include "HistogramWidget.h"
+#include "TableColumns.h"
 #include "TensorTreeModel.h"
 #include "UiText.h"
 #include "Widgets.h"

@@ -2,8 +2,8 @@
 // The Tensors tab: every parameter of the opened checkpoint in a sortable, filterable tree, and
 // for the selected parameter its statistics and histogram, computed on a worker thread.
 
-#include "lms/analysis/TensorStats.h"
 #include "Workspace.h"
+#include "lms/analysis/TensorStats.h"
 #include "lms/lora/LoraPlan.h"
 
 #include <QFutureWatcher>

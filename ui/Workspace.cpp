@@ -1,9 +1,9 @@
 #include "Workspace.h"
 
 #include "UiText.h"
-#include "lms/merge/Job.h"
-#include "lms/distributed/Layout.h"
 #include "lms/base/Log.h"
+#include "lms/distributed/Layout.h"
+#include "lms/merge/Job.h"
 
 #include <QCoreApplication>
 #include <QDir>

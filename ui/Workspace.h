@@ -3,10 +3,10 @@
 // (lms/Discovery.h); opening reads files and
 // therefore runs off the UI thread in ModelLoader, which hands back an immutable LoadedModel.
 
-#include "lms/merge/Discovery.h"
 #include "lms/base/Progress.h"
 #include "lms/formats/Source.h"
 #include "lms/formats/Strategy.h"
+#include "lms/merge/Discovery.h"
 
 #include <QFutureWatcher>
 #include <QList>

@@ -34,7 +34,8 @@ GlobalFlags takeGlobalFlags(std::vector<std::string>& args, const std::vector<Op
         const bool isLong = arg.starts_with("--");
         const std::string name = isLong ? normalizeOptionName(arg.substr(2)) : arg.substr(1);
         for (const auto& spec : specs)
-            if (spec.takesValue && (isLong ? spec.name == name : spec.shortName == name) && i + 1 < args.size()) {
+            if (spec.takesValue && (isLong ? spec.name == name : spec.shortName == name) &&
+                i + 1 < args.size()) {
                 rest.push_back(args[++i]);
                 break;
             }
@@ -74,7 +75,8 @@ std::string Args::parse(const std::vector<std::string>& args, const std::vector<
         }
         const OptionSpec* spec = nullptr;
         for (const auto& s : specs)
-            if (s.name == name || (!s.shortName.empty() && !arg.starts_with("--") && s.shortName == name)) spec = &s;
+            if (s.name == name || (!s.shortName.empty() && !arg.starts_with("--") && s.shortName == name))
+                spec = &s;
         if (!spec) return "unknown option " + arg;
         if (values_.count(spec->name)) return "option --" + spec->name + " given twice";
         if (!spec->takesValue) {

@@ -11,9 +11,9 @@
 namespace cli {
 
 struct OptionSpec {
-    std::string name;      // kebab-case, without dashes
+    std::string name;  // kebab-case, without dashes
     bool takesValue = false;
-    std::string shortName; // e.g. "o" for -o; optional
+    std::string shortName;  // e.g. "o" for -o; optional
 };
 
 class Args {

@@ -3,9 +3,9 @@
 #include "Cli.h"
 
 #include "lms/analysis/Diff.h"
-#include "lms/merge/Job.h"
 #include "lms/base/Json.h"
 #include "lms/base/Text.h"
+#include "lms/merge/Job.h"
 
 #include <cmath>
 #include <cstdio>
@@ -13,7 +13,9 @@
 namespace cli {
 namespace {
 
-lms::JsonValue number(double value) { return std::isfinite(value) ? lms::JsonValue(value) : lms::JsonValue(nullptr); }
+lms::JsonValue number(double value) {
+    return std::isfinite(value) ? lms::JsonValue(value) : lms::JsonValue(nullptr);
+}
 
 lms::JsonValue dimsJson(const std::vector<int64_t>& dims) {
     lms::JsonValue out = lms::JsonValue::array();
@@ -26,7 +28,10 @@ void printJson(const lms::DiffReport& report, const std::string& a, const std::s
     for (const auto& t : report.tensors) {
         lms::JsonValue row;
         row.set("name", t.name).set("status", lms::diffStatusName(t.status));
-        row.set("dtype_a", t.typeA).set("dtype_b", t.typeB).set("shape_a", dimsJson(t.dimsA)).set("shape_b", dimsJson(t.dimsB));
+        row.set("dtype_a", t.typeA)
+            .set("dtype_b", t.typeB)
+            .set("shape_a", dimsJson(t.dimsA))
+            .set("shape_b", dimsJson(t.dimsB));
         row.set("elements", t.elements).set("changed", t.changed);
         if (t.floating) {
             row.set("max_abs_diff", number(t.maxAbsDiff)).set("relative_norm", number(t.relativeNorm));
@@ -35,7 +40,9 @@ void printJson(const lms::DiffReport& report, const std::string& a, const std::s
         tensors.push_back(std::move(row));
     }
     lms::JsonValue summary;
-    summary.set("identical", report.identical).set("changed", report.changed).set("only_in_a", report.onlyInA);
+    summary.set("identical", report.identical)
+        .set("changed", report.changed)
+        .set("only_in_a", report.onlyInA);
     summary.set("only_in_b", report.onlyInB).set("dtype_or_shape_differs", report.mismatched);
     root.set("a", a).set("b", b).set("summary", summary).set("tensors", tensors);
     std::printf("%s\n", lms::toJson(root).c_str());
@@ -47,11 +54,14 @@ std::string statistic(double value) {
     return text;
 }
 
-void printText(const lms::DiffReport& report, const lms::ModelSource& a, const lms::ModelSource& b, bool all) {
+void printText(const lms::DiffReport& report, const lms::ModelSource& a, const lms::ModelSource& b,
+               bool all) {
     std::printf("A: %s\nB: %s\n", a.description().c_str(), b.description().c_str());
-    std::printf("%zu tensors: %zu identical, %zu changed, %zu only in A, %zu only in B, %zu differ in dtype or shape\n",
-                report.tensors.size(), report.identical, report.changed, report.onlyInA, report.onlyInB,
-                report.mismatched);
+    std::printf(
+        "%zu tensors: %zu identical, %zu changed, %zu only in A, %zu only in B, %zu differ in dtype or "
+        "shape\n",
+        report.tensors.size(), report.identical, report.changed, report.onlyInA, report.onlyInB,
+        report.mismatched);
     for (const auto& t : report.tensors) {
         if (!all && t.status == lms::DiffStatus::Identical) continue;
         std::string detail;
@@ -73,8 +83,9 @@ void printText(const lms::DiffReport& report, const lms::ModelSource& a, const l
 
 int runDiff(const std::vector<std::string>& args, const GlobalOptions&) {
     Args parsed;
-    if (auto error = parsed.parse(args, {{"json", false, ""}, {"all", false, ""}, {"strategy-a", true, ""},
-                                         {"strategy-b", true, ""}});
+    if (auto error = parsed.parse(
+            args,
+            {{"json", false, ""}, {"all", false, ""}, {"strategy-a", true, ""}, {"strategy-b", true, ""}});
         !error.empty())
         return usageError(error);
     if (parsed.positionals().size() != 2) return usageError("diff takes two models: A B");
@@ -90,8 +101,10 @@ int runDiff(const std::vector<std::string>& args, const GlobalOptions&) {
     }
     auto report = lms::diffModels(*models[0], *models[1]);
     if (!report) return reportError(report.error());
-    if (parsed.has("json")) printJson(*report, parsed.positionals()[0], parsed.positionals()[1]);
-    else printText(*report, *models[0], *models[1], parsed.has("all"));
+    if (parsed.has("json"))
+        printJson(*report, parsed.positionals()[0], parsed.positionals()[1]);
+    else
+        printText(*report, *models[0], *models[1], parsed.has("all"));
     return kExitOk;
 }
 

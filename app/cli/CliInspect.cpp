@@ -3,12 +3,12 @@
 #include "Cli.h"
 #include "Terminal.h"
 
-#include "lms/formats/Checkpoint.h"
-#include "lms/merge/Demo.h"
-#include "lms/lora/LoraPlan.h"
-#include "lms/formats/Source.h"
 #include "lms/analysis/TensorStats.h"
 #include "lms/base/Text.h"
+#include "lms/formats/Checkpoint.h"
+#include "lms/formats/Source.h"
+#include "lms/lora/LoraPlan.h"
+#include "lms/merge/Demo.h"
 
 #include <cstdio>
 
@@ -19,24 +19,34 @@ std::string jsonEscape(std::string_view text) {
     std::string out;
     for (char c : text) {
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                char buf[8];
-                std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                out += buf;
-            } else {
-                out += c;
-            }
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                    out += buf;
+                } else {
+                    out += c;
+                }
         }
     }
     return out;
 }
 
-std::string dimsText(const std::vector<int64_t>& dims, const char* separator) { return lms::formatDims(dims, separator); }
+std::string dimsText(const std::vector<int64_t>& dims, const char* separator) {
+    return lms::formatDims(dims, separator);
+}
 
 // %.9g keeps every float32 value exact and reads back in JSON; non-finite cannot occur (the
 // statistics cover finite values only).
@@ -51,10 +61,11 @@ std::string number(double value) {
 int printStats(const std::string& path, std::shared_ptr<lms::CheckpointFile> file, bool json) {
     const auto source = lms::makeFullSource(std::move(file));
     const auto& tensors = source->tensors();
-    if (json) std::printf("{\"file\":\"%s\",\"parameters\":[", jsonEscape(path).c_str());
+    if (json)
+        std::printf("{\"file\":\"%s\",\"parameters\":[", jsonEscape(path).c_str());
     else
-        std::printf("%-40s  %14s  %14s  %14s  %14s  %6s  %6s  %8s\n", "name", "min", "max", "mean", "std", "nan",
-                    "inf", "zeros");
+        std::printf("%-40s  %14s  %14s  %14s  %14s  %6s  %6s  %8s\n", "name", "min", "max", "mean", "std",
+                    "nan", "inf", "zeros");
     for (size_t i = 0; i < tensors.size(); ++i) {
         const auto stats = lms::computeStatistics(*source, i, 16);
         if (!stats && stats.error().code != lms::ErrorCode::Unsupported) return reportError(stats.error());
@@ -65,18 +76,21 @@ int printStats(const std::string& path, std::shared_ptr<lms::CheckpointFile> fil
                 std::printf(",\"stats\":null,\"note\":\"%s\"}", jsonEscape(stats.error().message).c_str());
                 continue;
             }
-            std::printf(",\"count\":%llu,\"finite\":%llu,\"min\":%s,\"max\":%s,\"mean\":%s,\"std\":%s,"
-                        "\"nan\":%llu,\"pos_inf\":%llu,\"neg_inf\":%llu,\"zeros\":%llu}",
-                        (unsigned long long)stats->count, (unsigned long long)stats->finite, number(stats->min).c_str(),
-                        number(stats->max).c_str(), number(stats->mean).c_str(), number(stats->stddev).c_str(),
-                        (unsigned long long)stats->nan, (unsigned long long)stats->posInf,
-                        (unsigned long long)stats->negInf, (unsigned long long)stats->zeros);
+            std::printf(
+                ",\"count\":%llu,\"finite\":%llu,\"min\":%s,\"max\":%s,\"mean\":%s,\"std\":%s,"
+                "\"nan\":%llu,\"pos_inf\":%llu,\"neg_inf\":%llu,\"zeros\":%llu}",
+                (unsigned long long)stats->count, (unsigned long long)stats->finite,
+                number(stats->min).c_str(), number(stats->max).c_str(), number(stats->mean).c_str(),
+                number(stats->stddev).c_str(), (unsigned long long)stats->nan,
+                (unsigned long long)stats->posInf, (unsigned long long)stats->negInf,
+                (unsigned long long)stats->zeros);
         } else if (!stats) {
             std::printf("%-40s  (%s)\n", name, stats.error().message.c_str());
         } else {
-            std::printf("%-40s  %14s  %14s  %14s  %14s  %6llu  %6llu  %8llu\n", name, number(stats->min).c_str(),
-                        number(stats->max).c_str(), number(stats->mean).c_str(), number(stats->stddev).c_str(),
-                        (unsigned long long)stats->nan, (unsigned long long)(stats->posInf + stats->negInf),
+            std::printf("%-40s  %14s  %14s  %14s  %14s  %6llu  %6llu  %8llu\n", name,
+                        number(stats->min).c_str(), number(stats->max).c_str(), number(stats->mean).c_str(),
+                        number(stats->stddev).c_str(), (unsigned long long)stats->nan,
+                        (unsigned long long)(stats->posInf + stats->negInf),
                         (unsigned long long)stats->zeros);
         }
     }
@@ -100,30 +114,37 @@ int runInspect(const std::vector<std::string>& args, const GlobalOptions&) {
     for (const auto& t : tensors) total += t.byteSize;
     const bool safetensors = (*file)->format() == lms::CheckpointFormat::Safetensors;
     if (parsed.has("json")) {
-        std::printf("{\"file\":\"%s\",\"format\":\"%s\",\"file_bytes\":%llu,\"crc_trailer\":%s,\"parameters\":[",
-                    jsonEscape(path).c_str(), safetensors ? "safetensors" : "ckpt",
-                    static_cast<unsigned long long>((*file)->fileSize()), (*file)->crc().present ? "true" : "false");
+        std::printf(
+            "{\"file\":\"%s\",\"format\":\"%s\",\"file_bytes\":%llu,\"crc_trailer\":%s,\"parameters\":[",
+            jsonEscape(path).c_str(), safetensors ? "safetensors" : "ckpt",
+            static_cast<unsigned long long>((*file)->fileSize()), (*file)->crc().present ? "true" : "false");
         for (size_t i = 0; i < tensors.size(); ++i) {
             const auto& t = tensors[i];
-            std::printf("%s{\"name\":\"%s\",\"dtype\":\"%s\",\"shape\":%s,\"bytes\":%llu,\"chunks\":%zu,\"role\":\"%s\"%s}",
-                        i ? "," : "", jsonEscape(t.name).c_str(), jsonEscape(t.typeName).c_str(),
-                        dimsText(t.dims, ",").c_str(), static_cast<unsigned long long>(t.byteSize), t.chunks.size(),
-                        lms::tensorRoleName(lms::classifyName(t.name)),
-                        t.kind == lms::TensorKind::MapTensor ? ",\"map_tensor\":true" : t.legacyScalar ? ",\"legacy_scalar\":true" : "");
+            std::printf(
+                "%s{\"name\":\"%s\",\"dtype\":\"%s\",\"shape\":%s,\"bytes\":%llu,\"chunks\":%zu,\"role\":\"%"
+                "s\"%s}",
+                i ? "," : "", jsonEscape(t.name).c_str(), jsonEscape(t.typeName).c_str(),
+                dimsText(t.dims, ",").c_str(), static_cast<unsigned long long>(t.byteSize), t.chunks.size(),
+                lms::tensorRoleName(lms::classifyName(t.name)),
+                t.kind == lms::TensorKind::MapTensor ? ",\"map_tensor\":true"
+                : t.legacyScalar                     ? ",\"legacy_scalar\":true"
+                                                     : "");
         }
         std::printf("]}\n");
         return kExitOk;
     }
     size_t nameWidth = 4;
     for (const auto& t : tensors) nameWidth = std::max(nameWidth, std::min<size_t>(t.name.size(), 80));
-    std::printf("%s: %s, %zu parameters, %s of tensor data%s\n", path.c_str(), safetensors ? "safetensors" : "MindSpore checkpoint",
-                tensors.size(), lms::formatBytes(total).c_str(), (*file)->crc().present ? ", crc_num trailer" : "");
+    std::printf("%s: %s, %zu parameters, %s of tensor data%s\n", path.c_str(),
+                safetensors ? "safetensors" : "MindSpore checkpoint", tensors.size(),
+                lms::formatBytes(total).c_str(), (*file)->crc().present ? ", crc_num trailer" : "");
     std::printf("%-*s  %-9s  %-16s  %12s  %s\n", int(nameWidth), "name", "dtype", "shape", "bytes", "role");
     for (const auto& t : tensors) {
         std::string shape = t.kind == lms::TensorKind::MapTensor ? "(map tensor)" : dimsText(t.dims, ", ");
         if (t.legacyScalar) shape += " scalar";
-        std::printf("%-*s  %-9s  %-16s  %12llu  %s\n", int(nameWidth), t.name.c_str(), t.typeName.c_str(), shape.c_str(),
-                    static_cast<unsigned long long>(t.byteSize), lms::tensorRoleName(lms::classifyName(t.name)));
+        std::printf("%-*s  %-9s  %-16s  %12llu  %s\n", int(nameWidth), t.name.c_str(), t.typeName.c_str(),
+                    shape.c_str(), static_cast<unsigned long long>(t.byteSize),
+                    lms::tensorRoleName(lms::classifyName(t.name)));
     }
     return kExitOk;
 }

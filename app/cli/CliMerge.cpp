@@ -3,9 +3,9 @@
 #include "Cli.h"
 #include "Terminal.h"
 
-#include "lms/merge/Request.h"
 #include "lms/base/Log.h"
 #include "lms/base/Text.h"
+#include "lms/merge/Request.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -14,13 +14,27 @@ namespace cli {
 namespace {
 
 const std::vector<OptionSpec> kMergeOptions{
-    {"src-ckpt-path-or-dir", true, ""}, {"src-ckpt-strategy", true, ""}, {"dst-ckpt-dir", true, ""},
-    {"prefix", true, ""},               {"lora-scaling", true, ""},      {"lora-alpha", true, ""},
-    {"lora-rank", true, ""},            {"skip-invalid", false, ""},     {"square-base", true, ""},
-    {"ckpt-name", true, ""},            {"overwrite", false, ""},        {"no-verify", false, ""},
-    {"no-crc-check", false, ""},        {"json", false, ""},             {"adapter", true, ""},
-    {"save-format", true, ""},          {"dst-ckpt-strategy", true, ""}, {"allow-no-lora", false, ""},
-    {"check-replicas", true, ""},       {"max-shard-size", true, ""},     {"lora-config", true, ""},
+    {"src-ckpt-path-or-dir", true, ""},
+    {"src-ckpt-strategy", true, ""},
+    {"dst-ckpt-dir", true, ""},
+    {"prefix", true, ""},
+    {"lora-scaling", true, ""},
+    {"lora-alpha", true, ""},
+    {"lora-rank", true, ""},
+    {"skip-invalid", false, ""},
+    {"square-base", true, ""},
+    {"ckpt-name", true, ""},
+    {"overwrite", false, ""},
+    {"no-verify", false, ""},
+    {"no-crc-check", false, ""},
+    {"json", false, ""},
+    {"adapter", true, ""},
+    {"save-format", true, ""},
+    {"dst-ckpt-strategy", true, ""},
+    {"allow-no-lora", false, ""},
+    {"check-replicas", true, ""},
+    {"max-shard-size", true, ""},
+    {"lora-config", true, ""},
 };
 
 }  // namespace
@@ -39,7 +53,8 @@ struct MergeSetup {
 // --lora_scaling / --lora_alpha / --lora_rank into the request's scaling, with its provenance.
 std::optional<int> parseScaling(const Args& parsed, lms::ScalingRequest& scaling) {
     if (auto text = parsed.value("lora-scaling")) {
-        if (parsed.has("lora-alpha")) return usageError("give either --lora_scaling or --lora_alpha, not both");
+        if (parsed.has("lora-alpha"))
+            return usageError("give either --lora_scaling or --lora_alpha, not both");
         auto value = lms::parseScalingText(*text);
         if (!value) return usageError("--lora_scaling: " + value.error().message);
         scaling.spec.scaling = *value;
@@ -93,8 +108,10 @@ std::optional<int> parseSetup(const std::vector<std::string>& args, MergeSetup& 
     request.destination.dir = parsed.value("dst-ckpt-dir").value_or("");
     request.destination.prefix = parsed.value("prefix").value_or("checkpoint_");
     if (auto format = parsed.value("save-format")) {
-        if (*format == "safetensors") request.destination.format = lms::OutputFormat::Safetensors;
-        else if (*format != "ckpt") return usageError("--save_format takes ckpt or safetensors");
+        if (*format == "safetensors")
+            request.destination.format = lms::OutputFormat::Safetensors;
+        else if (*format != "ckpt")
+            return usageError("--save_format takes ckpt or safetensors");
     }
     if (auto size = parsed.value("max-shard-size")) {
         auto bytes = lms::parseShardSize(*size);
@@ -105,28 +122,37 @@ std::optional<int> parseSetup(const std::vector<std::string>& args, MergeSetup& 
         request.destination.strategy = *dstStrategy;
     if (auto code = parseScaling(parsed, request.scaling)) return code;
     if (auto square = parsed.value("square-base")) {
-        if (*square == "out-in") request.options.plan.squareOrientation = lms::SquareOrientation::OutIn;
-        else if (*square == "in-out") request.options.plan.squareOrientation = lms::SquareOrientation::InOut;
-        else return usageError("--square-base takes out-in or in-out");
+        if (*square == "out-in")
+            request.options.plan.squareOrientation = lms::SquareOrientation::OutIn;
+        else if (*square == "in-out")
+            request.options.plan.squareOrientation = lms::SquareOrientation::InOut;
+        else
+            return usageError("--square-base takes out-in or in-out");
     }
     request.options.skipInvalid = parsed.has("skip-invalid");
     request.options.allowNoLora = parsed.has("allow-no-lora");
     request.options.verify = !parsed.has("no-verify");
     request.options.checkInputCrc = !parsed.has("no-crc-check");
-    request.overwrite = parsed.has("overwrite") ? lms::OverwritePolicy::Replace : lms::OverwritePolicy::Refuse;
+    request.overwrite =
+        parsed.has("overwrite") ? lms::OverwritePolicy::Replace : lms::OverwritePolicy::Refuse;
     setup.json = parsed.has("json");
     return std::nullopt;
 }
 
-std::string dims(const std::vector<int64_t>& d) { return lms::formatDims(d); }
+std::string dims(const std::vector<int64_t>& d) {
+    return lms::formatDims(d);
+}
 
 void printPairs(const lms::ResolvedJob& job) {
     const auto& plan = job.plan;
     for (size_t p = 0; p < plan.pairs.size(); ++p) {
         const auto& pair = plan.pairs[p];
-        const char* status = pair.status == lms::PairStatus::Ok ? "ok" : pair.status == lms::PairStatus::Disabled ? "left out" : "PROBLEM";
-        const std::string scaling =
-            p < job.pairScaling.size() && pair.status == lms::PairStatus::Ok ? "  s=" + formatNumber(job.pairScaling[p]) : "";
+        const char* status = pair.status == lms::PairStatus::Ok         ? "ok"
+                             : pair.status == lms::PairStatus::Disabled ? "left out"
+                                                                        : "PROBLEM";
+        const std::string scaling = p < job.pairScaling.size() && pair.status == lms::PairStatus::Ok
+                                        ? "  s=" + formatNumber(job.pairScaling[p])
+                                        : "";
         std::printf("  %-8s %s  base %s  A %s  B %s  r=%lld%s%s\n", status,
                     pair.base.empty() ? "(no base)" : pair.base.c_str(), dims(pair.baseDims).c_str(),
                     dims(pair.aDims).c_str(), dims(pair.bDims).c_str(), static_cast<long long>(pair.rank),
@@ -138,14 +164,17 @@ void printPairs(const lms::ResolvedJob& job) {
 void printJob(const lms::ResolvedJob& job) {
     const auto& plan = job.plan;
     std::printf("source: %s\n", job.source->description().c_str());
-    std::printf("%zu parameters, %zu LoRA pairs (%zu ok, %zu with problems, %zu left out)\n", job.source->tensors().size(),
-                plan.pairs.size(), plan.okPairs, plan.problemPairs, plan.disabledPairs);
+    std::printf("%zu parameters, %zu LoRA pairs (%zu ok, %zu with problems, %zu left out)\n",
+                job.source->tensors().size(), plan.pairs.size(), plan.okPairs, plan.problemPairs,
+                plan.disabledPairs);
     printPairs(job);
-    if (!job.pairScaling.empty() && !job.scalingProvenance.empty()) std::printf("scaling: %s\n", job.scalingProvenance.c_str());
+    if (!job.pairScaling.empty() && !job.scalingProvenance.empty())
+        std::printf("scaling: %s\n", job.scalingProvenance.c_str());
     size_t dropped = 0;
     for (bool d : plan.dropped) dropped += d;
     std::printf("output: %llu parameters, %s of tensor data (%zu LoRA and optimizer-copy tensors dropped)\n",
-                static_cast<unsigned long long>(plan.tensorsToWrite), lms::formatBytes(plan.bytesToWrite).c_str(), dropped);
+                static_cast<unsigned long long>(plan.tensorsToWrite),
+                lms::formatBytes(plan.bytesToWrite).c_str(), dropped);
     for (const auto& file : job.outputFiles) std::printf("would write: %s\n", file.c_str());
     if (job.freeBytes) std::printf("free at the destination: %s\n", lms::formatBytes(*job.freeBytes).c_str());
     for (const auto& warning : job.warnings) std::printf("warning: %s\n", warning.c_str());
@@ -160,7 +189,8 @@ int runPlan(const std::vector<std::string>& args, const GlobalOptions&) {
     if (resolution.job) {
         for (const auto& note : resolution.job->notes) std::printf("note: %s\n", note.c_str());
         if (resolution.job->source)
-            for (const auto& note : resolution.job->source->reportNotes()) std::printf("note: %s\n", note.c_str());
+            for (const auto& note : resolution.job->source->reportNotes())
+                std::printf("note: %s\n", note.c_str());
         printJob(*resolution.job);
     }
     // A dry run may leave the destination open: it is the one refusal plan only mentions.
@@ -182,10 +212,13 @@ int runMerge(const std::vector<std::string>& args, const GlobalOptions& global) 
     setup.request.source.writeMergedStrategy = true;  // the one command that writes it (seed docs)
     const auto resolution = lms::resolve(setup.request);
     if (resolution.job && !global.quiet) {
-        for (const auto& note : resolution.job->notes) std::fprintf(stderr, "loramerge: note: %s\n", note.c_str());
-        for (const auto& warning : resolution.job->warnings) std::fprintf(stderr, "loramerge: warning: %s\n", warning.c_str());
+        for (const auto& note : resolution.job->notes)
+            std::fprintf(stderr, "loramerge: note: %s\n", note.c_str());
+        for (const auto& warning : resolution.job->warnings)
+            std::fprintf(stderr, "loramerge: warning: %s\n", warning.c_str());
     }
-    if (!resolution.ok()) return reportError(resolution.refusals.front().error);  // one clear error: the first reason
+    if (!resolution.ok())
+        return reportError(resolution.refusals.front().error);  // one clear error: the first reason
     const auto& job = *resolution.job;
     for (const auto& note : job.notes) lms::log().info("{}", note);
 
@@ -196,12 +229,14 @@ int runMerge(const std::vector<std::string>& args, const GlobalOptions& global) 
     if (!global.quiet) {
         for (const auto& note : report->notes) std::printf("note: %s\n", note.c_str());
         for (const auto& skipped : report->skipped) std::printf("skipped: %s\n", skipped.c_str());
-        std::printf("merged %zu LoRA pair(s); wrote %zu parameters (%s) to %s%s in %.2f s\n", report->pairsMerged,
-                    report->tensorsWritten, lms::formatBytes(report->bytesWritten).c_str(), report->outputFile.c_str(),
-                    report->outputFiles.size() > 1
-                        ? (" and " + std::to_string(report->outputFiles.size() - 1) + " more rank file(s)").c_str()
-                        : "",
-                    report->seconds);
+        std::printf(
+            "merged %zu LoRA pair(s); wrote %zu parameters (%s) to %s%s in %.2f s\n", report->pairsMerged,
+            report->tensorsWritten, lms::formatBytes(report->bytesWritten).c_str(),
+            report->outputFile.c_str(),
+            report->outputFiles.size() > 1
+                ? (" and " + std::to_string(report->outputFiles.size() - 1) + " more rank file(s)").c_str()
+                : "",
+            report->seconds);
     }
     return kExitOk;
 }

@@ -3,11 +3,11 @@
 #include "Args.h"
 #include "Cli.h"
 
-#include "lms/distributed/Distributed.h"
 #include "lms/base/Json.h"
+#include "lms/base/Text.h"
+#include "lms/distributed/Distributed.h"
 #include "lms/distributed/Layout.h"
 #include "lms/formats/Strategy.h"
-#include "lms/base/Text.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -223,7 +223,8 @@ int runMergeFolder(const Args& parsed) {
 }  // namespace
 
 const std::vector<OptionSpec>& strategyOptionSpecs() {
-    static const std::vector<OptionSpec> specs{{"json", false, ""}, {"output", true, "o"}, {"ckpt", true, ""}};
+    static const std::vector<OptionSpec> specs{
+        {"json", false, ""}, {"output", true, "o"}, {"ckpt", true, ""}};
     return specs;
 }
 

@@ -2,8 +2,8 @@
 
 #include "lms/base/Text.h"
 
-#include <cstdio>
 #include <unistd.h>
+#include <cstdio>
 
 namespace cli {
 
@@ -30,8 +30,8 @@ void ProgressPrinter::update(const lms::Progress& p) {
         bar.resize(kWidth, '.');
         std::string item = p.currentItem;
         if (item.size() > 40) item = "..." + item.substr(item.size() - 37);
-        std::fprintf(stderr, "\r[%s] %3d%% %s/s  %-40s", bar.c_str(), int(fraction * 100), lms::formatBytes(uint64_t(rate)).c_str(),
-                     item.c_str());
+        std::fprintf(stderr, "\r[%s] %3d%% %s/s  %-40s", bar.c_str(), int(fraction * 100),
+                     lms::formatBytes(uint64_t(rate)).c_str(), item.c_str());
         std::fflush(stderr);
         drawn_ = true;
         return;
@@ -39,8 +39,8 @@ void ProgressPrinter::update(const lms::Progress& p) {
     const int decile = int(fraction * 10);
     if (decile == lastDecile_) return;
     lastDecile_ = decile;
-    std::fprintf(stderr, "loramerge: %s %d%% (%zu/%zu parameters)\n", p.stage.c_str(), decile * 10, p.itemsDone,
-                 p.itemsTotal);
+    std::fprintf(stderr, "loramerge: %s %d%% (%zu/%zu parameters)\n", p.stage.c_str(), decile * 10,
+                 p.itemsDone, p.itemsTotal);
 }
 
 void ProgressPrinter::finish() {

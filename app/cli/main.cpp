@@ -2,17 +2,18 @@
 #include "Args.h"
 #include "Cli.h"
 
-#include "lms/base/Log.h"
 #include "lms/Version.h"
+#include "lms/base/Log.h"
 
-#include <cstdio>
-#include <iostream>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <cstdio>
+#include <iostream>
 
 namespace {
 
-constexpr const char* kUsage = R"(Usage: loramerge [merge] --src_ckpt_path_or_dir SRC --dst_ckpt_dir DST [OPTION]...
+constexpr const char* kUsage =
+    R"(Usage: loramerge [merge] --src_ckpt_path_or_dir SRC --dst_ckpt_dir DST [OPTION]...
   or:  loramerge plan --src_ckpt_path_or_dir SRC [OPTION]...
   or:  loramerge inspect FILE [--stats] [--json]
   or:  loramerge strategy merge DIR [-o FILE]
@@ -97,7 +98,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> rest(argv + 1, argv + argc);
     // Global flags are options only: the value of an option (`--prefix -v`) is never one.
     auto valueOptions = cli::mergeOptionSpecs();
-    valueOptions.insert(valueOptions.end(), cli::strategyOptionSpecs().begin(), cli::strategyOptionSpecs().end());
+    valueOptions.insert(valueOptions.end(), cli::strategyOptionSpecs().begin(),
+                        cli::strategyOptionSpecs().end());
     const auto flags = cli::takeGlobalFlags(rest, valueOptions);
     if (flags.help) {
         std::fputs(kUsage, stdout);
@@ -113,7 +115,9 @@ int main(int argc, char** argv) {
     auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
     sink->set_pattern("loramerge: %^%l%$: %v");
     lms::addLogSink(sink);
-    lms::setLogLevel(global.quiet ? spdlog::level::err : global.verbose ? spdlog::level::debug : spdlog::level::warn);
+    lms::setLogLevel(global.quiet     ? spdlog::level::err
+                     : global.verbose ? spdlog::level::debug
+                                      : spdlog::level::warn);
 
     if (rest.empty()) {
         std::fputs(kUsage, stderr);

@@ -6,8 +6,8 @@
 #include "LogModel.h"
 #include "LogSink.h"
 #include "MainWindow.h"
-#include "lms/base/Log.h"
 #include "lms/Version.h"
+#include "lms/base/Log.h"
 
 #include <QApplication>
 #include <QCommandLineParser>

@@ -26,7 +26,6 @@ QString qs(const fs::path& path) {
     return QString::fromStdString(path.string());
 }
 
-
 std::vector<std::byte> bytesOf(std::string_view text) {
     const auto span = std::as_bytes(std::span(text.data(), text.size()));
     return {span.begin(), span.end()};
@@ -249,10 +248,11 @@ std::vector<std::pair<QString, Builder>> catalogue() {
     add("strategy of another model size", [](const fs::path& dir) {
         auto c = distributedCase(
             dir, 2, "[2]",
-            QStringLiteral("loramerge: error: {in}/rank_0/checkpoint_0.ckpt: parameter 'model.layers.0.wq.weight': "
-                           "strategy does not describe these files: model.layers.0.wq.weight on rank_0 is [16, 24], "
-                           "the strategy implies [32, 24] — is it the strategy of another run? (dev_matrix [2], "
-                           "tensor_map [0, -1]: slice [0:32, 0:24] of the full shape [64, 24])"));
+            QStringLiteral(
+                "loramerge: error: {in}/rank_0/checkpoint_0.ckpt: parameter 'model.layers.0.wq.weight': "
+                "strategy does not describe these files: model.layers.0.wq.weight on rank_0 is [16, 24], "
+                "the strategy implies [32, 24] — is it the strategy of another run? (dev_matrix [2], "
+                "tensor_map [0, -1]: slice [0:32, 0:24] of the full shape [64, 24])"));
         writeFileBytes(c.strategy, bytesOf(jsonStrategy("[2]", {{"model.layers.0.wq.weight", "[0,-1]"}},
                                                         R"(,"tensor_shape":[64,24])")));
         return c;
@@ -260,11 +260,12 @@ std::vector<std::pair<QString, Builder>> catalogue() {
     add("data-parallel strategy over model-parallel files", [](const fs::path& dir) {
         auto c = distributedCase(
             dir, 2, "[2]",
-            QStringLiteral("loramerge: error: {in}/rank_1/checkpoint_1.ckpt: parameter 'model.layers.0.wq.weight': "
-                           "strategy does not describe these files: model.layers.0.wq.weight on rank_0 and rank_1 "
-                           "should be identical copies of slice [0:16, 0:24], but rank_0/checkpoint_0.ckpt and "
-                           "rank_1/checkpoint_1.ckpt differ, first at element [0, 0] of the full shape [16, 24] — "
-                           "is it the strategy of another run?"));
+            QStringLiteral(
+                "loramerge: error: {in}/rank_1/checkpoint_1.ckpt: parameter 'model.layers.0.wq.weight': "
+                "strategy does not describe these files: model.layers.0.wq.weight on rank_0 and rank_1 "
+                "should be identical copies of slice [0:16, 0:24], but rank_0/checkpoint_0.ckpt and "
+                "rank_1/checkpoint_1.ckpt differ, first at element [0, 0] of the full shape [16, 24] — "
+                "is it the strategy of another run?"));
         std::vector<std::pair<std::string, std::string>> maps;
         for (const auto& t : smallModel())
             if (t.dims.size() == 2) maps.emplace_back(t.name, "[-1,-1]");
@@ -274,11 +275,12 @@ std::vector<std::pair<QString, Builder>> catalogue() {
     add("replicated copy zeroed", [](const fs::path& dir) {
         auto c = distributedCase(
             dir, 2, "[2]",
-            QStringLiteral("loramerge: error: {in}/rank_1/checkpoint_1.ckpt: parameter 'model.embedding': strategy "
-                           "does not describe these files: model.embedding on rank_0 and rank_1 should be identical "
-                           "copies of slice [0:16, 0:24], but rank_0/checkpoint_0.ckpt and rank_1/checkpoint_1.ckpt "
-                           "differ, first at element [0, 0] of the full shape [16, 24] — is it the strategy of "
-                           "another run?"));
+            QStringLiteral(
+                "loramerge: error: {in}/rank_1/checkpoint_1.ckpt: parameter 'model.embedding': strategy "
+                "does not describe these files: model.embedding on rank_0 and rank_1 should be identical "
+                "copies of slice [0:16, 0:24], but rank_0/checkpoint_0.ckpt and rank_1/checkpoint_1.ckpt "
+                "differ, first at element [0, 0] of the full shape [16, 24] — is it the strategy of "
+                "another run?"));
         const fs::path rank1 = c.in / "rank_1" / "checkpoint_1.ckpt";
         auto bytes = readFileBytes(rank1);
         const auto embedding = smallModel().front().content;
@@ -340,45 +342,55 @@ std::vector<std::pair<QString, Builder>> catalogue() {
     });
     add("LoRA tensors no scheme pairs (kohya lora_down/lora_up)", [](const fs::path& dir) {
         auto model = smallModel();
-        findTensor(model, "model.layers.1.wq.mindpet_delta_lora_a")->name = "model.layers.1.wq.lora_down.weight";
-        findTensor(model, "model.layers.1.wq.mindpet_delta_lora_b")->name = "model.layers.1.wq.lora_up.weight";
-        return fullCase(dir, model,
-                        QStringLiteral("loramerge: error: {in}: 2 LoRA problem(s), nothing was written: LoRA tensors "
-                                       "that could not be paired (2): model.layers.1.wq.lora_down.weight, "
-                                       "model.layers.1.wq.lora_up.weight (kohya lora_down/lora_up names are not a "
-                                       "supported scheme) (use --skip-invalid to merge only the valid pairs)"));
+        findTensor(model, "model.layers.1.wq.mindpet_delta_lora_a")->name =
+            "model.layers.1.wq.lora_down.weight";
+        findTensor(model, "model.layers.1.wq.mindpet_delta_lora_b")->name =
+            "model.layers.1.wq.lora_up.weight";
+        return fullCase(
+            dir, model,
+            QStringLiteral("loramerge: error: {in}: 2 LoRA problem(s), nothing was written: LoRA tensors "
+                           "that could not be paired (2): model.layers.1.wq.lora_down.weight, "
+                           "model.layers.1.wq.lora_up.weight (kohya lora_down/lora_up names are not a "
+                           "supported scheme) (use --skip-invalid to merge only the valid pairs)"));
     });
     add("DoRA magnitude vector beside A/B", [](const fs::path& dir) {
         auto model = smallModel();
-        model.insert(model.begin() + 4, {"model.layers.0.wq.lora_magnitude_vector", "Float32", {32},
+        model.insert(model.begin() + 4, {"model.layers.0.wq.lora_magnitude_vector",
+                                         "Float32",
+                                         {32},
                                          floatBytes(DType::Float32, randomValues(32, 77))});
-        return fullCase(dir, model,
-                        QStringLiteral("loramerge: error: {in}: 1 LoRA problem(s), nothing was written: "
-                                       "model.layers.0.wq.weight: DoRA adapter (model.layers.0.wq.lora_magnitude_vector "
-                                       "beside A/B): DoRA cannot be merged yet, and merging it as plain LoRA would be "
-                                       "wrong (use --skip-invalid to merge only the valid pairs)"));
+        return fullCase(
+            dir, model,
+            QStringLiteral("loramerge: error: {in}: 1 LoRA problem(s), nothing was written: "
+                           "model.layers.0.wq.weight: DoRA adapter (model.layers.0.wq.lora_magnitude_vector "
+                           "beside A/B): DoRA cannot be merged yet, and merging it as plain LoRA would be "
+                           "wrong (use --skip-invalid to merge only the valid pairs)"));
     });
     add("base names that differ only in case", [](const fs::path& dir) {
         auto model = smallModel();
-        findTensor(model, "model.layers.1.wq.mindpet_delta_lora_a")->name = "model.layers.1.Wq.mindpet_delta_lora_a";
-        findTensor(model, "model.layers.1.wq.mindpet_delta_lora_b")->name = "model.layers.1.Wq.mindpet_delta_lora_b";
+        findTensor(model, "model.layers.1.wq.mindpet_delta_lora_a")->name =
+            "model.layers.1.Wq.mindpet_delta_lora_a";
+        findTensor(model, "model.layers.1.wq.mindpet_delta_lora_b")->name =
+            "model.layers.1.Wq.mindpet_delta_lora_b";
         auto twin = *findTensor(model, "model.layers.1.wq.weight");
         twin.name = "model.layers.1.WQ.weight";
         model.push_back(twin);
-        return fullCase(dir, model,
-                        QStringLiteral("loramerge: error: {in}: 1 LoRA problem(s), nothing was written: "
-                                       "model.layers.1.Wq.mindpet_delta_lora_a: base weight model.layers.1.Wq.weight "
-                                       "not found, and 2 weights differ from it only in case (model.layers.1.wq.weight, "
-                                       "model.layers.1.WQ.weight); MindSpore names are case-sensitive, so which one "
-                                       "the LoRA belongs to is ambiguous (use --skip-invalid to merge only the valid "
-                                       "pairs)"));
+        return fullCase(
+            dir, model,
+            QStringLiteral("loramerge: error: {in}: 1 LoRA problem(s), nothing was written: "
+                           "model.layers.1.Wq.mindpet_delta_lora_a: base weight model.layers.1.Wq.weight "
+                           "not found, and 2 weights differ from it only in case (model.layers.1.wq.weight, "
+                           "model.layers.1.WQ.weight); MindSpore names are case-sensitive, so which one "
+                           "the LoRA belongs to is ambiguous (use --skip-invalid to merge only the valid "
+                           "pairs)"));
     });
     add("no LoRA at all (a plain copy)", [](const fs::path& dir) {
         auto model = smallModel();
         std::erase_if(model, [](const FakeTensor& t) { return t.name.find("lora") != std::string::npos; });
-        return fullCase(dir, model,
-                        QStringLiteral("loramerge: error: {in}: no LoRA weights found in {in}; to merge a separate "
-                                       "adapter use --adapter (--allow-no-lora copies the checkpoint unchanged)"));
+        return fullCase(
+            dir, model,
+            QStringLiteral("loramerge: error: {in}: no LoRA weights found in {in}; to merge a separate "
+                           "adapter use --adapter (--allow-no-lora copies the checkpoint unchanged)"));
     });
     add("adapter with tensors that are not LoRA", [](const fs::path& dir) {
         auto model = smallModel();
@@ -388,11 +400,12 @@ std::vector<std::pair<QString, Builder>> catalogue() {
         adapter.push_back(*findTensor(model, "model.layers.0.wq.weight"));
         adapter.back().name = "adam_m.model.layers.0.wq.weight";
         adapter.push_back(*findTensor(model, "model.embedding"));
-        auto c = fullCase(dir, base,
-                          QStringLiteral("loramerge: error: {adapter}: parameter 'adam_m.model.layers.0.wq.weight': "
-                                         "the adapter holds 2 tensor(s) that are not LoRA weights "
-                                         "(adam_m.model.layers.0.wq.weight, model.embedding); an adapter must hold "
-                                         "only LoRA A/B tensors, their optimizer copies and scalar records"));
+        auto c = fullCase(
+            dir, base,
+            QStringLiteral("loramerge: error: {adapter}: parameter 'adam_m.model.layers.0.wq.weight': "
+                           "the adapter holds 2 tensor(s) that are not LoRA weights "
+                           "(adam_m.model.layers.0.wq.weight, model.embedding); an adapter must hold "
+                           "only LoRA A/B tensors, their optimizer copies and scalar records"));
         c.adapter = dir / "in" / "adapter.ckpt";
         writeCheckpoint(c.adapter, adapter);
         c.args << QStringLiteral("--adapter") << qs(c.adapter);
@@ -422,7 +435,9 @@ std::vector<std::pair<QString, Builder>> catalogue() {
         model.push_back(
             {"model.head", "Float32", {256, 256}, floatBytes(DType::Float32, randomValues(256 * 256, 99))});
         auto c = fullCase(
-            dir, model, QStringLiteral("loramerge: error: {out}: parameter 'model.head': write failed: No space left on device"));
+            dir, model,
+            QStringLiteral(
+                "loramerge: error: {out}: parameter 'model.head': write failed: No space left on device"));
         c.noSpace = true;
         return c;
     });
@@ -434,26 +449,30 @@ std::vector<std::pair<QString, Builder>> catalogue() {
     };
     add("NaN in a base weight", [setElement](const fs::path& dir) {
         auto model = smallModel();
-        setElement(*findTensor(model, "model.layers.1.wq.weight"), 3 * 24 + 5, std::numeric_limits<float>::quiet_NaN());
-        return fullCase(dir, model,
-                        QStringLiteral("loramerge: error: {in}: parameter 'model.layers.1.wq.weight': base weight "
-                                       "model.layers.1.wq.weight in {in} holds NaN at [3, 5]"));
+        setElement(*findTensor(model, "model.layers.1.wq.weight"), 3 * 24 + 5,
+                   std::numeric_limits<float>::quiet_NaN());
+        return fullCase(
+            dir, model,
+            QStringLiteral("loramerge: error: {in}: parameter 'model.layers.1.wq.weight': base weight "
+                           "model.layers.1.wq.weight in {in} holds NaN at [3, 5]"));
     });
     add("Inf in a LoRA A", [setElement](const fs::path& dir) {
         auto model = smallModel();
         setElement(*findTensor(model, "model.layers.0.wq.mindpet_delta_lora_a"), 2 * 24 + 7,
                    std::numeric_limits<float>::infinity());
-        return fullCase(dir, model,
-                        QStringLiteral("loramerge: error: {in}: parameter 'model.layers.0.wq.mindpet_delta_lora_a': "
-                                       "LoRA A model.layers.0.wq.mindpet_delta_lora_a in {in} holds Inf at [2, 7]"));
+        return fullCase(
+            dir, model,
+            QStringLiteral("loramerge: error: {in}: parameter 'model.layers.0.wq.mindpet_delta_lora_a': "
+                           "LoRA A model.layers.0.wq.mindpet_delta_lora_a in {in} holds Inf at [2, 7]"));
     });
     add("-Inf in a LoRA B", [setElement](const fs::path& dir) {
         auto model = smallModel();
         setElement(*findTensor(model, "model.layers.1.wq.mindpet_delta_lora_b"), 31 * 4 + 3,
                    -std::numeric_limits<float>::infinity());
-        return fullCase(dir, model,
-                        QStringLiteral("loramerge: error: {in}: parameter 'model.layers.1.wq.mindpet_delta_lora_b': "
-                                       "LoRA B model.layers.1.wq.mindpet_delta_lora_b in {in} holds -Inf at [31, 3]"));
+        return fullCase(
+            dir, model,
+            QStringLiteral("loramerge: error: {in}: parameter 'model.layers.1.wq.mindpet_delta_lora_b': "
+                           "LoRA B model.layers.1.wq.mindpet_delta_lora_b in {in} holds -Inf at [31, 3]"));
     });
     // W[5, 9] = 65500 plus 2·(4 · 100 · 100): beyond the largest Float16; every other element stays small.
     add("merged value beyond the Float16 range", [setElement](const fs::path& dir) {
@@ -481,12 +500,14 @@ std::vector<std::pair<QString, Builder>> catalogue() {
         w->content = floatBytes(DType::BFloat16, values);
         for (int k = 0; k < 4; ++k) {
             setElement(*findTensor(model, "model.layers.1.wq.mindpet_delta_lora_b"), size_t(k), 1e19f);
-            setElement(*findTensor(model, "model.layers.1.wq.mindpet_delta_lora_a"), size_t(k * 24 + 1), 1e19f);
+            setElement(*findTensor(model, "model.layers.1.wq.mindpet_delta_lora_a"), size_t(k * 24 + 1),
+                       1e19f);
         }
-        return fullCase(dir, model,
-                        QStringLiteral("loramerge: error: {in}: parameter 'model.layers.1.wq.weight': W + "
-                                       "s\u00B7B\u00B7A exceeds the BFloat16 range (\u00B13.38953e+38) at [0, 1] of "
-                                       "model.layers.1.wq.weight"));
+        return fullCase(
+            dir, model,
+            QStringLiteral("loramerge: error: {in}: parameter 'model.layers.1.wq.weight': W + "
+                           "s\u00B7B\u00B7A exceeds the BFloat16 range (\u00B13.38953e+38) at [0, 1] of "
+                           "model.layers.1.wq.weight"));
     });
     return rows;
 }
@@ -514,7 +535,8 @@ Outcome runCase(const Case& c, const fs::path& dst) {
         // the output folder; the files left on it are listed before the namespace disappears.
         fs::create_directories(dst);
         const QString script = QStringLiteral(
-            "dst=$1; shift; mount -t tmpfs -o size=192k lms-nospace \"$dst\" || exit 99; echo LMS-NS-MOUNTED; \"$@\"; rc=$?; "
+            "dst=$1; shift; mount -t tmpfs -o size=192k lms-nospace \"$dst\" || exit 99; echo "
+            "LMS-NS-MOUNTED; \"$@\"; rc=$?; "
             "find \"$dst\" -type f -printf 'LEFT %P\\n'; exit $rc");
         process.start(QStringLiteral("unshare"),
                       QStringList{QStringLiteral("--user"), QStringLiteral("--map-root-user"),
@@ -590,8 +612,9 @@ private slots:
         QVERIFY(!before.empty());
         const auto outcome = runCase(c, dst);
         if (outcome.skipped)
-            QSKIP(qPrintable(QStringLiteral("cannot mount a tmpfs in a user namespace here (unshare --user --mount): ") +
-                             outcome.stderrText.trimmed()));
+            QSKIP(qPrintable(
+                QStringLiteral("cannot mount a tmpfs in a user namespace here (unshare --user --mount): ") +
+                outcome.stderrText.trimmed()));
         QVERIFY2(!outcome.crashed, qPrintable(outcome.stderrText));
         QCOMPARE(outcome.exitCode, 1);
         QString expected = c.expected;
@@ -624,9 +647,12 @@ private slots:
             "loramerge: --lora_scaling: the rank in '16/8.5' must be a positive integer");
         row("quotient overflows", {scaling, QStringLiteral("1e308/1e-308")},
             "loramerge: --lora_scaling: '1e308/1e-308' overflows: the scaling must be a finite number");
-        row("inf", {scaling, QStringLiteral("inf")}, "loramerge: --lora_scaling: 'inf' is not a finite number");
-        row("nan", {scaling, QStringLiteral("nan")}, "loramerge: --lora_scaling: 'nan' is not a finite number");
-        row("1e999", {scaling, QStringLiteral("1e999")}, "loramerge: --lora_scaling: '1e999' is not a finite number");
+        row("inf", {scaling, QStringLiteral("inf")},
+            "loramerge: --lora_scaling: 'inf' is not a finite number");
+        row("nan", {scaling, QStringLiteral("nan")},
+            "loramerge: --lora_scaling: 'nan' is not a finite number");
+        row("1e999", {scaling, QStringLiteral("1e999")},
+            "loramerge: --lora_scaling: '1e999' is not a finite number");
         row("a global flag as the value", {scaling, QStringLiteral("-q")},
             "loramerge: --lora_scaling: not a number: '-q'");
         row("--lora_rank 8.5", {alpha, QStringLiteral("16"), rank, QStringLiteral("8.5")},
@@ -635,7 +661,8 @@ private slots:
             "loramerge: --lora_rank: expected a positive integer, got 0");
         row("--lora_rank -4", {alpha, QStringLiteral("16"), rank, QStringLiteral("-4")},
             "loramerge: --lora_rank: expected a positive integer, got -4");
-        row("--lora_alpha inf", {alpha, QStringLiteral("inf")}, "loramerge: --lora_alpha: 'inf' is not a finite number");
+        row("--lora_alpha inf", {alpha, QStringLiteral("inf")},
+            "loramerge: --lora_alpha: 'inf' is not a finite number");
     }
     void usageErrors() {
         QFETCH(QStringList, args);
@@ -645,10 +672,12 @@ private slots:
         writeCheckpoint(input, smallModel());
         QProcess process;
         process.start(cliPath(), QStringList{QStringLiteral("--src_ckpt_path_or_dir"), qs(input),
-                                             QStringLiteral("--dst_ckpt_dir"), qs(dir / "out")} + args);
+                                             QStringLiteral("--dst_ckpt_dir"), qs(dir / "out")} +
+                                     args);
         QVERIFY(process.waitForFinished(60000));
         QCOMPARE(process.exitCode(), 2);
-        QCOMPARE(QString::fromUtf8(process.readAllStandardError()).split(QLatin1Char('\n')).front(), expected);
+        QCOMPARE(QString::fromUtf8(process.readAllStandardError()).split(QLatin1Char('\n')).front(),
+                 expected);
         QVERIFY(!fs::exists(dir / "out"));
     }
 
@@ -662,11 +691,12 @@ private slots:
         QTest::newRow("--prefix -q") << QStringList{prefix, QStringLiteral("-q")} << "-q0.ckpt" << false;
         QTest::newRow("--prefix -h") << QStringList{prefix, QStringLiteral("-h")} << "-h0.ckpt" << false;
         QTest::newRow("--prefix=-v") << QStringList{QStringLiteral("--prefix=-v")} << "-v0.ckpt" << false;
-        QTest::newRow("--prefix --quiet") << QStringList{prefix, QStringLiteral("--quiet")} << "--quiet0.ckpt" << false;
-        QTest::newRow("-q after --prefix x") << QStringList{prefix, QStringLiteral("x"), QStringLiteral("-q")}
-                                             << "x0.ckpt" << true;
-        QTest::newRow("-v then --prefix -q") << QStringList{QStringLiteral("-v"), prefix, QStringLiteral("-q")}
-                                             << "-q0.ckpt" << false;
+        QTest::newRow("--prefix --quiet")
+            << QStringList{prefix, QStringLiteral("--quiet")} << "--quiet0.ckpt" << false;
+        QTest::newRow("-q after --prefix x")
+            << QStringList{prefix, QStringLiteral("x"), QStringLiteral("-q")} << "x0.ckpt" << true;
+        QTest::newRow("-v then --prefix -q")
+            << QStringList{QStringLiteral("-v"), prefix, QStringLiteral("-q")} << "-q0.ckpt" << false;
     }
     void globalFlagsAreOptionsOnly() {
         QFETCH(QStringList, args);
@@ -678,7 +708,8 @@ private slots:
         QProcess process;
         process.start(cliPath(), QStringList{QStringLiteral("--src_ckpt_path_or_dir"), qs(input),
                                              QStringLiteral("--dst_ckpt_dir"), qs(dir / "out"),
-                                             QStringLiteral("--lora_scaling"), QStringLiteral("2")} + args);
+                                             QStringLiteral("--lora_scaling"), QStringLiteral("2")} +
+                                     args);
         QVERIFY(process.waitForFinished(60000));
         QVERIFY2(process.exitCode() == 0, process.readAllStandardError().constData());
         QCOMPARE(listFiles(dir / "out"), std::vector<std::string>{"rank_0/" + outputName.toStdString()});

@@ -41,7 +41,9 @@ const char* kEpochRecord = "0a1e 0a09 65706f63685f6e756d 1211 1205 496e743634 1a
 class TestCheckpoint : public QObject {
     Q_OBJECT
     QTemporaryDir tmp_;
-    std::filesystem::path path(const char* name) { return std::filesystem::path(tmp_.path().toStdString()) / name; }
+    std::filesystem::path path(const char* name) {
+        return std::filesystem::path(tmp_.path().toStdString()) / name;
+    }
 
     std::shared_ptr<CheckpointFile> openOk(const std::filesystem::path& p) {
         auto file = CheckpointFile::open(p);
@@ -116,7 +118,8 @@ private slots:
             const auto v = uint32_t(c);
             for (int i = 0; i < 4; ++i) text.push_back(std::byte((v >> (8 * i)) & 0xFF));
         }
-        writeCheckpoint(path("scalars.ckpt"), {{"learning_rate", "Float32", {0}, lrBytes}, {"note", "str", {0}, text}});
+        writeCheckpoint(path("scalars.ckpt"),
+                        {{"learning_rate", "Float32", {0}, lrBytes}, {"note", "str", {0}, text}});
         auto file = openOk(path("scalars.ckpt"));
         QVERIFY(file);
         const auto& lrInfo = file->tensors()[0];
@@ -146,7 +149,8 @@ private slots:
         value.insert(value.end(), tensor.begin(), tensor.end());
         std::vector<std::byte> file{std::byte{0x0A}, std::byte(value.size())};
         file.insert(file.end(), value.begin(), value.end());
-        const auto unknown = hexBytes("1005");  // unknown top-level field 2 (varint 5), e.g. the old model_type slot
+        const auto unknown =
+            hexBytes("1005");  // unknown top-level field 2 (varint 5), e.g. the old model_type slot
         file.insert(file.end(), unknown.begin(), unknown.end());
         writeFileBytes(path("packed.ckpt"), file);
         auto opened = openOk(path("packed.ckpt"));
@@ -161,7 +165,8 @@ private slots:
         auto bytes = readFileBytes(path("crc.ckpt"));
         const uint32_t crc = crc32Update(0, bytes);
         append(bytes, "crc_num");
-        for (int i = 9; i >= 0; --i) bytes.push_back(i < 4 ? std::byte((crc >> (8 * i)) & 0xFF) : std::byte{0});
+        for (int i = 9; i >= 0; --i)
+            bytes.push_back(i < 4 ? std::byte((crc >> (8 * i)) & 0xFF) : std::byte{0});
         writeFileBytes(path("crc.ckpt"), bytes);
         auto file = openOk(path("crc.ckpt"));
         QVERIFY(file);
@@ -177,7 +182,9 @@ private slots:
         QVERIFY(st.error().message.find("CRC mismatch") != std::string::npos);
     }
 
-    void crcOfKnownString() { QCOMPARE(crc32Update(0, std::as_bytes(std::span("123456789", 9))), 0xCBF43926u); }
+    void crcOfKnownString() {
+        QCOMPARE(crc32Update(0, std::as_bytes(std::span("123456789", 9))), 0xCBF43926u);
+    }
 
     void rejectsBadInput_data() {
         QTest::addColumn<QByteArray>("bytes");
@@ -190,48 +197,59 @@ private slots:
         QTest::newRow("empty") << QByteArray() << int(ErrorCode::Malformed) << QStringLiteral("empty");
         QTest::newRow("encrypted-gcm") << raw(hexBytes("d85e3a7f00112233")) << int(ErrorCode::Unsupported)
                                        << QStringLiteral("encrypted checkpoint (AES-GCM)");
-        QTest::newRow("encrypted-sm4") << raw(hexBytes("da5e3a7f00112233")) << int(ErrorCode::Unsupported)
-                                       << QStringLiteral("SM4-CBC");
+        QTest::newRow("encrypted-sm4")
+            << raw(hexBytes("da5e3a7f00112233")) << int(ErrorCode::Unsupported) << QStringLiteral("SM4-CBC");
         QTest::newRow("strategy") << raw(hexBytes("0801 1a02 0a00")) << int(ErrorCode::Malformed)
                                   << QStringLiteral("parallel strategy file");
-        QTest::newRow("text") << QByteArray("hello world") << int(ErrorCode::Malformed) << QStringLiteral("starts with byte 0x68");
+        QTest::newRow("text") << QByteArray("hello world") << int(ErrorCode::Malformed)
+                              << QStringLiteral("starts with byte 0x68");
         auto truncated = worked;
         truncated.resize(30);
-        QTest::newRow("truncated") << raw(truncated) << int(ErrorCode::Malformed) << QStringLiteral("the file is truncated");
-        auto shortContent = hexBytes("0a20 0a0177 121b 08020802 1207466c6f61743332 1a0c 0000803f 00000040 00004040");
-        QTest::newRow("content-length") << raw(shortContent) << int(ErrorCode::Malformed)
-                                        << QStringLiteral("content has 12 bytes but dims and Float32 need 16");
-        auto overflow = hexBytes("0a24 0a0177 121f 08ffffffffffffffff7f 08ffffffffffffffff7f 1207466c6f61743332 1a00");
-        QTest::newRow("dims-overflow") << raw(overflow) << int(ErrorCode::Malformed) << QStringLiteral("overflow");
+        QTest::newRow("truncated") << raw(truncated) << int(ErrorCode::Malformed)
+                                   << QStringLiteral("the file is truncated");
+        auto shortContent =
+            hexBytes("0a20 0a0177 121b 08020802 1207466c6f61743332 1a0c 0000803f 00000040 00004040");
+        QTest::newRow("content-length")
+            << raw(shortContent) << int(ErrorCode::Malformed)
+            << QStringLiteral("content has 12 bytes but dims and Float32 need 16");
+        auto overflow =
+            hexBytes("0a24 0a0177 121f 08ffffffffffffffff7f 08ffffffffffffffff7f 1207466c6f61743332 1a00");
+        QTest::newRow("dims-overflow")
+            << raw(overflow) << int(ErrorCode::Malformed) << QStringLiteral("overflow");
         auto twice = worked;
         const auto epochRecord = hexBytes(kEpochRecord);
         twice.insert(twice.end(), epochRecord.begin(), epochRecord.end());
         twice.insert(twice.end(), worked.begin(), worked.end());
-        QTest::newRow("duplicate") << raw(twice) << int(ErrorCode::Malformed) << QStringLiteral("appears twice");
+        QTest::newRow("duplicate") << raw(twice) << int(ErrorCode::Malformed)
+                                   << QStringLiteral("appears twice");
         auto noType = hexBytes("0a0d 0a0177 1208 0802 1a0400000000");
-        QTest::newRow("no-tensor-type") << raw(noType) << int(ErrorCode::Malformed) << QStringLiteral("no tensor_type");
+        QTest::newRow("no-tensor-type")
+            << raw(noType) << int(ErrorCode::Malformed) << QStringLiteral("no tensor_type");
         auto groupWire = hexBytes("0a05 0a0177 1300");
-        QTest::newRow("bad-wire-type") << raw(groupWire) << int(ErrorCode::Malformed) << QStringLiteral("wire type");
+        QTest::newRow("bad-wire-type")
+            << raw(groupWire) << int(ErrorCode::Malformed) << QStringLiteral("wire type");
         QTest::newRow("huge-length") << raw(hexBytes("0affffffffffffffff7f")) << int(ErrorCode::Malformed)
                                      << QStringLiteral("the file is truncated");
         // Hostile varints (Wire.h): 11 bytes, cut off by the end of the file, a 10th byte past bit 63.
-        QTest::newRow("length-varint-11-bytes") << raw(hexBytes("0affffffffffffffffffff01")) << int(ErrorCode::Malformed)
-                                                << QStringLiteral("at byte 1: varint longer than 10 bytes");
+        QTest::newRow("length-varint-11-bytes")
+            << raw(hexBytes("0affffffffffffffffffff01")) << int(ErrorCode::Malformed)
+            << QStringLiteral("at byte 1: varint longer than 10 bytes");
         QTest::newRow("length-varint-cut") << raw(hexBytes("0affff")) << int(ErrorCode::Malformed)
                                            << QStringLiteral("at byte 3: truncated varint");
         QTest::newRow("dim-varint-bit-64")
             << raw(hexBytes("0a1b 0a0177 1216 08ffffffffffffffffff02 1207466c6f61743332 1a00"))
-            << int(ErrorCode::Malformed) << QStringLiteral("at byte 8: not a MindSpore checkpoint: the first record does not hold a parameter (varint longer than 10 bytes)");
-        QTest::newRow("chunks-disagree")
-            << raw([&] {
-                   auto a = encodeRecordHeader("w", "Float32", std::vector<int64_t>{2}, 4);
-                   a.resize(a.size() + 4);
-                   auto b = encodeRecordHeader("w", "Float16", std::vector<int64_t>{2}, 4);
-                   a.insert(a.end(), b.begin(), b.end());
-                   a.resize(a.size() + 4);
-                   return a;
-               }())
-            << int(ErrorCode::Malformed) << QStringLiteral("disagree");
+            << int(ErrorCode::Malformed)
+            << QStringLiteral(
+                   "at byte 8: not a MindSpore checkpoint: the first record does not hold a parameter "
+                   "(varint longer than 10 bytes)");
+        QTest::newRow("chunks-disagree") << raw([&] {
+            auto a = encodeRecordHeader("w", "Float32", std::vector<int64_t>{2}, 4);
+            a.resize(a.size() + 4);
+            auto b = encodeRecordHeader("w", "Float16", std::vector<int64_t>{2}, 4);
+            a.insert(a.end(), b.begin(), b.end());
+            a.resize(a.size() + 4);
+            return a;
+        }()) << int(ErrorCode::Malformed) << QStringLiteral("disagree");
     }
     void rejectsBadInput() {
         QFETCH(QByteArray, bytes);
@@ -249,8 +267,9 @@ private slots:
 
     // Every truncation of a valid file either fails cleanly or ends exactly at a record boundary.
     void everyTruncationIsHandled() {
-        writeCheckpoint(path("full.ckpt"), {{"alpha", "Float32", {3}, floatBytes(DType::Float32, {1, 2, 3})},
-                                            {"beta", "Float16", {2, 2}, floatBytes(DType::Float16, {1, 2, 3, 4})}});
+        writeCheckpoint(path("full.ckpt"),
+                        {{"alpha", "Float32", {3}, floatBytes(DType::Float32, {1, 2, 3})},
+                         {"beta", "Float16", {2, 2}, floatBytes(DType::Float16, {1, 2, 3, 4})}});
         const auto bytes = readFileBytes(path("full.ckpt"));
         auto full = openOk(path("full.ckpt"));
         QVERIFY(full);
@@ -285,19 +304,52 @@ private slots:
         QTest::addColumn<QString>("dtype");
         QTest::addColumn<QString>("shape");
         QTest::addColumn<bool>("legacyScalar");
-        QTest::newRow("lenet-lossscale-weight") << "ckpt/lenet_momentum_lossscale.ckpt" << 21 << "conv1.weight" << "Float32" << "[6,1,5,5]" << false;
-        QTest::newRow("lenet-lossscale-scale_sense") << "ckpt/lenet_momentum_lossscale.ckpt" << 21 << "scale_sense" << "Float32" << "[0]" << true;
-        QTest::newRow("lenet-lossscale-learning_rate") << "ckpt/lenet_momentum_lossscale.ckpt" << 21 << "learning_rate" << "Float32" << "[0]" << true;
-        QTest::newRow("lenet-lossscale-momentum") << "ckpt/lenet_momentum_lossscale.ckpt" << 21 << "momentum" << "Float32" << "[0]" << true;
-        QTest::newRow("lenet-fc-global_step") << "ckpt/lenet_fc_momentum.ckpt" << 23 << "global_step" << "Int32" << "[1]" << false;
-        QTest::newRow("lenet-fc-fc1") << "ckpt/lenet_fc_momentum.ckpt" << 23 << "fc1.weight" << "Float32" << "[120,400]" << false;
-        QTest::newRow("moe-experts") << "ckpt/moe_experts_3d.ckpt" << 4 << "feed_forward.ffn.w1.weight" << "Float32" << "[4,64,16]" << false;
-        QTest::newRow("moe-router") << "ckpt/moe_experts_3d.ckpt" << 4 << "feed_forward.router.dense.weight" << "Float32" << "[4,16]" << false;
-        QTest::newRow("digit-names") << "ckpt/sequential_mlp_digit_names.ckpt" << 12 << "0.w1.weight" << "Float32" << "[16,4]" << false;
-        QTest::newRow("llama-rank0-wq") << "dist/llama-tiny-fp16-mp2/rank_0/fp16.ckpt" << 12 << "model.layers.0.attention.wq.weight" << "Float16" << "[20,40]" << false;
-        QTest::newRow("llama-rank1-wo") << "dist/llama-tiny-fp16-mp2/rank_1/fp16.ckpt" << 12 << "model.layers.0.attention.wo.weight" << "Float16" << "[40,20]" << false;
-        QTest::newRow("llama-rank0-embedding") << "dist/llama-tiny-fp16-mp2/rank_0/fp16.ckpt" << 12 << "model.tok_embeddings.embedding_weight" << "Float16" << "[32000,40]" << false;
-        QTest::newRow("llama-rank1-norm") << "dist/llama-tiny-fp16-mp2/rank_1/fp16.ckpt" << 12 << "model.layers.0.ffn_norm.weight" << "Float32" << "[40]" << false;
+        QTest::newRow("lenet-lossscale-weight")
+            << "ckpt/lenet_momentum_lossscale.ckpt" << 21 << "conv1.weight"
+            << "Float32"
+            << "[6,1,5,5]" << false;
+        QTest::newRow("lenet-lossscale-scale_sense")
+            << "ckpt/lenet_momentum_lossscale.ckpt" << 21 << "scale_sense"
+            << "Float32"
+            << "[0]" << true;
+        QTest::newRow("lenet-lossscale-learning_rate")
+            << "ckpt/lenet_momentum_lossscale.ckpt" << 21 << "learning_rate"
+            << "Float32"
+            << "[0]" << true;
+        QTest::newRow("lenet-lossscale-momentum") << "ckpt/lenet_momentum_lossscale.ckpt" << 21 << "momentum"
+                                                  << "Float32"
+                                                  << "[0]" << true;
+        QTest::newRow("lenet-fc-global_step") << "ckpt/lenet_fc_momentum.ckpt" << 23 << "global_step"
+                                              << "Int32"
+                                              << "[1]" << false;
+        QTest::newRow("lenet-fc-fc1") << "ckpt/lenet_fc_momentum.ckpt" << 23 << "fc1.weight"
+                                      << "Float32"
+                                      << "[120,400]" << false;
+        QTest::newRow("moe-experts") << "ckpt/moe_experts_3d.ckpt" << 4 << "feed_forward.ffn.w1.weight"
+                                     << "Float32"
+                                     << "[4,64,16]" << false;
+        QTest::newRow("moe-router") << "ckpt/moe_experts_3d.ckpt" << 4 << "feed_forward.router.dense.weight"
+                                    << "Float32"
+                                    << "[4,16]" << false;
+        QTest::newRow("digit-names") << "ckpt/sequential_mlp_digit_names.ckpt" << 12 << "0.w1.weight"
+                                     << "Float32"
+                                     << "[16,4]" << false;
+        QTest::newRow("llama-rank0-wq")
+            << "dist/llama-tiny-fp16-mp2/rank_0/fp16.ckpt" << 12 << "model.layers.0.attention.wq.weight"
+            << "Float16"
+            << "[20,40]" << false;
+        QTest::newRow("llama-rank1-wo")
+            << "dist/llama-tiny-fp16-mp2/rank_1/fp16.ckpt" << 12 << "model.layers.0.attention.wo.weight"
+            << "Float16"
+            << "[40,20]" << false;
+        QTest::newRow("llama-rank0-embedding")
+            << "dist/llama-tiny-fp16-mp2/rank_0/fp16.ckpt" << 12 << "model.tok_embeddings.embedding_weight"
+            << "Float16"
+            << "[32000,40]" << false;
+        QTest::newRow("llama-rank1-norm")
+            << "dist/llama-tiny-fp16-mp2/rank_1/fp16.ckpt" << 12 << "model.layers.0.ffn_norm.weight"
+            << "Float32"
+            << "[40]" << false;
     }
     void realFiles() {
         QFETCH(QString, file);
@@ -324,14 +376,18 @@ private slots:
     void realFilesMatchIndependentReader() {
         if (sharedDir().empty()) QSKIP("../shared is not beside the checkout");
         const QString script = QString::fromStdString((sharedDir() / "interop" / "msfixtures.py").string());
-        for (const char* rel : {"ckpt/lenet_momentum_lossscale.ckpt", "ckpt/lenet_fc_momentum.ckpt", "ckpt/moe_experts_3d.ckpt",
-                                "ckpt/sequential_mlp_digit_names.ckpt", "dist/llama-tiny-fp16-mp2/rank_0/fp16.ckpt",
-                                "dist/llama-tiny-fp16-mp2/rank_1/fp16.ckpt"}) {
+        for (const char* rel :
+             {"ckpt/lenet_momentum_lossscale.ckpt", "ckpt/lenet_fc_momentum.ckpt", "ckpt/moe_experts_3d.ckpt",
+              "ckpt/sequential_mlp_digit_names.ckpt", "dist/llama-tiny-fp16-mp2/rank_0/fp16.ckpt",
+              "dist/llama-tiny-fp16-mp2/rank_1/fp16.ckpt"}) {
             const auto p = sharedDir() / "real" / rel;
             QProcess dump;
-            dump.start(QStringLiteral("/usr/bin/python3"), {script, QStringLiteral("dump"), QString::fromStdString(p.string())});
-            if (!dump.waitForFinished(60000) || dump.exitCode() != 0) QSKIP("msfixtures.py dump is not runnable here");
-            const auto lines = QString::fromUtf8(dump.readAllStandardOutput()).split(u'\n', Qt::SkipEmptyParts);
+            dump.start(QStringLiteral("/usr/bin/python3"),
+                       {script, QStringLiteral("dump"), QString::fromStdString(p.string())});
+            if (!dump.waitForFinished(60000) || dump.exitCode() != 0)
+                QSKIP("msfixtures.py dump is not runnable here");
+            const auto lines =
+                QString::fromUtf8(dump.readAllStandardOutput()).split(u'\n', Qt::SkipEmptyParts);
             auto file = openOk(p);
             QVERIFY(file);
             QCOMPARE(qsizetype(file->tensors().size()), lines.size() - 1);
@@ -339,7 +395,8 @@ private slots:
                 const auto& t = file->tensors()[i];
                 const auto fields = lines[qsizetype(i) + 1].trimmed().split(QStringLiteral("  "));
                 QCOMPARE(fields.value(0), QString::fromStdString(t.name));
-                QCOMPARE(fields.value(1), QString::fromStdString(t.typeName + " " + formatDimsForTest(t.dims, ", ")));
+                QCOMPARE(fields.value(1),
+                         QString::fromStdString(t.typeName + " " + formatDimsForTest(t.dims, ", ")));
                 QVERIFY2(fields.value(2).startsWith(QString::number(t.byteSize) + QStringLiteral(" bytes")),
                          qPrintable(lines[qsizetype(i) + 1]));
             }

@@ -2,8 +2,8 @@
 // metadata.json, saves without it, and every way the chunk cover or the files can disagree.
 #include "TestSupport.h"
 
-#include "lms/distributed/Checkpoint2.h"
 #include "lms/base/Json.h"
+#include "lms/distributed/Checkpoint2.h"
 
 #include <QtTest>
 #include <fstream>
@@ -39,7 +39,8 @@ std::vector<float> block(const std::vector<float>& full, const Ck2Tensor& t, int
     std::vector<float> out;
     for (int64_t r = 0; r < rows; ++r)
         for (int64_t c = 0; c < cols; ++c)
-            out.push_back(full[size_t((at[0] * rows + r) * fullCols + (t.shape.size() > 1 ? at[1] * cols : 0) + c)]);
+            out.push_back(
+                full[size_t((at[0] * rows + r) * fullCols + (t.shape.size() > 1 ? at[1] * cols : 0) + c)]);
     return out;
 }
 
@@ -59,8 +60,8 @@ JsonValue ints(const std::vector<int64_t>& v) {
 // Writes an iteration folder of `ranks` ranks; slice id s is held by every rank r with
 // r % cells == s. Returns the full values by name.
 std::map<std::string, std::vector<float>> writeIteration(const fs::path& dir, int64_t ranks,
-                                                         const std::vector<Ck2Tensor>& tensors, bool metadata = true,
-                                                         const MetaEdit& edit = {}) {
+                                                         const std::vector<Ck2Tensor>& tensors,
+                                                         bool metadata = true, const MetaEdit& edit = {}) {
     fs::create_directories(dir);
     std::map<std::string, std::vector<float>> full;
     std::vector<std::vector<FakeTensor>> model(static_cast<size_t>(ranks)), opt(static_cast<size_t>(ranks));
@@ -81,7 +82,8 @@ std::map<std::string, std::vector<float>> writeIteration(const fs::path& dir, in
             JsonValue holders = JsonValue::array();
             for (int64_t r = id; r < ranks; r += cells) {
                 (t.optimizer ? opt : model)[size_t(r)].push_back(
-                    {t.name, "Float32", local, lms::test::floatBytes(lms::DType::Float32, block(full[t.name], t, id))});
+                    {t.name, "Float32", local,
+                     lms::test::floatBytes(lms::DType::Float32, block(full[t.name], t, id))});
                 JsonValue holder;
                 holder.set("file_name", shardName(t.optimizer, r, ranks)).set("storage_rank", r);
                 holders.push_back(holder);
@@ -91,13 +93,16 @@ std::map<std::string, std::vector<float>> writeIteration(const fs::path& dir, in
         JsonValue props;
         props.set("dtype", "Float32").set("replica_id", 0);
         JsonValue entry;
-        entry.set("properties", props).set("global_shape", ints(t.shape)).set("axis_fragmentations", ints(t.fragments));
+        entry.set("properties", props)
+            .set("global_shape", ints(t.shape))
+            .set("axis_fragmentations", ints(t.fragments));
         entry.set("layout", nullptr).set("chunk", chunks);
         dict.set(t.name, entry);
     }
     for (int64_t r = 0; r < ranks; ++r) {
         lms::test::writeSafetensors(dir / shardName(false, r, ranks), model[size_t(r)]);
-        if (!opt[size_t(r)].empty()) lms::test::writeSafetensors(dir / shardName(true, r, ranks), opt[size_t(r)]);
+        if (!opt[size_t(r)].empty())
+            lms::test::writeSafetensors(dir / shardName(true, r, ranks), opt[size_t(r)]);
     }
     JsonValue meta;
     meta.set("state_dict_metadata", dict).set("storage_data", storage);
@@ -114,10 +119,10 @@ std::vector<float> readAll(const lms::ModelSource& source, size_t index) {
 }
 
 const std::vector<Ck2Tensor> kModel{
-    {"embedding", {8, 4}, {2, 1}},     // vocab parallel
-    {"wq", {6, 4}, {1, 2}},            // column cut
-    {"grid", {4, 6}, {2, 2}},          // both axes
-    {"norm", {4}, {1}},                // replicated on every rank
+    {"embedding", {8, 4}, {2, 1}},  // vocab parallel
+    {"wq", {6, 4}, {1, 2}},         // column cut
+    {"grid", {4, 6}, {2, 2}},       // both axes
+    {"norm", {4}, {1}},             // replicated on every rank
     {"adam_m.wq", {6, 4}, {1, 2}, true},
 };
 
@@ -207,19 +212,26 @@ void TestCheckpoint2::readsRowBlocksAcrossPieces() {
         std::vector<std::byte> rows(size_t(end - begin) * 6 * 4);
         QVERIFY((*source)->readRows(0, begin, end, rows, nullptr).has_value());
         const auto values = lms::test::bytesToFloats(lms::DType::Float32, rows);
-        QCOMPARE(values, std::vector<float>(full["grid"].begin() + begin * 6, full["grid"].begin() + end * 6));
+        QCOMPARE(values,
+                 std::vector<float>(full["grid"].begin() + begin * 6, full["grid"].begin() + end * 6));
     }
 }
 
 void TestCheckpoint2::tracker_data() {
     QTest::addColumn<QString>("tracker");
     QTest::addColumn<QString>("expected");  // iteration folder name, or an error fragment
-    QTest::newRow("no newline") << "20" << "iteration_00000020";
-    QTest::newRow("newline") << "20\n" << "iteration_00000020";
-    QTest::newRow("names a missing iteration") << "30" << "does not exist";
-    QTest::newRow("not a number") << "latest" << "does not hold an iteration number";
-    QTest::newRow("empty") << "" << "does not hold an iteration number";
-    QTest::newRow("two numbers") << "20 30" << "does not hold an iteration number";
+    QTest::newRow("no newline") << "20"
+                                << "iteration_00000020";
+    QTest::newRow("newline") << "20\n"
+                             << "iteration_00000020";
+    QTest::newRow("names a missing iteration") << "30"
+                                               << "does not exist";
+    QTest::newRow("not a number") << "latest"
+                                  << "does not hold an iteration number";
+    QTest::newRow("empty") << ""
+                           << "does not hold an iteration number";
+    QTest::newRow("two numbers") << "20 30"
+                                 << "does not hold an iteration number";
 }
 
 void TestCheckpoint2::tracker() {
@@ -252,34 +264,32 @@ void TestCheckpoint2::refusals_data() {
     };
     QTest::newRow("gap: a block no chunk names")
         << MetaEdit([=](JsonValue& m) { chunks(m, "embedding").pop_back(); }) << QString()
-        << "metadata.json: parameter 'embedding': elements [4:8, 0:4] of the full shape [8, 4] are not held by any";
+        << "metadata.json: parameter 'embedding': elements [4:8, 0:4] of the full shape [8, 4] are not held "
+           "by any";
     QTest::newRow("overlap: one block twice")
         << MetaEdit([=](JsonValue& m) { chunks(m, "embedding")[1] = chunks(m, "embedding")[0]; }) << QString()
         << "metadata.json: parameter 'embedding': elements [0:4, 0:4] are held by more than one";
-    QTest::newRow("local shape that is not what the file stores")
-        << MetaEdit([=](JsonValue& m) { chunks(m, "wq")[0].set("local_shape", ints({6, 3})); }) << QString()
-        << "stored shape [6,2]";
+    QTest::newRow("local shape that is not what the file stores") << MetaEdit([=](JsonValue& m) {
+        chunks(m, "wq")[0].set("local_shape", ints({6, 3}));
+    }) << QString() << "stored shape [6,2]";
     QTest::newRow("slice id outside the grid")
         << MetaEdit([=](JsonValue& m) { chunks(m, "wq")[1].set("global_offset", ints({2})); }) << QString()
         << "outside the grid";
-    QTest::newRow("element offsets instead of a slice id")
-        << MetaEdit([=](JsonValue& m) { chunks(m, "wq")[1].set("global_offset", ints({0, 2})); }) << QString()
-        << "one slice id";
-    QTest::newRow("storage key missing")
-        << MetaEdit([](JsonValue& m) {
-               auto& s = *m.find("storage_data")->asObject();
-               std::erase_if(s, [](const JsonValue::Member& e) { return e.first == "('wq', (1,))"; });
-           })
-        << QString() << "storage_data has no file";
-    QTest::newRow("dtype differs from the file")
-        << MetaEdit([](JsonValue& m) {
-               m.find("state_dict_metadata")->find("norm")->find("properties")->set("dtype", "BFloat16");
-           })
-        << QString() << "metadata.json says BFloat16";
+    QTest::newRow("element offsets instead of a slice id") << MetaEdit([=](JsonValue& m) {
+        chunks(m, "wq")[1].set("global_offset", ints({0, 2}));
+    }) << QString() << "one slice id";
+    QTest::newRow("storage key missing") << MetaEdit([](JsonValue& m) {
+        auto& s = *m.find("storage_data")->asObject();
+        std::erase_if(s, [](const JsonValue::Member& e) { return e.first == "('wq', (1,))"; });
+    }) << QString() << "storage_data has no file";
+    QTest::newRow("dtype differs from the file") << MetaEdit([](JsonValue& m) {
+        m.find("state_dict_metadata")->find("norm")->find("properties")->set("dtype", "BFloat16");
+    }) << QString() << "metadata.json says BFloat16";
     QTest::newRow("not JSON") << MetaEdit([](JsonValue& m) { m = JsonValue("x"); }) << QString()
                               << "lacks state_dict_metadata";
-    QTest::newRow("rank file missing") << MetaEdit() << QStringLiteral("llama-model-0000001-0000002.safetensors")
-                                       << "rank 1 of 2 is missing";
+    QTest::newRow("rank file missing")
+        << MetaEdit() << QStringLiteral("llama-model-0000001-0000002.safetensors")
+        << "rank 1 of 2 is missing";
 }
 
 void TestCheckpoint2::refusals() {
@@ -304,7 +314,8 @@ void TestCheckpoint2::refusals() {
 void TestCheckpoint2::withoutMetadata() {
     QTemporaryDir tmp;
     const fs::path one = fs::path(tmp.path().toStdString()) / "single";
-    auto full = writeIteration(one, 1, {{"a", {4, 2}, {1, 1}}, {"b", {3}, {1}}, {"adam_m.a", {4, 2}, {1, 1}, true}}, false);
+    auto full = writeIteration(
+        one, 1, {{"a", {4, 2}, {1, 1}}, {"b", {3}, {1}}, {"adam_m.a", {4, 2}, {1, 1}, true}}, false);
     auto source = lms::openCheckpoint2Source(one);
     QVERIFY2(source.has_value(), source ? "" : source.error().describe().c_str());
     QCOMPARE((*source)->tensors().size(), size_t(2));

@@ -37,8 +37,10 @@ private slots:
         // Streamed in odd-sized pieces that do not line up with the chunks.
         QVERIFY(writer->beginTensor("blob", "UInt8", dims, uint64_t(bytes)));
         for (size_t at = 0; at < content.size(); at += 97)
-            QVERIFY(writer->append(std::span(content).subspan(at, std::min<size_t>(97, content.size() - at))));
-        QVERIFY(writer->writeTensor("after", "Int32", std::vector<int64_t>{1}, std::vector<std::byte>(4, std::byte{9})));
+            QVERIFY(
+                writer->append(std::span(content).subspan(at, std::min<size_t>(97, content.size() - at))));
+        QVERIFY(writer->writeTensor("after", "Int32", std::vector<int64_t>{1},
+                                    std::vector<std::byte>(4, std::byte{9})));
         QVERIFY(writer->commit());
         QVERIFY(!std::filesystem::exists(path.string() + ".tmp"));
         auto file = CheckpointFile::open(path);

@@ -53,9 +53,10 @@ void TestDiff::floatingStatistics_data() {
                                  << 38 / std::sqrt(30.0 * 50.0) << 0ull;
     QTest::newRow("sign flip") << V{1, -2, 0, 3} << V{-1, 2, 0, -3} << 3ull << 6.0 << 2.0 << -1.0 << 0ull;
     QTest::newRow("from zeros") << V{0, 0, 0, 0} << V{0, 1, 0, 0} << 1ull << 1.0 << kInf << 0.0 << 0ull;
-    QTest::newRow("negative zero is a bit change") << V{0, 1, 1, 1} << V{-0.0f, 1, 1, 1} << 1ull << 0.0 << 0.0 << 1.0
-                                                   << 0ull;
-    QTest::newRow("NaN left out of the norms") << V{1, kNaN, 3, 4} << V{1, 5, 3, 4} << 1ull << 0.0 << 0.0 << 1.0 << 1ull;
+    QTest::newRow("negative zero is a bit change")
+        << V{0, 1, 1, 1} << V{-0.0f, 1, 1, 1} << 1ull << 0.0 << 0.0 << 1.0 << 0ull;
+    QTest::newRow("NaN left out of the norms")
+        << V{1, kNaN, 3, 4} << V{1, 5, 3, 4} << 1ull << 0.0 << 0.0 << 1.0 << 1ull;
 }
 
 void TestDiff::floatingStatistics() {
@@ -78,8 +79,11 @@ void TestDiff::floatingStatistics() {
     QCOMPARE(qulonglong(t.changed), changed);
     QVERIFY(t.floating);
     QCOMPARE(t.maxAbsDiff, maxAbs);
-    if (std::isinf(relativeNorm)) QVERIFY(std::isinf(t.relativeNorm));
-    else QVERIFY2(std::abs(t.relativeNorm - relativeNorm) < 1e-12, qPrintable(QString::number(t.relativeNorm)));
+    if (std::isinf(relativeNorm))
+        QVERIFY(std::isinf(t.relativeNorm));
+    else
+        QVERIFY2(std::abs(t.relativeNorm - relativeNorm) < 1e-12,
+                 qPrintable(QString::number(t.relativeNorm)));
     QVERIFY2(std::abs(t.cosine - cosine) < 1e-12, qPrintable(QString::number(t.cosine)));
     QCOMPARE(qulonglong(t.nonFinite), nonFinite);
 }
@@ -91,20 +95,25 @@ void TestDiff::statuses() {
                                       std::byte{2}, std::byte{0}, std::byte{0}, std::byte{0}};
     auto changedInts = ints;
     changedInts[4] = std::byte{9};
-    lms::test::writeCheckpoint(dir / "a.ckpt", {f32("same", {2}, {1, 2}), f32("gone", {1}, {1}),
-                                                f32("retyped", {2}, {1, 2}), f32("reshaped", {2, 2}, {1, 2, 3, 4}),
+    lms::test::writeCheckpoint(dir / "a.ckpt", {f32("same", {2}, {1, 2}),
+                                                f32("gone", {1}, {1}),
+                                                f32("retyped", {2}, {1, 2}),
+                                                f32("reshaped", {2, 2}, {1, 2, 3, 4}),
                                                 {"steps", "Int32", {2}, ints}});
-    lms::test::writeCheckpoint(dir / "b.ckpt", {f32("new", {1}, {1}), {"steps", "Int32", {2}, changedInts},
-                                                {"retyped", "Float16", {2}, lms::test::floatBytes(lms::DType::Float16, {1, 2})},
-                                                f32("reshaped", {4, 1}, {1, 2, 3, 4}), f32("same", {2}, {1, 2})});
+    lms::test::writeCheckpoint(
+        dir / "b.ckpt", {f32("new", {1}, {1}),
+                         {"steps", "Int32", {2}, changedInts},
+                         {"retyped", "Float16", {2}, lms::test::floatBytes(lms::DType::Float16, {1, 2})},
+                         f32("reshaped", {4, 1}, {1, 2, 3, 4}),
+                         f32("same", {2}, {1, 2})});
     auto report = lms::diffModels(*open(dir / "a.ckpt"), *open(dir / "b.ckpt"));
     QVERIFY(report.has_value());
     std::vector<std::pair<std::string, lms::DiffStatus>> got;
     for (const auto& t : report->tensors) got.emplace_back(t.name, t.status);
     using S = lms::DiffStatus;
     const std::vector<std::pair<std::string, lms::DiffStatus>> want{
-        {"same", S::Identical}, {"gone", S::OnlyInA}, {"retyped", S::TypeDiffers}, {"reshaped", S::ShapeDiffers},
-        {"steps", S::Changed}, {"new", S::OnlyInB}};
+        {"same", S::Identical},        {"gone", S::OnlyInA},  {"retyped", S::TypeDiffers},
+        {"reshaped", S::ShapeDiffers}, {"steps", S::Changed}, {"new", S::OnlyInB}};
     QCOMPARE(got, want);
     QCOMPARE(report->tensors[4].changed, 1ull);
     QVERIFY(!report->tensors[4].floating);
@@ -124,8 +133,9 @@ void TestDiff::blockSizeDoesNotChangeTheResult() {
     lms::test::writeCheckpoint(dir / "b.ckpt", {f32("w", {64, 48}, b)});
     auto whole = lms::diffModels(*open(dir / "a.ckpt"), *open(dir / "b.ckpt"));
     size_t calls = 0;
-    auto blocks = lms::diffModels(*open(dir / "a.ckpt"), *open(dir / "b.ckpt"), [&](const lms::Progress&) { ++calls; },
-                                  nullptr, 48 * 4 * 5);  // 5 rows a block: 13 blocks
+    auto blocks = lms::diffModels(
+        *open(dir / "a.ckpt"), *open(dir / "b.ckpt"), [&](const lms::Progress&) { ++calls; }, nullptr,
+        48 * 4 * 5);  // 5 rows a block: 13 blocks
     QVERIFY(whole && blocks);
     QCOMPARE(calls, size_t(13));
     const auto &x = whole->tensors[0], &y = blocks->tensors[0];

@@ -35,14 +35,22 @@ void makeTree(const fs::path& root, const QStringList& files) {
 
 const char* kindName(PathKind kind) {
     switch (kind) {
-        case PathKind::Missing: return "missing";
-        case PathKind::FullCheckpoint: return "full";
-        case PathKind::DistributedFolder: return "distributed";
-        case PathKind::MergedOutput: return "merged-output";
-        case PathKind::Adapter: return "adapter";
-        case PathKind::StrategyFile: return "strategy";
-        case PathKind::Folder: return "folder";
-        case PathKind::OtherFile: return "other";
+        case PathKind::Missing:
+            return "missing";
+        case PathKind::FullCheckpoint:
+            return "full";
+        case PathKind::DistributedFolder:
+            return "distributed";
+        case PathKind::MergedOutput:
+            return "merged-output";
+        case PathKind::Adapter:
+            return "adapter";
+        case PathKind::StrategyFile:
+            return "strategy";
+        case PathKind::Folder:
+            return "folder";
+        case PathKind::OtherFile:
+            return "other";
     }
     return "?";
 }
@@ -82,26 +90,41 @@ private slots:
         QTest::addColumn<QStringList>("tree");
         QTest::addColumn<QString>("path");
         QTest::addColumn<QString>("kind");
-        QTest::newRow("full file") << strings({"m.ckpt"}) << "m.ckpt" << "full";
-        QTest::newRow("safetensors file") << strings({"m.safetensors"}) << "m.safetensors" << "full";
-        QTest::newRow("missing") << QStringList() << "m.ckpt" << "missing";
-        QTest::newRow("strategy file") << strings({"ckpt_strategy_rank_0.ckpt"}) << "ckpt_strategy_rank_0.ckpt" << "strategy";
-        QTest::newRow("other file") << strings({"notes.txt"}) << "notes.txt" << "other";
-        QTest::newRow("plain folder") << strings({"d/notes.txt"}) << "d" << "folder";
-        QTest::newRow("a rank folder itself") << strings({"m/rank_0/a.ckpt"}) << "m/rank_0" << "folder";
-        QTest::newRow("two ranks of .ckpt") << strings({"m/rank_0/a.ckpt", "m/rank_1/a.ckpt"}) << "m" << "distributed";
+        QTest::newRow("full file") << strings({"m.ckpt"}) << "m.ckpt"
+                                   << "full";
+        QTest::newRow("safetensors file") << strings({"m.safetensors"}) << "m.safetensors"
+                                          << "full";
+        QTest::newRow("missing") << QStringList() << "m.ckpt"
+                                 << "missing";
+        QTest::newRow("strategy file")
+            << strings({"ckpt_strategy_rank_0.ckpt"}) << "ckpt_strategy_rank_0.ckpt"
+            << "strategy";
+        QTest::newRow("other file") << strings({"notes.txt"}) << "notes.txt"
+                                    << "other";
+        QTest::newRow("plain folder") << strings({"d/notes.txt"}) << "d"
+                                      << "folder";
+        QTest::newRow("a rank folder itself") << strings({"m/rank_0/a.ckpt"}) << "m/rank_0"
+                                              << "folder";
+        QTest::newRow("two ranks of .ckpt") << strings({"m/rank_0/a.ckpt", "m/rank_1/a.ckpt"}) << "m"
+                                            << "distributed";
         QTest::newRow("ranks of .safetensors")
-            << strings({"m/rank_0/a.safetensors", "m/rank_1/a.safetensors"}) << "m" << "distributed";
+            << strings({"m/rank_0/a.safetensors", "m/rank_1/a.safetensors"}) << "m"
+            << "distributed";
         QTest::newRow("our output: only rank_0, no strategy")
-            << strings({"dst/rank_0/checkpoint_0.ckpt"}) << "dst" << "merged-output";
+            << strings({"dst/rank_0/checkpoint_0.ckpt"}) << "dst"
+            << "merged-output";
         QTest::newRow("only rank_0 with MindSpore's name, no strategy")
-            << strings({"m/rank_0/llama-1_2.ckpt"}) << "m" << "distributed";
+            << strings({"m/rank_0/llama-1_2.ckpt"}) << "m"
+            << "distributed";
         QTest::newRow("our safetensors output") << strings({"dst/rank_0/checkpoint_0.safetensors"}) << "dst"
                                                 << "merged-output";
         QTest::newRow("1-rank run with its strategy")
-            << strings({"m/rank_0/a.ckpt", "m/strategy/ckpt_strategy_rank_0.ckpt"}) << "m" << "distributed";
-        QTest::newRow("only rank_1") << strings({"m/rank_1/a.ckpt"}) << "m" << "distributed";
-        QTest::newRow("duplicate rank names") << strings({"m/rank_1/a.ckpt", "m/rank_01/a.ckpt"}) << "m" << "distributed";
+            << strings({"m/rank_0/a.ckpt", "m/strategy/ckpt_strategy_rank_0.ckpt"}) << "m"
+            << "distributed";
+        QTest::newRow("only rank_1") << strings({"m/rank_1/a.ckpt"}) << "m"
+                                     << "distributed";
+        QTest::newRow("duplicate rank names") << strings({"m/rank_1/a.ckpt", "m/rank_01/a.ckpt"}) << "m"
+                                              << "distributed";
     }
     void kinds() {
         QFETCH(QStringList, tree);
@@ -133,16 +156,19 @@ private slots:
         QTest::addColumn<QString>("glob");
         QTest::addColumn<QStringList>("expected");  // "rank: picked (why)"
         QTest::newRow("numeric order, lexicographic pick")
-            << strings({"rank_0/x-10_2.ckpt", "rank_0/x-9_2.ckpt", "rank_10/a.ckpt", "rank_2/notes.txt"}) << ""
-            << strings({"0: x-9_2.ckpt (lexicographically last of 2)", "2:  (the rank folder holds no .ckpt or .safetensors file)",
-                           "10: a.ckpt (the only checkpoint file)"});
+            << strings({"rank_0/x-10_2.ckpt", "rank_0/x-9_2.ckpt", "rank_10/a.ckpt", "rank_2/notes.txt"})
+            << ""
+            << strings({"0: x-9_2.ckpt (lexicographically last of 2)",
+                        "2:  (the rank folder holds no .ckpt or .safetensors file)",
+                        "10: a.ckpt (the only checkpoint file)"});
         QTest::newRow("safetensors rank folders")
             << strings({"rank_0/a.safetensors", "rank_1/a.safetensors"}) << ""
-            << strings({"0: a.safetensors (the only checkpoint file)", "1: a.safetensors (the only checkpoint file)"});
+            << strings({"0: a.safetensors (the only checkpoint file)",
+                        "1: a.safetensors (the only checkpoint file)"});
         QTest::newRow("glob chooses") << strings({"rank_0/a-1.ckpt", "rank_0/b-1.ckpt"}) << "a-*"
                                       << strings({"0: a-1.ckpt (the only checkpoint file)"});
-        QTest::newRow("glob of several") << strings({"rank_0/a-1.ckpt", "rank_0/a-2.ckpt", "rank_0/b.ckpt"}) << "a-*"
-                                         << strings({"0: a-2.ckpt (matches a-*)"});
+        QTest::newRow("glob of several") << strings({"rank_0/a-1.ckpt", "rank_0/a-2.ckpt", "rank_0/b.ckpt"})
+                                         << "a-*" << strings({"0: a-2.ckpt (matches a-*)"});
     }
     void ranks() {
         QFETCH(QStringList, tree);
@@ -157,7 +183,8 @@ private slots:
         for (const auto& e : *entries)
             got << QStringLiteral("%1: %2 (%3)")
                        .arg(e.rank)
-                       .arg(QString::fromStdString(e.picked.filename().string()), QString::fromStdString(e.why));
+                       .arg(QString::fromStdString(e.picked.filename().string()),
+                            QString::fromStdString(e.why));
         QCOMPARE(got, expected);
     }
 
@@ -166,23 +193,29 @@ private slots:
         QTest::addColumn<QString>("found");  // relative to the root; "" = none
         QTest::addColumn<QString>("note");
         const QStringList ranks = strings({"model/rank_0/a.ckpt", "model/rank_1/a.ckpt"});
-        QTest::newRow("model/strategy/") << ranks + strings({"model/strategy/ckpt_strategy_rank_0.ckpt"})
-                                         << "model/strategy" << "Using the strategy folder {root}/model/strategy.";
+        QTest::newRow("model/strategy/")
+            << ranks + strings({"model/strategy/ckpt_strategy_rank_0.ckpt"}) << "model/strategy"
+            << "Using the strategy folder {root}/model/strategy.";
         QTest::newRow("../strategy/") << ranks + strings({"strategy/ckpt_strategy_rank_0.ckpt"}) << "strategy"
                                       << "Using the strategy folder {root}/strategy.";
-        QTest::newRow("output/strategy/") << ranks + strings({"model/output/strategy/ckpt_strategy_rank_0.ckpt"})
-                                          << "model/output/strategy"
-                                          << "Using the strategy folder {root}/model/output/strategy.";
-        QTest::newRow("empty strategy folder is skipped") << ranks + strings({"model/strategy/", "s_strategy.json"})
-                                                          << "s_strategy.json" << "Using the strategy file {root}/s_strategy.json.";
-        QTest::newRow("merged file beside") << ranks + strings({"ckpt_strategy_rank_0.ckpt", "merged_ckpt_strategy.ckpt"})
-                                            << "merged_ckpt_strategy.ckpt"
-                                            << "Using the merged strategy {root}/merged_ckpt_strategy.ckpt.";
+        QTest::newRow("output/strategy/")
+            << ranks + strings({"model/output/strategy/ckpt_strategy_rank_0.ckpt"}) << "model/output/strategy"
+            << "Using the strategy folder {root}/model/output/strategy.";
+        QTest::newRow("empty strategy folder is skipped")
+            << ranks + strings({"model/strategy/", "s_strategy.json"}) << "s_strategy.json"
+            << "Using the strategy file {root}/s_strategy.json.";
+        QTest::newRow("merged file beside")
+            << ranks + strings({"ckpt_strategy_rank_0.ckpt", "merged_ckpt_strategy.ckpt"})
+            << "merged_ckpt_strategy.ckpt"
+            << "Using the merged strategy {root}/merged_ckpt_strategy.ckpt.";
         QTest::newRow("several per-rank files beside")
-            << ranks + strings({"ckpt_strategy_rank_0.ckpt", "ckpt_strategy_rank_1.ckpt"}) << "ckpt_strategy_rank_0.ckpt"
-            << "Using the strategy file {root}/ckpt_strategy_rank_0.ckpt. Several strategy files lie there; if the run "
+            << ranks + strings({"ckpt_strategy_rank_0.ckpt", "ckpt_strategy_rank_1.ckpt"})
+            << "ckpt_strategy_rank_0.ckpt"
+            << "Using the strategy file {root}/ckpt_strategy_rank_0.ckpt. Several strategy files lie there; "
+               "if the run "
                "used pipeline parallelism, choose their folder as the strategy instead.";
-        QTest::newRow("none") << ranks << "" << "";
+        QTest::newRow("none") << ranks << ""
+                              << "";
     }
     void strategy() {
         QFETCH(QStringList, tree);
@@ -194,7 +227,8 @@ private slots:
         const auto result = findStrategyNear(root / "model");
         QCOMPARE(QString::fromStdString(result.path.string()),
                  found.isEmpty() ? QString() : QString::fromStdString((root / found.toStdString()).string()));
-        QCOMPARE(QString::fromStdString(result.note), note.replace(QStringLiteral("{root}"), QString::fromStdString(root.string())));
+        QCOMPARE(QString::fromStdString(result.note),
+                 note.replace(QStringLiteral("{root}"), QString::fromStdString(root.string())));
     }
 };
 

@@ -45,7 +45,8 @@ std::string strategyBytes(const std::vector<LayoutSpec>& layouts, int stage = 0,
     file.integer(1, 1);
     std::set<int> stages{stage};
     for (const auto& spec : layouts)
-        if (auto split = splitStagePrefix(spec.name); split && !onlyItemStage) stages.insert(int(split->first));
+        if (auto split = splitStagePrefix(spec.name); split && !onlyItemStage)
+            stages.insert(int(split->first));
     for (int s : stages) {
         Pb strategys, item;
         strategys.integer(1, s).message(2, repeated({1, 2}));
@@ -510,9 +511,10 @@ void TestDistributed::rankFolderFileChoice() {
     QCOMPARE(notes.size(), size_t(3));
     QCOMPARE(notes[0],
              std::string("rank_0: picked net-9_2.ckpt of 2 checkpoint files (lexicographically last)"));
-    QCOMPARE(notes[2], std::string("warning: 1 of the strategy's 1 parameter layouts (100 %) name parameters that "
-                                   "are not in the rank files: is it the strategy of another run, or were the "
-                                   "checkpoints saved with only_trainable_params?"));
+    QCOMPARE(notes[2],
+             std::string("warning: 1 of the strategy's 1 parameter layouts (100 %) name parameters that "
+                         "are not in the rank files: is it the strategy of another run, or were the "
+                         "checkpoints saved with only_trainable_params?"));
 
     auto chosen = openDistributedModel({root, root / "s.ckpt", {}, "net-10_*"}, &notes);
     QVERIFY(chosen.has_value());
@@ -638,24 +640,27 @@ void TestDistributed::otherRun_data() {
         << u"rank_1/a.ckpt: parameter 'w': "_qs + copies +
                u"rank_1 should be identical copies of slice [0:4, 0:4], but rank_0/a.ckpt and rank_1/a.ckpt "
                u"differ, first at element [0, 0] of the full shape [4, 4]"_qs;
-    const QString zeroed = copies + u"rank_1 should be identical copies of slice [0:8, 0:4], but rank_0/a.ckpt and "
-                                    u"rank_1/a.ckpt differ, first at element [0, 1] of the full shape [8, 4]"_qs;
+    const QString zeroed = copies +
+                           u"rank_1 should be identical copies of slice [0:8, 0:4], but rank_0/a.ckpt and "
+                           u"rank_1/a.ckpt differ, first at element [0, 1] of the full shape [8, 4]"_qs;
     QTest::newRow("replicated copy zeroed") << u"zeroed"_qs << u"full"_qs << zeroed;
     QTest::newRow("replicated copy zeroed, sampled") << u"zeroed"_qs << u"sampled"_qs << zeroed;
     QTest::newRow("replicated copy of another tensor")
         << u"other tensor"_qs << u"full"_qs
-        << copies + u"rank_1 should be identical copies of slice [0:8, 0:4], but rank_0/a.ckpt and rank_1/a.ckpt "
-                    u"differ, first at element [0, 0] of the full shape [8, 4]"_qs;
+        << copies +
+               u"rank_1 should be identical copies of slice [0:8, 0:4], but rank_0/a.ckpt and rank_1/a.ckpt "
+               u"differ, first at element [0, 0] of the full shape [8, 4]"_qs;
     QTest::newRow("replicated copy of another shape")
         << u"other shape"_qs << u"full"_qs
         << u"rank_1/a.ckpt: parameter 'w': "_qs + shape +
                u"rank_1 is [4, 4], the strategy implies [8, 4] — is it the strategy of another run?"_qs;
-    QTest::newRow("off skips the check")
-        << u"zeroed"_qs << u"off"_qs
-        << u"replicas: not compared (--check-replicas off): each replicated slice was read from the lowest rank "
-           u"holding it"_qs;
+    QTest::newRow("off skips the check") << u"zeroed"_qs << u"off"_qs
+                                         << u"replicas: not compared (--check-replicas off): each replicated "
+                                            u"slice was read from the lowest rank "
+                                            u"holding it"_qs;
     QTest::newRow("identical copies")
-        << u"identical"_qs << u"full"_qs << u"replicas: 1 replicated slice compared on 2 ranks, all identical"_qs;
+        << u"identical"_qs << u"full"_qs
+        << u"replicas: 1 replicated slice compared on 2 ranks, all identical"_qs;
     QTest::newRow("dp2 x tp2 files and strategy")
         << u"dp2tp2"_qs << u"sampled"_qs
         << u"replicas: 3 replicated slices compared on 4 ranks, all identical"_qs;
@@ -667,7 +672,9 @@ void TestDistributed::otherRun() {
     QFETCH(QString, expected);
     QTemporaryDir dir;
     const fs::path root(dir.path().toStdString());
-    const auto rows = [](int64_t begin, int64_t end, int64_t cols = 4) { return Box{{begin, 0}, {end, cols}}; };
+    const auto rows = [](int64_t begin, int64_t end, int64_t cols = 4) {
+        return Box{{begin, 0}, {end, cols}};
+    };
     std::vector<std::vector<test::FakeTensor>> ranks;
     std::string strategy;
     if (kind == u"bigger model"_qs) {
@@ -711,7 +718,8 @@ void TestDistributed::otherRun() {
         return;
     }
     QVERIFY(!source.has_value());
-    QCOMPARE(source.error().code, expected.contains(u"missing"_qs) ? ErrorCode::NotFound : ErrorCode::Mismatch);
+    QCOMPARE(source.error().code,
+             expected.contains(u"missing"_qs) ? ErrorCode::NotFound : ErrorCode::Mismatch);
     QVERIFY2(text(source.error()).contains(expected), source.error().describe().c_str());
 }
 
@@ -722,8 +730,9 @@ void TestDistributed::sampledLargeTensor_data() {
     QTest::addColumn<QString>("change");
     QTest::addColumn<QString>("mode");
     QTest::addColumn<QString>("expected");  // empty: opens
-    const QString differ = u"strategy does not describe these files: big on rank_0 and rank_1 should be identical copies "
-                           u"of slice [0:66, 0:1048576], but rank_0/a.ckpt and rank_1/a.ckpt differ, first at element "_qs;
+    const QString differ =
+        u"strategy does not describe these files: big on rank_0 and rank_1 should be identical copies "
+        u"of slice [0:66, 0:1048576], but rank_0/a.ckpt and rank_1/a.ckpt differ, first at element "_qs;
     QTest::newRow("zeroed, sampled") << u"zeroed"_qs << u"sampled"_qs << differ + u"[0, 0]"_qs;
     QTest::newRow("another tensor, sampled") << u"other"_qs << u"sampled"_qs << differ + u"[0, 1]"_qs;
     QTest::newRow("one byte in block 1, sampled") << u"byte"_qs << u"sampled"_qs << QString();
@@ -752,9 +761,10 @@ void TestDistributed::sampledLargeTensor() {
     if (expected.isEmpty()) {
         QVERIFY2(source.has_value(), source ? "" : source.error().describe().c_str());
         QCOMPARE((*source)->reportNotes(),
-                 std::vector<std::string>{"replicas: 1 replicated slice compared on 2 ranks, all identical "
-                                          "(--check-replicas sampled: 1 slice(s) over 64 MiB compared in 32 spread "
-                                          "blocks of 1 MiB)"});
+                 std::vector<std::string>{
+                     "replicas: 1 replicated slice compared on 2 ranks, all identical "
+                     "(--check-replicas sampled: 1 slice(s) over 64 MiB compared in 32 spread "
+                     "blocks of 1 MiB)"});
         return;
     }
     QVERIFY(!source.has_value());
@@ -764,16 +774,16 @@ void TestDistributed::sampledLargeTensor() {
 // "<digits>-" is a pipeline stage only in a merged pipeline strategy (spec §3); a per-rank file
 // whose parameter names start with digits and a dash is read as is.
 void TestDistributed::stagePrefixDecision_data() {
-    QTest::addColumn<QStringList>("layouts");    // names in the strategy, dev [2], tensor_map [0, -1]
-    QTest::addColumn<bool>("onlyItemStage");     // operator items of stage 0 only
-    QTest::addColumn<QStringList>("stored");     // names in the rank files
+    QTest::addColumn<QStringList>("layouts");  // names in the strategy, dev [2], tensor_map [0, -1]
+    QTest::addColumn<bool>("onlyItemStage");   // operator items of stage 0 only
+    QTest::addColumn<QStringList>("stored");   // names in the rank files
     QTest::addColumn<bool>("merged");
     QTest::newRow("per-rank, one digit-dash name") << QStringList{u"0-dense.weight"_qs, u"norm"_qs} << false
                                                    << QStringList{u"0-dense.weight"_qs, u"norm"_qs} << false;
     QTest::newRow("per-rank of stage 0, every name '1-'")
         << QStringList{u"1-w"_qs, u"1-v"_qs} << true << QStringList{u"1-w"_qs, u"1-v"_qs} << false;
-    QTest::newRow("merged, one stage") << QStringList{u"0-w"_qs, u"0-v"_qs} << false << QStringList{u"w"_qs, u"v"_qs}
-                                       << true;
+    QTest::newRow("merged, one stage")
+        << QStringList{u"0-w"_qs, u"0-v"_qs} << false << QStringList{u"w"_qs, u"v"_qs} << true;
     QTest::newRow("merged, a name with its own digit-dash")
         << QStringList{u"0-3-w"_qs, u"0-v"_qs} << false << QStringList{u"3-w"_qs, u"v"_qs} << true;
 }
@@ -789,7 +799,8 @@ void TestDistributed::stagePrefixDecision() {
     for (const auto& name : layouts) specs.push_back({name.toStdString(), {2}, {0, -1}});
     for (int r = 0; r < 2; ++r) {
         std::vector<test::FakeTensor> tensors;
-        for (const auto& name : stored) tensors.push_back(intTensor(name.toStdString(), {8, 4}, Box{{4 * r, 0}, {4 * r + 4, 4}}));
+        for (const auto& name : stored)
+            tensors.push_back(intTensor(name.toStdString(), {8, 4}, Box{{4 * r, 0}, {4 * r + 4, 4}}));
         test::writeCheckpoint(root / ("rank_" + std::to_string(r)) / "a.ckpt", tensors);
     }
     writeText(root / "s.ckpt", strategyBytes(specs, 0, onlyItemStage));
@@ -810,10 +821,10 @@ void TestDistributed::stagePrefixDecision() {
 void TestDistributed::integratedSaveAdapter_data() {
     QTest::addColumn<QString>("kind");
     QTest::addColumn<QString>("expected");  // the note, or the error
-    QTest::newRow("identical full copies")
-        << u"full copies"_qs
-        << u"the adapter holds full copies of its 1 split LoRA tensor(s) in every rank (MindPet integrated_save), "
-           u"all identical: one copy of each is used"_qs;
+    QTest::newRow("identical full copies") << u"full copies"_qs
+                                           << u"the adapter holds full copies of its 1 split LoRA tensor(s) "
+                                              u"in every rank (MindPet integrated_save), "
+                                              u"all identical: one copy of each is used"_qs;
     QTest::newRow("slices (no integrated_save)") << u"slices"_qs << QString();
     QTest::newRow("full-size copies differ (tensor_shape)")
         << u"differing full"_qs
@@ -821,7 +832,8 @@ void TestDistributed::integratedSaveAdapter_data() {
            u"(integrated_save), but the copies in rank_0/a.ckpt and rank_1/a.ckpt differ"_qs;
     QTest::newRow("one split tensor differs among full copies")
         << u"mixed"_qs
-        << u"rank_1/a.ckpt: parameter 'm.mindpet_delta_lora_b': 1 split LoRA tensor(s) of this adapter are identical "
+        << u"rank_1/a.ckpt: parameter 'm.mindpet_delta_lora_b': 1 split LoRA tensor(s) of this adapter are "
+           u"identical "
            u"full copies in every rank (MindPet integrated_save), but this one differs between rank_0 and rank_1"_qs;
 }
 
@@ -830,12 +842,15 @@ void TestDistributed::integratedSaveAdapter() {
     QFETCH(QString, expected);
     QTemporaryDir dir;
     const fs::path root(dir.path().toStdString());
-    const std::string a = "l.mindpet_delta_lora_a", b = "l.mindpet_delta_lora_b", m = "m.mindpet_delta_lora_b";
+    const std::string a = "l.mindpet_delta_lora_a", b = "l.mindpet_delta_lora_b",
+                      m = "m.mindpet_delta_lora_b";
     const std::vector<int64_t> full{8, 2};
     for (int64_t r = 0; r < 2; ++r) {
         std::vector<test::FakeTensor> tensors{intTensor(a, {2, 4}, whole({2, 4}), 500)};
-        if (kind == u"slices"_qs) tensors.push_back(intTensor(b, full, Box{{4 * r, 0}, {4 * r + 4, 2}}));
-        else tensors.push_back(intTensor(b, full, whole(full), kind == u"differing full"_qs ? int32_t(r) : 0));
+        if (kind == u"slices"_qs)
+            tensors.push_back(intTensor(b, full, Box{{4 * r, 0}, {4 * r + 4, 2}}));
+        else
+            tensors.push_back(intTensor(b, full, whole(full), kind == u"differing full"_qs ? int32_t(r) : 0));
         if (kind == u"mixed"_qs) tensors.push_back(intTensor(m, full, Box{{4 * r, 0}, {4 * r + 4, 2}}));
         test::writeCheckpoint(root / ("rank_" + std::to_string(r)) / "a.ckpt", tensors);
     }
@@ -845,8 +860,10 @@ void TestDistributed::integratedSaveAdapter() {
             "l.mindpet_delta_lora_a": {"dev_matrix": [2], "tensor_map": [-1, -1], "tensor_shape": [2, 4]},
             "l.mindpet_delta_lora_b": {"dev_matrix": [2], "tensor_map": [0, -1], "tensor_shape": [8, 2]}}})");
     else
-        writeText(strategyFile, strategyBytes({{a, {2}, {-1, -1}}, {b, {2}, {0, -1}}, {m, {2}, {0, -1}},
-                                                  {"l.weight", {2}, {0, -1}}}));
+        writeText(
+            strategyFile,
+            strategyBytes(
+                {{a, {2}, {-1, -1}}, {b, {2}, {0, -1}}, {m, {2}, {0, -1}}, {"l.weight", {2}, {0, -1}}}));
     DistributedOptions options{root, strategyFile, {}, {}};
     options.adapter = true;
     std::vector<std::string> notes;
@@ -862,7 +879,8 @@ void TestDistributed::integratedSaveAdapter() {
     QCOMPARE((*source)->tensors()[index].dims, full);
     QVERIFY(readAll(**source, index) == positionalInts(full, whole(full)));
     // The base weight and m are absent (2 of 4 layouts); in an adapter that is a plain note, no warning.
-    const std::vector<std::string> plain{"2 parameter(s) of the strategy are not in the rank files (ignored)"};
+    const std::vector<std::string> plain{
+        "2 parameter(s) of the strategy are not in the rank files (ignored)"};
     const std::vector<std::string> wanted =
         expected.isEmpty() ? plain : std::vector<std::string>{expected.toStdString(), plain.front()};
     QCOMPARE(notes, wanted);
@@ -873,11 +891,13 @@ void TestDistributed::errorNamesPickedFile_data() {
     QTest::addColumn<QString>("glob");
     QTest::addColumn<QString>("expected");
     QTest::newRow("lexicographically last")
-        << QString() << u"(rank_1/net-9_2.ckpt is the lexicographically last of 2 .ckpt files in its folder; "
-                        u"choose another with --ckpt-name)"_qs;
+        << QString()
+        << u"(rank_1/net-9_2.ckpt is the lexicographically last of 2 .ckpt files in its folder; "
+           u"choose another with --ckpt-name)"_qs;
     QTest::newRow("last matching the glob")
-        << u"net-*"_qs << u"(rank_1/net-9_2.ckpt is the last matching 'net-*' of 2 .ckpt files in its folder; "
-                         u"choose another with --ckpt-name)"_qs;
+        << u"net-*"_qs
+        << u"(rank_1/net-9_2.ckpt is the last matching 'net-*' of 2 .ckpt files in its folder; "
+           u"choose another with --ckpt-name)"_qs;
 }
 
 void TestDistributed::errorNamesPickedFile() {
@@ -905,9 +925,10 @@ void TestDistributed::cliCheckReplicas_data() {
     QTest::newRow("default is full") << QString() << 0 << compared;
     QTest::newRow("full") << u"full"_qs << 0 << compared;
     QTest::newRow("sampled") << u"sampled"_qs << 0 << compared;
-    QTest::newRow("off") << u"off"_qs << 0
-                         << u"note: replicas: not compared (--check-replicas off): each replicated slice was read "
-                            u"from the lowest rank holding it"_qs;
+    QTest::newRow("off")
+        << u"off"_qs << 0
+        << u"note: replicas: not compared (--check-replicas off): each replicated slice was read "
+           u"from the lowest rank holding it"_qs;
     QTest::newRow("bad value") << u"some"_qs << 2 << u"Try 'loramerge --help'."_qs;
 }
 
@@ -918,7 +939,8 @@ void TestDistributed::cliCheckReplicas() {
     QTemporaryDir dir;
     const fs::path root(dir.path().toStdString());
     for (int r = 0; r < 2; ++r)
-        test::writeCheckpoint(root / ("rank_" + std::to_string(r)) / "a.ckpt", {intTensor("w", {8, 4}, whole({8, 4}))});
+        test::writeCheckpoint(root / ("rank_" + std::to_string(r)) / "a.ckpt",
+                              {intTensor("w", {8, 4}, whole({8, 4}))});
     writeText(root / "s.ckpt", strategyBytes({{"w", {2}, {-1, -1}}}));
     QStringList args{u"plan"_qs, u"--src_ckpt_path_or_dir"_qs, QString::fromStdString(root.string()),
                      u"--src_ckpt_strategy"_qs, QString::fromStdString((root / "s.ckpt").string())};

@@ -96,8 +96,8 @@ private slots:
         QTest::newRow("smallest-subnormal") << 5.9604644775390625e-08f << uint16_t(0x0001);
         QTest::newRow("half-smallest-subnormal-ties-to-zero") << 2.98023223876953125e-08f << uint16_t(0x0000);
         QTest::newRow("just-above-half-subnormal") << 2.99e-08f << uint16_t(0x0001);
-        QTest::newRow("tie-even-down") << 1.00048828125f << uint16_t(0x3C00);   // 1 + 2^-11: halfway, even
-        QTest::newRow("tie-odd-up") << 1.00146484375f << uint16_t(0x3C02);      // 1 + 3*2^-11: halfway, odd
+        QTest::newRow("tie-even-down") << 1.00048828125f << uint16_t(0x3C00);  // 1 + 2^-11: halfway, even
+        QTest::newRow("tie-odd-up") << 1.00146484375f << uint16_t(0x3C02);     // 1 + 3*2^-11: halfway, odd
         QTest::newRow("negative-zero") << -0.0f << uint16_t(0x8000);
         QTest::newRow("infinity") << std::numeric_limits<float>::infinity() << uint16_t(0x7C00);
     }
@@ -116,7 +116,8 @@ private slots:
         // Every finite half widens exactly and narrows back to the same bits.
         for (uint32_t bits = 0; bits < 0x10000; ++bits) {
             const auto h = uint16_t(bits);
-            if ((h & 0x7C00) == 0x7C00 && (h & 0x3FF)) continue;  // NaN payloads are not preserved bit-exactly
+            if ((h & 0x7C00) == 0x7C00 && (h & 0x3FF))
+                continue;  // NaN payloads are not preserved bit-exactly
             QCOMPARE(floatToHalf(halfToFloat(h)), h);
         }
     }

@@ -29,7 +29,6 @@ namespace {
 
 // ------------------------------------------------------------------ inputs and their checksums
 
-
 // A LoRA-trained model as a training run saves it: per layer a norm and four projections
 // [out, in] with MindPet A [r, in] / B [out, r] right after their base, Adam copies of the LoRA
 // weights at the end, scalars. Values in [-1, 1).
@@ -162,7 +161,8 @@ int64_t outputPosition(qint64 pid, const fs::path& dir) {
 
 // Files under `dir` that are temp files of AtomicOutputFile's named fallback.
 bool onlyTempLeftovers(const std::vector<std::string>& files) {
-    return std::all_of(files.begin(), files.end(), [](const std::string& f) { return f.ends_with(".lms-tmp"); });
+    return std::all_of(files.begin(), files.end(),
+                       [](const std::string& f) { return f.ends_with(".lms-tmp"); });
 }
 
 }  // namespace
@@ -586,10 +586,12 @@ private slots:
         // Element 5 of B [8, 2] is [2, 1].
         const QString expected =
             cause == QStringLiteral("nan")
-                ? QStringLiteral("loramerge: error: %1: parameter 'w.mindpet_delta_lora_b': LoRA B "
-                                 "w.mindpet_delta_lora_b in %1 holds NaN at [2, 1]")
-                : QStringLiteral("loramerge: error: %1: parameter 'w.weight': W + s\u00B7B\u00B7A exceeds the "
-                                 "Float16 range (\u00B165504) at [0, 0] of w.weight");
+                ? QStringLiteral(
+                      "loramerge: error: %1: parameter 'w.mindpet_delta_lora_b': LoRA B "
+                      "w.mindpet_delta_lora_b in %1 holds NaN at [2, 1]")
+                : QStringLiteral(
+                      "loramerge: error: %1: parameter 'w.weight': W + s\u00B7B\u00B7A exceeds the "
+                      "Float16 range (\u00B165504) at [0, 0] of w.weight");
         QCOMPARE(lastLine(run.err), expected.arg(qs(input)));
         QCOMPARE(filesUnder(dst), std::vector<std::string>{});
         QCOMPARE(treeDigest(input.parent_path()), before);
@@ -611,12 +613,14 @@ private slots:
         const auto dst = dir / "out";
         QProcess first, second;
         auto argsFor = [&](const QString& prefix) {
-            return mergeArgs(input, dst) << QStringLiteral("--prefix") << prefix << QStringLiteral("--no-verify");
+            return mergeArgs(input, dst)
+                   << QStringLiteral("--prefix") << prefix << QStringLiteral("--no-verify");
         };
         first.start(cliPath(), argsFor(QStringLiteral("a_")));
         second.start(cliPath(), argsFor(sameOutput ? QStringLiteral("a_") : QStringLiteral("b_")));
         QVERIFY(first.waitForFinished(120000) && second.waitForFinished(120000));
-        const QString errors = QString::fromUtf8(first.readAllStandardError() + second.readAllStandardError());
+        const QString errors =
+            QString::fromUtf8(first.readAllStandardError() + second.readAllStandardError());
         std::vector<std::string> expected{"rank_0/a_0.ckpt"};
         if (!sameOutput) {
             QVERIFY2(first.exitCode() == 0 && second.exitCode() == 0, qPrintable(errors));
@@ -643,7 +647,8 @@ private slots:
         QTest::addColumn<bool>("overwrite");
         QTest::newRow("ckpt, created while verifying") << QStringLiteral("verifying") << false << false;
         QTest::newRow("ckpt, created while finishing") << QStringLiteral("finishing") << false << false;
-        QTest::newRow("safetensors, created while publishing") << QStringLiteral("publishing") << true << false;
+        QTest::newRow("safetensors, created while publishing")
+            << QStringLiteral("publishing") << true << false;
         QTest::newRow("ckpt, overwrite") << QStringLiteral("verifying") << false << true;
     }
     void noClobberAtPublish() {
@@ -715,13 +720,16 @@ private slots:
         for (int kib = 16 * 1024; kib <= 512 * 1024 && !startKiB; kib += 8 * 1024) {
             QProcess probe;
             probe.start(QStringLiteral("/bin/sh"),
-                        {QStringLiteral("-c"), QStringLiteral("ulimit -v %1; exec \"$0\" --version").arg(kib), cliPath()});
-            if (probe.waitForFinished(30000) && probe.exitStatus() == QProcess::NormalExit && probe.exitCode() == 0)
+                        {QStringLiteral("-c"), QStringLiteral("ulimit -v %1; exec \"$0\" --version").arg(kib),
+                         cliPath()});
+            if (probe.waitForFinished(30000) && probe.exitStatus() == QProcess::NormalExit &&
+                probe.exitCode() == 0)
                 startKiB = kib;
         }
         QVERIFY2(startKiB > 0, "loramerge --version does not run under any tested address-space limit");
         QProcess process;
-        const QString script = QStringLiteral("ulimit -v %1; exec \"$0\" \"$@\"").arg(startKiB + headroomMiB * 1024);
+        const QString script =
+            QStringLiteral("ulimit -v %1; exec \"$0\" \"$@\"").arg(startKiB + headroomMiB * 1024);
         process.start(QStringLiteral("/bin/sh"), QStringList{QStringLiteral("-c"), script, cliPath()} +
                                                      mergeArgs(input, dst) +
                                                      QStringList{QStringLiteral("--save_format"), format});

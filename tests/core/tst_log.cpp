@@ -2,8 +2,8 @@
 // threads log, each record reaching exactly the sinks attached at that moment.
 #include "lms/base/Log.h"
 
-#include <QtTest>
 #include <spdlog/sinks/base_sink.h>
+#include <QtTest>
 
 #include <atomic>
 #include <thread>

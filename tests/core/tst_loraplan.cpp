@@ -42,18 +42,38 @@ private slots:
         QTest::addColumn<QString>("a");
         QTest::addColumn<QString>("b");
         QTest::addColumn<QString>("scheme");
-        QTest::newRow("mindpet") << "m.l0.wq.weight" << "m.l0.wq.mindpet_delta_lora_a" << "m.l0.wq.mindpet_delta_lora_b" << "mindpet_delta";
-        QTest::newRow("mindpet-upper") << "m.l0.wq.weight" << "m.l0.wq.mindpet_delta_lora_A" << "m.l0.wq.mindpet_delta_lora_B" << "mindpet_delta";
-        QTest::newRow("tk-legacy") << "m.l0.wq.weight" << "m.l0.wq.tk_delta_lora_a" << "m.l0.wq.tk_delta_lora_b" << "tk_delta";
-        QTest::newRow("mcore") << "m.l0.linear_qkv.weight" << "m.l0.linear_qkv.lora_A.weight" << "m.l0.linear_qkv.lora_B.weight" << "lora_A.weight";
-        QTest::newRow("slora") << "m.l0.wq.weight" << "m.l0.wq.lora_a" << "m.l0.wq.lora_b" << ".lora_a";
-        QTest::newRow("digit-names") << "0.w1.weight" << "0.w1.lora_A.weight" << "0.w1.lora_B.weight" << "lora_A.weight";
+        QTest::newRow("mindpet") << "m.l0.wq.weight"
+                                 << "m.l0.wq.mindpet_delta_lora_a"
+                                 << "m.l0.wq.mindpet_delta_lora_b"
+                                 << "mindpet_delta";
+        QTest::newRow("mindpet-upper") << "m.l0.wq.weight"
+                                       << "m.l0.wq.mindpet_delta_lora_A"
+                                       << "m.l0.wq.mindpet_delta_lora_B"
+                                       << "mindpet_delta";
+        QTest::newRow("tk-legacy") << "m.l0.wq.weight"
+                                   << "m.l0.wq.tk_delta_lora_a"
+                                   << "m.l0.wq.tk_delta_lora_b"
+                                   << "tk_delta";
+        QTest::newRow("mcore") << "m.l0.linear_qkv.weight"
+                               << "m.l0.linear_qkv.lora_A.weight"
+                               << "m.l0.linear_qkv.lora_B.weight"
+                               << "lora_A.weight";
+        QTest::newRow("slora") << "m.l0.wq.weight"
+                               << "m.l0.wq.lora_a"
+                               << "m.l0.wq.lora_b"
+                               << ".lora_a";
+        QTest::newRow("digit-names") << "0.w1.weight"
+                                     << "0.w1.lora_A.weight"
+                                     << "0.w1.lora_B.weight"
+                                     << "lora_A.weight";
         QTest::newRow("llama-mindpet") << "model.layers.31.attention.wq.weight"
                                        << "model.layers.31.attention.wq.mindpet_delta_lora_a"
-                                       << "model.layers.31.attention.wq.mindpet_delta_lora_b" << "mindpet_delta";
+                                       << "model.layers.31.attention.wq.mindpet_delta_lora_b"
+                                       << "mindpet_delta";
         QTest::newRow("qwen-mcore") << "decoder.layers.0.self_attention.linear_qkv.weight"
                                     << "decoder.layers.0.self_attention.linear_qkv.lora_A.weight"
-                                    << "decoder.layers.0.self_attention.linear_qkv.lora_B.weight" << "lora_A.weight";
+                                    << "decoder.layers.0.self_attention.linear_qkv.lora_B.weight"
+                                    << "lora_A.weight";
         // PEFT in memory: the adapter's name is an infix (tuners/lora/layer.py, lora_A ModuleDict).
         QTest::newRow("qwen-peft-infix") << "model.layers.0.self_attn.q_proj.weight"
                                          << "model.layers.0.self_attn.q_proj.lora_A.default.weight"
@@ -69,10 +89,11 @@ private slots:
                                          << "base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight"
                                          << "lora_A.weight";
         // PEFT's whole in-memory model: the wrapped layer's weight is under base_layer.
-        QTest::newRow("peft-base-layer") << "base_model.model.model.layers.0.self_attn.q_proj.base_layer.weight"
-                                         << "base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight"
-                                         << "base_model.model.model.layers.0.self_attn.q_proj.lora_B.default.weight"
-                                         << "lora_A.default.weight";
+        QTest::newRow("peft-base-layer")
+            << "base_model.model.model.layers.0.self_attn.q_proj.base_layer.weight"
+            << "base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight"
+            << "base_model.model.model.layers.0.self_attn.q_proj.lora_B.default.weight"
+            << "lora_A.default.weight";
     }
     void pairsEveryNamingScheme() {
         QFETCH(QString, base);
@@ -91,7 +112,8 @@ private slots:
         QCOMPARE(pair.status, PairStatus::Ok);
         QCOMPARE(pair.rank, int64_t(4));
         QVERIFY(!pair.transposed);
-        QCOMPARE(plan.roles, (std::vector<TensorRole>{TensorRole::Base, TensorRole::LoraA, TensorRole::LoraB, TensorRole::Other}));
+        QCOMPARE(plan.roles, (std::vector<TensorRole>{TensorRole::Base, TensorRole::LoraA, TensorRole::LoraB,
+                                                      TensorRole::Other}));
         QCOMPARE(plan.dropped, (std::vector<bool>{false, true, true, false}));
         QCOMPARE(plan.pairOfTensor, (std::vector<int>{0, 0, 0, -1}));
         QCOMPARE(plan.bytesToWrite, uint64_t(32 * 16 * 4 + 4));
@@ -102,20 +124,23 @@ private slots:
     // the sources): a copy of a LoRA tensor is dropped with it, a copy of a base weight is kept.
     void optimizerCopiesAreDroppedWithTheirLora_data() {
         QTest::addColumn<QString>("prefix");
-        for (const char* p : {"adam_m.", "adam_v.", "moment1.", "moment2.", "vhat.", "lamb_m.", "lamb_v.", "exp_avg.",
-                              "exp_avg_sq.", "max_exp_avg_sq.", "exp_avg_sq_row_", "exp_avg_sq_col_",
-                              "exp_avg_insta_row_", "exp_avg_insta_col_", "exp_avg_sq_", "moments.", "accum.",
-                              "accu_grads.", "pma_weight_"})
+        for (const char* p :
+             {"adam_m.", "adam_v.", "moment1.", "moment2.", "vhat.", "lamb_m.", "lamb_v.", "exp_avg.",
+              "exp_avg_sq.", "max_exp_avg_sq.", "exp_avg_sq_row_", "exp_avg_sq_col_", "exp_avg_insta_row_",
+              "exp_avg_insta_col_", "exp_avg_sq_", "moments.", "accum.", "accu_grads.", "pma_weight_"})
             QTest::newRow(p) << QString::fromLatin1(p);
     }
     void optimizerCopiesAreDroppedWithTheirLora() {
         QFETCH(QString, prefix);
         const std::string p = prefix.toStdString();
-        auto tensors = layer("model.layers.0.attention.wq.weight", "model.layers.0.attention.wq.mindpet_delta_lora_a",
-                             "model.layers.0.attention.wq.mindpet_delta_lora_b");
+        auto tensors =
+            layer("model.layers.0.attention.wq.weight", "model.layers.0.attention.wq.mindpet_delta_lora_a",
+                  "model.layers.0.attention.wq.mindpet_delta_lora_b");
         tensors.push_back(tensor(p + "model.layers.0.attention.wq.mindpet_delta_lora_a", {4, 16}));
-        tensors.push_back(tensor(p + "model.layers.0.attention.wq.mindpet_delta_lora_b", {32}));  // factored: a row
-        tensors.push_back(tensor(p + "model.layers.0.attention.wq.weight", {32, 16}));  // a base's state is kept
+        tensors.push_back(
+            tensor(p + "model.layers.0.attention.wq.mindpet_delta_lora_b", {32}));  // factored: a row
+        tensors.push_back(
+            tensor(p + "model.layers.0.attention.wq.weight", {32, 16}));  // a base's state is kept
         tensors.push_back(tensor(p + "model.norm.weight", {16}));
         const auto plan = planLora(tensors);
         QCOMPARE(plan.pairs.size(), size_t(1));
@@ -154,7 +179,8 @@ private slots:
     }
 
     void squareBaseFollowsTheOption() {
-        std::vector<SourceTensor> tensors{tensor("q.weight", {16, 16}), tensor("q.lora_a", {4, 16}), tensor("q.lora_b", {16, 4})};
+        std::vector<SourceTensor> tensors{tensor("q.weight", {16, 16}), tensor("q.lora_a", {4, 16}),
+                                          tensor("q.lora_b", {16, 4})};
         QVERIFY(!planLora(tensors).pairs[0].transposed);
         PlanOptions options;
         options.squareOrientation = SquareOrientation::InOut;
@@ -175,19 +201,35 @@ private slots:
     void problemsAreListed() {
         QFETCH(int, variant);
         QFETCH(QString, problem);
-        std::vector<SourceTensor> tensors{tensor("x.wq.weight", {32, 16}), tensor("x.wq.mindpet_delta_lora_a", {4, 16}),
+        std::vector<SourceTensor> tensors{tensor("x.wq.weight", {32, 16}),
+                                          tensor("x.wq.mindpet_delta_lora_a", {4, 16}),
                                           tensor("x.wq.mindpet_delta_lora_b", {32, 4})};
         switch (variant) {
-        case 0: tensors.erase(tensors.begin() + 2); break;
-        case 1: tensors.erase(tensors.begin() + 1); break;
-        case 2: tensors.erase(tensors.begin()); break;
-        case 3: tensors[1] = tensor("x.wq.mindpet_delta_lora_a", {4, 24}); break;
-        case 4: tensors[2] = tensor("x.wq.mindpet_delta_lora_b", {32, 8}); break;
-        case 5: tensors[1] = tensor("x.wq.mindpet_delta_lora_a", {4, 16, 1}); break;
-        case 6: tensors[0] = tensor("x.wq.weight", {32, 16}, "Int32"); break;
+            case 0:
+                tensors.erase(tensors.begin() + 2);
+                break;
+            case 1:
+                tensors.erase(tensors.begin() + 1);
+                break;
+            case 2:
+                tensors.erase(tensors.begin());
+                break;
+            case 3:
+                tensors[1] = tensor("x.wq.mindpet_delta_lora_a", {4, 24});
+                break;
+            case 4:
+                tensors[2] = tensor("x.wq.mindpet_delta_lora_b", {32, 8});
+                break;
+            case 5:
+                tensors[1] = tensor("x.wq.mindpet_delta_lora_a", {4, 16, 1});
+                break;
+            case 6:
+                tensors[0] = tensor("x.wq.weight", {32, 16}, "Int32");
+                break;
         }
         // A healthy second pair must stay ok.
-        for (auto& t : layer("y.wk.weight", "y.wk.mindpet_delta_lora_a", "y.wk.mindpet_delta_lora_b")) tensors.push_back(t);
+        for (auto& t : layer("y.wk.weight", "y.wk.mindpet_delta_lora_a", "y.wk.mindpet_delta_lora_b"))
+            tensors.push_back(t);
         const auto plan = planLora(tensors);
         QCOMPARE(plan.pairs.size(), size_t(2));
         QCOMPARE(plan.problemPairs, size_t(1));
@@ -201,9 +243,10 @@ private slots:
     }
 
     void twoAdaptersOnOneBase() {
-        std::vector<SourceTensor> tensors{tensor("x.wq.weight", {32, 16}), tensor("x.wq.mindpet_delta_lora_a", {4, 16}),
-                                          tensor("x.wq.mindpet_delta_lora_b", {32, 4}), tensor("x.wq.lora_A.weight", {4, 16}),
-                                          tensor("x.wq.lora_B.weight", {32, 4})};
+        std::vector<SourceTensor> tensors{
+            tensor("x.wq.weight", {32, 16}), tensor("x.wq.mindpet_delta_lora_a", {4, 16}),
+            tensor("x.wq.mindpet_delta_lora_b", {32, 4}), tensor("x.wq.lora_A.weight", {4, 16}),
+            tensor("x.wq.lora_B.weight", {32, 4})};
         const auto plan = planLora(tensors);
         QCOMPARE(plan.pairs.size(), size_t(2));
         QCOMPARE(plan.problemPairs, size_t(2));
@@ -222,7 +265,8 @@ private slots:
 
     void notLora() {
         // DeepSeek-style q_lora_rank parameters and plain weights are not LoRA (spec §5.2).
-        std::vector<SourceTensor> tensors{tensor("m.linear_q_down_proj.weight", {16, 32}), tensor("m.lora_alpha_table", {4}),
+        std::vector<SourceTensor> tensors{tensor("m.linear_q_down_proj.weight", {16, 32}),
+                                          tensor("m.lora_alpha_table", {4}),
                                           tensor("adam_m.m.linear_q_down_proj.weight", {16, 32})};
         const auto plan = planLora(tensors);
         QVERIFY(plan.pairs.empty());
@@ -238,19 +282,31 @@ private slots:
         QTest::addColumn<QStringList>("pairedBases");  // per pair, in plan order ("" when missing)
         QTest::addColumn<QString>("problem");          // of the first problem pair, "" when all ok
         QTest::newRow("exact wins over its twin")
-            << words("model.layers.0.attention.wq.weight model.layers.0.attention.WQ.weight model.layers.0.attention.wq.mindpet_delta_lora_a model.layers.0.attention.wq.mindpet_delta_lora_b")
+            << words(
+                   "model.layers.0.attention.wq.weight model.layers.0.attention.WQ.weight "
+                   "model.layers.0.attention.wq.mindpet_delta_lora_a "
+                   "model.layers.0.attention.wq.mindpet_delta_lora_b")
             << 2 << words("model.layers.0.attention.wq.weight") << "";
         QTest::newRow("unique case-only match")
-            << words("model.layers.0.attention.Wq.weight model.layers.0.attention.wq.mindpet_delta_lora_a model.layers.0.attention.wq.mindpet_delta_lora_b")
+            << words(
+                   "model.layers.0.attention.Wq.weight model.layers.0.attention.wq.mindpet_delta_lora_a "
+                   "model.layers.0.attention.wq.mindpet_delta_lora_b")
             << 1 << words("model.layers.0.attention.Wq.weight") << "";
         QTest::newRow("two case-only candidates")
-            << words("model.layers.0.attention.wq.weight model.layers.0.attention.WQ.weight model.layers.0.attention.Wq.mindpet_delta_lora_a model.layers.0.attention.Wq.mindpet_delta_lora_b")
+            << words(
+                   "model.layers.0.attention.wq.weight model.layers.0.attention.WQ.weight "
+                   "model.layers.0.attention.Wq.mindpet_delta_lora_a "
+                   "model.layers.0.attention.Wq.mindpet_delta_lora_b")
             << 2 << words("-")
-            << "base weight model.layers.0.attention.Wq.weight not found, and 2 weights differ from it only in "
-               "case (model.layers.0.attention.wq.weight, model.layers.0.attention.WQ.weight); MindSpore names "
+            << "base weight model.layers.0.attention.Wq.weight not found, and 2 weights differ from it only "
+               "in "
+               "case (model.layers.0.attention.wq.weight, model.layers.0.attention.WQ.weight); MindSpore "
+               "names "
                "are case-sensitive, so which one the LoRA belongs to is ambiguous";
         QTest::newRow("two layers that differ in case")
-            << words("m.Q.weight m.q.weight m.Q.lora_A.weight m.Q.lora_B.weight m.q.lora_A.weight m.q.lora_B.weight")
+            << words(
+                   "m.Q.weight m.q.weight m.Q.lora_A.weight m.Q.lora_B.weight m.q.lora_A.weight "
+                   "m.q.lora_B.weight")
             << 2 << words("m.Q.weight m.q.weight") << "";
         QTest::newRow("one layer, suffix in two cases")
             << words("m.q.weight m.q.lora_a m.q.lora_A m.q.lora_b") << 1 << words("m.q.weight")
@@ -265,15 +321,17 @@ private slots:
         for (int i = 0; i < names.size(); ++i) {
             const auto role = classifyName(names[i].toStdString());
             tensors.push_back(tensor(names[i].toStdString(), i < bases ? std::vector<int64_t>{32, 16}
-                                                             : role == TensorRole::LoraA ? std::vector<int64_t>{4, 16}
-                                                                                         : std::vector<int64_t>{32, 4}));
+                                                             : role == TensorRole::LoraA
+                                                                 ? std::vector<int64_t>{4, 16}
+                                                                 : std::vector<int64_t>{32, 4}));
         }
         const auto plan = planLora(tensors);
         QStringList got;
         QString firstProblem;
         for (const auto& pair : plan.pairs) {
             got << QString::fromStdString(pair.base);
-            if (pair.status == PairStatus::Problem && firstProblem.isEmpty()) firstProblem = QString::fromStdString(pair.problem);
+            if (pair.status == PairStatus::Problem && firstProblem.isEmpty())
+                firstProblem = QString::fromStdString(pair.problem);
         }
         QCOMPARE(got, pairedBases);
         QCOMPARE(firstProblem, problem);
@@ -286,18 +344,24 @@ private slots:
         QTest::addColumn<QString>("name");
         QTest::addColumn<int>("role");
         QTest::addColumn<QString>("why");
-        QTest::newRow("kohya down") << "model.layers.1.attention.wq.lora_down.weight" << int(TensorRole::LoraA)
+        QTest::newRow("kohya down") << "model.layers.1.attention.wq.lora_down.weight"
+                                    << int(TensorRole::LoraA)
                                     << "kohya lora_down/lora_up names are not a supported scheme";
         QTest::newRow("kohya up") << "lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight"
-                                  << int(TensorRole::LoraB) << "kohya lora_down/lora_up names are not a supported scheme";
-        QTest::newRow("peft embedding") << "base_model.model.model.embed_tokens.lora_embedding_A" << int(TensorRole::LoraA)
-                                        << "LoRA on embeddings (lora_embedding_A/B) is not supported";
-        QTest::newRow("peft no weight suffix") << "model.layers.0.q_proj.lora_B.default" << int(TensorRole::LoraB)
-                                               << "it matches no supported naming scheme";
-        QTest::newRow("lone DoRA magnitude") << "base_model.model.model.layers.0.self_attn.k_proj.lora_magnitude_vector"
-                                             << int(TensorRole::LoraA) << "a DoRA magnitude vector without a LoRA pair";
-        QTest::newRow("mindpet adapter delta") << "model.layers.0.attention.mindpet_delta_adapter_down.weight"
-                                               << int(TensorRole::LoraA) << "it matches no supported naming scheme";
+                                  << int(TensorRole::LoraB)
+                                  << "kohya lora_down/lora_up names are not a supported scheme";
+        QTest::newRow("peft embedding")
+            << "base_model.model.model.embed_tokens.lora_embedding_A" << int(TensorRole::LoraA)
+            << "LoRA on embeddings (lora_embedding_A/B) is not supported";
+        QTest::newRow("peft no weight suffix")
+            << "model.layers.0.q_proj.lora_B.default" << int(TensorRole::LoraB)
+            << "it matches no supported naming scheme";
+        QTest::newRow("lone DoRA magnitude")
+            << "base_model.model.model.layers.0.self_attn.k_proj.lora_magnitude_vector"
+            << int(TensorRole::LoraA) << "a DoRA magnitude vector without a LoRA pair";
+        QTest::newRow("mindpet adapter delta")
+            << "model.layers.0.attention.mindpet_delta_adapter_down.weight" << int(TensorRole::LoraA)
+            << "it matches no supported naming scheme";
         QTest::newRow("upper-case marker") << "model.layers.0.wq.LORA_DOWN.weight" << int(TensorRole::LoraA)
                                            << "kohya lora_down/lora_up names are not a supported scheme";
         QTest::newRow("tk legacy other") << "model.tk_delta_prefix_key" << int(TensorRole::LoraA)
@@ -307,8 +371,9 @@ private slots:
         QFETCH(QString, name);
         QFETCH(int, role);
         QFETCH(QString, why);
-        auto tensors = layer("model.layers.0.attention.wk.weight", "model.layers.0.attention.wk.mindpet_delta_lora_a",
-                             "model.layers.0.attention.wk.mindpet_delta_lora_b");
+        auto tensors =
+            layer("model.layers.0.attention.wk.weight", "model.layers.0.attention.wk.mindpet_delta_lora_a",
+                  "model.layers.0.attention.wk.mindpet_delta_lora_b");
         tensors.push_back(tensor(name.toStdString(), {4, 16}));
         tensors.push_back(tensor("model.norm.weight", {16}));
         QVERIFY(hasLoraMarker(name.toStdString()));
@@ -319,7 +384,8 @@ private slots:
         const auto& bad = plan.pairs[1];
         QCOMPARE(bad.scheme, std::string("unpaired"));
         QCOMPARE(QString::fromStdString(bad.problem),
-                 QStringLiteral("LoRA tensor that could not be paired: ") + name + QStringLiteral(" (") + why + QStringLiteral(")"));
+                 QStringLiteral("LoRA tensor that could not be paired: ") + name + QStringLiteral(" (") +
+                     why + QStringLiteral(")"));
         QCOMPARE(QString::fromStdString(role == int(TensorRole::LoraB) ? bad.b : bad.a), name);
         QCOMPARE(int(plan.roles[3]), role);
         QCOMPARE(plan.pairOfTensor[3], 1);
@@ -327,15 +393,16 @@ private slots:
         QCOMPARE(plan.tensorsToWrite, uint64_t(2));
         QCOMPARE(QString::fromStdString(describeProblems(plan, 5)),
                  QStringLiteral("LoRA tensors that could not be paired (1): ") + name +
-                     (why.startsWith(u"kohya") ? QStringLiteral(" (kohya lora_down/lora_up names are not a supported scheme)")
-                                               : QStringLiteral(" (no supported naming scheme pairs them)")));
+                     (why.startsWith(u"kohya")
+                          ? QStringLiteral(" (kohya lora_down/lora_up names are not a supported scheme)")
+                          : QStringLiteral(" (no supported naming scheme pairs them)")));
     }
 
     void notLoraMarkers_data() {
         QTest::addColumn<QString>("name");
-        for (const char* n : {"model.lora_alpha_table", "model.layers.0.attention.q_lora_rank", "model.xlora_a_scale",
-                              "model.layers.0.linear_q_down_proj.weight", "model.lora_bias", "model.lora_upsample.weight",
-                              "glora_b.weight"})
+        for (const char* n : {"model.lora_alpha_table", "model.layers.0.attention.q_lora_rank",
+                              "model.xlora_a_scale", "model.layers.0.linear_q_down_proj.weight",
+                              "model.lora_bias", "model.lora_upsample.weight", "glora_b.weight"})
             QTest::newRow(n) << QString::fromLatin1(n);
     }
     void notLoraMarkers() {
@@ -353,11 +420,17 @@ private slots:
         QTest::addColumn<QString>("aSuffix");
         QTest::addColumn<QString>("bSuffix");
         QTest::addColumn<QString>("magnitude");
-        QTest::newRow("peft saved") << "base_model.model.model.layers.0.self_attn.q_proj" << ".lora_A.weight"
-                                    << ".lora_B.weight" << ".lora_magnitude_vector";
-        QTest::newRow("peft in memory") << "model.layers.0.self_attn.q_proj" << ".lora_A.default.weight"
-                                        << ".lora_B.default.weight" << ".lora_magnitude_vector.default.weight";
-        QTest::newRow("mcore") << "decoder.layers.0.self_attention.linear_proj" << ".lora_A.weight" << ".lora_B.weight"
+        QTest::newRow("peft saved") << "base_model.model.model.layers.0.self_attn.q_proj"
+                                    << ".lora_A.weight"
+                                    << ".lora_B.weight"
+                                    << ".lora_magnitude_vector";
+        QTest::newRow("peft in memory") << "model.layers.0.self_attn.q_proj"
+                                        << ".lora_A.default.weight"
+                                        << ".lora_B.default.weight"
+                                        << ".lora_magnitude_vector.default.weight";
+        QTest::newRow("mcore") << "decoder.layers.0.self_attention.linear_proj"
+                               << ".lora_A.weight"
+                               << ".lora_B.weight"
                                << ".lora_magnitude_vector";
     }
     void doraIsRefused() {
@@ -372,27 +445,32 @@ private slots:
         const auto plan = planLora(tensors);
         QCOMPARE(plan.pairs.size(), size_t(1));
         QCOMPARE(plan.problemPairs, size_t(1));
-        QCOMPARE(QString::fromStdString(plan.pairs[0].problem),
-                 QStringLiteral("DoRA adapter (") + stem + magnitude +
-                     QStringLiteral(" beside A/B): DoRA cannot be merged yet, and merging it as plain LoRA would be wrong"));
+        QCOMPARE(
+            QString::fromStdString(plan.pairs[0].problem),
+            QStringLiteral("DoRA adapter (") + stem + magnitude +
+                QStringLiteral(
+                    " beside A/B): DoRA cannot be merged yet, and merging it as plain LoRA would be wrong"));
         QCOMPARE(plan.pairs[0].base, base);
         QCOMPARE(plan.pairOfTensor, (std::vector<int>{0, 0, 0, 0}));
         QCOMPARE(plan.dropped, (std::vector<bool>{false, true, true, true}));
     }
 
     void describeProblemsListsUnpairedFirst() {
-        std::vector<SourceTensor> tensors{tensor("x.wq.weight", {32, 16}), tensor("x.wq.mindpet_delta_lora_a", {4, 24}),
-                                          tensor("x.wq.mindpet_delta_lora_b", {32, 4}),
-                                          tensor("x.wk.lora_down.weight", {4, 16}), tensor("x.wk.lora_up.weight", {32, 4})};
+        std::vector<SourceTensor> tensors{
+            tensor("x.wq.weight", {32, 16}), tensor("x.wq.mindpet_delta_lora_a", {4, 24}),
+            tensor("x.wq.mindpet_delta_lora_b", {32, 4}), tensor("x.wk.lora_down.weight", {4, 16}),
+            tensor("x.wk.lora_up.weight", {32, 4})};
         const auto plan = planLora(tensors);
         QCOMPARE(plan.problemPairs, size_t(3));
         QCOMPARE(describeProblems(plan, 5),
-                 std::string("LoRA tensors that could not be paired (2): x.wk.lora_down.weight, x.wk.lora_up.weight "
-                             "(kohya lora_down/lora_up names are not a supported scheme); x.wq.weight: shape "
-                             "mismatch: B·A is [32,24] (B [32,4], A [4,24]) but the base weight is [32,16]"));
+                 std::string(
+                     "LoRA tensors that could not be paired (2): x.wk.lora_down.weight, x.wk.lora_up.weight "
+                     "(kohya lora_down/lora_up names are not a supported scheme); x.wq.weight: shape "
+                     "mismatch: B·A is [32,24] (B [32,4], A [4,24]) but the base weight is [32,16]"));
         QCOMPARE(describeProblems(plan, 0),
-                 std::string("LoRA tensors that could not be paired (2): x.wk.lora_down.weight, x.wk.lora_up.weight "
-                             "(kohya lora_down/lora_up names are not a supported scheme); ..."));
+                 std::string(
+                     "LoRA tensors that could not be paired (2): x.wk.lora_down.weight, x.wk.lora_up.weight "
+                     "(kohya lora_down/lora_up names are not a supported scheme); ..."));
     }
 
     void pairsFollowBaseOrder() {

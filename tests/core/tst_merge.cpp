@@ -1,11 +1,11 @@
 // The merge engine: numerics (float32 / bf16 / fp16, transposed), scaling, the streaming run with
 // its refusals, cancel and verification, and that inputs never change.
 #include "TestSupport.h"
+#include "lms/formats/ShardFolder.h"
+#include "lms/formats/Strategy.h"
 #include "lms/merge/Job.h"
 #include "lms/merge/Merge.h"
-#include "lms/formats/ShardFolder.h"
 #include "lms/merge/MergeStages.h"
-#include "lms/formats/Strategy.h"
 
 #include <QTemporaryDir>
 #include <QtTest>
@@ -17,13 +17,15 @@ using namespace lms::test;
 namespace {
 
 // Reference W + s·(B·A) in double, rounded once to the base dtype through float32.
-std::vector<float> reference(const std::vector<float>& w, const std::vector<float>& a, const std::vector<float>& b,
-                             int64_t out, int64_t in, int64_t r, double s, bool transposed) {
+std::vector<float> reference(const std::vector<float>& w, const std::vector<float>& a,
+                             const std::vector<float>& b, int64_t out, int64_t in, int64_t r, double s,
+                             bool transposed) {
     std::vector<float> result(w.size());
     for (int64_t i = 0; i < out; ++i)
         for (int64_t j = 0; j < in; ++j) {
             double delta = 0;
-            for (int64_t k = 0; k < r; ++k) delta += double(b[size_t(i * r + k)]) * double(a[size_t(k * in + j)]);
+            for (int64_t k = 0; k < r; ++k)
+                delta += double(b[size_t(i * r + k)]) * double(a[size_t(k * in + j)]);
             const size_t index = transposed ? size_t(j * out + i) : size_t(i * in + j);
             result[index] = float(double(w[index]) + s * delta);
         }
@@ -50,7 +52,8 @@ Model makeModel(const std::string& baseType, int64_t out, int64_t in, int64_t r,
     m.b = randomValues(size_t(out * r), 3);
     // Round the base to its dtype so the reference starts from the stored values.
     m.w = bytesToFloats(dtype, floatBytes(dtype, m.w));
-    const std::vector<int64_t> baseDims = transposed ? std::vector<int64_t>{in, out} : std::vector<int64_t>{out, in};
+    const std::vector<int64_t> baseDims =
+        transposed ? std::vector<int64_t>{in, out} : std::vector<int64_t>{out, in};
     m.tensors = {
         {"model.embedding", "Float32", {4, 2}, floatBytes(DType::Float32, randomValues(8, 9))},
         {"model.l0.wq.weight", baseType, baseDims, floatBytes(dtype, m.w)},
@@ -91,15 +94,17 @@ private slots:
         QTest::newRow("rank written 8.0") << "16/8.0" << 2.0 << "";
         QTest::newRow("zero-rank") << "16/0" << 0.0 << "the rank in '16/0' must be a positive integer";
         QTest::newRow("negative rank") << "16/-8" << 0.0 << "the rank in '16/-8' must be a positive integer";
-        QTest::newRow("fractional rank") << "16/8.5" << 0.0 << "the rank in '16/8.5' must be a positive integer";
-        QTest::newRow("quotient overflows") << "1e308/1e-308" << 0.0
-                                            << "'1e308/1e-308' overflows: the scaling must be a finite number";
+        QTest::newRow("fractional rank")
+            << "16/8.5" << 0.0 << "the rank in '16/8.5' must be a positive integer";
+        QTest::newRow("quotient overflows")
+            << "1e308/1e-308" << 0.0 << "'1e308/1e-308' overflows: the scaling must be a finite number";
         QTest::newRow("inf") << "inf" << 0.0 << "'inf' is not a finite number";
         QTest::newRow("-inf") << "-inf" << 0.0 << "'-inf' is not a finite number";
         QTest::newRow("nan") << "nan" << 0.0 << "'nan' is not a finite number";
         QTest::newRow("overflows to inf") << "1e999" << 0.0 << "'1e999' is not a finite number";
         QTest::newRow("inf alpha") << "inf/8" << 0.0 << "'inf/8' is not a finite number";
-        QTest::newRow("words") << "alpha/rank" << 0.0 << "expected a number or alpha/rank such as 16/8, got 'alpha/rank'";
+        QTest::newRow("words") << "alpha/rank" << 0.0
+                               << "expected a number or alpha/rank such as 16/8, got 'alpha/rank'";
         QTest::newRow("empty") << "" << 0.0 << "not a number: ''";
         QTest::newRow("sign only") << "+" << 0.0 << "not a number: '+'";
         QTest::newRow("two signs") << "+-2" << 0.0 << "not a number: '+-2'";
@@ -136,8 +141,10 @@ private slots:
         QFETCH(double, expected);
         auto value = parseLoraRank(text.toStdString());
         QCOMPARE(value.has_value(), expected > 0);
-        if (value) QCOMPARE(*value, expected);
-        else QCOMPARE(value.error().message, "expected a positive integer, got " + text.toStdString());
+        if (value)
+            QCOMPARE(*value, expected);
+        else
+            QCOMPARE(value.error().message, "expected a positive integer, got " + text.toStdString());
     }
 
     void scalingSpec() {
@@ -147,10 +154,10 @@ private slots:
         QVERIFY(missing.error().message.find("lora_alpha / lora_rank") != std::string::npos);
         ScalingSpec alphaOnly;
         alphaOnly.alpha = 16;
-        QCOMPARE(*alphaOnly.scalingFor(8), 2.0);   // rank from the shapes
+        QCOMPARE(*alphaOnly.scalingFor(8), 2.0);  // rank from the shapes
         QCOMPARE(*alphaOnly.scalingFor(4), 4.0);
         alphaOnly.rank = 32;
-        QCOMPARE(*alphaOnly.scalingFor(8), 0.5);   // explicit rank wins
+        QCOMPARE(*alphaOnly.scalingFor(8), 0.5);  // explicit rank wins
         ScalingSpec direct;
         direct.scaling = 1.5;
         QCOMPARE(*direct.scalingFor(99), 1.5);
@@ -161,10 +168,12 @@ private slots:
         auto w = floatBytes(DType::Float32, {1, 2, 3, 4});
         const auto a = floatBytes(DType::Float32, {1, 0});
         const auto b = floatBytes(DType::Float32, {1, 2});
-        QVERIFY(mergePairInPlace(w, DType::Float32, 2, 2, false, a, DType::Float32, b, DType::Float32, 1, 0.5));
+        QVERIFY(
+            mergePairInPlace(w, DType::Float32, 2, 2, false, a, DType::Float32, b, DType::Float32, 1, 0.5));
         QCOMPARE(bytesToFloats(DType::Float32, w), (std::vector<float>{1.5f, 2, 4, 4}));
         auto wt = floatBytes(DType::Float32, {1, 2, 3, 4});
-        QVERIFY(mergePairInPlace(wt, DType::Float32, 2, 2, true, a, DType::Float32, b, DType::Float32, 1, 0.5));
+        QVERIFY(
+            mergePairInPlace(wt, DType::Float32, 2, 2, true, a, DType::Float32, b, DType::Float32, 1, 0.5));
         QCOMPARE(bytesToFloats(DType::Float32, wt), (std::vector<float>{1.5f, 3, 3, 4}));
     }
 
@@ -176,7 +185,8 @@ private slots:
         for (const char* type : {"Float32", "BFloat16", "Float16", "Float64"})
             for (bool t : {false, true}) {
                 const auto name = std::string(type) + (t ? "-transposed" : "");
-                QTest::newRow(name.c_str()) << QString::fromLatin1(type) << t << 300 << 70;  // crosses the 256-row block
+                QTest::newRow(name.c_str())
+                    << QString::fromLatin1(type) << t << 300 << 70;  // crosses the 256-row block
             }
     }
     void numericsAgainstReference() {
@@ -198,15 +208,20 @@ private slots:
                 uint16_t got, want;
                 std::memcpy(&got, bytes.data() + 2 * i, 2);
                 std::memcpy(&want, expectedBytes.data() + 2 * i, 2);
-                QVERIFY2(ulpDistance16(got, want) <= 1,
-                         qPrintable(QStringLiteral("%1: got %2 want %3 (w %4)").arg(i).arg(got, 0, 16).arg(want, 0, 16).arg(m.w[i])));
+                QVERIFY2(ulpDistance16(got, want) <= 1, qPrintable(QStringLiteral("%1: got %2 want %3 (w %4)")
+                                                                       .arg(i)
+                                                                       .arg(got, 0, 16)
+                                                                       .arg(want, 0, 16)
+                                                                       .arg(m.w[i])));
             }
         } else {
             const auto got = dtype == DType::Float64 ? std::vector<float>() : bytesToFloats(dtype, bytes);
             for (size_t i = 0; i < expected.size(); ++i) {
                 double value;
-                if (dtype == DType::Float64) std::memcpy(&value, bytes.data() + 8 * i, 8);
-                else value = got[i];
+                if (dtype == DType::Float64)
+                    std::memcpy(&value, bytes.data() + 8 * i, 8);
+                else
+                    value = got[i];
                 QVERIFY(std::abs(value - double(expected[i])) <= 1e-5 * (1 + std::abs(double(expected[i]))));
             }
         }
@@ -216,7 +231,8 @@ private slots:
         auto w = floatBytes(DType::Float32, {1, 2, 3, 4});
         const auto a = floatBytes(DType::Float32, {1, 0, 0});
         const auto b = floatBytes(DType::Float32, {1, 2});
-        const auto st = mergePairInPlace(w, DType::Float32, 2, 2, false, a, DType::Float32, b, DType::Float32, 1, 1);
+        const auto st =
+            mergePairInPlace(w, DType::Float32, 2, 2, false, a, DType::Float32, b, DType::Float32, 1, 1);
         QVERIFY(!st);
         QCOMPARE(st.error().code, ErrorCode::Mismatch);
     }
@@ -241,7 +257,8 @@ private slots:
         QCOMPARE(report->pairsMerged, size_t(1));
         QCOMPARE(report->tensorsWritten, size_t(4));
         QCOMPARE(report->tensorsDropped, size_t(3));
-        QCOMPARE(seen, (std::vector<std::string>{"model.embedding", "model.l0.wq.weight", "global_step", "epoch_num"}));
+        QCOMPARE(seen, (std::vector<std::string>{"model.embedding", "model.l0.wq.weight", "global_step",
+                                                 "epoch_num"}));
         QCOMPARE(treeDigest(input.parent_path()), before);  // the input is untouched
         QCOMPARE(listFiles(dir() / "fullRun-out"), std::vector<std::string>{"rank_0/checkpoint_0.ckpt"});
 
@@ -249,7 +266,8 @@ private slots:
         QVERIFY(out);
         std::vector<std::string> names;
         for (const auto& t : (*out)->tensors()) names.push_back(t.name);
-        QCOMPARE(names, (std::vector<std::string>{"model.embedding", "model.l0.wq.weight", "global_step", "epoch_num"}));
+        QCOMPARE(names, (std::vector<std::string>{"model.embedding", "model.l0.wq.weight", "global_step",
+                                                  "epoch_num"}));
         // Untouched parameters are byte-identical records.
         auto in = CheckpointFile::open(input);
         const auto inBytes = readFileBytes(input), outBytes = readFileBytes(options.outputFile);
@@ -257,7 +275,8 @@ private slots:
             const auto& ri = (*in)->find(name)->records[0];
             const auto& ro = (*out)->find(name)->records[0];
             QCOMPARE(ri.length, ro.length);
-            QVERIFY(std::equal(inBytes.begin() + long(ri.offset), inBytes.begin() + long(ri.offset + ri.length),
+            QVERIFY(std::equal(inBytes.begin() + long(ri.offset),
+                               inBytes.begin() + long(ri.offset + ri.length),
                                outBytes.begin() + long(ro.offset)));
         }
         const auto merged = *(*out)->readTensor(*(*out)->find("model.l0.wq.weight"));
@@ -277,7 +296,9 @@ private slots:
         QTest::addColumn<bool>("transposed");
         for (int bytes : {1, 100, 1000, 1 << 20})
             for (bool t : {false, true})
-                QTest::newRow(qPrintable(QStringLiteral("%1%2").arg(bytes).arg(t ? QStringLiteral("-transposed") : QString()))) << bytes << t;
+                QTest::newRow(qPrintable(
+                    QStringLiteral("%1%2").arg(bytes).arg(t ? QStringLiteral("-transposed") : QString())))
+                    << bytes << t;
     }
     void streamsInRowBlocks() {
         QFETCH(int, blockBytes);
@@ -295,9 +316,11 @@ private slots:
         auto report = runMerge(**source, options);
         QVERIFY2(report, report ? "" : report.error().describe().c_str());
         auto out = CheckpointFile::open(options.outputFile);
-        const auto got = bytesToFloats(DType::Float32, *(*out)->readTensor(*(*out)->find("model.l0.wq.weight")));
+        const auto got =
+            bytesToFloats(DType::Float32, *(*out)->readTensor(*(*out)->find("model.l0.wq.weight")));
         const auto want = reference(m.w, m.a, m.b, 40, 24, 4, 0.5, transposed);
-        for (size_t i = 0; i < want.size(); ++i) QVERIFY(std::abs(got[i] - want[i]) <= 1e-5f * (1 + std::abs(want[i])));
+        for (size_t i = 0; i < want.size(); ++i)
+            QVERIFY(std::abs(got[i] - want[i]) <= 1e-5f * (1 + std::abs(want[i])));
         QCOMPARE(*(*out)->readTensor(*(*out)->find("model.embedding")), m.tensors[0].content);
     }
 
@@ -340,7 +363,7 @@ private slots:
         QCOMPARE(report->outputFiles.size(), size_t(2));
         const char* ext = safetensors ? ".safetensors" : ".ckpt";
         QCOMPARE(listFiles(outDir), (std::vector<std::string>{std::string("rank_0/checkpoint_0") + ext,
-                                                               std::string("rank_1/checkpoint_1") + ext}));
+                                                              std::string("rank_1/checkpoint_1") + ext}));
         const auto merged = reference(m.w, m.a, m.b, 40, 24, 4, 2.0, false);
         const auto embedding = bytesToFloats(DType::Float32, m.tensors[0].content);  // [4, 2]
         for (int rank = 0; rank < 2; ++rank) {
@@ -351,7 +374,8 @@ private slots:
             QCOMPARE(w->dims, (std::vector<int64_t>{20, 24}));
             const auto got = bytesToFloats(DType::Float32, *(*file)->readTensor(*w));
             for (size_t k = 0; k < got.size(); ++k)
-                QVERIFY(std::abs(got[k] - merged[size_t(rank) * 20 * 24 + k]) <= 1e-5f * (1 + std::abs(got[k])));
+                QVERIFY(std::abs(got[k] - merged[size_t(rank) * 20 * 24 + k]) <=
+                        1e-5f * (1 + std::abs(got[k])));
             const auto* e = (*file)->find("model.embedding");
             QCOMPARE(e->dims, (std::vector<int64_t>{4, 1}));
             const auto column = bytesToFloats(DType::Float32, *(*file)->readTensor(*e));
@@ -365,7 +389,7 @@ private slots:
     void shardsTheOutput_data() {
         QTest::addColumn<qulonglong>("limit");
         QTest::addColumn<int>("files");  // shards + index (1: a single model.safetensors)
-        QTest::newRow("every tensor its own shard") << 1ull << 5;     // 4 kept tensors + index
+        QTest::newRow("every tensor its own shard") << 1ull << 5;  // 4 kept tensors + index
         QTest::newRow("weight alone, the rest together") << 1000ull << 3;
         QTest::newRow("everything fits") << 1000000ull << 1;
     }
@@ -389,8 +413,10 @@ private slots:
         const auto names = listFiles(outDir);
         QCOMPARE(int(names.size()), files);
         QCOMPARE(report->outputFiles.size(), size_t(files));
-        if (files == 1) QCOMPARE(names.front(), std::string("rank_0/model.safetensors"));
-        else QCOMPARE(names.back(), std::string("rank_0/model.safetensors.index.json"));
+        if (files == 1)
+            QCOMPARE(names.front(), std::string("rank_0/model.safetensors"));
+        else
+            QCOMPARE(names.back(), std::string("rank_0/model.safetensors.index.json"));
         auto folder = files == 1 ? openFullSource(outDir / "rank_0" / "model.safetensors")
                                  : openShardFolderSource(outDir / "rank_0");
         QVERIFY2(folder, folder ? "" : folder.error().describe().c_str());
@@ -425,7 +451,8 @@ private slots:
     void nonFiniteBaseIsRefused() {
         QFETCH(bool, verify);
         auto m = makeModel("BFloat16", 16, 8, 2, false);
-        const auto nanBits = std::vector<std::byte>{std::byte{0xC0}, std::byte{0x7F}};  // bf16 NaN, little-endian
+        const auto nanBits =
+            std::vector<std::byte>{std::byte{0xC0}, std::byte{0x7F}};  // bf16 NaN, little-endian
         std::copy(nanBits.begin(), nanBits.end(), m.tensors[1].content.begin() + 2 * 37);
         const auto input = dir() / "nan" / "model.ckpt";
         writeCheckpoint(input, m.tensors);
@@ -436,8 +463,9 @@ private slots:
         options.verify = verify;
         auto report = runMerge(**source, options);
         QVERIFY(!report);
-        QCOMPARE(report.error().message,
-                 "base weight model.l0.wq.weight in " + input.string() + " holds NaN at [4, 5]");  // 37 = 4·8 + 5
+        QCOMPARE(
+            report.error().message,
+            "base weight model.l0.wq.weight in " + input.string() + " holds NaN at [4, 5]");  // 37 = 4·8 + 5
         QCOMPARE(report.error().file, input.string());
         QCOMPARE(report.error().parameter, std::string("model.l0.wq.weight"));
         QVERIFY(!std::filesystem::exists(dir() / "nan-out"));  // nothing published, no folder left
@@ -476,9 +504,10 @@ private slots:
         auto nothingLeft = runMerge(**source, options);  // skipping the only pair would merge nothing
         QVERIFY(!nothingLeft);
         QCOMPARE(nothingLeft.error().message,
-                 "none of the 1 LoRA pair(s) in " + input.string() + " can be merged (model.l0.wq.weight: rank "
-                 "mismatch: A [2,8] has r=2 but B [8,3] has r=3), so the output would equal the input "
-                 "(--allow-no-lora writes it anyway)");
+                 "none of the 1 LoRA pair(s) in " + input.string() +
+                     " can be merged (model.l0.wq.weight: rank "
+                     "mismatch: A [2,8] has r=2 but B [8,3] has r=3), so the output would equal the input "
+                     "(--allow-no-lora writes it anyway)");
         QVERIFY(!std::filesystem::exists(dir() / "problems-out"));
         options.allowNoLora = true;
         auto report = runMerge(**source, options);
@@ -488,7 +517,8 @@ private slots:
         auto out = CheckpointFile::open(options.outputFile);
         QVERIFY(out);
         QCOMPARE((*out)->tensors().size(), size_t(4));
-        QCOMPARE(*(*out)->readTensor(*(*out)->find("model.l0.wq.weight")), m.tensors[1].content);  // unchanged base
+        QCOMPARE(*(*out)->readTensor(*(*out)->find("model.l0.wq.weight")),
+                 m.tensors[1].content);  // unchanged base
     }
 
     void cancelLeavesNothing_data() {
@@ -507,9 +537,12 @@ private slots:
         options.scaling.scaling = 1;
         CancelToken token;
         int calls = 0;
-        auto report = runMerge(**source, options, [&](const Progress&) {
-            if (calls++ == cancelAt) token.cancel();
-        }, &token);
+        auto report = runMerge(
+            **source, options,
+            [&](const Progress&) {
+                if (calls++ == cancelAt) token.cancel();
+            },
+            &token);
         QVERIFY(!report);
         QCOMPARE(report.error().code, ErrorCode::Cancelled);
         QVERIFY(!std::filesystem::exists(dir() / "cancel-out"));  // no file, no temp file, no folder
@@ -591,7 +624,8 @@ private slots:
         ThrottledProgress progress({});
         auto run = mergeTargetsStage(**source, options, progress);
         QVERIFY(!run);
-        QVERIFY2(run.error().message.find(message.toStdString()) != std::string::npos, run.error().message.c_str());
+        QVERIFY2(run.error().message.find(message.toStdString()) != std::string::npos,
+                 run.error().message.c_str());
         QVERIFY(!std::filesystem::exists(dir() / "refuse-out"));
         QCOMPARE(listFiles(dir() / "refuse"), std::vector<std::string>{"model.ckpt"});
     }
@@ -615,29 +649,31 @@ private slots:
         QCOMPARE(treeDigest(input.parent_path()), before);
     }
 
-
     // MindSpore and MindPet save bookkeeping records into every file, adapters included: scalars
     // and 1-element records without a LoRA marker are ignored with one note; the base's are written.
     void adapterBookkeepingIsIgnored_data() {
         QTest::addColumn<QString>("records");  // name:type:dims(0 = scalar)
         QTest::newRow("mindspore") << "epoch_num:Int64:0 step_num:Int64:0 global_step:Int32:1";
-        QTest::newRow("mindformers") << "loss_scale:Float32:0 learning_rate:Float32:1 current_iterator_step:Int32:0 "
-                                        "last_overflow_iterator_step:Int32:0 scale_sense:Float32:0";
+        QTest::newRow("mindformers")
+            << "loss_scale:Float32:0 learning_rate:Float32:1 current_iterator_step:Int32:0 "
+               "last_overflow_iterator_step:Int32:0 scale_sense:Float32:0";
         QTest::newRow("none") << "";
     }
     void adapterBookkeepingIsIgnored() {
         QFETCH(QString, records);
         auto m = makeModel("Float32", 8, 6, 2, false);
         std::vector<FakeTensor> base, adapter;
-        for (const auto& t : m.tensors) (t.name.find("lora") == std::string::npos ? base : adapter).push_back(t);
+        for (const auto& t : m.tensors)
+            (t.name.find("lora") == std::string::npos ? base : adapter).push_back(t);
         std::string listed;
         for (const auto& record : records.split(QLatin1Char(' '), Qt::SkipEmptyParts)) {
             const auto parts = record.split(QLatin1Char(':'));
             const auto type = parts[1].toStdString();
             const auto bytes = size_t(dtypeBits(dtypeFromTensorType(type)) / 8);
-            adapter.push_back({parts[0].toStdString(), type,
-                               parts[2] == QStringLiteral("0") ? std::vector<int64_t>{} : std::vector<int64_t>{1},
-                               std::vector<std::byte>(bytes, std::byte{2})});
+            adapter.push_back(
+                {parts[0].toStdString(), type,
+                 parts[2] == QStringLiteral("0") ? std::vector<int64_t>{} : std::vector<int64_t>{1},
+                 std::vector<std::byte>(bytes, std::byte{2})});
             listed += (listed.empty() ? "" : ", ") + parts[0].toStdString();
         }
         const auto folder = dir() / (std::string("bookkeeping-") + QTest::currentDataTag());
@@ -651,8 +687,8 @@ private slots:
         QVERIFY2(source, source ? "" : source.error().describe().c_str());
         const auto count = records.split(QLatin1Char(' '), Qt::SkipEmptyParts).size();
         QCOMPARE(notes, count ? std::vector<std::string>{"ignored " + std::to_string(count) +
-                                                        " scalar record(s) of the adapter (" + listed +
-                                                        "); the base checkpoint's records are written"}
+                                                         " scalar record(s) of the adapter (" + listed +
+                                                         "); the base checkpoint's records are written"}
                               : std::vector<std::string>{});
         QCOMPARE((*source)->tensors().size(), base.size() + 3);  // A, B and A's optimizer copy
         MergeOptions options;
@@ -665,9 +701,11 @@ private slots:
         QVERIFY(out);
         std::vector<std::string> names;
         for (const auto& t : (*out)->tensors()) names.push_back(t.name);
-        QCOMPARE(names, (std::vector<std::string>{"model.embedding", "model.l0.wq.weight", "global_step", "epoch_num"}));
+        QCOMPARE(names, (std::vector<std::string>{"model.embedding", "model.l0.wq.weight", "global_step",
+                                                  "epoch_num"}));
         QCOMPARE(*(*out)->readTensor(*(*out)->find("global_step")), base[2].content);  // the base's record
-        const auto merged = bytesToFloats(DType::Float32, *(*out)->readTensor(*(*out)->find("model.l0.wq.weight")));
+        const auto merged =
+            bytesToFloats(DType::Float32, *(*out)->readTensor(*(*out)->find("model.l0.wq.weight")));
         const auto expected = reference(m.w, m.a, m.b, 8, 6, 2, 2.0, false);
         for (size_t i = 0; i < expected.size(); ++i) QVERIFY(std::abs(merged[i] - expected[i]) < 1e-5);
     }
@@ -676,20 +714,23 @@ private slots:
     // format, or --allow-no-lora, writes the model unchanged.
     void noPairsIsRefusedUnlessConverting() {
         const auto input = dir() / "plain" / "model.ckpt";
-        writeCheckpoint(input, {{"a", "Float32", {2}, floatBytes(DType::Float32, {1, 2})}, {"b", "Int64", {}, std::vector<std::byte>(8)}});
+        writeCheckpoint(input, {{"a", "Float32", {2}, floatBytes(DType::Float32, {1, 2})},
+                                {"b", "Int64", {}, std::vector<std::byte>(8)}});
         auto source = openFullSource(input);
         MergeOptions options;
         options.outputFile = dir() / "plain-out" / "p.ckpt";
         auto refused = runMerge(**source, options);
         QVERIFY(!refused);
-        QCOMPARE(refused.error().message, "no LoRA weights found in " + input.string() +
-                                              "; to merge a separate adapter use --adapter (--allow-no-lora copies "
-                                              "the checkpoint unchanged)");
+        QCOMPARE(refused.error().message,
+                 "no LoRA weights found in " + input.string() +
+                     "; to merge a separate adapter use --adapter (--allow-no-lora copies "
+                     "the checkpoint unchanged)");
         QVERIFY(!std::filesystem::exists(options.outputFile.parent_path()));
         options.allowNoLora = true;
         auto report = runMerge(**source, options);  // no scaling needed without pairs
         QVERIFY(report);
-        QCOMPARE(report->notes.front(), std::string("no LoRA pairs found: the checkpoint is written without changes"));
+        QCOMPARE(report->notes.front(),
+                 std::string("no LoRA pairs found: the checkpoint is written without changes"));
         QCOMPARE(readFileBytes(options.outputFile), readFileBytes(input));
 
         MergeOptions convert;

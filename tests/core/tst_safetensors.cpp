@@ -657,8 +657,8 @@ void TestSafetensors::msfixturesAcceptsWrittenFile() {
 void TestSafetensors::initTestCase() {
     fixtures_ = std::make_unique<QTemporaryDir>();
     const QString problem = lms::test::generateFixtures(
-        fixtures_->path().toStdString(),
-        {QStringLiteral("st_full_bf16"), QStringLiteral("full_bf16"), QStringLiteral("st_dist_tp2"), QStringLiteral("dist_tp2")});
+        fixtures_->path().toStdString(), {QStringLiteral("st_full_bf16"), QStringLiteral("full_bf16"),
+                                          QStringLiteral("st_dist_tp2"), QStringLiteral("dist_tp2")});
     if (!problem.isEmpty()) fixtureProblem_ = problem.toStdString();
 }
 

@@ -15,7 +15,8 @@ namespace {
 FakeTensor tensor(const std::string& name, std::vector<int64_t> dims, uint32_t seed) {
     int64_t n = 1;
     for (auto d : dims) n *= d;
-    return {name, "Float32", dims, lms::test::floatBytes(lms::DType::Float32, lms::test::randomValues(size_t(n), seed))};
+    return {name, "Float32", dims,
+            lms::test::floatBytes(lms::DType::Float32, lms::test::randomValues(size_t(n), seed))};
 }
 
 // Two shards: a.safetensors {x, y}, b.safetensors {z}; hyper_param.safetensors {step} when asked.
@@ -23,10 +24,14 @@ void writeShards(const fs::path& dir, bool hyper) {
     fs::create_directories(dir);
     lms::test::writeSafetensors(dir / "a.safetensors", {tensor("x", {4, 2}, 1), tensor("y", {3}, 2)});
     lms::test::writeSafetensors(dir / "b.safetensors", {tensor("z", {2, 2}, 3)});
-    if (hyper) lms::test::writeSafetensors(dir / "hyper_param.safetensors", {{"step", "Int64", {}, std::vector<std::byte>(8)}});
+    if (hyper)
+        lms::test::writeSafetensors(dir / "hyper_param.safetensors",
+                                    {{"step", "Int64", {}, std::vector<std::byte>(8)}});
 }
 
-void writeText(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
+void writeText(const fs::path& path, const std::string& text) {
+    std::ofstream(path) << text;
+}
 
 const std::string kMap = R"({"x": "a.safetensors", "y": "a.safetensors", "z": "b.safetensors"})";
 const std::string kHfIndex =
@@ -49,10 +54,12 @@ void TestShardFolder::opens_data() {
     QTest::addColumn<bool>("hyper");
     QTest::addColumn<QStringList>("names");
     const QStringList three{QStringLiteral("x"), QStringLiteral("y"), QStringLiteral("z")};
-    QTest::newRow("HF index") << "model.safetensors.index.json" << QString::fromStdString(kHfIndex) << false << three;
-    QTest::newRow("flat param_name_map") << "param_name_map.json" << QString::fromStdString(kMap) << false << three;
-    QTest::newRow("param_name_map with weight_map") << "param_name_map.json" << QString::fromStdString(kHfIndex)
-                                                    << false << three;
+    QTest::newRow("HF index") << "model.safetensors.index.json" << QString::fromStdString(kHfIndex) << false
+                              << three;
+    QTest::newRow("flat param_name_map")
+        << "param_name_map.json" << QString::fromStdString(kMap) << false << three;
+    QTest::newRow("param_name_map with weight_map")
+        << "param_name_map.json" << QString::fromStdString(kHfIndex) << false << three;
     QTest::newRow("hyper_param last") << "param_name_map.json" << QString::fromStdString(kMap) << true
                                       << (three + QStringList{QStringLiteral("step")});
 }
@@ -85,20 +92,24 @@ void TestShardFolder::refusals_data() {
         << R"({"x": "a.safetensors", "y": "a.safetensors", "z": "c.safetensors"})" << QString()
         << "index names c.safetensors, which is not in the folder";
     QTest::newRow("tensor missing from its file")
-        << R"({"x": "a.safetensors", "y": "a.safetensors", "z": "b.safetensors", "w": "b.safetensors"})" << QString()
+        << R"({"x": "a.safetensors", "y": "a.safetensors", "z": "b.safetensors", "w": "b.safetensors"})"
+        << QString()
         << "parameter 'w': the index puts this tensor in b.safetensors, but that file does not hold it";
     QTest::newRow("tensor in another file than the map says")
         << R"({"x": "b.safetensors", "y": "a.safetensors", "z": "b.safetensors"})" << QString()
         << "parameter 'x': the index puts this tensor in b.safetensors, but it is (also) here";
-    QTest::newRow("tensor stored in two files") << QString::fromStdString(kMap) << QStringLiteral("c.safetensors")
-                                                << "the folder holds c.safetensors, which the index does not name";
+    QTest::newRow("tensor stored in two files")
+        << QString::fromStdString(kMap) << QStringLiteral("c.safetensors")
+        << "the folder holds c.safetensors, which the index does not name";
     QTest::newRow("tensor the map does not list")
-        << R"({"x": "a.safetensors", "z": "b.safetensors"})" << QString() << "parameter 'y': the tensor is not in the index";
+        << R"({"x": "a.safetensors", "z": "b.safetensors"})" << QString()
+        << "parameter 'y': the tensor is not in the index";
     QTest::newRow("file outside the folder")
         << R"({"x": "../a.safetensors", "y": "a.safetensors", "z": "b.safetensors"})" << QString()
         << "names a file outside the folder: ../a.safetensors";
     QTest::newRow("empty map") << "{}" << QString() << "the weight map is empty";
-    QTest::newRow("not a file name") << R"({"x": 3})" << QString() << "parameter 'x': the map gives no file name";
+    QTest::newRow("not a file name") << R"({"x": 3})" << QString()
+                                     << "parameter 'x': the map gives no file name";
     QTest::newRow("not JSON") << "{x" << QString() << "model.safetensors.index.json";
 }
 
@@ -109,7 +120,8 @@ void TestShardFolder::refusals() {
     QTemporaryDir tmp;
     const fs::path dir = tmp.path().toStdString();
     writeShards(dir, false);
-    if (!extraFile.isEmpty()) lms::test::writeSafetensors(dir / extraFile.toStdString(), {tensor("x", {4, 2}, 1)});
+    if (!extraFile.isEmpty())
+        lms::test::writeSafetensors(dir / extraFile.toStdString(), {tensor("x", {4, 2}, 1)});
     writeText(dir / "model.safetensors.index.json", index.toStdString());
     const auto before = lms::test::treeDigest(dir);
     auto source = lms::openShardFolderSource(dir);

@@ -15,7 +15,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-QString qs(const fs::path& path) { return QString::fromStdString(path.string()); }
+QString qs(const fs::path& path) {
+    return QString::fromStdString(path.string());
+}
 
 QStringList list(std::initializer_list<const char*> items) {
     QStringList out;
@@ -54,18 +56,19 @@ private slots:
         QTest::addColumn<QStringList>("args");  // {ckpt} and {strategy} are replaced
         QTest::addColumn<int>("exitCode");
         QTest::newRow("plan") << list({"plan", "--src_ckpt_path_or_dir", "{ckpt}", "--src_ckpt_strategy",
-                                             "{strategy}", "--lora_scaling", "2"})
+                                       "{strategy}", "--lora_scaling", "2"})
                               << 0;
         QTest::newRow("plan with a destination")
             << list({"plan", "--src_ckpt_path_or_dir", "{ckpt}", "--src_ckpt_strategy", "{strategy}",
-                           "--dst_ckpt_dir", "{out}", "--lora_scaling", "2"})
+                     "--dst_ckpt_dir", "{out}", "--lora_scaling", "2"})
             << 0;
         QTest::newRow("plan that would be refused (no scaling)")
             << list({"plan", "--src_ckpt_path_or_dir", "{ckpt}", "--src_ckpt_strategy", "{strategy}",
-                           "--dst_ckpt_dir", "{out}"})
+                     "--dst_ckpt_dir", "{out}"})
             << 1;
         QTest::newRow("inspect a rank file") << list({"inspect", "{ckpt}/rank_2/checkpoint_2.ckpt"}) << 0;
-        QTest::newRow("strategy show") << list({"strategy", "show", "{strategy}/ckpt_strategy_rank_0.ckpt"}) << 0;
+        QTest::newRow("strategy show")
+            << list({"strategy", "show", "{strategy}/ckpt_strategy_rank_0.ckpt"}) << 0;
     }
     void readOnlyCommandsWriteNothing() {
         if (!fixturesWhy_.isEmpty()) QSKIP(qPrintable(fixturesWhy_));

@@ -1,9 +1,9 @@
 // Tensor statistics in the core (core/lms/analysis/TensorStats.h): exact values for several dtypes, and the
 // streamed form over ModelSource::readRows agreeing with the in-memory one while reading only
 // bounded row blocks.
-#include "lms/formats/Source.h"
-#include "lms/analysis/TensorStats.h"
 #include "TestSupport.h"
+#include "lms/analysis/TensorStats.h"
+#include "lms/formats/Source.h"
 
 #include <QProcess>
 #include <QTemporaryDir>
@@ -26,7 +26,8 @@ std::vector<std::byte> bytesOf(const std::vector<T>& values) {
 // One in-memory tensor as a ModelSource; records the largest row block asked for.
 class MemorySource final : public ModelSource {
 public:
-    MemorySource(DType dtype, std::vector<int64_t> dims, std::vector<std::byte> bytes) : m_bytes(std::move(bytes)) {
+    MemorySource(DType dtype, std::vector<int64_t> dims, std::vector<std::byte> bytes)
+        : m_bytes(std::move(bytes)) {
         SourceTensor t;
         t.name = "w";
         t.dtype = dtype;
@@ -42,7 +43,8 @@ public:
         std::memcpy(out.data(), m_bytes.data(), out.size());
         return {};
     }
-    Status readRows(size_t, int64_t begin, int64_t end, std::span<std::byte> out, const CancelToken*) const override {
+    Status readRows(size_t, int64_t begin, int64_t end, std::span<std::byte> out,
+                    const CancelToken*) const override {
         const uint64_t stride = rowBytes(m_tensors[0]);
         maxRows = std::max(maxRows, end - begin);
         ++blockReads;
@@ -80,25 +82,32 @@ private slots:
         QTest::addColumn<int>("zeros");
         const double inf = std::numeric_limits<double>::infinity();
         const double nan = std::numeric_limits<double>::quiet_NaN();
-        auto raw = [](const std::vector<std::byte>& b) { return QByteArray(reinterpret_cast<const char*>(b.data()), qsizetype(b.size())); };
+        auto raw = [](const std::vector<std::byte>& b) {
+            return QByteArray(reinterpret_cast<const char*>(b.data()), qsizetype(b.size()));
+        };
         const double floatStd = std::sqrt(13.2 / 5);
-        QTest::newRow("Float32") << int(DType::Float32) << raw(bytesOf<float>({1, -2, 0, float(nan), float(inf), 3, 0, float(-inf)}))
+        QTest::newRow("Float32") << int(DType::Float32)
+                                 << raw(bytesOf<float>({1, -2, 0, float(nan), float(inf), 3, 0, float(-inf)}))
                                  << -2.0 << 3.0 << 0.4 << floatStd << 1 << 1 << 1 << 2;
-        QTest::newRow("Float64") << int(DType::Float64) << raw(bytesOf<double>({1, -2, 0, nan, inf, 3, 0, -inf}))
-                                 << -2.0 << 3.0 << 0.4 << floatStd << 1 << 1 << 1 << 2;
+        QTest::newRow("Float64") << int(DType::Float64)
+                                 << raw(bytesOf<double>({1, -2, 0, nan, inf, 3, 0, -inf})) << -2.0 << 3.0
+                                 << 0.4 << floatStd << 1 << 1 << 1 << 2;
         QTest::newRow("Float16") << int(DType::Float16)
-                                 << raw(bytesOf<uint16_t>({0x3C00, 0xC000, 0, 0x7E00, 0x7C00, 0x4200, 0x8000, 0xFC00}))
+                                 << raw(bytesOf<uint16_t>(
+                                        {0x3C00, 0xC000, 0, 0x7E00, 0x7C00, 0x4200, 0x8000, 0xFC00}))
                                  << -2.0 << 3.0 << 0.4 << floatStd << 1 << 1 << 1 << 2;  // -0 counts as zero
         QTest::newRow("BFloat16") << int(DType::BFloat16)
-                                  << raw(bytesOf<uint16_t>({0x3F80, 0xC000, 0, 0x7FC0, 0x7F80, 0x4040, 0, 0xFF80}))
+                                  << raw(bytesOf<uint16_t>(
+                                         {0x3F80, 0xC000, 0, 0x7FC0, 0x7F80, 0x4040, 0, 0xFF80}))
                                   << -2.0 << 3.0 << 0.4 << floatStd << 1 << 1 << 1 << 2;
         QTest::newRow("Int8") << int(DType::Int8) << raw(bytesOf<int8_t>({-5, 0, 7, 2})) << -5.0 << 7.0 << 1.0
                               << std::sqrt(18.5) << 0 << 0 << 0 << 1;
-        QTest::newRow("UInt16") << int(DType::UInt16) << raw(bytesOf<uint16_t>({65535, 0, 1, 0})) << 0.0 << 65535.0
-                                << 16384.0 << std::sqrt((std::pow(65535 - 16384.0, 2) + 2 * 16384.0 * 16384.0 + 16383.0 * 16383.0) / 4)
-                                << 0 << 0 << 0 << 2;
-        QTest::newRow("Int64") << int(DType::Int64) << raw(bytesOf<int64_t>({-3, -3, -3, -3})) << -3.0 << -3.0 << -3.0 << 0.0
-                               << 0 << 0 << 0 << 0;
+        QTest::newRow("UInt16")
+            << int(DType::UInt16) << raw(bytesOf<uint16_t>({65535, 0, 1, 0})) << 0.0 << 65535.0 << 16384.0
+            << std::sqrt((std::pow(65535 - 16384.0, 2) + 2 * 16384.0 * 16384.0 + 16383.0 * 16383.0) / 4) << 0
+            << 0 << 0 << 2;
+        QTest::newRow("Int64") << int(DType::Int64) << raw(bytesOf<int64_t>({-3, -3, -3, -3})) << -3.0 << -3.0
+                               << -3.0 << 0.0 << 0 << 0 << 0 << 0;
     }
     void exactValues() {
         QFETCH(int, dtype);
@@ -126,8 +135,10 @@ private slots:
             QCOMPARE(stats.count, uint64_t(count));
             QCOMPARE(stats.min, min);
             QCOMPARE(stats.max, max);
-            QVERIFY2(std::abs(stats.mean - mean) <= 1e-12 * std::max(1.0, std::abs(mean)), qPrintable(QString::number(stats.mean, 'g', 17)));
-            QVERIFY2(std::abs(stats.stddev - stddev) <= 1e-12 * std::max(1.0, stddev), qPrintable(QString::number(stats.stddev, 'g', 17)));
+            QVERIFY2(std::abs(stats.mean - mean) <= 1e-12 * std::max(1.0, std::abs(mean)),
+                     qPrintable(QString::number(stats.mean, 'g', 17)));
+            QVERIFY2(std::abs(stats.stddev - stddev) <= 1e-12 * std::max(1.0, stddev),
+                     qPrintable(QString::number(stats.stddev, 'g', 17)));
             QCOMPARE(stats.nan, uint64_t(nan));
             QCOMPARE(stats.posInf, uint64_t(posInf));
             QCOMPARE(stats.negInf, uint64_t(negInf));
@@ -174,7 +185,8 @@ private slots:
         const auto refused = computeStatistics(text, 0);
         QVERIFY(!refused);
         QCOMPARE(refused.error().code, ErrorCode::Unsupported);
-        QCOMPARE(QString::fromStdString(refused.error().message), QStringLiteral("a text value has no numeric statistics"));
+        QCOMPARE(QString::fromStdString(refused.error().message),
+                 QStringLiteral("a text value has no numeric statistics"));
     }
 
     // A real .ckpt whose parameter spans many records, streamed through its CheckpointFile, and
@@ -185,9 +197,10 @@ private slots:
         std::vector<float> big(4000);
         for (size_t i = 0; i < big.size(); ++i) big[i] = float(i % 7) - 3;  // -3..3
         std::vector<int32_t> steps = {5, 0};
-        lms::test::writeCheckpoint(path, {{"w", "Float32", {2, 2}, test::floatBytes(DType::Float32, {1, -2, 0, 3})},
-                                          {"steps", "Int32", {2}, bytesOf(steps)},
-                                          {"big", "Float32", {1000, 4}, test::floatBytes(DType::Float32, big)}},
+        lms::test::writeCheckpoint(path,
+                                   {{"w", "Float32", {2, 2}, test::floatBytes(DType::Float32, {1, -2, 0, 3})},
+                                    {"steps", "Int32", {2}, bytesOf(steps)},
+                                    {"big", "Float32", {1000, 4}, test::floatBytes(DType::Float32, big)}},
                                    4096);
         auto file = CheckpointFile::open(path);
         QVERIFY(file);
@@ -207,19 +220,25 @@ private slots:
         QVERIFY(json.waitForFinished(60000));
         QCOMPARE(json.exitCode(), 0);
         const QString out = QString::fromUtf8(json.readAllStandardOutput());
-        QVERIFY2(out.contains(QStringLiteral("{\"name\":\"w\",\"count\":4,\"finite\":4,\"min\":-2,\"max\":3,"
-                                             "\"mean\":0.5,\"std\":1.80277564,\"nan\":0,\"pos_inf\":0,\"neg_inf\":0,"
-                                             "\"zeros\":1}")), qPrintable(out));
-        QVERIFY2(out.contains(QStringLiteral("{\"name\":\"steps\",\"count\":2,\"finite\":2,\"min\":0,\"max\":5,"
-                                             "\"mean\":2.5,\"std\":2.5,\"nan\":0,\"pos_inf\":0,\"neg_inf\":0,"
-                                             "\"zeros\":1}")), qPrintable(out));
+        QVERIFY2(out.contains(
+                     QStringLiteral("{\"name\":\"w\",\"count\":4,\"finite\":4,\"min\":-2,\"max\":3,"
+                                    "\"mean\":0.5,\"std\":1.80277564,\"nan\":0,\"pos_inf\":0,\"neg_inf\":0,"
+                                    "\"zeros\":1}")),
+                 qPrintable(out));
+        QVERIFY2(
+            out.contains(QStringLiteral("{\"name\":\"steps\",\"count\":2,\"finite\":2,\"min\":0,\"max\":5,"
+                                        "\"mean\":2.5,\"std\":2.5,\"nan\":0,\"pos_inf\":0,\"neg_inf\":0,"
+                                        "\"zeros\":1}")),
+            qPrintable(out));
         QVERIFY(out.startsWith(QStringLiteral("{\"file\":\"")));
 
         QProcess text;
-        text.start(test::cliPath(), {QStringLiteral("inspect"), QString::fromStdString(path.string()), QStringLiteral("--stats")});
+        text.start(test::cliPath(), {QStringLiteral("inspect"), QString::fromStdString(path.string()),
+                                     QStringLiteral("--stats")});
         QVERIFY(text.waitForFinished(60000));
         QCOMPARE(text.exitCode(), 0);
-        const QStringList lines = QString::fromUtf8(text.readAllStandardOutput()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+        const QStringList lines =
+            QString::fromUtf8(text.readAllStandardOutput()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
         QCOMPARE(lines.size(), 4);
         QCOMPARE(lines[0].simplified(), QStringLiteral("name min max mean std nan inf zeros"));
         QCOMPARE(lines[1].simplified(), QStringLiteral("w -2 3 0.5 1.80277564 0 0 1"));

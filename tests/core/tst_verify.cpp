@@ -94,7 +94,8 @@ std::vector<std::byte> roundedMerge(DType dtype, const Pair& p, double s, const 
             if (mode == "transposed") std::swap(row, col);
             long double delta = 0;
             for (int64_t k = 0; k < p.r; ++k)
-                delta += valueAt(d.b, dtype, size_t(row * p.r + k)) * valueAt(d.a, dtype, size_t(k * p.in + col));
+                delta +=
+                    valueAt(d.b, dtype, size_t(row * p.r + k)) * valueAt(d.a, dtype, size_t(k * p.in + col));
             appendRounded(out, dtype, valueAt(p.w, dtype, size_t(i * cols + j)) + (long double)scale * delta);
         }
     return out;
@@ -104,7 +105,8 @@ std::vector<FakeTensor> inputTensors(DType dtype, const std::vector<Pair>& pairs
     const std::string type(tensorTypeName(dtype));
     std::vector<FakeTensor> tensors;
     for (const auto& p : pairs) {
-        const std::vector<int64_t> dims = p.transposed ? std::vector<int64_t>{p.in, p.out} : std::vector<int64_t>{p.out, p.in};
+        const std::vector<int64_t> dims =
+            p.transposed ? std::vector<int64_t>{p.in, p.out} : std::vector<int64_t>{p.out, p.in};
         tensors.push_back({p.stem + ".weight", type, dims, p.w});
         tensors.push_back({p.stem + ".mindpet_delta_lora_a", type, {p.r, p.in}, p.a});
         tensors.push_back({p.stem + ".mindpet_delta_lora_b", type, {p.out, p.r}, p.b});
@@ -117,7 +119,8 @@ std::vector<FakeTensor> outputTensors(DType dtype, const std::vector<Pair>& pair
     std::vector<FakeTensor> tensors;
     for (size_t k = 0; k < pairs.size(); ++k) {
         const auto& p = pairs[k];
-        const std::vector<int64_t> dims = p.transposed ? std::vector<int64_t>{p.in, p.out} : std::vector<int64_t>{p.out, p.in};
+        const std::vector<int64_t> dims =
+            p.transposed ? std::vector<int64_t>{p.in, p.out} : std::vector<int64_t>{p.out, p.in};
         tensors.push_back({p.stem + ".weight", std::string(tensorTypeName(dtype)), dims, merged[k]});
     }
     return tensors;
@@ -167,7 +170,8 @@ private slots:
         p.b = randomTensor(dtype, size_t(p.out * p.r), eD - eD / 2, rng);
         const double s = std::vector<double>{0.5, 1, 2, -1.5, 3.25}[rng() % 5];
 
-        const auto caseDir = dir() / (dtypeName.toStdString() + (transposed ? "T" : "") + std::to_string(seed));
+        const auto caseDir =
+            dir() / (dtypeName.toStdString() + (transposed ? "T" : "") + std::to_string(seed));
         writeCheckpoint(caseDir / "in" / "model.ckpt", inputTensors(dtype, {p}));
         auto source = openFullSource(caseDir / "in" / "model.ckpt");
         QVERIFY(source);
@@ -260,7 +264,8 @@ private slots:
         } else {
             merged[k] = roundedMerge(dtype, pairs[k], s, mode.toStdString());
         }
-        const auto caseDir = dir() / ("wrong-" + dtypeName.toStdString() + mode.toStdString() + std::to_string(pair));
+        const auto caseDir =
+            dir() / ("wrong-" + dtypeName.toStdString() + mode.toStdString() + std::to_string(pair));
         writeCheckpoint(caseDir / "in" / "model.ckpt", inputTensors(dtype, pairs));
         writeCheckpoint(caseDir / "out.ckpt", outputTensors(dtype, pairs, merged));
         auto source = openFullSource(caseDir / "in" / "model.ckpt");
@@ -270,9 +275,11 @@ private slots:
         const auto verdict = verifyMergedFile(caseDir / "out.ckpt", **source, options);
         QVERIFY2(!verdict, "a wrong result passed verification");
         QCOMPARE(verdict.error().code, ErrorCode::Mismatch);
-        const size_t first = mode == QStringLiteral("swapped") ? std::min(k, other) : k;  // the first wrong pair
+        const size_t first =
+            mode == QStringLiteral("swapped") ? std::min(k, other) : k;  // the first wrong pair
         QCOMPARE(verdict.error().parameter, pairs[first].stem + ".weight");
-        QVERIFY2(verdict.error().message.starts_with("verification failed at ["), verdict.error().message.c_str());
+        QVERIFY2(verdict.error().message.starts_with("verification failed at ["),
+                 verdict.error().message.c_str());
         // The same pairs merged correctly pass.
         merged.clear();
         for (const auto& p : pairs) merged.push_back(roundedMerge(dtype, p, s));
@@ -305,7 +312,8 @@ private slots:
         const auto merged = roundedMerge(dtype, p, 2, content == QStringLiteral("missing") ? "missing" : "");
         const size_t half = merged.size() / 2;  // rows [0, 4) and [4, 8)
         const bool own = content != QStringLiteral("other");
-        const std::vector<std::byte> slice(merged.begin() + long(own ? half : 0), merged.begin() + long(own ? 2 * half : half));
+        const std::vector<std::byte> slice(merged.begin() + long(own ? half : 0),
+                                           merged.begin() + long(own ? 2 * half : half));
         writeCheckpoint(caseDir / "rank_1.ckpt", {{"layers.0.wq.weight", "Float32", {4, 6}, slice}});
         const auto& tensors = (*source)->tensors();
         const auto plan = planLora(tensors, {});
@@ -314,8 +322,8 @@ private slots:
         for (const auto& t : tensors) placements.push_back({true, {}, t.dims, t.byteSize});
         placements[0] = {false, Box{{4, 0}, {8, 6}}, {4, 6}, 4 * 6 * 4};
         const std::vector<MergedPairRef> refs{{0, 1, 2, &plan.pairs[0], 2.0}};
-        const auto verdict = verifyOutput(caseDir / "rank_1.ckpt", caseDir / "rank_1.ckpt", placements, **source, plan,
-                                          refs, nullptr);
+        const auto verdict = verifyOutput(caseDir / "rank_1.ckpt", caseDir / "rank_1.ckpt", placements,
+                                          **source, plan, refs, nullptr);
         QCOMPARE(bool(verdict), passes);
         if (!passes) QCOMPARE(verdict.error().parameter, std::string("layers.0.wq.weight"));
     }

@@ -65,13 +65,16 @@ private slots:
         QTest::addColumn<int>("posAfter");
         QTest::newRow("empty") << QByteArray("") << wire::VarintStatus::Truncated << 0;
         QTest::newRow("one continuation byte") << QByteArray("80") << wire::VarintStatus::Truncated << 1;
-        QTest::newRow("cut after 9 bytes") << QByteArray("ffffffffffffffffff") << wire::VarintStatus::Truncated << 9;
-        QTest::newRow("11 bytes") << QByteArray("ffffffffffffffffffff01") << wire::VarintStatus::Overlong << 10;
-        QTest::newRow("10th byte 0x02 (bit 64)") << QByteArray("ffffffffffffffffff02") << wire::VarintStatus::Overlong
-                                                 << 10;
-        QTest::newRow("10th byte 0x7f") << QByteArray("8080808080808080807f") << wire::VarintStatus::Overlong << 10;
-        QTest::newRow("padded zero to 10 bytes") << QByteArray("80808080808080808000") << wire::VarintStatus::Ok
-                                                 << 10;
+        QTest::newRow("cut after 9 bytes")
+            << QByteArray("ffffffffffffffffff") << wire::VarintStatus::Truncated << 9;
+        QTest::newRow("11 bytes") << QByteArray("ffffffffffffffffffff01") << wire::VarintStatus::Overlong
+                                  << 10;
+        QTest::newRow("10th byte 0x02 (bit 64)")
+            << QByteArray("ffffffffffffffffff02") << wire::VarintStatus::Overlong << 10;
+        QTest::newRow("10th byte 0x7f")
+            << QByteArray("8080808080808080807f") << wire::VarintStatus::Overlong << 10;
+        QTest::newRow("padded zero to 10 bytes")
+            << QByteArray("80808080808080808000") << wire::VarintStatus::Ok << 10;
         QTest::newRow("20 continuation bytes")
             << QByteArray("8080808080808080808080808080808080808080") << wire::VarintStatus::Overlong << 10;
     }

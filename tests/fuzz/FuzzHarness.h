@@ -14,13 +14,13 @@
 //  * JSON that parses prints back to JSON that parses to the same value;
 //  * the LoRA plan is consistent with the tensors it was computed from.
 
-#include "lms/formats/Checkpoint.h"
 #include "lms/base/Json.h"
 #include "lms/distributed/Layout.h"
-#include "lms/lora/LoraPlan.h"
-#include "lms/merge/Merge.h"
+#include "lms/formats/Checkpoint.h"
 #include "lms/formats/Source.h"
 #include "lms/formats/Strategy.h"
+#include "lms/lora/LoraPlan.h"
+#include "lms/merge/Merge.h"
 
 #include <sys/mman.h>
 #include <unistd.h>

@@ -35,12 +35,14 @@ std::vector<float> randomValues(size_t count, uint32_t seed) {
     return out;
 }
 
-void writeCheckpoint(const std::filesystem::path& path, const std::vector<FakeTensor>& tensors, uint64_t chunkBytes) {
+void writeCheckpoint(const std::filesystem::path& path, const std::vector<FakeTensor>& tensors,
+                     uint64_t chunkBytes) {
     std::vector<std::byte> file;
     for (const auto& t : tensors) {
         uint64_t offset = 0;
         do {
-            const uint64_t n = chunkBytes ? std::min<uint64_t>(chunkBytes, t.content.size() - offset) : t.content.size();
+            const uint64_t n =
+                chunkBytes ? std::min<uint64_t>(chunkBytes, t.content.size() - offset) : t.content.size();
             const auto header = encodeRecordHeader(t.name, t.typeName, t.dims, n);
             file.insert(file.end(), header.begin(), header.end());
             file.insert(file.end(), t.content.begin() + long(offset), t.content.begin() + long(offset + n));
@@ -96,20 +98,25 @@ std::map<std::string, std::pair<uint64_t, uint32_t>> treeDigest(const std::files
 QString generateFixtures(const std::filesystem::path& dir, const QStringList& scenarios) {
     const QString script = QString::fromStdString((sharedDir() / "interop" / "msfixtures.py").string());
     if (sharedDir().empty() || !QFile::exists(script)) return QStringLiteral("msfixtures.py not found");
-    if (!QFile::exists(QStringLiteral("/usr/bin/python3"))) return QStringLiteral("/usr/bin/python3 is missing");
+    if (!QFile::exists(QStringLiteral("/usr/bin/python3")))
+        return QStringLiteral("/usr/bin/python3 is missing");
     QProcess probe;
     probe.start(QStringLiteral("/usr/bin/python3"), {QStringLiteral("-c"), QStringLiteral("import numpy")});
     if (!probe.waitForFinished(60000) || probe.exitCode() != 0) return QStringLiteral("python3 has no numpy");
     QProcess gen;
     gen.start(QStringLiteral("/usr/bin/python3"),
-              QStringList{script, QStringLiteral("generate"), QString::fromStdString(dir.string()), QStringLiteral("--scenario")} +
+              QStringList{script, QStringLiteral("generate"), QString::fromStdString(dir.string()),
+                          QStringLiteral("--scenario")} +
                   scenarios);
     if (!gen.waitForFinished(120000) || gen.exitCode() != 0)
-        return QStringLiteral("msfixtures.py generate failed: ") + QString::fromLocal8Bit(gen.readAllStandardError());
+        return QStringLiteral("msfixtures.py generate failed: ") +
+               QString::fromLocal8Bit(gen.readAllStandardError());
     return {};
 }
 
-QString cliPath() { return QStringLiteral(LMS_BINARY_DIR "/app/loramerge"); }
+QString cliPath() {
+    return QStringLiteral(LMS_BINARY_DIR "/app/loramerge");
+}
 
 void writeSafetensors(const std::filesystem::path& path, const std::vector<FakeTensor>& tensors) {
     std::vector<SafetensorsTensor> declared;
@@ -117,7 +124,8 @@ void writeSafetensors(const std::filesystem::path& path, const std::vector<FakeT
         declared.push_back({t.name, dtypeFromTensorType(t.typeName), t.dims, uint64_t(t.content.size())});
     auto writer = SafetensorsWriter::create(path, {}, {{"format", "ms"}}, declared);
     QVERIFY2(writer.has_value(), writer ? "" : writer.error().describe().c_str());
-    for (const auto& t : tensors) QVERIFY(writer->writeTensor(t.name, t.typeName, t.dims, t.content).has_value());
+    for (const auto& t : tensors)
+        QVERIFY(writer->writeTensor(t.name, t.typeName, t.dims, t.content).has_value());
     QVERIFY(writer->commit().has_value());
 }
 

@@ -55,7 +55,9 @@ struct ProtoBuilder {
         for (std::byte b : encoded) bytes += char(b);
         return *this;
     }
-    ProtoBuilder& integer(int field, int64_t value) { return varint(uint64_t(field) << 3).varint(uint64_t(value)); }
+    ProtoBuilder& integer(int field, int64_t value) {
+        return varint(uint64_t(field) << 3).varint(uint64_t(value));
+    }
     ProtoBuilder& message(int field, const std::string& payload) {
         varint(uint64_t(field) << 3 | 2).varint(payload.size());
         bytes += payload;

@@ -21,8 +21,8 @@
 #include "TestSupport.h"
 #include "UiText.h"
 #include "Widgets.h"
-#include "lms/formats/Checkpoint.h"
 #include "lms/Version.h"
+#include "lms/formats/Checkpoint.h"
 
 #include <QAction>
 #include <QComboBox>
@@ -293,7 +293,8 @@ void TestMainWindow::alphaAndRankDriveTheScaling() {
     QVERIFY2(result->text().contains(QStringLiteral("16 / 8 = <b>2</b>")), qPrintable(result->text()));
     // r differs from the weights' own r = 4: the panel says so (a warning of lms::resolve()).
     auto* summary = child<QLabel>(panel, "dryRunLabel");
-    QVERIFY2(summary->text().contains(QStringLiteral("The LoRA weights have r = 4 but lora_rank is 8; check lora_rank.")),
+    QVERIFY2(summary->text().contains(
+                 QStringLiteral("The LoRA weights have r = 4 but lora_rank is 8; check lora_rank.")),
              qPrintable(summary->text()));
     rank->setValue(4);
     QVERIFY2(result->text().contains(QStringLiteral("16 / 4 = <b>4</b>")), qPrintable(result->text()));

@@ -6,8 +6,8 @@
 #include "LogSink.h"
 #include "LoraPairModel.h"
 #include "StrategyModel.h"
-#include "lms/analysis/TensorStats.h"
 #include "TensorTreeModel.h"
+#include "lms/analysis/TensorStats.h"
 #include "lms/base/Log.h"
 
 #include <QAbstractItemModelTester>

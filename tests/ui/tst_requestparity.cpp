@@ -8,11 +8,11 @@
 #include "UiText.h"
 #include "lms/merge/Request.h"
 
+#include <QCheckBox>
 #include <QLabel>
 #include <QLineEdit>
 #include <QProcess>
 #include <QPushButton>
-#include <QCheckBox>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -25,9 +25,14 @@ namespace {
 
 std::vector<FakeTensor> model(int64_t bRank, bool withBase) {
     std::vector<FakeTensor> tensors;
-    if (withBase) tensors.push_back({"l0.wq.weight", "Float32", {8, 4}, floatBytes(DType::Float32, randomValues(32, 1))});
+    if (withBase)
+        tensors.push_back(
+            {"l0.wq.weight", "Float32", {8, 4}, floatBytes(DType::Float32, randomValues(32, 1))});
     tensors.push_back({"l0.wq.lora_a", "Float32", {2, 4}, floatBytes(DType::Float32, randomValues(8, 2))});
-    tensors.push_back({"l0.wq.lora_b", "Float32", {8, bRank}, floatBytes(DType::Float32, randomValues(size_t(8 * bRank), 3))});
+    tensors.push_back({"l0.wq.lora_b",
+                       "Float32",
+                       {8, bRank},
+                       floatBytes(DType::Float32, randomValues(size_t(8 * bRank), 3))});
     return tensors;
 }
 
@@ -44,18 +49,23 @@ private slots:
 void TestRequestParity::sameRefusal_data() {
     QTest::addColumn<QString>("row");
     QTest::addColumn<QString>("message");  // the core's sentence, pinned
-    QTest::newRow("pair problems") << "problems"
-                                   << "1 LoRA problem(s), nothing was written: l0.wq.weight: rank mismatch: A [2,4] has "
-                                      "r=2 but B [8,3] has r=3 (use --skip-invalid to merge only the valid pairs)";
-    QTest::newRow("only LoRA tensors") << "adapter"
-                                       << "nothing to merge into: every parameter is a LoRA weight or an optimizer copy "
-                                          "of one (is this a LoRA-only adapter? pass it with --adapter next to the base "
-                                          "checkpoint)";
-    QTest::newRow("prefix with a slash") << "prefix" << "the prefix is part of a file name and must not contain a slash";
-    QTest::newRow("destination strategy missing") << "dststrategy" << "cannot open for reading: No such file or directory";
-    QTest::newRow("output beside the input") << "beside" << "the output folder {dir}/dst/rank_0 holds an input file "
-                                                            "(in.ckpt); write the merged checkpoint somewhere else so "
-                                                            "the source stays untouched";
+    QTest::newRow("pair problems")
+        << "problems"
+        << "1 LoRA problem(s), nothing was written: l0.wq.weight: rank mismatch: A [2,4] has "
+           "r=2 but B [8,3] has r=3 (use --skip-invalid to merge only the valid pairs)";
+    QTest::newRow("only LoRA tensors")
+        << "adapter"
+        << "nothing to merge into: every parameter is a LoRA weight or an optimizer copy "
+           "of one (is this a LoRA-only adapter? pass it with --adapter next to the base "
+           "checkpoint)";
+    QTest::newRow("prefix with a slash") << "prefix"
+                                         << "the prefix is part of a file name and must not contain a slash";
+    QTest::newRow("destination strategy missing") << "dststrategy"
+                                                  << "cannot open for reading: No such file or directory";
+    QTest::newRow("output beside the input") << "beside"
+                                             << "the output folder {dir}/dst/rank_0 holds an input file "
+                                                "(in.ckpt); write the merged checkpoint somewhere else so "
+                                                "the source stays untouched";
 }
 
 void TestRequestParity::sameRefusal() {
@@ -68,10 +78,13 @@ void TestRequestParity::sameRefusal() {
         fs::create_directories(dir / "dst" / "rank_0");
         src = dir / "dst" / "rank_0" / "in.ckpt";
     }
-    writeCheckpoint(src, model(row == QLatin1StringView("problems") ? 3 : 2, row != QLatin1StringView("adapter")));
-    const QString prefix = row == QLatin1StringView("prefix") ? QStringLiteral("a/b_") : QStringLiteral("checkpoint_");
+    writeCheckpoint(src,
+                    model(row == QLatin1StringView("problems") ? 3 : 2, row != QLatin1StringView("adapter")));
+    const QString prefix =
+        row == QLatin1StringView("prefix") ? QStringLiteral("a/b_") : QStringLiteral("checkpoint_");
     const bool skipInvalid = row == QLatin1StringView("adapter");
-    const QString dstStrategy = row == QLatin1StringView("dststrategy") ? qs(dir / "none_strategy.ckpt") : QString();
+    const QString dstStrategy =
+        row == QLatin1StringView("dststrategy") ? qs(dir / "none_strategy.ckpt") : QString();
 
     // The request, as resolve() sees it.
     MergeRequest request;
@@ -87,9 +100,15 @@ void TestRequestParity::sameRefusal() {
     QCOMPARE(qs(error.message), QString(message).replace(QStringLiteral("{dir}"), qs(dir)));
 
     // The CLI.
-    QStringList args{QStringLiteral("merge"), QStringLiteral("--src_ckpt_path_or_dir"), qs(src),
-                     QStringLiteral("--dst_ckpt_dir"), qs(dir / "dst"), QStringLiteral("--prefix"), prefix,
-                     QStringLiteral("--lora_alpha"), QStringLiteral("16")};
+    QStringList args{QStringLiteral("merge"),
+                     QStringLiteral("--src_ckpt_path_or_dir"),
+                     qs(src),
+                     QStringLiteral("--dst_ckpt_dir"),
+                     qs(dir / "dst"),
+                     QStringLiteral("--prefix"),
+                     prefix,
+                     QStringLiteral("--lora_alpha"),
+                     QStringLiteral("16")};
     if (skipInvalid) args << QStringLiteral("--skip-invalid");
     if (!dstStrategy.isEmpty()) args << QStringLiteral("--dst_ckpt_strategy") << dstStrategy;
     QProcess cli;

@@ -16,14 +16,17 @@ using lms::ui::makeColumnsUsable;
 
 namespace {
 
-const QString kLong = QStringLiteral("model.layers.31.attention.wq.mindpet_delta_lora_a_with_a_very_long_suffix");
+const QString kLong =
+    QStringLiteral("model.layers.31.attention.wq.mindpet_delta_lora_a_with_a_very_long_suffix");
 
 void fill(QStandardItemModel& model, int rows) {
     model.setColumnCount(3);
-    model.setHorizontalHeaderLabels({QStringLiteral("Name"), QStringLiteral("Shape"), QStringLiteral("Status")});
+    model.setHorizontalHeaderLabels(
+        {QStringLiteral("Name"), QStringLiteral("Shape"), QStringLiteral("Status")});
     for (int r = 0; r < rows; ++r)
         model.appendRow({new QStandardItem(r == 0 ? kLong : QStringLiteral("w%1").arg(r)),
-                         new QStandardItem(QStringLiteral("[4096, 4096]")), new QStandardItem(QStringLiteral("ok"))});
+                         new QStandardItem(QStringLiteral("[4096, 4096]")),
+                         new QStandardItem(QStringLiteral("ok"))});
 }
 
 QAction* action(QWidget* view, const char* name) {
@@ -54,7 +57,7 @@ void TestTableColumns::initTestCase() {
 
 void TestTableColumns::fitsAndKeepsEveryColumnVisible_data() {
     QTest::addColumn<bool>("tree");
-    QTest::addColumn<bool>("rowsFirst");  // model filled before the behaviour is applied
+    QTest::addColumn<bool>("rowsFirst");   // model filled before the behaviour is applied
     QTest::addColumn<bool>("sizedLater");  // the view gets its size only when shown, as in a layout
     QTest::newRow("table, rows later") << false << false << false;
     QTest::newRow("table, rows first") << false << true << false;
@@ -90,7 +93,9 @@ void TestTableColumns::fitsAndKeepsEveryColumnVisible() {
     const int shapeWidth = view->fontMetrics().horizontalAdvance(QStringLiteral("[4096, 4096]"));
     QVERIFY(header->sectionSize(1) >= shapeWidth);
     // The status column starts inside the view: nothing pushed it out.
-    QVERIFY(header->sectionViewportPosition(2) + view->fontMetrics().horizontalAdvance(QStringLiteral("ok")) <= viewport);
+    QVERIFY(header->sectionViewportPosition(2) +
+                view->fontMetrics().horizontalAdvance(QStringLiteral("ok")) <=
+            viewport);
 }
 
 void TestTableColumns::copiesRowsAndNames() {
@@ -107,8 +112,7 @@ void TestTableColumns::copiesRowsAndNames() {
     QVERIFY(action(&view, "copyRowsAction"));
     QCOMPARE(action(&view, "copyRowsAction")->shortcut(), QKeySequence(QKeySequence::Copy));
     action(&view, "copyRowsAction")->trigger();
-    QCOMPARE(QApplication::clipboard()->text(),
-             QStringLiteral("w1\t[4096, 4096]\tok\nw2\t[4096, 4096]\tok"));
+    QCOMPARE(QApplication::clipboard()->text(), QStringLiteral("w1\t[4096, 4096]\tok\nw2\t[4096, 4096]\tok"));
     action(&view, "copyNameAction")->trigger();
     QCOMPARE(QApplication::clipboard()->text(), QStringLiteral("w1\nw2"));
     QCOMPARE(view.contextMenuPolicy(), Qt::ActionsContextMenu);

@@ -24,7 +24,8 @@ struct Sums {
     }
 };
 
-void widenToDouble(DType type, std::span<const std::byte> bytes, std::vector<double>& out, std::vector<float>& scratch) {
+void widenToDouble(DType type, std::span<const std::byte> bytes, std::vector<double>& out,
+                   std::vector<float>& scratch) {
     const size_t count = bytes.size() / (dtypeBits(type) / 8);
     out.resize(count);
     if (type == DType::Float64) {
@@ -38,9 +39,13 @@ void widenToDouble(DType type, std::span<const std::byte> bytes, std::vector<dou
 
 class Comparer {
 public:
-    Comparer(const ModelSource& a, const ModelSource& b, const ProgressCallback& progress, const CancelToken* cancel,
-             uint64_t blockBytes)
-        : a_(a), b_(b), progress_(progress), cancel_(cancel), blockBytes_(std::max<uint64_t>(blockBytes, 1)) {}
+    Comparer(const ModelSource& a, const ModelSource& b, const ProgressCallback& progress,
+             const CancelToken* cancel, uint64_t blockBytes)
+        : a_(a),
+          b_(b),
+          progress_(progress),
+          cancel_(cancel),
+          blockBytes_(std::max<uint64_t>(blockBytes, 1)) {}
 
     Progress& state() { return state_; }
 
@@ -84,11 +89,13 @@ private:
     static void finish(const Sums& sums, TensorDiff& diff) {
         diff.maxAbsDiff = sums.maxAbs;
         diff.nonFinite = sums.nonFinite;
-        diff.relativeNorm = sums.a2 > 0 ? std::sqrt(sums.diff2 / sums.a2)
+        diff.relativeNorm = sums.a2 > 0      ? std::sqrt(sums.diff2 / sums.a2)
                             : sums.diff2 > 0 ? std::numeric_limits<double>::infinity()
                                              : 0;
-        if (sums.a2 > 0 && sums.b2 > 0) diff.cosine = sums.ab / std::sqrt(sums.a2 * sums.b2);
-        else diff.cosine = sums.a2 == sums.b2 ? 1 : 0;
+        if (sums.a2 > 0 && sums.b2 > 0)
+            diff.cosine = sums.ab / std::sqrt(sums.a2 * sums.b2);
+        else
+            diff.cosine = sums.a2 == sums.b2 ? 1 : 0;
     }
 
     void progress(const std::string& name, uint64_t bytes) {
@@ -113,20 +120,34 @@ TensorDiff describe(const SourceTensor* a, const SourceTensor* b) {
     d.name = a ? a->name : b->name;
     if (a) d.typeA = a->typeName, d.dimsA = a->dims;
     if (b) d.typeB = b->typeName, d.dimsB = b->dims;
-    if (!b) d.status = DiffStatus::OnlyInA;
-    else if (!a) d.status = DiffStatus::OnlyInB;
-    else if (a->dtype != b->dtype || a->typeName != b->typeName) d.status = DiffStatus::TypeDiffers;
-    else if (a->dims != b->dims || a->byteSize != b->byteSize) d.status = DiffStatus::ShapeDiffers;
+    if (!b)
+        d.status = DiffStatus::OnlyInA;
+    else if (!a)
+        d.status = DiffStatus::OnlyInB;
+    else if (a->dtype != b->dtype || a->typeName != b->typeName)
+        d.status = DiffStatus::TypeDiffers;
+    else if (a->dims != b->dims || a->byteSize != b->byteSize)
+        d.status = DiffStatus::ShapeDiffers;
     return d;
 }
 
 void count(DiffReport& report, DiffStatus status) {
     switch (status) {
-    case DiffStatus::Identical: ++report.identical; break;
-    case DiffStatus::Changed: ++report.changed; break;
-    case DiffStatus::OnlyInA: ++report.onlyInA; break;
-    case DiffStatus::OnlyInB: ++report.onlyInB; break;
-    default: ++report.mismatched; break;
+        case DiffStatus::Identical:
+            ++report.identical;
+            break;
+        case DiffStatus::Changed:
+            ++report.changed;
+            break;
+        case DiffStatus::OnlyInA:
+            ++report.onlyInA;
+            break;
+        case DiffStatus::OnlyInB:
+            ++report.onlyInB;
+            break;
+        default:
+            ++report.mismatched;
+            break;
     }
 }
 
@@ -134,12 +155,18 @@ void count(DiffReport& report, DiffStatus status) {
 
 const char* diffStatusName(DiffStatus status) {
     switch (status) {
-    case DiffStatus::Identical: return "identical";
-    case DiffStatus::Changed: return "changed";
-    case DiffStatus::OnlyInA: return "only in A";
-    case DiffStatus::OnlyInB: return "only in B";
-    case DiffStatus::TypeDiffers: return "dtype differs";
-    case DiffStatus::ShapeDiffers: return "shape differs";
+        case DiffStatus::Identical:
+            return "identical";
+        case DiffStatus::Changed:
+            return "changed";
+        case DiffStatus::OnlyInA:
+            return "only in A";
+        case DiffStatus::OnlyInB:
+            return "only in B";
+        case DiffStatus::TypeDiffers:
+            return "dtype differs";
+        case DiffStatus::ShapeDiffers:
+            return "shape differs";
     }
     return "?";
 }

@@ -135,7 +135,8 @@ using Blocks = std::function<Status(const BlockVisitor&)>;
 
 Status unsupported(DType dtype) {
     const unsigned bits = dtypeBits(dtype);
-    if (dtype == DType::String || dtype == DType::Int4 || dtype == DType::Unknown || bits == 0 || bits % 8 != 0)
+    if (dtype == DType::String || dtype == DType::Int4 || dtype == DType::Unknown || bits == 0 ||
+        bits % 8 != 0)
         return fail(ErrorCode::Unsupported, dtype == DType::String ? "a text value has no numeric statistics"
                                                                    : "no statistics for this element type");
     return {};

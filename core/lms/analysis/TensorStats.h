@@ -32,15 +32,15 @@ struct TensorStatistics {
 
 // Supported: floating types, signed/unsigned integers and Bool. Unsupported (String, Int4,
 // Unknown) is an Unsupported error saying why. `bytes` must hold count * element size bytes.
-[[nodiscard]] Result<TensorStatistics> computeStatistics(DType dtype, std::span<const std::byte> bytes, int bins = 64,
-                                           const CancelToken* cancel = nullptr);
+[[nodiscard]] Result<TensorStatistics> computeStatistics(DType dtype, std::span<const std::byte> bytes,
+                                                         int bins = 64, const CancelToken* cancel = nullptr);
 
 // The statistics of tensor `index` of `source`, read through ModelSource::readRows in blocks of
 // about `blockBytes` (at least one row): pass 1 the counts, range and Welford mean/variance, pass 2
 // the histogram over that range. Memory is one block (the source's own readRows buffering aside).
 // Read errors are returned as the source reports them; cancelling returns Cancelled.
-[[nodiscard]] Result<TensorStatistics> computeStatistics(const ModelSource& source, size_t index, int bins = 64,
-                                           const CancelToken* cancel = nullptr,
-                                           uint64_t blockBytes = uint64_t(16) << 20);
+[[nodiscard]] Result<TensorStatistics> computeStatistics(const ModelSource& source, size_t index,
+                                                         int bins = 64, const CancelToken* cancel = nullptr,
+                                                         uint64_t blockBytes = uint64_t(16) << 20);
 
 }  // namespace lms

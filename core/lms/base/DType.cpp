@@ -75,31 +75,46 @@ bool isFloatingPoint(DType dtype) {
 
 int significandBits(DType dtype) {
     switch (dtype) {
-    case DType::Float16: return 11;
-    case DType::BFloat16: return 8;
-    case DType::Float32: return 24;
-    case DType::Float64: return 53;
-    default: return 0;
+        case DType::Float16:
+            return 11;
+        case DType::BFloat16:
+            return 8;
+        case DType::Float32:
+            return 24;
+        case DType::Float64:
+            return 53;
+        default:
+            return 0;
     }
 }
 
 double largestFinite(DType dtype) {
     switch (dtype) {
-    case DType::Float16: return 65504.0;
-    case DType::BFloat16: return double(bf16ToFloat(0x7F7F));
-    case DType::Float32: return double(std::numeric_limits<float>::max());
-    case DType::Float64: return std::numeric_limits<double>::max();
-    default: return 0;
+        case DType::Float16:
+            return 65504.0;
+        case DType::BFloat16:
+            return double(bf16ToFloat(0x7F7F));
+        case DType::Float32:
+            return double(std::numeric_limits<float>::max());
+        case DType::Float64:
+            return std::numeric_limits<double>::max();
+        default:
+            return 0;
     }
 }
 
 double subnormalSpacing(DType dtype) {
     switch (dtype) {
-    case DType::Float16: return std::ldexp(1.0, -24);
-    case DType::BFloat16: return std::ldexp(1.0, -133);
-    case DType::Float32: return std::ldexp(1.0, -149);
-    case DType::Float64: return std::numeric_limits<double>::denorm_min();
-    default: return 0;
+        case DType::Float16:
+            return std::ldexp(1.0, -24);
+        case DType::BFloat16:
+            return std::ldexp(1.0, -133);
+        case DType::Float32:
+            return std::ldexp(1.0, -149);
+        case DType::Float64:
+            return std::numeric_limits<double>::denorm_min();
+        default:
+            return 0;
     }
 }
 
@@ -115,11 +130,16 @@ std::optional<uint64_t> firstNonFinite(std::span<const std::byte> bytes, DType d
         return std::nullopt;
     };
     switch (dtype) {
-    case DType::BFloat16: return scan(uint16_t(0), uint16_t(0x7F80));
-    case DType::Float16: return scan(uint16_t(0), uint16_t(0x7C00));
-    case DType::Float32: return scan(uint32_t(0), uint32_t(0x7F800000u));
-    case DType::Float64: return scan(uint64_t(0), uint64_t(0x7FF0000000000000ull));
-    default: return std::nullopt;
+        case DType::BFloat16:
+            return scan(uint16_t(0), uint16_t(0x7F80));
+        case DType::Float16:
+            return scan(uint16_t(0), uint16_t(0x7C00));
+        case DType::Float32:
+            return scan(uint32_t(0), uint32_t(0x7F800000u));
+        case DType::Float64:
+            return scan(uint64_t(0), uint64_t(0x7FF0000000000000ull));
+        default:
+            return std::nullopt;
     }
 }
 
@@ -188,32 +208,32 @@ void widenToFloat(DType dtype, std::span<const std::byte> in, std::span<float> o
     if (count == 0) return;
     const auto* src = in.data();
     switch (dtype) {
-    case DType::Float32:
-        std::memcpy(out.data(), src, count * 4);
-        break;
-    case DType::BFloat16:
-        for (size_t i = 0; i < count; ++i) {
-            uint16_t v;
-            std::memcpy(&v, src + 2 * i, 2);
-            out[i] = bf16ToFloat(v);
-        }
-        break;
-    case DType::Float16:
-        for (size_t i = 0; i < count; ++i) {
-            uint16_t v;
-            std::memcpy(&v, src + 2 * i, 2);
-            out[i] = halfToFloat(v);
-        }
-        break;
-    case DType::Float64:
-        for (size_t i = 0; i < count; ++i) {
-            double v;
-            std::memcpy(&v, src + 8 * i, 8);
-            out[i] = float(v);
-        }
-        break;
-    default:
-        break;
+        case DType::Float32:
+            std::memcpy(out.data(), src, count * 4);
+            break;
+        case DType::BFloat16:
+            for (size_t i = 0; i < count; ++i) {
+                uint16_t v;
+                std::memcpy(&v, src + 2 * i, 2);
+                out[i] = bf16ToFloat(v);
+            }
+            break;
+        case DType::Float16:
+            for (size_t i = 0; i < count; ++i) {
+                uint16_t v;
+                std::memcpy(&v, src + 2 * i, 2);
+                out[i] = halfToFloat(v);
+            }
+            break;
+        case DType::Float64:
+            for (size_t i = 0; i < count; ++i) {
+                double v;
+                std::memcpy(&v, src + 8 * i, 8);
+                out[i] = float(v);
+            }
+            break;
+        default:
+            break;
     }
 }
 
@@ -222,29 +242,29 @@ void narrowFromFloat(DType dtype, std::span<const float> in, std::span<std::byte
     if (count == 0) return;
     auto* dst = out.data();
     switch (dtype) {
-    case DType::Float32:
-        std::memcpy(dst, in.data(), count * 4);
-        break;
-    case DType::BFloat16:
-        for (size_t i = 0; i < count; ++i) {
-            const uint16_t v = floatToBf16(in[i]);
-            std::memcpy(dst + 2 * i, &v, 2);
-        }
-        break;
-    case DType::Float16:
-        for (size_t i = 0; i < count; ++i) {
-            const uint16_t v = floatToHalf(in[i]);
-            std::memcpy(dst + 2 * i, &v, 2);
-        }
-        break;
-    case DType::Float64:
-        for (size_t i = 0; i < count; ++i) {
-            const double v = in[i];
-            std::memcpy(dst + 8 * i, &v, 8);
-        }
-        break;
-    default:
-        break;
+        case DType::Float32:
+            std::memcpy(dst, in.data(), count * 4);
+            break;
+        case DType::BFloat16:
+            for (size_t i = 0; i < count; ++i) {
+                const uint16_t v = floatToBf16(in[i]);
+                std::memcpy(dst + 2 * i, &v, 2);
+            }
+            break;
+        case DType::Float16:
+            for (size_t i = 0; i < count; ++i) {
+                const uint16_t v = floatToHalf(in[i]);
+                std::memcpy(dst + 2 * i, &v, 2);
+            }
+            break;
+        case DType::Float64:
+            for (size_t i = 0; i < count; ++i) {
+                const double v = in[i];
+                std::memcpy(dst + 8 * i, &v, 8);
+            }
+            break;
+        default:
+            break;
     }
 }
 

@@ -10,8 +10,19 @@
 namespace lms {
 
 enum class DType {
-    Bool, Int8, UInt8, Int16, UInt16, Int32, UInt32, Int64, UInt64,
-    Float16, Float32, Float64, BFloat16,
+    Bool,
+    Int8,
+    UInt8,
+    Int16,
+    UInt16,
+    Int32,
+    UInt32,
+    Int64,
+    UInt64,
+    Float16,
+    Float32,
+    Float64,
+    BFloat16,
     Int4,     // qint4x2: two values per byte
     String,   // "str": UCS-4, dims [0]
     Unknown,  // any other tensor_type string: kept as opaque bytes

@@ -4,13 +4,20 @@ namespace lms {
 
 const char* errorCodeName(ErrorCode code) {
     switch (code) {
-    case ErrorCode::Io: return "I/O error";
-    case ErrorCode::Malformed: return "malformed input";
-    case ErrorCode::Unsupported: return "not supported";
-    case ErrorCode::InvalidArgument: return "invalid argument";
-    case ErrorCode::NotFound: return "not found";
-    case ErrorCode::Mismatch: return "inputs do not match";
-    case ErrorCode::Cancelled: return "cancelled";
+        case ErrorCode::Io:
+            return "I/O error";
+        case ErrorCode::Malformed:
+            return "malformed input";
+        case ErrorCode::Unsupported:
+            return "not supported";
+        case ErrorCode::InvalidArgument:
+            return "invalid argument";
+        case ErrorCode::NotFound:
+            return "not found";
+        case ErrorCode::Mismatch:
+            return "inputs do not match";
+        case ErrorCode::Cancelled:
+            return "cancelled";
     }
     return "error";
 }

@@ -23,10 +23,10 @@ const char* errorCodeName(ErrorCode code);
 
 struct Error {
     ErrorCode code = ErrorCode::Malformed;
-    std::string message;               // one sentence for a person, without the context below
-    std::string file;                  // the file concerned, if any
-    std::string parameter;             // the checkpoint parameter (tensor name) or CLI option concerned
-    std::optional<uint64_t> offset;    // byte offset inside `file`, if known
+    std::string message;             // one sentence for a person, without the context below
+    std::string file;                // the file concerned, if any
+    std::string parameter;           // the checkpoint parameter (tensor name) or CLI option concerned
+    std::optional<uint64_t> offset;  // byte offset inside `file`, if known
 
     // "file: parameter 'x' at byte N: message" with the absent parts left out.
     std::string describe() const;

@@ -84,7 +84,7 @@ public:
     // The exact integer, refused (Malformed, message names the value) when the value is not an
     // integer or lies outside [min, max].
     [[nodiscard]] Result<int64_t> asInt64(int64_t min = std::numeric_limits<int64_t>::min(),
-                            int64_t max = std::numeric_limits<int64_t>::max()) const;
+                                          int64_t max = std::numeric_limits<int64_t>::max()) const;
     const std::string* asString() const { return std::get_if<std::string>(&value_); }
     const Array* asArray() const { return std::get_if<Array>(&value_); }
     const Object* asObject() const { return std::get_if<Object>(&value_); }

@@ -18,16 +18,24 @@ spdlog::logger& instance() {
 }
 }  // namespace
 
-spdlog::logger& log() { return instance(); }
+spdlog::logger& log() {
+    return instance();
+}
 
 void addLogSink(std::shared_ptr<spdlog::sinks::sink> sink) {
     if (sink) distribution()->add_sink(std::move(sink));
 }
 
-void removeLogSink(const std::shared_ptr<spdlog::sinks::sink>& sink) { distribution()->remove_sink(sink); }
+void removeLogSink(const std::shared_ptr<spdlog::sinks::sink>& sink) {
+    distribution()->remove_sink(sink);
+}
 
-void clearLogSinks() { distribution()->set_sinks({}); }
+void clearLogSinks() {
+    distribution()->set_sinks({});
+}
 
-void setLogLevel(spdlog::level::level_enum level) { instance().set_level(level); }
+void setLogLevel(spdlog::level::level_enum level) {
+    instance().set_level(level);
+}
 
 }  // namespace lms

@@ -4,9 +4,9 @@
 // their own sinks there (CLI: stderr; studio: a log model) with addLogSink()/removeLogSink(), which
 // are safe while other threads log — the logger's own sink vector is never mutated at run time.
 
-#include <memory>
 #include <spdlog/logger.h>
 #include <spdlog/sinks/sink.h>
+#include <memory>
 
 namespace lms {
 

@@ -4,11 +4,16 @@ namespace lms {
 
 const char* stageName(Stage stage) {
     switch (stage) {
-    case Stage::Checking: return "checking";
-    case Stage::Merging: return "merging";
-    case Stage::Finishing: return "finishing";
-    case Stage::Verifying: return "verifying";
-    case Stage::Publishing: return "publishing";
+        case Stage::Checking:
+            return "checking";
+        case Stage::Merging:
+            return "merging";
+        case Stage::Finishing:
+            return "finishing";
+        case Stage::Verifying:
+            return "verifying";
+        case Stage::Publishing:
+            return "publishing";
     }
     return "merging";
 }

@@ -22,12 +22,12 @@ enum class Stage {
 const char* stageName(Stage stage);
 
 struct Progress {
-    uint64_t bytesDone = 0;     // bytes of the output written (or input processed) so far
-    uint64_t bytesTotal = 0;    // expected total; 0 when unknown
-    size_t itemsDone = 0;       // parameters finished
+    uint64_t bytesDone = 0;   // bytes of the output written (or input processed) so far
+    uint64_t bytesTotal = 0;  // expected total; 0 when unknown
+    size_t itemsDone = 0;     // parameters finished
     size_t itemsTotal = 0;
-    std::string currentItem;    // the parameter being processed
-    std::string stage;          // display name of the stage: stageName(stageId), or "indexing", ...
+    std::string currentItem;  // the parameter being processed
+    std::string stage;        // display name of the stage: stageName(stageId), or "indexing", ...
     Stage stageId = Stage::Merging;
 };
 

@@ -7,7 +7,6 @@
 namespace lms {
 namespace {
 
-
 Status checkPiece(const AssembledTensor& t, const StoredPiece& piece,
                   const std::vector<std::shared_ptr<CheckpointFile>>& files) {
     const auto& file = *files.at(piece.file);
@@ -50,8 +49,10 @@ public:
         if (rowBegin < 0 || rowEnd < rowBegin || rowEnd > rowCount(t.tensor) ||
             out.size() != uint64_t(rowEnd - rowBegin) * stride)
             return fail(ErrorCode::InvalidArgument, "row range outside the tensor", {}, t.tensor.name);
-        if (cancel && cancel->isCancelled()) return fail(ErrorCode::Cancelled, "cancelled", {}, t.tensor.name);
-        const bool rowed = !t.tensor.dims.empty() && !t.tensor.legacyScalar && rowCount(t.tensor) == t.tensor.dims[0];
+        if (cancel && cancel->isCancelled())
+            return fail(ErrorCode::Cancelled, "cancelled", {}, t.tensor.name);
+        const bool rowed =
+            !t.tensor.dims.empty() && !t.tensor.legacyScalar && rowCount(t.tensor) == t.tensor.dims[0];
         if (!rowed) return readWhole(t, out);
         for (const auto& piece : t.pieces)
             if (auto st = readPieceRows(t, piece, rowBegin, rowEnd, out); !st) return st;
@@ -73,7 +74,8 @@ private:
     // Scalars and tensors that do not stream by rows are one piece, read whole.
     Status readWhole(const AssembledTensor& t, std::span<std::byte> out) const {
         if (t.pieces.size() != 1)
-            return fail(ErrorCode::Unsupported, "a tensor without rows stored in several pieces", {}, t.tensor.name);
+            return fail(ErrorCode::Unsupported, "a tensor without rows stored in several pieces", {},
+                        t.tensor.name);
         return files_.at(t.pieces[0].file)->readTensor(*t.pieces[0].info, out);
     }
 
@@ -89,7 +91,9 @@ private:
         const uint64_t pieceRowBytes = piece.info->byteSize / uint64_t(piece.box.end[0] - piece.box.begin[0]);
         buffer_.resize(size_t(uint64_t(last - first) * pieceRowBytes));
         const auto& file = *files_.at(piece.file);
-        if (auto st = file.readRange(*piece.info, uint64_t(first - piece.box.begin[0]) * pieceRowBytes, buffer_); !st) {
+        if (auto st =
+                file.readRange(*piece.info, uint64_t(first - piece.box.begin[0]) * pieceRowBytes, buffer_);
+            !st) {
             auto error = st.error();
             if (error.parameter.empty()) error.parameter = t.tensor.name;
             return std::unexpected(error);
@@ -113,7 +117,8 @@ thread_local std::vector<std::byte> AssembledSource::buffer_;
 
 }  // namespace
 
-Result<std::unique_ptr<ModelSource>> makeAssembledSource(std::string description, const std::filesystem::path& indexFile,
+Result<std::unique_ptr<ModelSource>> makeAssembledSource(std::string description,
+                                                         const std::filesystem::path& indexFile,
                                                          std::vector<std::shared_ptr<CheckpointFile>> files,
                                                          std::vector<AssembledTensor> tensors) {
     for (const auto& t : tensors) {

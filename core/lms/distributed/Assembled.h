@@ -31,8 +31,8 @@ struct AssembledTensor {
 // and builds the source. Errors name the file and the parameter: the shard for a piece that does
 // not match what it stores, `indexFile` (the metadata or map that placed the pieces) for a gap or an
 // overlap. `description` is the one line ModelSource::description() returns.
-[[nodiscard]] Result<std::unique_ptr<ModelSource>> makeAssembledSource(std::string description, const std::filesystem::path& indexFile,
-                                                         std::vector<std::shared_ptr<CheckpointFile>> files,
-                                                         std::vector<AssembledTensor> tensors);
+[[nodiscard]] Result<std::unique_ptr<ModelSource>> makeAssembledSource(
+    std::string description, const std::filesystem::path& indexFile,
+    std::vector<std::shared_ptr<CheckpointFile>> files, std::vector<AssembledTensor> tensors);
 
 }  // namespace lms

@@ -1,8 +1,8 @@
 #include "lms/distributed/Checkpoint2.h"
 
-#include "lms/distributed/Assembled.h"
 #include "lms/base/Json.h"
 #include "lms/base/Text.h"
+#include "lms/distributed/Assembled.h"
 
 #include <algorithm>
 #include <fstream>
@@ -34,7 +34,8 @@ Result<std::string> readSmallFile(const fs::path& path, uint64_t limit) {
     std::error_code ec;
     const uint64_t size = fs::file_size(path, ec);
     if (ec) return fail(ErrorCode::Io, "cannot read the file: " + ec.message(), path.string());
-    if (size > limit) return fail(ErrorCode::Malformed, "the file is larger than " + formatBytes(limit), path.string());
+    if (size > limit)
+        return fail(ErrorCode::Malformed, "the file is larger than " + formatBytes(limit), path.string());
     std::ifstream in(path, std::ios::binary);
     std::string text(size_t(size), '\0');
     if (!in.read(text.data(), std::streamsize(size)))
@@ -51,24 +52,31 @@ Result<std::vector<fs::path>> modelFiles(const fs::path& dir) {
         const auto shard = parseShardName(entry.path().filename().string());
         if (!shard || !shard->model) continue;
         if (ranks >= 0 && shard->ranks != ranks)
-            return fail(ErrorCode::Mismatch, "model files of different saves (" + std::to_string(ranks) + " and " +
-                        std::to_string(shard->ranks) + " ranks) in one folder", entry.path().string());
+            return fail(ErrorCode::Mismatch,
+                        "model files of different saves (" + std::to_string(ranks) + " and " +
+                            std::to_string(shard->ranks) + " ranks) in one folder",
+                        entry.path().string());
         ranks = shard->ranks;
         if (!byRank.emplace(shard->rank, entry.path()).second)
-            return fail(ErrorCode::Mismatch, "two model files for rank " + std::to_string(shard->rank), entry.path().string());
+            return fail(ErrorCode::Mismatch, "two model files for rank " + std::to_string(shard->rank),
+                        entry.path().string());
     }
     if (ec) return fail(ErrorCode::Io, "cannot list the folder: " + ec.message(), dir.string());
-    if (ranks <= 0) return fail(ErrorCode::NotFound, "no model-NNNNNNN-NNNNNNN.safetensors file", dir.string());
+    if (ranks <= 0)
+        return fail(ErrorCode::NotFound, "no model-NNNNNNN-NNNNNNN.safetensors file", dir.string());
     std::vector<fs::path> files;
     for (int64_t r = 0; r < ranks; ++r) {
         auto it = byRank.find(r);
         if (it == byRank.end())
-            return fail(ErrorCode::NotFound, "the model file of rank " + std::to_string(r) + " of " +
-                        std::to_string(ranks) + " is missing", dir.string());
+            return fail(ErrorCode::NotFound,
+                        "the model file of rank " + std::to_string(r) + " of " + std::to_string(ranks) +
+                            " is missing",
+                        dir.string());
         files.push_back(it->second);
     }
     if (byRank.size() != files.size())
-        return fail(ErrorCode::Mismatch, "a model file names a rank beyond the save's " + std::to_string(ranks) + " ranks",
+        return fail(ErrorCode::Mismatch,
+                    "a model file names a rank beyond the save's " + std::to_string(ranks) + " ranks",
                     dir.string());
     return files;
 }
@@ -76,12 +84,17 @@ Result<std::vector<fs::path>> modelFiles(const fs::path& dir) {
 Result<std::vector<int64_t>> intList(const JsonValue* value, const char* key, const std::string& name,
                                      const std::string& file) {
     if (!value || !value->isArray())
-        return fail(ErrorCode::Malformed, std::string("metadata.json: \"") + key + "\" is not a list", file, name);
+        return fail(ErrorCode::Malformed, std::string("metadata.json: \"") + key + "\" is not a list", file,
+                    name);
     std::vector<int64_t> out;
     for (size_t i = 0; i < value->size(); ++i) {
         auto v = (*value)[i].asInt64(0);
-        if (!v) return fail(ErrorCode::Malformed, std::string("metadata.json: \"") + key + "\" holds a value that is not a "
-                            "non-negative integer", file, name);
+        if (!v)
+            return fail(ErrorCode::Malformed,
+                        std::string("metadata.json: \"") + key +
+                            "\" holds a value that is not a "
+                            "non-negative integer",
+                        file, name);
         out.push_back(*v);
     }
     return out;
@@ -102,26 +115,35 @@ Result<StoredPiece> chunkPiece(const Shards& shards, const JsonValue& storage, c
     const auto local = intList(chunk.find("local_shape"), "local_shape", name, metaPath);
     if (!local) return std::unexpected(local.error());
     if (offset->size() != 1)
-        return fail(ErrorCode::Malformed, "metadata.json: global_offset must hold one slice id", metaPath, name);
+        return fail(ErrorCode::Malformed, "metadata.json: global_offset must hold one slice id", metaPath,
+                    name);
     auto begin = sliceOffset((*offset)[0], fragments, *local);
     if (!begin) return fail(ErrorCode::Malformed, "metadata.json: " + begin.error().message, metaPath, name);
     // utils.py get_sharded_tensor_shard_id: str((name, (slice_id,))).
     const std::string key = "('" + name + "', (" + std::to_string((*offset)[0]) + ",))";
     const JsonValue* holders = storage.find(key);
     if (!holders || !holders->isArray() || holders->size() == 0)
-        return fail(ErrorCode::Malformed, "metadata.json: storage_data has no file for slice " + key, metaPath, name);
+        return fail(ErrorCode::Malformed, "metadata.json: storage_data has no file for slice " + key,
+                    metaPath, name);
     StoredPiece piece;
     for (size_t i = 0; i < holders->size(); ++i) {
         const auto* fileName = (*holders)[i].find("file_name");
-        const auto it = fileName && fileName->asString() ? shards.byFileName.find(*fileName->asString()) : shards.byFileName.end();
+        const auto it = fileName && fileName->asString() ? shards.byFileName.find(*fileName->asString())
+                                                         : shards.byFileName.end();
         if (it == shards.byFileName.end())
-            return fail(ErrorCode::NotFound, "metadata.json: slice " + key + " is stored in a model file that is not in "
-                        "the folder", metaPath, name);
+            return fail(ErrorCode::NotFound,
+                        "metadata.json: slice " + key +
+                            " is stored in a model file that is not in "
+                            "the folder",
+                        metaPath, name);
         const TensorInfo* info = shards.files[it->second]->find(name);
-        if (!info) return fail(ErrorCode::NotFound, "metadata.json says this file holds the tensor, but it does not",
-                               shards.files[it->second]->path(), name);
-        if (i == 0) piece = StoredPiece{it->second, info, {}, {}};
-        else piece.copies.push_back(it->second);
+        if (!info)
+            return fail(ErrorCode::NotFound, "metadata.json says this file holds the tensor, but it does not",
+                        shards.files[it->second]->path(), name);
+        if (i == 0)
+            piece = StoredPiece{it->second, info, {}, {}};
+        else
+            piece.copies.push_back(it->second);
     }
     piece.box.begin = *begin;
     for (size_t d = 0; d < begin->size(); ++d) piece.box.end.push_back((*begin)[d] + (*local)[d]);
@@ -141,8 +163,9 @@ bool storedInModelFile(const Shards& shards, const JsonValue& storage, const std
     return fileName && fileName->asString() && shards.byFileName.count(*fileName->asString());
 }
 
-Result<AssembledTensor> metadataTensor(const Shards& shards, const JsonValue& storage, const std::string& name,
-                                       const JsonValue& entry, const std::string& metaPath) {
+Result<AssembledTensor> metadataTensor(const Shards& shards, const JsonValue& storage,
+                                       const std::string& name, const JsonValue& entry,
+                                       const std::string& metaPath) {
     AssembledTensor t;
     t.tensor.name = name;
     const auto* dtype = entry.find("properties") ? entry.find("properties")->find("dtype") : nullptr;
@@ -152,19 +175,23 @@ Result<AssembledTensor> metadataTensor(const Shards& shards, const JsonValue& st
     if (!fragments) return std::unexpected(fragments.error());
     const auto* chunks = entry.find("chunk");
     if (!dtype || !dtype->asString() || !chunks || !chunks->isArray())
-        return fail(ErrorCode::Malformed, "metadata.json: the entry lacks properties.dtype or chunk", metaPath, name);
+        return fail(ErrorCode::Malformed, "metadata.json: the entry lacks properties.dtype or chunk",
+                    metaPath, name);
     if (fragments->size() != shape->size())
-        return fail(ErrorCode::Malformed, "metadata.json: axis_fragmentations and global_shape differ in length", metaPath, name);
+        return fail(ErrorCode::Malformed,
+                    "metadata.json: axis_fragmentations and global_shape differ in length", metaPath, name);
     for (size_t i = 0; i < chunks->size(); ++i) {
         auto piece = chunkPiece(shards, storage, name, (*chunks)[i], *fragments, metaPath);
         if (!piece) return std::unexpected(piece.error());
         t.pieces.push_back(std::move(*piece));
     }
-    if (t.pieces.empty()) return fail(ErrorCode::Malformed, "metadata.json: the entry has no chunk", metaPath, name);
+    if (t.pieces.empty())
+        return fail(ErrorCode::Malformed, "metadata.json: the entry has no chunk", metaPath, name);
     const TensorInfo& first = *t.pieces.front().info;
     if (!sameTypeName(*dtype->asString(), first.typeName))
-        return fail(ErrorCode::Mismatch, "metadata.json says " + *dtype->asString() + " but the file stores " +
-                    first.typeName, shards.files[t.pieces.front().file]->path(), name);
+        return fail(ErrorCode::Mismatch,
+                    "metadata.json says " + *dtype->asString() + " but the file stores " + first.typeName,
+                    shards.files[t.pieces.front().file]->path(), name);
     t.tensor.dtype = first.dtype;
     t.tensor.typeName = first.typeName;
     t.tensor.dims = *shape;
@@ -184,7 +211,8 @@ Result<std::vector<AssembledTensor>> tensorsFromMetadata(const Shards& shards, c
     const auto* dict = json->find("state_dict_metadata");
     const auto* storage = json->find("storage_data");
     if (!dict || !dict->isObject() || !storage || !storage->isObject())
-        return fail(ErrorCode::Malformed, "metadata.json lacks state_dict_metadata or storage_data", metaPath.string());
+        return fail(ErrorCode::Malformed, "metadata.json lacks state_dict_metadata or storage_data",
+                    metaPath.string());
     std::vector<AssembledTensor> tensors;
     for (const auto& [name, entry] : *dict->asObject()) {
         if (!storedInModelFile(shards, *storage, name)) continue;  // optimizer state (an -opt- file)
@@ -203,14 +231,18 @@ Result<std::vector<AssembledTensor>> tensorsWithoutMetadata(const Shards& shards
     for (size_t f = 0; f < shards.files.size(); ++f) {
         for (const auto& info : shards.files[f]->tensors()) {
             if (auto [it, fresh] = seen.emplace(info.name, f); !fresh)
-                return fail(ErrorCode::Mismatch,
-                            "this tensor is in " + fs::path(shards.files[it->second]->path()).filename().string() +
-                                " and in " + fs::path(shards.files[f]->path()).filename().string() +
-                                " and the iteration has no metadata.json, so its slices cannot be placed (a sharded or "
-                                "remove_redundancy save needs the metadata.json MindFormers writes beside it)",
-                            shards.dir.string(), info.name);
+                return fail(
+                    ErrorCode::Mismatch,
+                    "this tensor is in " + fs::path(shards.files[it->second]->path()).filename().string() +
+                        " and in " + fs::path(shards.files[f]->path()).filename().string() +
+                        " and the iteration has no metadata.json, so its slices cannot be placed (a sharded "
+                        "or "
+                        "remove_redundancy save needs the metadata.json MindFormers writes beside it)",
+                    shards.dir.string(), info.name);
             AssembledTensor t;
-            t.tensor = SourceTensor{info.name, info.typeName, info.dtype, info.dims, info.kind, info.legacyScalar,
+            t.tensor = SourceTensor{info.name,     info.typeName,
+                                    info.dtype,    info.dims,
+                                    info.kind,     info.legacyScalar,
                                     info.byteSize, fs::path(shards.files[f]->path()).filename().string()};
             Box box;
             for (auto d : info.logicalShape()) box.begin.push_back(0), box.end.push_back(d);
@@ -230,11 +262,12 @@ Result<std::vector<int64_t>> sliceOffset(int64_t sliceId, std::span<const int64_
     int64_t cells = 1;
     for (auto f : fragments) {
         if (f <= 0) return fail(ErrorCode::Malformed, "axis_fragmentations holds a value below 1");
-        if (__builtin_mul_overflow(cells, f, &cells)) return fail(ErrorCode::Malformed, "axis_fragmentations overflow");
+        if (__builtin_mul_overflow(cells, f, &cells))
+            return fail(ErrorCode::Malformed, "axis_fragmentations overflow");
     }
     if (sliceId < 0 || sliceId >= cells)
         return fail(ErrorCode::Malformed, "slice id " + std::to_string(sliceId) + " is outside the grid of " +
-                    std::to_string(cells) + " blocks");
+                                              std::to_string(cells) + " blocks");
     std::vector<int64_t> offset(fragments.size());
     for (size_t d = fragments.size(); d-- > 0;) {
         offset[d] = (sliceId % fragments[d]) * localShape[d];
@@ -260,16 +293,21 @@ Result<fs::path> checkpoint2IterationDir(const fs::path& dir) {
     int64_t iteration = -1;
     std::string rest;
     if (!(in >> iteration) || iteration < 0 || (in >> rest))
-        return fail(ErrorCode::Malformed, "the tracker does not hold an iteration number", (dir / kTracker).string());
+        return fail(ErrorCode::Malformed, "the tracker does not hold an iteration number",
+                    (dir / kTracker).string());
     char name[32];
-    std::snprintf(name, sizeof name, "iteration_%08lld", static_cast<long long>(iteration));  // checkpoint/utils.py
+    std::snprintf(name, sizeof name, "iteration_%08lld",
+                  static_cast<long long>(iteration));  // checkpoint/utils.py
     if (!fs::is_directory(dir / name, ec))
-        return fail(ErrorCode::NotFound, std::string("the tracker names iteration ") + std::to_string(iteration) +
-                    " but " + name + " does not exist", (dir / kTracker).string());
+        return fail(ErrorCode::NotFound,
+                    std::string("the tracker names iteration ") + std::to_string(iteration) + " but " + name +
+                        " does not exist",
+                    (dir / kTracker).string());
     return dir / name;
 }
 
-Result<std::unique_ptr<ModelSource>> openCheckpoint2Source(const fs::path& dir, std::vector<std::string>* notes,
+Result<std::unique_ptr<ModelSource>> openCheckpoint2Source(const fs::path& dir,
+                                                           std::vector<std::string>* notes,
                                                            const CancelToken* cancel) {
     auto iteration = checkpoint2IterationDir(dir);
     if (!iteration) return std::unexpected(iteration.error());
@@ -288,14 +326,17 @@ Result<std::unique_ptr<ModelSource>> openCheckpoint2Source(const fs::path& dir, 
     auto tensors = hasMetadata ? tensorsFromMetadata(shards, metaPath) : tensorsWithoutMetadata(shards);
     if (!tensors) return std::unexpected(tensors.error());
     if (notes) {
-        if (*iteration != dir) notes->push_back("Checkpoint 2.0: the tracker names " + iteration->filename().string());
-        notes->push_back("Checkpoint 2.0: " + std::to_string(shards.files.size()) + " model file(s)" +
-                         (hasMetadata ? " reassembled through metadata.json" : " without metadata.json, tensors whole") +
-                         "; optimizer (-opt-) files and common.json are not part of the merged model");
+        if (*iteration != dir)
+            notes->push_back("Checkpoint 2.0: the tracker names " + iteration->filename().string());
+        notes->push_back(
+            "Checkpoint 2.0: " + std::to_string(shards.files.size()) + " model file(s)" +
+            (hasMetadata ? " reassembled through metadata.json" : " without metadata.json, tensors whole") +
+            "; optimizer (-opt-) files and common.json are not part of the merged model");
     }
-    const std::string description = "Checkpoint 2.0 " + iteration->string() + " (" +
-                                    std::to_string(shards.files.size()) + " rank(s))";
-    return makeAssembledSource(description, hasMetadata ? metaPath : *iteration, std::move(shards.files), std::move(*tensors));
+    const std::string description =
+        "Checkpoint 2.0 " + iteration->string() + " (" + std::to_string(shards.files.size()) + " rank(s))";
+    return makeAssembledSource(description, hasMetadata ? metaPath : *iteration, std::move(shards.files),
+                               std::move(*tensors));
 }
 
 }  // namespace lms

@@ -34,13 +34,13 @@ bool looksLikeCheckpoint2(const std::filesystem::path& dir);
 
 // Opens the model files of the iteration as one full model (reassembled through metadata.json when
 // there is one). `notes` receives which iteration was chosen and what was skipped.
-[[nodiscard]] Result<std::unique_ptr<ModelSource>> openCheckpoint2Source(const std::filesystem::path& dir,
-                                                           std::vector<std::string>* notes = nullptr,
-                                                           const CancelToken* cancel = nullptr);
+[[nodiscard]] Result<std::unique_ptr<ModelSource>> openCheckpoint2Source(
+    const std::filesystem::path& dir, std::vector<std::string>* notes = nullptr,
+    const CancelToken* cancel = nullptr);
 
 // Element offset of a block: unravel `sliceId` over `fragments` (row-major, last axis fastest)
 // times `localShape`. Errors when the id is outside the grid. Exposed for tests.
 [[nodiscard]] Result<std::vector<int64_t>> sliceOffset(int64_t sliceId, std::span<const int64_t> fragments,
-                                         std::span<const int64_t> localShape);
+                                                       std::span<const int64_t> localShape);
 
 }  // namespace lms

@@ -1,7 +1,7 @@
 #include "lms/distributed/Distributed.h"
 
-#include "lms/io/Hash.h"
 #include "lms/base/Log.h"
+#include "lms/io/Hash.h"
 
 #include <fnmatch.h>
 
@@ -213,8 +213,8 @@ Result<std::vector<uint64_t>> blockHashes(const CheckpointFile& file, const Tens
 }
 
 // Byte offset of the first difference of two equally long contents inside `block`.
-Result<uint64_t> firstDifference(const CheckpointFile& fileA, const TensorInfo& a, const CheckpointFile& fileB,
-                                 const TensorInfo& b, uint64_t block) {
+Result<uint64_t> firstDifference(const CheckpointFile& fileA, const TensorInfo& a,
+                                 const CheckpointFile& fileB, const TensorInfo& b, uint64_t block) {
     const auto rangesA = comparableRanges(a), rangesB = comparableRanges(b);
     const uint64_t at = block * kHashBlockBytes;
     const size_t n = size_t(std::min(kHashBlockBytes, totalLength(rangesA) - at));
@@ -313,13 +313,14 @@ private:
     Result<std::optional<TensorPlan>> planIntegratedCopy(const std::string& name, const ParamLayout& layout,
                                                          const std::vector<int64_t>& holders,
                                                          const CancelToken* cancel);
-    Result<std::optional<size_t>> firstDifferingCopy(const std::string& name, std::span<const int64_t> holders,
-                                                     ReplicaCheck mode, std::vector<std::byte>& buffer,
-                                                     uint64_t* block, const CancelToken* cancel) const;
+    Result<std::optional<size_t>> firstDifferingCopy(const std::string& name,
+                                                     std::span<const int64_t> holders, ReplicaCheck mode,
+                                                     std::vector<std::byte>& buffer, uint64_t* block,
+                                                     const CancelToken* cancel) const;
     void noteAbsentLayouts(const std::set<std::string_view>& seen, std::vector<std::string>* notes) const;
     Status compareReplicas(ReplicaCheck mode, const CancelToken* cancel);
-    Error replicaMismatch(const std::string& name, const TensorPlan& plan, const SlicePiece& piece, size_t other,
-                          uint64_t block) const;
+    Error replicaMismatch(const std::string& name, const TensorPlan& plan, const SlicePiece& piece,
+                          size_t other, uint64_t block) const;
     std::string rankFileText(int64_t rank) const;
     Error explainRankFile(Error error) const;
     Status checkPieceDims(const std::string& name, const ParamLayout& layout, int64_t rank,
@@ -334,8 +335,8 @@ private:
 
     fs::path modelDir_;
     bool adapter_ = false;
-    std::string replicaNote_;       // the replica check's outcome, for the merge report
-    size_t integratedCopies_ = 0;   // adapter tensors read from one full copy (integrated_save)
+    std::string replicaNote_;      // the replica check's outcome, for the merge report
+    size_t integratedCopies_ = 0;  // adapter tensors read from one full copy (integrated_save)
     struct SlicedAdapterTensor {
         std::string name;
         int64_t rank = 0, other = 0;  // two holders with different bytes
@@ -368,7 +369,8 @@ Result<std::unique_ptr<DistributedSourceImpl>> DistributedSourceImpl::open(const
     if (auto s = source->checkDeviceCounts(); !s) return std::unexpected(s.error());
     if (auto s = source->openRankFiles(options, notes, cancel); !s)
         return std::unexpected(source->explainRankFile(s.error()));
-    if (auto s = source->planTensors(notes, cancel); !s) return std::unexpected(source->explainRankFile(s.error()));
+    if (auto s = source->planTensors(notes, cancel); !s)
+        return std::unexpected(source->explainRankFile(s.error()));
     if (auto s = source->compareReplicas(options.replicaCheck, cancel); !s)
         return std::unexpected(source->explainRankFile(s.error()));
     log().info("distributed source: {}", source->description());
@@ -435,10 +437,10 @@ Status DistributedSourceImpl::openRankFiles(const DistributedOptions& options,
         if (!path) return std::unexpected(path.error());
         input.info.path = *path;
         if (input.info.candidates > 1)
-            input.info.choice = (options.ckptNameGlob.empty() ? std::string("the lexicographically last")
-                                                              : "the last matching '" + options.ckptNameGlob + "'") +
-                                " of " + std::to_string(input.info.candidates) + " " +
-                                path->extension().string() + " files";
+            input.info.choice =
+                (options.ckptNameGlob.empty() ? std::string("the lexicographically last")
+                                              : "the last matching '" + options.ckptNameGlob + "'") +
+                " of " + std::to_string(input.info.candidates) + " " + path->extension().string() + " files";
         if (input.info.candidates > 1 && notes && picked++ < kMaxPickNotes)
             notes->push_back(rankName(rank) + ": picked " + path->filename().string() + " of " +
                              std::to_string(input.info.candidates) + " checkpoint files (" + how + ")");
@@ -463,7 +465,8 @@ Status DistributedSourceImpl::planTensors(std::vector<std::string>* notes, const
     for (const auto& name : order) {
         if (auto s = cancelled(cancel); !s) return s;
         const auto it = layoutsByName_.find(name);
-        auto plan = it != layoutsByName_.end() ? planSharded(name, it->second, cancel) : planCopied(name, cancel);
+        auto plan =
+            it != layoutsByName_.end() ? planSharded(name, it->second, cancel) : planCopied(name, cancel);
         if (!plan) return std::unexpected(withModelDir(plan.error()));
         const auto& front = plan->reads.front();
         SourceTensor tensor;
@@ -487,17 +490,20 @@ Status DistributedSourceImpl::planTensors(std::vector<std::string>* notes, const
     }
     if (integratedCopies_ > 0 && firstSlicedAdapterTensor_) {
         const auto& sliced = *firstSlicedAdapterTensor_;
-        return fail(ErrorCode::Mismatch,
-                    std::to_string(integratedCopies_) +
-                        " split LoRA tensor(s) of this adapter are identical full copies in every rank (MindPet "
-                        "integrated_save), but this one differs between " + rankName(sliced.rank) + " and " +
-                        rankName(sliced.other) + ": the rank files do not hold copies of one adapter",
-                    ranks_[size_t(sliced.other)].info.path.string(), sliced.name);
+        return fail(
+            ErrorCode::Mismatch,
+            std::to_string(integratedCopies_) +
+                " split LoRA tensor(s) of this adapter are identical full copies in every rank (MindPet "
+                "integrated_save), but this one differs between " +
+                rankName(sliced.rank) + " and " + rankName(sliced.other) +
+                ": the rank files do not hold copies of one adapter",
+            ranks_[size_t(sliced.other)].info.path.string(), sliced.name);
     }
     if (integratedCopies_ > 0 && notes)
-        notes->push_back("the adapter holds full copies of its " + std::to_string(integratedCopies_) +
-                         " split LoRA tensor(s) in every rank (MindPet integrated_save), all identical: one copy of "
-                         "each is used");
+        notes->push_back(
+            "the adapter holds full copies of its " + std::to_string(integratedCopies_) +
+            " split LoRA tensor(s) in every rank (MindPet integrated_save), all identical: one copy of "
+            "each is used");
     noteAbsentLayouts(seen, notes);
     return {};
 }
@@ -512,16 +518,17 @@ void DistributedSourceImpl::noteAbsentLayouts(const std::set<std::string_view>& 
     const size_t total = layoutsByName_.size();
     // An adapter holds only the LoRA tensors, so the base weights' layouts are absent by nature.
     if (!adapter_ && unused * 2 > total) {
-        const std::string text = "warning: " + std::to_string(unused) + " of the strategy's " +
-                                 std::to_string(total) + " parameter layouts (" +
-                                 std::to_string(unused * 100 / total) +
-                                 " %) name parameters that are not in the rank files: is it the strategy of another "
-                                 "run, or were the checkpoints saved with only_trainable_params?";
+        const std::string text =
+            "warning: " + std::to_string(unused) + " of the strategy's " + std::to_string(total) +
+            " parameter layouts (" + std::to_string(unused * 100 / total) +
+            " %) name parameters that are not in the rank files: is it the strategy of another "
+            "run, or were the checkpoints saved with only_trainable_params?";
         log().warn("{}", text);
         notes->push_back(text);
         return;
     }
-    notes->push_back(std::to_string(unused) + " parameter(s) of the strategy are not in the rank files (ignored)");
+    notes->push_back(std::to_string(unused) +
+                     " parameter(s) of the strategy are not in the rank files (ignored)");
 }
 
 // The first stage variant whose ranks actually hold the parameter (spec §4.5), with those
@@ -660,8 +667,8 @@ Status DistributedSourceImpl::checkPieceDims(const std::string& name, const Para
                     "strategy does not describe these files: " + name + " on " + rankName(rank) + " is " +
                         dimsText(info.dims) + ", the strategy implies " + dimsText(box.shape()) +
                         " — is it the strategy of another run? (dev_matrix " + layout.devMatrixText() +
-                        ", tensor_map " + layout.tensorMapText() + ": slice " + box.text() + " of the full shape " +
-                        dimsText(full) + ")",
+                        ", tensor_map " + layout.tensorMapText() + ": slice " + box.text() +
+                        " of the full shape " + dimsText(full) + ")",
                     path, name);
     return {};
 }
@@ -707,10 +714,9 @@ Result<TensorPlan> DistributedSourceImpl::planCopied(const std::string& name,
 // MindPet integrated_save (spec §4.9: "detect it and adapt rather than multiplying blindly"): every
 // rank stores the whole LoRA tensor. Recognised when the layout splits the tensor, all holders
 // store one shape and type, and every copy is byte-identical; nullopt when the copies are slices.
-Result<std::optional<TensorPlan>> DistributedSourceImpl::planIntegratedCopy(const std::string& name,
-                                                                            const ParamLayout& layout,
-                                                                            const std::vector<int64_t>& holders,
-                                                                            const CancelToken* cancel) {
+Result<std::optional<TensorPlan>> DistributedSourceImpl::planIntegratedCopy(
+    const std::string& name, const ParamLayout& layout, const std::vector<int64_t>& holders,
+    const CancelToken* cancel) {
     auto optPieces = optShardPieces(layout);
     int64_t parts = optPieces ? *optPieces : 1;
     for (int64_t t : tensorSplits(layout)) parts *= t;
@@ -719,7 +725,8 @@ Result<std::optional<TensorPlan>> DistributedSourceImpl::planIntegratedCopy(cons
     const TensorInfo& first = *firstFile.find(name);
     for (int64_t rank : holders) {
         const TensorInfo& info = *ranks_[size_t(rank)].file->find(name);
-        if (info.dims != first.dims || info.typeName != first.typeName) return std::nullopt;  // checkPieceDims says why
+        if (info.dims != first.dims || info.typeName != first.typeName)
+            return std::nullopt;  // checkPieceDims says why
     }
     std::vector<std::byte> buffer;
     uint64_t block = 0;
@@ -730,10 +737,12 @@ Result<std::optional<TensorPlan>> DistributedSourceImpl::planIntegratedCopy(cons
         if (!layout.globalShape.empty() && first.dims == layout.globalShape)
             return fail(ErrorCode::Mismatch,
                         "every rank stores the full shape " + dimsText(first.dims) +
-                            " (integrated_save), but the copies in " + rankFileText(holders.front()) + " and " +
-                            rankFileText(other) + " differ: the rank files do not hold copies of one adapter",
+                            " (integrated_save), but the copies in " + rankFileText(holders.front()) +
+                            " and " + rankFileText(other) +
+                            " differ: the rank files do not hold copies of one adapter",
                         ranks_[size_t(other)].info.path.string(), name);
-        if (!firstSlicedAdapterTensor_) firstSlicedAdapterTensor_ = SlicedAdapterTensor{name, holders.front(), other};
+        if (!firstSlicedAdapterTensor_)
+            firstSlicedAdapterTensor_ = SlicedAdapterTensor{name, holders.front(), other};
         return std::nullopt;
     }
     ++integratedCopies_;
@@ -748,12 +757,9 @@ Result<std::optional<TensorPlan>> DistributedSourceImpl::planIntegratedCopy(cons
 // Compares the copies of one tensor held by `holders` (equal dims and type, checked before)
 // with the first one: the index in `holders` of the first differing copy, and in `block` the
 // first compared block where it differs.
-Result<std::optional<size_t>> DistributedSourceImpl::firstDifferingCopy(const std::string& name,
-                                                                        std::span<const int64_t> holders,
-                                                                        ReplicaCheck mode,
-                                                                        std::vector<std::byte>& buffer,
-                                                                        uint64_t* block,
-                                                                        const CancelToken* cancel) const {
+Result<std::optional<size_t>> DistributedSourceImpl::firstDifferingCopy(
+    const std::string& name, std::span<const int64_t> holders, ReplicaCheck mode,
+    std::vector<std::byte>& buffer, uint64_t* block, const CancelToken* cancel) const {
     const CheckpointFile& firstFile = *ranks_[size_t(holders.front())].file;
     const TensorInfo& first = *firstFile.find(name);
     const auto blocks = blocksToCompare(totalLength(comparableRanges(first)), mode);
@@ -777,8 +783,9 @@ Result<std::optional<size_t>> DistributedSourceImpl::firstDifferingCopy(const st
 // strategy of another run breaks the assumption silently, so the copies are compared.
 Status DistributedSourceImpl::compareReplicas(ReplicaCheck mode, const CancelToken* cancel) {
     if (mode == ReplicaCheck::Off) {
-        replicaNote_ = "replicas: not compared (--check-replicas off): each replicated slice was read from the lowest "
-                       "rank holding it";
+        replicaNote_ =
+            "replicas: not compared (--check-replicas off): each replicated slice was read from the lowest "
+            "rank holding it";
         return {};
     }
     std::vector<std::byte> buffer;
@@ -792,11 +799,13 @@ Status DistributedSourceImpl::compareReplicas(ReplicaCheck mode, const CancelTok
             uint64_t block = 0;
             auto differing = firstDifferingCopy(tensors_[t].name, piece.ranks, mode, buffer, &block, cancel);
             if (!differing) return std::unexpected(differing.error());
-            if (*differing) return std::unexpected(replicaMismatch(tensors_[t].name, plan, piece, **differing, block));
+            if (*differing)
+                return std::unexpected(replicaMismatch(tensors_[t].name, plan, piece, **differing, block));
             ++slices;
             ranks.insert(piece.ranks.begin(), piece.ranks.end());
             const TensorInfo& info = *ranks_[size_t(piece.ranks.front())].file->find(tensors_[t].name);
-            if (mode == ReplicaCheck::Sampled && totalLength(comparableRanges(info)) > kSampleAboveBlocks * kHashBlockBytes)
+            if (mode == ReplicaCheck::Sampled &&
+                totalLength(comparableRanges(info)) > kSampleAboveBlocks * kHashBlockBytes)
                 ++sampled;
         }
     }
@@ -804,24 +813,25 @@ Status DistributedSourceImpl::compareReplicas(ReplicaCheck mode, const CancelTok
         replicaNote_ = "replicas: no slice is held by more than one rank";
         return {};
     }
-    replicaNote_ = "replicas: " + std::to_string(slices) + (slices == 1 ? " replicated slice" : " replicated slices") +
-                   " compared on " +
+    replicaNote_ = "replicas: " + std::to_string(slices) +
+                   (slices == 1 ? " replicated slice" : " replicated slices") + " compared on " +
                    std::to_string(ranks.size()) + " ranks, all identical";
     if (sampled)
         replicaNote_ += " (--check-replicas sampled: " + std::to_string(sampled) + " slice(s) over " +
-                        std::to_string(kSampleAboveBlocks) + " MiB compared in " + std::to_string(kSampleBlocks) +
-                        " spread blocks of 1 MiB)";
+                        std::to_string(kSampleAboveBlocks) + " MiB compared in " +
+                        std::to_string(kSampleBlocks) + " spread blocks of 1 MiB)";
     return {};
 }
 
 // The error for copies of one slice that differ, naming both files and the first differing element.
-Error DistributedSourceImpl::replicaMismatch(const std::string& name, const TensorPlan& plan, const SlicePiece& piece,
-                                             size_t other, uint64_t block) const {
+Error DistributedSourceImpl::replicaMismatch(const std::string& name, const TensorPlan& plan,
+                                             const SlicePiece& piece, size_t other, uint64_t block) const {
     const int64_t a = piece.ranks.front(), b = piece.ranks[other];
     const CheckpointFile& fileA = *ranks_[size_t(a)].file;
     const CheckpointFile& fileB = *ranks_[size_t(b)].file;
     const TensorInfo& infoA = *fileA.find(name);
-    std::string where = "in the 1 MiB block at byte " + std::to_string(block * kHashBlockBytes) + " of the slice";
+    std::string where =
+        "in the 1 MiB block at byte " + std::to_string(block * kHashBlockBytes) + " of the slice";
     auto offset = firstDifference(fileA, infoA, fileB, *fileB.find(name), block);
     const uint64_t elementBytes = sliceableElementBytes(infoA.dtype);
     const auto shape = piece.box.shape();
@@ -832,12 +842,14 @@ Error DistributedSourceImpl::replicaMismatch(const std::string& name, const Tens
             at[d] = piece.box.begin[d] + int64_t(index % uint64_t(shape[d]));
             index /= uint64_t(shape[d]);
         }
-        where = "first at element " + dimsText(at) + " of the full shape " + dimsText(plan.placement.fullShape);
+        where =
+            "first at element " + dimsText(at) + " of the full shape " + dimsText(plan.placement.fullShape);
     }
     return Error{ErrorCode::Mismatch,
-                 "strategy does not describe these files: " + name + " on " + rankName(a) + " and " + rankName(b) +
-                     " should be identical copies of slice " + piece.box.text() + ", but " + rankFileText(a) +
-                     " and " + rankFileText(b) + " differ, " + where + " — is it the strategy of another run?",
+                 "strategy does not describe these files: " + name + " on " + rankName(a) + " and " +
+                     rankName(b) + " should be identical copies of slice " + piece.box.text() + ", but " +
+                     rankFileText(a) + " and " + rankFileText(b) + " differ, " + where +
+                     " — is it the strategy of another run?",
                  fileB.path(), name, std::nullopt};
 }
 
@@ -867,8 +879,9 @@ Status DistributedSourceImpl::read(size_t index, std::span<std::byte> out, const
                     modelDir_.string(), tensor.name);
     if (auto s = cancelled(cancel); !s) return s;
     const TensorPlan& plan = plans_[index];
-    auto status = plan.elementBytes == 0 ? plan.reads.front().file->readTensor(*plan.reads.front().info, out)
-                                         : scatterRows(plan, 0, plan.placement.fullShape.front(), out, cancel);
+    auto status = plan.elementBytes == 0
+                      ? plan.reads.front().file->readTensor(*plan.reads.front().info, out)
+                      : scatterRows(plan, 0, plan.placement.fullShape.front(), out, cancel);
     if (!status) return std::unexpected(explainRankFile(status.error()));
     return status;
 }
@@ -885,9 +898,9 @@ Status DistributedSourceImpl::readRows(size_t index, int64_t rowBegin, int64_t r
                     tensor.name);
     if (auto s = cancelled(cancel); !s) return s;
     const TensorPlan& plan = plans_[index];
-    auto status = plan.elementBytes == 0
-                      ? plan.reads.front().file->readRange(*plan.reads.front().info, uint64_t(rowBegin) * stride, out)
-                      : scatterRows(plan, rowBegin, rowEnd, out, cancel);
+    auto status = plan.elementBytes == 0 ? plan.reads.front().file->readRange(
+                                               *plan.reads.front().info, uint64_t(rowBegin) * stride, out)
+                                         : scatterRows(plan, rowBegin, rowEnd, out, cancel);
     if (!status) return std::unexpected(explainRankFile(status.error()));
     return status;
 }

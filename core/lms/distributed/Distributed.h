@@ -79,7 +79,8 @@ struct RankFolder {
 // receives how many files were eligible. Errors: NotFound (no file / no match), InvalidArgument
 // (the folder mixes .ckpt and .safetensors files and no glob chooses).
 [[nodiscard]] Result<std::filesystem::path> pickRankCheckpoint(const std::filesystem::path& rankDir,
-                                                 const std::string& nameGlob, size_t* candidates = nullptr);
+                                                               const std::string& nameGlob,
+                                                               size_t* candidates = nullptr);
 
 // One rank's checkpoint file as used by a DistributedSource.
 struct RankFile {
@@ -121,14 +122,14 @@ public:
 // from the files); reportNotes() of the source says what the replica check found. Errors name
 // the file or rank folder and the parameter concerned; an error about a rank file whose folder
 // held several checkpoints also says which one was used and why.
-[[nodiscard]] Result<std::unique_ptr<DistributedSource>> openDistributedModel(const DistributedOptions& options,
-                                                                std::vector<std::string>* notes = nullptr,
-                                                                const CancelToken* cancel = nullptr);
+[[nodiscard]] Result<std::unique_ptr<DistributedSource>> openDistributedModel(
+    const DistributedOptions& options, std::vector<std::string>* notes = nullptr,
+    const CancelToken* cancel = nullptr);
 
 // The same, as a plain ModelSource.
-[[nodiscard]] Result<std::unique_ptr<ModelSource>> openDistributedSource(const DistributedOptions& options,
-                                                           std::vector<std::string>* notes = nullptr,
-                                                           const CancelToken* cancel = nullptr);
+[[nodiscard]] Result<std::unique_ptr<ModelSource>> openDistributedSource(
+    const DistributedOptions& options, std::vector<std::string>* notes = nullptr,
+    const CancelToken* cancel = nullptr);
 
 // True if `dir` contains at least one rank_<n> folder.
 bool looksDistributed(const std::filesystem::path& dir);

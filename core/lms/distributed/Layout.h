@@ -59,11 +59,13 @@ std::vector<int64_t> replicaGroup(const ParamLayout& layout, int64_t localRank);
 
 // The part of the full tensor that local rank `localRank` stores. Errors name the parameter:
 // tensor_map length differs from the shape, a dimension does not divide evenly, a bad rank.
-[[nodiscard]] Result<Box> rankSlice(const ParamLayout& layout, std::span<const int64_t> fullShape, int64_t localRank);
+[[nodiscard]] Result<Box> rankSlice(const ParamLayout& layout, std::span<const int64_t> fullShape,
+                                    int64_t localRank);
 
 // The full shape from one rank's stored shape (spec §4.9): N_i = s_i * t_i, and dim 0 also
 // times k with optimizer sharding. Errors when the dimension counts disagree or on overflow.
-[[nodiscard]] Result<std::vector<int64_t>> inferFullShape(const ParamLayout& layout, std::span<const int64_t> storedShape);
+[[nodiscard]] Result<std::vector<int64_t>> inferFullShape(const ParamLayout& layout,
+                                                          std::span<const int64_t> storedShape);
 
 // A distinct piece of a parameter and the ranks storing it (ascending).
 struct SlicePiece {
@@ -74,16 +76,16 @@ struct SlicePiece {
 // Every distinct piece of a parameter of `fullShape`, sorted by box, with the LOCAL ranks
 // (0..D-1) holding each. The pieces cover the tensor exactly once (checked).
 [[nodiscard]] Result<std::vector<SlicePiece>> localSlicePieces(const ParamLayout& layout,
-                                                 std::span<const int64_t> fullShape);
+                                                               std::span<const int64_t> fullShape);
 // The same with GLOBAL ranks: every stage s in layout.stages contributes s * D + local.
 // This is what a user interface shows for one parameter: the slices and who holds them.
 [[nodiscard]] Result<std::vector<SlicePiece>> globalSlicePieces(const ParamLayout& layout,
-                                                  std::span<const int64_t> fullShape);
+                                                                std::span<const int64_t> fullShape);
 
 // Checks that `boxes` lie inside `fullShape` and cover every element exactly once. The error
 // (Mismatch, naming `parameter`) describes the first uncovered or doubly covered region.
 [[nodiscard]] Status checkExactCover(std::span<const Box> boxes, std::span<const int64_t> fullShape,
-                       std::string_view parameter);
+                                     std::string_view parameter);
 
 // Calls fn(sliceByteOffset, fullByteOffset, byteCount) for each maximal contiguous run of
 // `box` inside a row-major tensor of `fullShape` whose elements are `elementBytes` wide, in

@@ -4,18 +4,18 @@
 #include "lms/formats/Safetensors.h"
 #include "lms/io/Wire.h"
 
+#include <zlib.h>
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <zlib.h>
 
 namespace lms {
 namespace {
 
-constexpr uint64_t kMaxNameBytes = 1 << 20;    // a parameter name longer than 1 MiB is not a name
-constexpr uint64_t kMaxDims = 64;              // more dimensions than any real tensor has
-constexpr size_t kWindowBytes = 1 << 20;       // index reads go through a 1 MiB window
-constexpr uint64_t kCrcTrailerBytes = 17;      // "crc_num" + 10-byte big-endian integer
+constexpr uint64_t kMaxNameBytes = 1 << 20;  // a parameter name longer than 1 MiB is not a name
+constexpr uint64_t kMaxDims = 64;            // more dimensions than any real tensor has
+constexpr size_t kWindowBytes = 1 << 20;     // index reads go through a 1 MiB window
+constexpr uint64_t kCrcTrailerBytes = 17;    // "crc_num" + 10-byte big-endian integer
 
 constexpr std::array<uint32_t, 3> kEncryptedMagics{0x7F3A5ED8u, 0x7F3A5ED9u, 0x7F3A5EDAu};
 constexpr std::array<const char*, 3> kEncryptedModes{"AES-GCM", "AES-CBC", "SM4-CBC"};
@@ -32,7 +32,8 @@ public:
             const uint64_t left = file_.size() - std::min(pos, file_.size());
             const size_t want = size_t(std::min<uint64_t>(kWindowBytes, left));
             if (want < n) return fail(ErrorCode::Malformed, "unexpected end of file", file_.path(), {}, pos);
-            if (auto st = file_.readAt(pos, std::span(window_.data(), want)); !st) return std::unexpected(st.error());
+            if (auto st = file_.readAt(pos, std::span(window_.data(), want)); !st)
+                return std::unexpected(st.error());
             start_ = pos;
             length_ = want;
         }
@@ -49,13 +50,13 @@ public:
         size_t used = 0;
         uint64_t value = 0;
         switch (wire::decodeVarint(std::span(*b, n), used, value)) {
-        case wire::VarintStatus::Ok:
-            pos += used;
-            return value;
-        case wire::VarintStatus::Truncated:
-            return fail(ErrorCode::Malformed, "truncated varint", file_.path(), {}, limit);
-        case wire::VarintStatus::Overlong:
-            break;
+            case wire::VarintStatus::Ok:
+                pos += used;
+                return value;
+            case wire::VarintStatus::Truncated:
+                return fail(ErrorCode::Malformed, "truncated varint", file_.path(), {}, limit);
+            case wire::VarintStatus::Overlong:
+                break;
         }
         return fail(ErrorCode::Malformed, "varint longer than 10 bytes", file_.path(), {}, pos);
     }
@@ -75,8 +76,9 @@ public:
 
     Result<std::string> string(uint64_t pos, uint64_t n, const std::string& parameter) {
         if (n > kMaxNameBytes)
-            return fail(ErrorCode::Malformed, "string field of " + std::to_string(n) + " bytes is implausibly long",
-                        file_.path(), parameter, pos);
+            return fail(ErrorCode::Malformed,
+                        "string field of " + std::to_string(n) + " bytes is implausibly long", file_.path(),
+                        parameter, pos);
         std::string out;
         out.reserve(size_t(n));
         while (n > 0) {
@@ -94,27 +96,29 @@ public:
     Status skip(uint32_t wireType, uint64_t& pos, uint64_t limit, const std::string& parameter) {
         const uint64_t at = pos;
         switch (wireType) {
-        case 0: {
-            auto v = varint(pos, limit);
-            if (!v) return std::unexpected(v.error());
-            return {};
-        }
-        case 1:
-        case 5: {
-            const uint64_t n = wire::fixedSize(wireType);
-            if (n > limit - pos) return fail(ErrorCode::Malformed, "truncated fixed-size field", file_.path(), parameter, at);
-            pos += n;
-            return {};
-        }
-        case 2: {
-            auto len = length(pos, limit, parameter);
-            if (!len) return std::unexpected(len.error());
-            pos += *len;
-            return {};
-        }
-        default:
-            return fail(ErrorCode::Malformed, "invalid protobuf wire type " + std::to_string(wireType), file_.path(),
-                        parameter, at);
+            case 0: {
+                auto v = varint(pos, limit);
+                if (!v) return std::unexpected(v.error());
+                return {};
+            }
+            case 1:
+            case 5: {
+                const uint64_t n = wire::fixedSize(wireType);
+                if (n > limit - pos)
+                    return fail(ErrorCode::Malformed, "truncated fixed-size field", file_.path(), parameter,
+                                at);
+                pos += n;
+                return {};
+            }
+            case 2: {
+                auto len = length(pos, limit, parameter);
+                if (!len) return std::unexpected(len.error());
+                pos += *len;
+                return {};
+            }
+            default:
+                return fail(ErrorCode::Malformed, "invalid protobuf wire type " + std::to_string(wireType),
+                            file_.path(), parameter, at);
         }
     }
 
@@ -135,7 +139,8 @@ struct Record {
     ByteRange whole;
 };
 
-Status parseTensorProto(WindowReader& reader, uint64_t pos, uint64_t end, Record& record, const std::string& path) {
+Status parseTensorProto(WindowReader& reader, uint64_t pos, uint64_t end, Record& record,
+                        const std::string& path) {
     while (pos < end) {
         const uint64_t fieldAt = pos;
         auto key = reader.varint(pos, end);
@@ -157,7 +162,8 @@ Status parseTensorProto(WindowReader& reader, uint64_t pos, uint64_t end, Record
             while (pos < packedEnd) {
                 auto v = reader.varint(pos, packedEnd);
                 if (!v) return std::unexpected(v.error());
-                if (int64_t(*v) < 0) return fail(ErrorCode::Malformed, "negative dimension", path, record.tag, fieldAt);
+                if (int64_t(*v) < 0)
+                    return fail(ErrorCode::Malformed, "negative dimension", path, record.tag, fieldAt);
                 if (record.dims.size() >= kMaxDims)
                     return fail(ErrorCode::Malformed, "more than 64 dimensions", path, record.tag, fieldAt);
                 record.dims.push_back(int64_t(*v));
@@ -165,7 +171,9 @@ Status parseTensorProto(WindowReader& reader, uint64_t pos, uint64_t end, Record
         } else if (field == 2 && wire == 2) {  // tensor_type
             auto len = reader.length(pos, end, record.tag);
             if (!len) return std::unexpected(len.error());
-            if (*len > 64) return fail(ErrorCode::Malformed, "tensor_type string is too long", path, record.tag, fieldAt);
+            if (*len > 64)
+                return fail(ErrorCode::Malformed, "tensor_type string is too long", path, record.tag,
+                            fieldAt);
             auto s = reader.string(pos, *len, record.tag);
             if (!s) return std::unexpected(s.error());
             record.typeName = std::move(*s);
@@ -180,7 +188,8 @@ Status parseTensorProto(WindowReader& reader, uint64_t pos, uint64_t end, Record
             if (auto st = reader.skip(wire, pos, end, record.tag); !st) return st;
         }
     }
-    if (!record.hasType) return fail(ErrorCode::Malformed, "tensor has no tensor_type", path, record.tag, end);
+    if (!record.hasType)
+        return fail(ErrorCode::Malformed, "tensor has no tensor_type", path, record.tag, end);
     return {};
 }
 
@@ -211,11 +220,13 @@ Status parseValue(WindowReader& reader, uint64_t pos, uint64_t end, Record& reco
             }
             pos += *len;
         } else {
-            if (field == 0) return fail(ErrorCode::Malformed, "invalid field number 0", path, record.tag, fieldAt);
+            if (field == 0)
+                return fail(ErrorCode::Malformed, "invalid field number 0", path, record.tag, fieldAt);
             if (auto st = reader.skip(wire, pos, end, record.tag); !st) return st;
         }
     }
-    if (!hasTag) return fail(ErrorCode::Malformed, "record has no parameter name (tag)", path, {}, valueStart);
+    if (!hasTag)
+        return fail(ErrorCode::Malformed, "record has no parameter name (tag)", path, {}, valueStart);
     if (record.hasTensor && tensorEnd > tensorStart) {
         // A tag may be written before or after the tensor, so the tensor is parsed once the tag is known.
         return parseTensorProto(reader, tensorStart, tensorEnd, record, path);
@@ -223,7 +234,9 @@ Status parseValue(WindowReader& reader, uint64_t pos, uint64_t end, Record& reco
     if (record.hasTensor && !record.hasMap) {
         return fail(ErrorCode::Malformed, "record has an empty tensor", path, record.tag, valueStart);
     }
-    if (!record.hasMap) return fail(ErrorCode::Malformed, "record holds neither a tensor nor a map tensor", path, record.tag, valueStart);
+    if (!record.hasMap)
+        return fail(ErrorCode::Malformed, "record holds neither a tensor nor a map tensor", path, record.tag,
+                    valueStart);
     record.hasTensor = false;
     return {};
 }
@@ -243,13 +256,15 @@ Status validateSize(TensorInfo& info, const std::string& path) {
     if (info.dtype == DType::Unknown || info.dtype == DType::Int4) return {};  // opaque / layout unverified
     if (info.dtype == DType::String) {
         if (info.byteSize % 4 != 0)
-            return fail(ErrorCode::Malformed, "string content is not a whole number of UCS-4 characters", path,
-                        info.name, info.chunks.front().offset);
+            return fail(ErrorCode::Malformed, "string content is not a whole number of UCS-4 characters",
+                        path, info.name, info.chunks.front().offset);
         return {};
     }
     uint64_t elements = 0, expected = 0;
-    if (!checkedProduct(info.dims, elements) || __builtin_mul_overflow(elements, uint64_t(bits / 8), &expected))
-        return fail(ErrorCode::Malformed, "dims overflow a 64-bit size", path, info.name, info.records.front().offset);
+    if (!checkedProduct(info.dims, elements) ||
+        __builtin_mul_overflow(elements, uint64_t(bits / 8), &expected))
+        return fail(ErrorCode::Malformed, "dims overflow a 64-bit size", path, info.name,
+                    info.records.front().offset);
     if (info.dims.size() == 1 && info.dims[0] == 0 && info.byteSize == bits / 8) {
         info.legacyScalar = true;  // MindSpore 1.x scalar: dims [0] and one element
         return {};
@@ -272,7 +287,8 @@ Result<CrcInfo> readCrcTrailer(const InputFile& file) {
     const auto& name = file.path();
     if (file.size() < kCrcTrailerBytes) return CrcInfo{};
     std::array<std::byte, kCrcTrailerBytes> trailer{};
-    if (auto st = file.readAt(file.size() - kCrcTrailerBytes, trailer); !st) return std::unexpected(st.error());
+    if (auto st = file.readAt(file.size() - kCrcTrailerBytes, trailer); !st)
+        return std::unexpected(st.error());
     if (std::memcmp(trailer.data(), "crc_num", 7) != 0) return CrcInfo{};
     uint64_t value = 0;
     for (size_t i = 7; i < kCrcTrailerBytes; ++i) {
@@ -299,7 +315,9 @@ uint64_t TensorInfo::elementCount() const {
     return n;
 }
 
-std::vector<int64_t> TensorInfo::logicalShape() const { return legacyScalar ? std::vector<int64_t>{} : dims; }
+std::vector<int64_t> TensorInfo::logicalShape() const {
+    return legacyScalar ? std::vector<int64_t>{} : dims;
+}
 
 Result<std::shared_ptr<CheckpointFile>> CheckpointFile::open(const std::filesystem::path& path,
                                                              const CancelToken* cancel) {
@@ -312,7 +330,8 @@ Result<std::shared_ptr<CheckpointFile>> CheckpointFile::open(const std::filesyst
 
     std::array<std::byte, 9> head{};
     const size_t headBytes = size_t(std::min<uint64_t>(head.size(), file->file_.size()));
-    if (auto st = file->file_.readAt(0, std::span(head.data(), headBytes)); !st) return std::unexpected(st.error());
+    if (auto st = file->file_.readAt(0, std::span(head.data(), headBytes)); !st)
+        return std::unexpected(st.error());
 
     if (headBytes >= 4) {
         uint32_t magic = 0;
@@ -331,10 +350,11 @@ Result<std::shared_ptr<CheckpointFile>> CheckpointFile::open(const std::filesyst
     } else {
         const auto first = uint8_t(head[0]);
         if (first == 0x08)
-            return fail(ErrorCode::Malformed,
-                        "not a checkpoint: this looks like a parallel strategy file (give it as the strategy, "
-                        "--src_ckpt_strategy)",
-                        name, {}, 0);
+            return fail(
+                ErrorCode::Malformed,
+                "not a checkpoint: this looks like a parallel strategy file (give it as the strategy, "
+                "--src_ckpt_strategy)",
+                name, {}, 0);
         if (first != 0x0A)
             return fail(ErrorCode::Malformed,
                         "not a MindSpore checkpoint: it starts with byte " + hexByte(first) +
@@ -367,21 +387,21 @@ Status CheckpointFile::indexCkpt(const CancelToken* cancel) {
         if (field != 1) {
             // Unknown top-level fields (e.g. the pre-1.0 model_type) are skipped.
             if (field == 0 || wire == 3 || wire == 4 || wire > 5)
-                return fail(ErrorCode::Malformed, "invalid top-level field (not a checkpoint record)", name, {},
-                            recordStart);
+                return fail(ErrorCode::Malformed, "invalid top-level field (not a checkpoint record)", name,
+                            {}, recordStart);
             if (auto st = reader.skip(wire, pos, recordsEnd_, {}); !st) return st;
             log().warn("{}: skipped unknown top-level field {} at byte {}", name, field, recordStart);
             continue;
         }
         if (wire != 2)
-            return fail(ErrorCode::Malformed, "top-level field 1 is not length-delimited: not a checkpoint", name, {},
-                        recordStart);
+            return fail(ErrorCode::Malformed, "top-level field 1 is not length-delimited: not a checkpoint",
+                        name, {}, recordStart);
         auto len = reader.varint(pos, recordsEnd_);
         if (!len) return std::unexpected(len.error());
         if (*len > recordsEnd_ - pos)
             return fail(ErrorCode::Malformed,
-                        "the file is truncated: the record here needs " + std::to_string(*len) + " bytes but only " +
-                            std::to_string(recordsEnd_ - pos) + " are left",
+                        "the file is truncated: the record here needs " + std::to_string(*len) +
+                            " bytes but only " + std::to_string(recordsEnd_ - pos) + " are left",
                         name, {}, recordStart);
         Record record;
         record.whole = {recordStart, pos + *len - recordStart};
@@ -389,7 +409,8 @@ Status CheckpointFile::indexCkpt(const CancelToken* cancel) {
             if (!tensors_.empty() || st.error().code != ErrorCode::Malformed) return st;
             // Nothing valid has been read: say what the file is not before what broke.
             auto error = st.error();
-            error.message = "not a MindSpore checkpoint: the first record does not hold a parameter (" + error.message + ")";
+            error.message = "not a MindSpore checkpoint: the first record does not hold a parameter (" +
+                            error.message + ")";
             return std::unexpected(error);
         }
         pos += *len;
@@ -399,20 +420,24 @@ Status CheckpointFile::indexCkpt(const CancelToken* cancel) {
         if (!tensors_.empty() && tensors_.back().name == record.tag) {
             // A further chunk of the same parameter: same dims and type required (spec §1.3).
             auto& info = tensors_.back();
-            if (info.kind != kind || (kind == TensorKind::Dense && (info.dims != record.dims || info.typeName != record.typeName)))
-                return fail(ErrorCode::Malformed, "chunk records of one parameter disagree on dims or tensor_type", name,
+            if (info.kind != kind ||
+                (kind == TensorKind::Dense && (info.dims != record.dims || info.typeName != record.typeName)))
+                return fail(ErrorCode::Malformed,
+                            "chunk records of one parameter disagree on dims or tensor_type", name,
                             record.tag, recordStart);
             if (kind == TensorKind::Dense) {
                 info.chunks.push_back(record.content);
                 if (__builtin_add_overflow(info.byteSize, record.content.length, &info.byteSize))
-                    return fail(ErrorCode::Malformed, "parameter size overflows", name, record.tag, recordStart);
+                    return fail(ErrorCode::Malformed, "parameter size overflows", name, record.tag,
+                                recordStart);
             }
             info.records.push_back(record.whole);
             continue;
         }
         if (auto it = byName_.find(record.tag); it != byName_.end())
             return fail(ErrorCode::Malformed,
-                        "parameter appears twice (first at byte " + std::to_string(tensors_[it->second].records.front().offset) + ")",
+                        "parameter appears twice (first at byte " +
+                            std::to_string(tensors_[it->second].records.front().offset) + ")",
                         name, record.tag, recordStart);
         if (!tensors_.empty()) {
             if (auto st = validateSize(tensors_.back(), name); !st) return st;
@@ -444,7 +469,8 @@ const TensorInfo* CheckpointFile::find(std::string_view name) const {
 
 Status CheckpointFile::readTensor(const TensorInfo& info, std::span<std::byte> out) const {
     if (out.size() != info.byteSize)
-        return fail(ErrorCode::InvalidArgument, "buffer size does not match the parameter", path(), info.name);
+        return fail(ErrorCode::InvalidArgument, "buffer size does not match the parameter", path(),
+                    info.name);
     size_t done = 0;
     for (const auto& chunk : info.chunks) {
         if (auto st = file_.readAt(chunk.offset, out.subspan(done, size_t(chunk.length))); !st) {
@@ -500,8 +526,8 @@ Status CheckpointFile::verifyCrc(const CancelToken* cancel) const {
     }
     if (crc != crc_.stored)
         return fail(ErrorCode::Malformed,
-                    "CRC mismatch: the crc_num trailer says " + std::to_string(crc_.stored) + " but the records hash to " +
-                        std::to_string(crc) + "; the file is corrupt",
+                    "CRC mismatch: the crc_num trailer says " + std::to_string(crc_.stored) +
+                        " but the records hash to " + std::to_string(crc) + "; the file is corrupt",
                     path());
     return {};
 }

@@ -9,8 +9,8 @@
 
 #include "lms/base/DType.h"
 #include "lms/base/Error.h"
-#include "lms/io/FileIO.h"
 #include "lms/base/Progress.h"
+#include "lms/io/FileIO.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -34,12 +34,12 @@ enum class TensorKind {
 
 struct TensorInfo {
     std::string name;
-    std::string typeName;         // tensor_type exactly as stored ("Float32", "str", ...)
+    std::string typeName;  // tensor_type exactly as stored ("Float32", "str", ...)
     DType dtype = DType::Unknown;
-    std::vector<int64_t> dims;    // as stored; [] = scalar
+    std::vector<int64_t> dims;  // as stored; [] = scalar
     TensorKind kind = TensorKind::Dense;
-    bool legacyScalar = false;    // numeric dims [0] with one element (old MindSpore scalars)
-    uint64_t byteSize = 0;        // total content bytes over all chunks
+    bool legacyScalar = false;       // numeric dims [0] with one element (old MindSpore scalars)
+    uint64_t byteSize = 0;           // total content bytes over all chunks
     std::vector<ByteRange> chunks;   // content bytes, in order
     std::vector<ByteRange> records;  // whole records (ckpt only), for byte-identical copies
 
@@ -62,7 +62,7 @@ public:
     // Phase 1. Fails with Malformed (naming the byte offset) on truncated or foreign files,
     // Unsupported on encrypted ones. Honours `cancel` between records.
     [[nodiscard]] static Result<std::shared_ptr<CheckpointFile>> open(const std::filesystem::path& path,
-                                                        const CancelToken* cancel = nullptr);
+                                                                      const CancelToken* cancel = nullptr);
 
     const std::string& path() const { return file_.path(); }
     CheckpointFormat format() const { return format_; }

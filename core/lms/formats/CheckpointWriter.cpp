@@ -6,7 +6,9 @@ namespace lms {
 namespace {
 
 // The wire encoding lives in Wire.h; these names keep the record layout below readable.
-void putVarint(std::vector<std::byte>& out, uint64_t value) { wire::appendVarint(out, value); }
+void putVarint(std::vector<std::byte>& out, uint64_t value) {
+    wire::appendVarint(out, value);
+}
 using wire::varintSize;
 
 void putBytes(std::vector<std::byte>& out, std::string_view text) {
@@ -23,7 +25,8 @@ std::vector<std::byte> encodeRecordHeader(std::string_view name, std::string_vie
     for (int64_t d : dims) tensorLen += 1 + varintSize(uint64_t(d));
     tensorLen += 1 + varintSize(typeName.size()) + typeName.size();
     tensorLen += 1 + varintSize(contentBytes) + contentBytes;
-    const uint64_t valueLen = 1 + varintSize(name.size()) + name.size() + 1 + varintSize(tensorLen) + tensorLen;
+    const uint64_t valueLen =
+        1 + varintSize(name.size()) + name.size() + 1 + varintSize(tensorLen) + tensorLen;
 
     std::vector<std::byte> out;
     out.reserve(32 + name.size() + typeName.size() + dims.size() * 4);
@@ -47,11 +50,12 @@ std::vector<std::byte> encodeRecordHeader(std::string_view name, std::string_vie
 }
 
 Result<CheckpointWriter> CheckpointWriter::create(const std::filesystem::path& finalPath,
-                                                  const std::vector<std::filesystem::path>& inputs, Publish mode) {
+                                                  const std::vector<std::filesystem::path>& inputs,
+                                                  Publish mode) {
     for (const auto& input : inputs) {
         if (sameFile(input, finalPath))
-            return fail(ErrorCode::InvalidArgument, "refusing to overwrite an input file; choose another output",
-                        finalPath.string());
+            return fail(ErrorCode::InvalidArgument,
+                        "refusing to overwrite an input file; choose another output", finalPath.string());
     }
     auto out = AtomicOutputFile::create(finalPath, mode);
     if (!out) return std::unexpected(out.error());
@@ -60,14 +64,14 @@ Result<CheckpointWriter> CheckpointWriter::create(const std::filesystem::path& f
     return writer;
 }
 
-Status CheckpointWriter::writeTensor(std::string_view name, std::string_view typeName, std::span<const int64_t> dims,
-                                     std::span<const std::byte> content) {
+Status CheckpointWriter::writeTensor(std::string_view name, std::string_view typeName,
+                                     std::span<const int64_t> dims, std::span<const std::byte> content) {
     if (auto st = beginTensor(name, typeName, dims, content.size()); !st) return st;
     return append(content);
 }
 
-Status CheckpointWriter::beginTensor(std::string_view name, std::string_view typeName, std::span<const int64_t> dims,
-                                     uint64_t totalBytes) {
+Status CheckpointWriter::beginTensor(std::string_view name, std::string_view typeName,
+                                     std::span<const int64_t> dims, uint64_t totalBytes) {
     if (open_ && remainingInTensor_ > 0)
         return fail(ErrorCode::InvalidArgument, "previous parameter was not completely written",
                     out_.finalPath().string(), name_);

@@ -4,8 +4,8 @@
 // AtomicOutputFile: nothing appears under the final name until commit().
 
 #include "lms/formats/Checkpoint.h"
-#include "lms/io/FileIO.h"
 #include "lms/formats/TensorSink.h"
+#include "lms/io/FileIO.h"
 
 #include <filesystem>
 #include <span>
@@ -21,15 +21,15 @@ public:
     // `inputs` are files that must never be overwritten (the sources of this run); `mode` says
     // whether publishing may replace an existing file (AtomicOutputFile).
     [[nodiscard]] static Result<CheckpointWriter> create(const std::filesystem::path& finalPath,
-                                           const std::vector<std::filesystem::path>& inputs,
-                                           Publish mode = Publish::Replace);
+                                                         const std::vector<std::filesystem::path>& inputs,
+                                                         Publish mode = Publish::Replace);
 
     // Whole tensor at once.
-    [[nodiscard]] Status writeTensor(std::string_view name, std::string_view typeName, std::span<const int64_t> dims,
-                       std::span<const std::byte> content);
+    [[nodiscard]] Status writeTensor(std::string_view name, std::string_view typeName,
+                                     std::span<const int64_t> dims, std::span<const std::byte> content);
     // Streaming: begin with the total size, then append exactly that many bytes in any pieces.
-    [[nodiscard]] Status beginTensor(std::string_view name, std::string_view typeName, std::span<const int64_t> dims,
-                       uint64_t totalBytes) override;
+    [[nodiscard]] Status beginTensor(std::string_view name, std::string_view typeName,
+                                     std::span<const int64_t> dims, uint64_t totalBytes) override;
     [[nodiscard]] Status append(std::span<const std::byte> data) override;
     // Copies a tensor's records byte-identical from a .ckpt file.
     [[nodiscard]] Status copyRecords(const CheckpointFile& source, const TensorInfo& info);

@@ -9,8 +9,8 @@
 
 #include "lms/base/DType.h"
 #include "lms/base/Error.h"
-#include "lms/io/FileIO.h"
 #include "lms/formats/TensorSink.h"
+#include "lms/io/FileIO.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -53,23 +53,22 @@ public:
     // names, invalid UTF-8, negative dims, a byte size that does not match the dims; Unsupported for a
     // dtype safetensors cannot hold such as "str"), refuses to overwrite any of `inputs`, then
     // creates the unique temp file (AtomicOutputFile, publishing per `mode`) and writes the header.
-    [[nodiscard]] static Result<SafetensorsWriter> create(const std::filesystem::path& finalPath,
-                                            const std::vector<std::filesystem::path>& inputs,
-                                            std::vector<std::pair<std::string, std::string>> metadata,
-                                            std::vector<SafetensorsTensor> tensors,
-                                            Publish mode = Publish::Replace);
+    [[nodiscard]] static Result<SafetensorsWriter> create(
+        const std::filesystem::path& finalPath, const std::vector<std::filesystem::path>& inputs,
+        std::vector<std::pair<std::string, std::string>> metadata, std::vector<SafetensorsTensor> tensors,
+        Publish mode = Publish::Replace);
 
     SafetensorsWriter(SafetensorsWriter&&) noexcept = default;
     SafetensorsWriter& operator=(SafetensorsWriter&&) noexcept = default;
 
     // `name` must be the next declared tensor, `typeName` its tensor_type (tensorTypeName(dtype)),
     // `dims` its declared dims (or the written shape) and `totalBytes` its byte size.
-    [[nodiscard]] Status beginTensor(std::string_view name, std::string_view typeName, std::span<const int64_t> dims,
-                       uint64_t totalBytes) override;
+    [[nodiscard]] Status beginTensor(std::string_view name, std::string_view typeName,
+                                     std::span<const int64_t> dims, uint64_t totalBytes) override;
     [[nodiscard]] Status append(std::span<const std::byte> data) override;
     // Whole tensor at once: beginTensor + append.
-    [[nodiscard]] Status writeTensor(std::string_view name, std::string_view typeName, std::span<const int64_t> dims,
-                       std::span<const std::byte> content);
+    [[nodiscard]] Status writeTensor(std::string_view name, std::string_view typeName,
+                                     std::span<const int64_t> dims, std::span<const std::byte> content);
     // Fails (InvalidArgument) unless every declared tensor was written completely.
     [[nodiscard]] Status commit() override;
     [[nodiscard]] Status finish() override;

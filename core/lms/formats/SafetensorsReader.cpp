@@ -3,8 +3,8 @@
 // entries in data order, gap-free offsets from 0, sizes equal to prod(shape) * itemsize, and a
 // file that ends where the last tensor ends.
 
-#include "lms/formats/Checkpoint.h"
 #include "lms/base/Json.h"
+#include "lms/formats/Checkpoint.h"
 #include "lms/formats/Safetensors.h"
 
 #include <array>
@@ -36,8 +36,7 @@ std::string describeShape(const std::vector<int64_t>& shape) {
 Result<std::vector<int64_t>> parseShape(const JsonValue& shapeValue, const std::string& path,
                                         const std::string& name) {
     if (!shapeValue.isArray())
-        return fail(ErrorCode::Malformed, "shape is not an array", path, name,
-                    8 + shapeValue.sourceOffset());
+        return fail(ErrorCode::Malformed, "shape is not an array", path, name, 8 + shapeValue.sourceOffset());
     if (shapeValue.size() > kMaxShapeDims)
         return fail(ErrorCode::Malformed,
                     "shape has more than " + std::to_string(kMaxShapeDims) + " dimensions", path, name,
@@ -82,18 +81,17 @@ Result<TensorInfo> parseEntry(const std::string& name, const JsonValue& entry, c
     const auto* fields = entry.asObject();
     if (!fields || fields->size() != 3 || !entry.find("dtype") || !entry.find("shape") ||
         !entry.find("data_offsets"))
-        return fail(ErrorCode::Malformed, "entry needs exactly the keys dtype, shape and data_offsets",
-                    path, name, entryAt);
+        return fail(ErrorCode::Malformed, "entry needs exactly the keys dtype, shape and data_offsets", path,
+                    name, entryAt);
 
     const JsonValue& dtypeValue = *entry.find("dtype");
     const std::string* dtypeName = dtypeValue.asString();
     const auto dtype = dtypeName ? dtypeFromSafetensors(*dtypeName) : std::nullopt;
     if (!dtype)
-        return fail(
-            ErrorCode::Malformed,
-            "dtype " + toJson(dtypeValue) +
-                " is not one MindSpore reads (BOOL U8 I8 I16 U16 I32 U32 I64 U64 F16 BF16 F32 F64)",
-            path, name, 8 + dtypeValue.sourceOffset());
+        return fail(ErrorCode::Malformed,
+                    "dtype " + toJson(dtypeValue) +
+                        " is not one MindSpore reads (BOOL U8 I8 I16 U16 I32 U32 I64 U64 F16 BF16 F32 F64)",
+                    path, name, 8 + dtypeValue.sourceOffset());
 
     const JsonValue& shapeValue = *entry.find("shape");
     auto parsedShape = parseShape(shapeValue, path, name);
@@ -125,9 +123,8 @@ Result<TensorInfo> parseEntry(const std::string& name, const JsonValue& entry, c
     uint64_t expected = itemBytes;
     for (int64_t d : shape) {
         if (__builtin_mul_overflow(expected, uint64_t(d), &expected))
-            return fail(ErrorCode::Malformed,
-                        "shape " + describeShape(shape) + " overflows a 64-bit size", path, name,
-                        8 + shapeValue.sourceOffset());
+            return fail(ErrorCode::Malformed, "shape " + describeShape(shape) + " overflows a 64-bit size",
+                        path, name, 8 + shapeValue.sourceOffset());
     }
     const uint64_t size = last - first;
     if (size != expected)

@@ -1,8 +1,8 @@
 #include "lms/formats/ShardFolder.h"
 
-#include "lms/distributed/Assembled.h"
 #include "lms/base/Json.h"
 #include "lms/base/Text.h"
+#include "lms/distributed/Assembled.h"
 
 #include <fstream>
 #include <map>
@@ -29,16 +29,21 @@ Result<JsonValue> readJsonFile(const fs::path& path) {
 }
 
 // {name: file} from either map form (data.get("weight_map", data)), files kept inside the folder.
-Result<std::vector<std::pair<std::string, std::string>>> weightMap(const JsonValue& index, const fs::path& indexPath) {
+Result<std::vector<std::pair<std::string, std::string>>> weightMap(const JsonValue& index,
+                                                                   const fs::path& indexPath) {
     const JsonValue* map = index.find("weight_map") ? index.find("weight_map") : &index;
-    if (!map->isObject()) return fail(ErrorCode::Malformed, "the weight map is not an object", indexPath.string());
+    if (!map->isObject())
+        return fail(ErrorCode::Malformed, "the weight map is not an object", indexPath.string());
     std::vector<std::pair<std::string, std::string>> out;
     for (const auto& [name, file] : *map->asObject()) {
         if (map == &index && name == "metadata" && file.isObject()) continue;
         const std::string* fileName = file.asString();
-        if (!fileName) return fail(ErrorCode::Malformed, "the map gives no file name", indexPath.string(), name);
-        if (fileName->empty() || fileName->find('/') != std::string::npos || *fileName == "." || *fileName == "..")
-            return fail(ErrorCode::Malformed, "the map names a file outside the folder: " + *fileName, indexPath.string(), name);
+        if (!fileName)
+            return fail(ErrorCode::Malformed, "the map gives no file name", indexPath.string(), name);
+        if (fileName->empty() || fileName->find('/') != std::string::npos || *fileName == "." ||
+            *fileName == "..")
+            return fail(ErrorCode::Malformed, "the map names a file outside the folder: " + *fileName,
+                        indexPath.string(), name);
         out.emplace_back(name, *fileName);
     }
     if (out.empty()) return fail(ErrorCode::Malformed, "the weight map is empty", indexPath.string());
@@ -60,7 +65,8 @@ Status openShards(Folder& folder, const std::set<std::string>& mapped, const fs:
     if (ec) return fail(ErrorCode::Io, "cannot list the folder: " + ec.message(), folder.dir.string());
     for (const auto& name : mapped) {
         if (!present.count(name))
-            return fail(ErrorCode::NotFound, "the index names " + name + ", which is not in the folder", indexPath.string());
+            return fail(ErrorCode::NotFound, "the index names " + name + ", which is not in the folder",
+                        indexPath.string());
     }
     for (const auto& name : present)
         if (!mapped.count(name) && name != kHyperParams)
@@ -77,8 +83,10 @@ Status openShards(Folder& folder, const std::set<std::string>& mapped, const fs:
 
 AssembledTensor wholeTensor(const Folder& folder, size_t file, const TensorInfo& info) {
     AssembledTensor t;
-    t.tensor = SourceTensor{info.name,   info.typeName,     info.dtype,   info.dims,
-                            info.kind,   info.legacyScalar, info.byteSize, fs::path(folder.files[file]->path()).filename().string()};
+    t.tensor = SourceTensor{info.name,     info.typeName,
+                            info.dtype,    info.dims,
+                            info.kind,     info.legacyScalar,
+                            info.byteSize, fs::path(folder.files[file]->path()).filename().string()};
     Box box;
     for (auto d : info.logicalShape()) box.begin.push_back(0), box.end.push_back(d);
     t.pieces.push_back(StoredPiece{file, &info, box, {}});
@@ -86,9 +94,9 @@ AssembledTensor wholeTensor(const Folder& folder, size_t file, const TensorInfo&
 }
 
 // Each shard's tensors in data order; each must be where the map puts it, and only there.
-Result<std::vector<AssembledTensor>> mappedTensors(const Folder& folder,
-                                                   const std::vector<std::pair<std::string, std::string>>& map,
-                                                   const fs::path& indexPath) {
+Result<std::vector<AssembledTensor>> mappedTensors(
+    const Folder& folder, const std::vector<std::pair<std::string, std::string>>& map,
+    const fs::path& indexPath) {
     std::map<std::string, std::string> fileOf(map.begin(), map.end());
     std::vector<AssembledTensor> tensors;
     std::set<std::string> found;
@@ -99,17 +107,20 @@ Result<std::vector<AssembledTensor>> mappedTensors(const Folder& folder,
             const bool hyper = fileName == kHyperParams && it == fileOf.end();
             if (!hyper && (it == fileOf.end() || it->second != fileName))
                 return fail(ErrorCode::Mismatch,
-                            it == fileOf.end() ? "the tensor is not in the index"
-                                               : "the index puts this tensor in " + it->second + ", but it is (also) here",
+                            it == fileOf.end()
+                                ? "the tensor is not in the index"
+                                : "the index puts this tensor in " + it->second + ", but it is (also) here",
                             folder.files[f]->path(), info.name);
             if (!found.insert(info.name).second)
-                return fail(ErrorCode::Mismatch, "the tensor is stored twice", folder.files[f]->path(), info.name);
+                return fail(ErrorCode::Mismatch, "the tensor is stored twice", folder.files[f]->path(),
+                            info.name);
             tensors.push_back(wholeTensor(folder, f, info));
         }
     }
     for (const auto& [name, file] : map)
         if (!found.count(name))
-            return fail(ErrorCode::NotFound, "the index puts this tensor in " + file + ", but that file does not hold it",
+            return fail(ErrorCode::NotFound,
+                        "the index puts this tensor in " + file + ", but that file does not hold it",
                         indexPath.string(), name);
     return tensors;
 }
@@ -123,11 +134,13 @@ fs::path shardIndexFile(const fs::path& dir) {
     return {};
 }
 
-Result<std::unique_ptr<ModelSource>> openShardFolderSource(const fs::path& dir, std::vector<std::string>* notes,
+Result<std::unique_ptr<ModelSource>> openShardFolderSource(const fs::path& dir,
+                                                           std::vector<std::string>* notes,
                                                            const CancelToken* cancel) {
     const fs::path indexPath = shardIndexFile(dir);
     if (indexPath.empty())
-        return fail(ErrorCode::NotFound, "no model.safetensors.index.json or param_name_map.json", dir.string());
+        return fail(ErrorCode::NotFound, "no model.safetensors.index.json or param_name_map.json",
+                    dir.string());
     auto index = readJsonFile(indexPath);
     if (!index) return std::unexpected(index.error());
     auto map = weightMap(*index, indexPath);
@@ -144,7 +157,8 @@ Result<std::unique_ptr<ModelSource>> openShardFolderSource(const fs::path& dir, 
     if (notes)
         notes->push_back("shard folder: " + std::to_string(folder.files.size()) + " file(s) listed by " +
                          indexPath.filename().string());
-    const std::string description = "shard folder " + dir.string() + " (" + std::to_string(folder.files.size()) + " files)";
+    const std::string description =
+        "shard folder " + dir.string() + " (" + std::to_string(folder.files.size()) + " files)";
     return makeAssembledSource(description, indexPath, std::move(folder.files), std::move(*tensors));
 }
 

@@ -23,8 +23,8 @@ std::filesystem::path shardIndexFile(const std::filesystem::path& dir);
 
 // Opens the folder as one full model: shards in file-name order, each in its data order, then the
 // tensors of hyper_param.safetensors.
-[[nodiscard]] Result<std::unique_ptr<ModelSource>> openShardFolderSource(const std::filesystem::path& dir,
-                                                           std::vector<std::string>* notes = nullptr,
-                                                           const CancelToken* cancel = nullptr);
+[[nodiscard]] Result<std::unique_ptr<ModelSource>> openShardFolderSource(
+    const std::filesystem::path& dir, std::vector<std::string>* notes = nullptr,
+    const CancelToken* cancel = nullptr);
 
 }  // namespace lms

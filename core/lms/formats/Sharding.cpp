@@ -22,8 +22,10 @@ Result<uint64_t> parseShardSize(std::string_view text) {
     double multiplier = 1;
     if (s.size() > 2) {
         std::string unit = s.substr(s.size() - 2);
-        std::transform(unit.begin(), unit.end(), unit.begin(), [](char c) { return char(std::toupper(uint8_t(c))); });
-        static const std::pair<const char*, double> kUnits[] = {{"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}};
+        std::transform(unit.begin(), unit.end(), unit.begin(),
+                       [](char c) { return char(std::toupper(uint8_t(c))); });
+        static const std::pair<const char*, double> kUnits[] = {
+            {"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}};
         for (const auto& [name, factor] : kUnits)
             if (unit == name) multiplier = factor, s.resize(s.size() - 2);
     }
@@ -69,7 +71,8 @@ ShardPlan planShards(const std::vector<uint64_t>& tensorBytes, uint64_t maxShard
 std::string shardIndexJson(const std::vector<std::string>& tensorNames, const ShardPlan& plan) {
     std::vector<size_t> order(tensorNames.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return tensorNames[a] < tensorNames[b]; });
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return tensorNames[a] < tensorNames[b]; });
     std::string out = "{\n  \"metadata\": {\n    \"total_size\": " + std::to_string(plan.totalSize) +
                       "\n  },\n  \"weight_map\": {";
     for (size_t k = 0; k < order.size(); ++k) {

@@ -24,7 +24,8 @@ public:
     }
 
     std::string description() const override {
-        return std::string(file_->format() == CheckpointFormat::Safetensors ? "safetensors file " : "checkpoint ") +
+        return std::string(file_->format() == CheckpointFormat::Safetensors ? "safetensors file "
+                                                                            : "checkpoint ") +
                file_->path();
     }
     const std::vector<SourceTensor>& tensors() const override { return tensors_; }
@@ -76,7 +77,8 @@ Status ModelSource::readRows(size_t index, int64_t rowBegin, int64_t rowEnd, std
                              const CancelToken* cancel) const {
     const auto& t = tensors().at(index);
     const uint64_t stride = rowBytes(t);
-    if (rowBegin < 0 || rowEnd < rowBegin || rowEnd > rowCount(t) || out.size() != uint64_t(rowEnd - rowBegin) * stride)
+    if (rowBegin < 0 || rowEnd < rowBegin || rowEnd > rowCount(t) ||
+        out.size() != uint64_t(rowEnd - rowBegin) * stride)
         return fail(ErrorCode::InvalidArgument, "row range outside the tensor", {}, t.name);
     if (out.empty()) return {};
     std::lock_guard lock(rowsCacheMutex_);
@@ -98,7 +100,8 @@ std::unique_ptr<ModelSource> makeFullSource(std::shared_ptr<CheckpointFile> file
     return std::make_unique<FullSource>(std::move(file));
 }
 
-Result<std::unique_ptr<ModelSource>> openFullSource(const std::filesystem::path& path, const CancelToken* cancel) {
+Result<std::unique_ptr<ModelSource>> openFullSource(const std::filesystem::path& path,
+                                                    const CancelToken* cancel) {
     auto file = CheckpointFile::open(path, cancel);
     if (!file) return std::unexpected(file.error());
     return makeFullSource(std::move(*file));

@@ -16,13 +16,13 @@ namespace lms {
 
 struct SourceTensor {
     std::string name;
-    std::string typeName;          // tensor_type to write
+    std::string typeName;  // tensor_type to write
     DType dtype = DType::Unknown;
-    std::vector<int64_t> dims;     // full dims to write (legacy [0] scalars keep [0])
+    std::vector<int64_t> dims;  // full dims to write (legacy [0] scalars keep [0])
     TensorKind kind = TensorKind::Dense;
     bool legacyScalar = false;
-    uint64_t byteSize = 0;         // bytes of the full tensor
-    std::string origin;            // for people: "model.ckpt", "ranks 0,1", ...
+    uint64_t byteSize = 0;  // bytes of the full tensor
+    std::string origin;     // for people: "model.ckpt", "ranks 0,1", ...
 };
 
 // A tensor that exists verbatim as whole records of one .ckpt file, so the writer can copy its
@@ -41,13 +41,14 @@ public:
     virtual const std::vector<SourceTensor>& tensors() const = 0;
     // Reads the full tensor `index` (byteSize bytes) into `out`. Thread-compatible: concurrent
     // calls for different indexes are allowed.
-    [[nodiscard]] virtual Status read(size_t index, std::span<std::byte> out, const CancelToken* cancel) const = 0;
+    [[nodiscard]] virtual Status read(size_t index, std::span<std::byte> out,
+                                      const CancelToken* cancel) const = 0;
     // Reads rows [rowBegin, rowEnd) of the full tensor `index` (rows = dim 0, see rowCount()) into
     // `out` ((rowEnd - rowBegin) * rowBytes() bytes), so large tensors can stream through bounded
     // buffers. The default reads the whole tensor and copies the rows; sources override it to read
     // only what is needed.
-    [[nodiscard]] virtual Status readRows(size_t index, int64_t rowBegin, int64_t rowEnd, std::span<std::byte> out,
-                            const CancelToken* cancel) const;
+    [[nodiscard]] virtual Status readRows(size_t index, int64_t rowBegin, int64_t rowEnd,
+                                          std::span<std::byte> out, const CancelToken* cancel) const;
 
     // Verbatim records for `index`, when the tensor can be copied byte-identical from one file.
     virtual std::optional<RawRecords> rawRecords(size_t /*index*/) const { return std::nullopt; }
@@ -76,7 +77,7 @@ uint64_t rowBytes(const SourceTensor& tensor);  // byteSize / rowCount (0 when t
 
 // A single full checkpoint file (.ckpt or .safetensors).
 [[nodiscard]] Result<std::unique_ptr<ModelSource>> openFullSource(const std::filesystem::path& path,
-                                                    const CancelToken* cancel = nullptr);
+                                                                  const CancelToken* cancel = nullptr);
 std::unique_ptr<ModelSource> makeFullSource(std::shared_ptr<CheckpointFile> file);
 
 }  // namespace lms

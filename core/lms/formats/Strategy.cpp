@@ -1,8 +1,8 @@
 #include "lms/formats/Strategy.h"
 
-#include "lms/io/FileIO.h"
 #include "lms/base/Json.h"
 #include "lms/base/Log.h"
+#include "lms/io/FileIO.h"
 #include "lms/io/Wire.h"
 #include "node_strategy.pb.h"
 
@@ -315,7 +315,8 @@ Result<Strategy> strategyFromMessage(const pb::ParallelStrategyMap& message, std
     std::vector<std::string_view> names;
     for (const auto& item : message.parallel_layout_item()) names.push_back(item.param_name());
     std::set<uint32_t> itemStages;
-    for (const auto& item : message.parallel_strategy_item()) itemStages.insert(item.parallel_strategys().stage());
+    for (const auto& item : message.parallel_strategy_item())
+        itemStages.insert(item.parallel_strategys().stage());
     strategy.stagePrefixed = isMergedPipelineStrategy(names, itemStages);
     std::unordered_map<std::string, std::vector<size_t>> index;
     for (const auto& item : message.parallel_layout_item()) {
@@ -813,7 +814,8 @@ Result<Strategy> loadStrategyArgument(const fs::path& fileOrDir, const fs::path&
     if (!writeMerged) {  // no side effects: only a merge writes merged_ckpt_strategy.ckpt
         if (notes)
             notes->push_back("merged the pipeline strategy files of " + fileOrDir.string() + " (" +
-                             std::to_string(merged->stageFiles.size()) + " stage files) in memory; nothing was written");
+                             std::to_string(merged->stageFiles.size()) +
+                             " stage files) in memory; nothing was written");
         Strategy strategy = std::move(merged->strategy);
         strategy.file = fileOrDir.string();
         return strategy;

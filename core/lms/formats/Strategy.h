@@ -111,7 +111,7 @@ bool isMergedStrategyFileName(std::string_view fileName);
 // the file, and the parameter when one is concerned) for foreign, truncated or inconsistent
 // content, including a file without any layout item.
 [[nodiscard]] Result<Strategy> parseStrategy(std::span<const std::byte> bytes, std::string_view fileName,
-                               StrategyFormat format);
+                                             StrategyFormat format);
 // Reads and parses one strategy file (format by extension or content, see the top of this file).
 [[nodiscard]] Result<Strategy> readStrategyFile(const std::filesystem::path& path);
 
@@ -150,7 +150,7 @@ bool isWritableFolder(const std::filesystem::path& dir);
 // With writeMerged false a folder is merged in memory only and nothing is written anywhere (plan,
 // inspect, strategy show, opening in the studio); `file` then names the folder.
 [[nodiscard]] Result<Strategy> loadStrategyArgument(const std::filesystem::path& fileOrDir,
-                                      const std::filesystem::path& fallbackDir,
-                                      std::vector<std::string>* notes, bool writeMerged = true);
+                                                    const std::filesystem::path& fallbackDir,
+                                                    std::vector<std::string>* notes, bool writeMerged = true);
 
 }  // namespace lms

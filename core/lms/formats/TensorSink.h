@@ -23,7 +23,7 @@ public:
     // Starts the next parameter. `typeName` is the MindSpore tensor_type ("BFloat16", "Float32", ...)
     // and `dims` the stored dims; `totalBytes` is the content size that append() must deliver.
     [[nodiscard]] virtual Status beginTensor(std::string_view name, std::string_view typeName,
-                               std::span<const int64_t> dims, uint64_t totalBytes) = 0;
+                                             std::span<const int64_t> dims, uint64_t totalBytes) = 0;
     // Appends content bytes of the current parameter; more than declared is an error.
     [[nodiscard]] virtual Status append(std::span<const std::byte> data) = 0;
     // Checks that every parameter is complete, then publishes the file atomically.

@@ -1,22 +1,24 @@
 #include "lms/io/FileIO.h"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <cstdio>
-#include <random>
 #include <unistd.h>
-#include <utility>
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <utility>
 
 namespace lms {
 namespace {
 
 constexpr size_t kWriteBufferBytes = 1 << 20;
 
-std::string osError(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+std::string osError(const char* what) {
+    return std::string(what) + ": " + std::strerror(errno);
+}
 
 }  // namespace
 
@@ -111,7 +113,8 @@ Result<AtomicOutputFile> AtomicOutputFile::create(const std::filesystem::path& f
         // O_EXCL | O_NOFOLLOW: never an existing file, never through a planted symlink.
         for (int attempt = 0; attempt < 64 && out.fd_ < 0; ++attempt) {
             out.tempPath_ = uniqueTempName(finalPath);
-            out.fd_ = ::open(out.tempPath_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+            out.fd_ =
+                ::open(out.tempPath_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
             if (out.fd_ < 0 && errno != EEXIST) break;
         }
     }
@@ -148,7 +151,9 @@ AtomicOutputFile& AtomicOutputFile::operator=(AtomicOutputFile&& other) noexcept
     return *this;
 }
 
-AtomicOutputFile::~AtomicOutputFile() { abandon(); }
+AtomicOutputFile::~AtomicOutputFile() {
+    abandon();
+}
 
 void AtomicOutputFile::abandon() {
     if (fd_ >= 0) ::close(fd_);  // an unnamed file disappears with its last descriptor
@@ -195,14 +200,16 @@ Status AtomicOutputFile::write(std::span<const std::byte> data) {
 Status AtomicOutputFile::copyFrom(const InputFile& source, uint64_t offset, uint64_t length) {
     if (fd_ < 0) return fail(ErrorCode::Io, "output file is closed", finalPath_.string());
     if (offset > source.size() || length > source.size() - offset)
-        return fail(ErrorCode::Malformed, "record extends past the end of the file", source.path(), {}, offset);
+        return fail(ErrorCode::Malformed, "record extends past the end of the file", source.path(), {},
+                    offset);
     if (auto st = flushBuffer(); !st) return st;
     // copy_file_range lets the kernel move the bytes without a round trip through user space;
     // it is not available across all file systems, so fall back to a bounded copy loop.
     loff_t in = loff_t(offset);
     uint64_t left = length;
     while (left > 0) {
-        const ssize_t n = ::copy_file_range(source.fd(), &in, fd_, nullptr, size_t(std::min<uint64_t>(left, 1u << 30)), 0);
+        const ssize_t n =
+            ::copy_file_range(source.fd(), &in, fd_, nullptr, size_t(std::min<uint64_t>(left, 1u << 30)), 0);
         if (n > 0) {
             left -= uint64_t(n);
             continue;
@@ -236,7 +243,8 @@ Status AtomicOutputFile::finish() {
 }
 
 Status AtomicOutputFile::publish() {
-    if (!pending_ || !finished_) return fail(ErrorCode::Io, "output file is not finished", finalPath_.string());
+    if (!pending_ || !finished_)
+        return fail(ErrorCode::Io, "output file is not finished", finalPath_.string());
     auto st = unnamed_ ? publishUnnamed() : publishNamed();
     if (!st) return st;
     pending_ = false;
@@ -249,9 +257,12 @@ Status AtomicOutputFile::publish() {
 // linkat() never replaces an existing name: that is the no-clobber publish. To replace, the inode
 // is first linked under a unique name and then renamed over the target (rename is atomic).
 Status AtomicOutputFile::publishUnnamed() {
-    if (::linkat(AT_FDCWD, tempPath_.c_str(), AT_FDCWD, finalPath_.c_str(), AT_SYMLINK_FOLLOW) == 0) return {};
-    if (errno != EEXIST) return fail(ErrorCode::Io, osError("cannot link the finished file into place"), finalPath_.string());
-    if (mode_ == Publish::NoClobber) return fail(ErrorCode::InvalidArgument, kOutputExistsMessage, finalPath_.string(), "dst_ckpt_dir");
+    if (::linkat(AT_FDCWD, tempPath_.c_str(), AT_FDCWD, finalPath_.c_str(), AT_SYMLINK_FOLLOW) == 0)
+        return {};
+    if (errno != EEXIST)
+        return fail(ErrorCode::Io, osError("cannot link the finished file into place"), finalPath_.string());
+    if (mode_ == Publish::NoClobber)
+        return fail(ErrorCode::InvalidArgument, kOutputExistsMessage, finalPath_.string(), "dst_ckpt_dir");
     std::filesystem::path named;
     int rc = -1;
     for (int attempt = 0; attempt < 64 && rc != 0; ++attempt) {
@@ -259,9 +270,11 @@ Status AtomicOutputFile::publishUnnamed() {
         rc = ::linkat(AT_FDCWD, tempPath_.c_str(), AT_FDCWD, named.c_str(), AT_SYMLINK_FOLLOW);
         if (rc != 0 && errno != EEXIST) break;
     }
-    if (rc != 0) return fail(ErrorCode::Io, osError("cannot link the finished file into place"), finalPath_.string());
+    if (rc != 0)
+        return fail(ErrorCode::Io, osError("cannot link the finished file into place"), finalPath_.string());
     if (::rename(named.c_str(), finalPath_.c_str()) != 0) {
-        auto error = fail(ErrorCode::Io, osError("cannot rename the finished file into place"), finalPath_.string());
+        auto error =
+            fail(ErrorCode::Io, osError("cannot rename the finished file into place"), finalPath_.string());
         ::unlink(named.c_str());
         return error;
     }
@@ -271,7 +284,8 @@ Status AtomicOutputFile::publishUnnamed() {
 Status AtomicOutputFile::publishNamed() {
     if (mode_ == Publish::Replace) {
         if (::rename(tempPath_.c_str(), finalPath_.c_str()) == 0) return {};
-        return fail(ErrorCode::Io, osError("cannot rename the finished file into place"), finalPath_.string());
+        return fail(ErrorCode::Io, osError("cannot rename the finished file into place"),
+                    finalPath_.string());
     }
     int rc = ::renameat2(AT_FDCWD, tempPath_.c_str(), AT_FDCWD, finalPath_.c_str(), RENAME_NOREPLACE);
     if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
@@ -280,7 +294,8 @@ Status AtomicOutputFile::publishNamed() {
         if (rc == 0) ::unlink(tempPath_.c_str());
     }
     if (rc == 0) return {};
-    if (errno == EEXIST) return fail(ErrorCode::InvalidArgument, kOutputExistsMessage, finalPath_.string(), "dst_ckpt_dir");
+    if (errno == EEXIST)
+        return fail(ErrorCode::InvalidArgument, kOutputExistsMessage, finalPath_.string(), "dst_ckpt_dir");
     return fail(ErrorCode::Io, osError("cannot rename the finished file into place"), finalPath_.string());
 }
 
@@ -304,12 +319,14 @@ Result<uint64_t> freeSpace(const std::filesystem::path& path) {
     while (!std::filesystem::exists(probe, ec) && probe.has_parent_path() && probe != probe.parent_path())
         probe = probe.parent_path();
     struct statvfs info {};
-    if (::statvfs(probe.c_str(), &info) != 0) return fail(ErrorCode::Io, osError("cannot read the free space"), probe.string());
+    if (::statvfs(probe.c_str(), &info) != 0)
+        return fail(ErrorCode::Io, osError("cannot read the free space"), probe.string());
     return uint64_t(info.f_bavail) * uint64_t(info.f_frsize);
 }
 
 bool sameFile(const std::filesystem::path& a, const std::filesystem::path& b) {
-    struct stat sa {}, sb {};
+    struct stat sa {
+    }, sb{};
     if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) return false;
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }

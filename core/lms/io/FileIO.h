@@ -52,7 +52,7 @@ enum class Publish {
 class AtomicOutputFile {
 public:
     [[nodiscard]] static Result<AtomicOutputFile> create(const std::filesystem::path& finalPath,
-                                           Publish mode = Publish::Replace);
+                                                         Publish mode = Publish::Replace);
     AtomicOutputFile() = default;
     AtomicOutputFile(AtomicOutputFile&& other) noexcept;
     AtomicOutputFile& operator=(AtomicOutputFile&& other) noexcept;

@@ -14,7 +14,14 @@ namespace lms::wire {
 
 inline constexpr size_t kMaxVarintBytes = 10;
 
-enum class WireType : uint32_t { Varint = 0, Fixed64 = 1, Len = 2, StartGroup = 3, EndGroup = 4, Fixed32 = 5 };
+enum class WireType : uint32_t {
+    Varint = 0,
+    Fixed64 = 1,
+    Len = 2,
+    StartGroup = 3,
+    EndGroup = 4,
+    Fixed32 = 5
+};
 
 enum class VarintStatus {
     Ok,
@@ -37,10 +44,16 @@ struct Key {
     uint64_t field = 0;
     uint32_t wireType = 0;
 };
-constexpr Key splitKey(uint64_t key) { return {key >> 3, uint32_t(key & 7)}; }
-constexpr uint64_t makeKey(uint64_t field, WireType type) { return field << 3 | uint64_t(type); }
+constexpr Key splitKey(uint64_t key) {
+    return {key >> 3, uint32_t(key & 7)};
+}
+constexpr uint64_t makeKey(uint64_t field, WireType type) {
+    return field << 3 | uint64_t(type);
+}
 
 // Byte size of a fixed-width field's value (8 or 4), 0 for the other wire types.
-constexpr uint64_t fixedSize(uint32_t wireType) { return wireType == 1 ? 8 : wireType == 5 ? 4 : 0; }
+constexpr uint64_t fixedSize(uint32_t wireType) {
+    return wireType == 1 ? 8 : wireType == 5 ? 4 : 0;
+}
 
 }  // namespace lms::wire

@@ -15,7 +15,9 @@ namespace fs = std::filesystem;
 
 constexpr uint64_t kMaxConfigBytes = 16u << 20;
 
-std::string fileText(const fs::path& file) { return file.filename().string(); }
+std::string fileText(const fs::path& file) {
+    return file.filename().string();
+}
 
 std::string numberText(double v) {
     std::ostringstream out;
@@ -29,8 +31,8 @@ Result<std::string> readText(const fs::path& file) {
     const auto size = fs::file_size(file, ec);
     if (ec) return fail(ErrorCode::Io, "cannot read the LoRA config: " + ec.message(), file.string());
     if (size > kMaxConfigBytes)
-        return fail(ErrorCode::Malformed, "the LoRA config is over " + std::to_string(kMaxConfigBytes) + " bytes",
-                    file.string());
+        return fail(ErrorCode::Malformed,
+                    "the LoRA config is over " + std::to_string(kMaxConfigBytes) + " bytes", file.string());
     std::ifstream in(file, std::ios::binary);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (!in && !in.eof()) return fail(ErrorCode::Io, "cannot read the LoRA config", file.string());
@@ -38,21 +40,25 @@ Result<std::string> readText(const fs::path& file) {
 }
 
 // A positive finite number that is not a boolean (YAML's `yes` is a bool, not 1).
-Result<double> positiveNumber(const JsonValue* v, const fs::path& file, const std::string& where, const char* key) {
+Result<double> positiveNumber(const JsonValue* v, const fs::path& file, const std::string& where,
+                              const char* key) {
     const auto d = v ? v->asDouble() : std::nullopt;
     if (!v || v->isNull())
         return fail(ErrorCode::Malformed,
                     where + " has no " + key + "; refusing to assume a default (MindFormers and PEFT would)",
                     file.string(), key);
     if (!v->isNumber() || !d || !std::isfinite(*d) || *d <= 0)
-        return fail(ErrorCode::Malformed, where + " " + key + " is not a positive number", file.string(), key);
+        return fail(ErrorCode::Malformed, where + " " + key + " is not a positive number", file.string(),
+                    key);
     return *d;
 }
 
-Result<int64_t> positiveRank(const JsonValue* v, const fs::path& file, const std::string& where, const char* key) {
+Result<int64_t> positiveRank(const JsonValue* v, const fs::path& file, const std::string& where,
+                             const char* key) {
     auto d = positiveNumber(v, file, where, key);
     if (!d) return std::unexpected(d.error());
-    if (!v->isInteger()) return fail(ErrorCode::Malformed, where + " " + key + " is not an integer", file.string(), key);
+    if (!v->isInteger())
+        return fail(ErrorCode::Malformed, where + " " + key + " is not an integer", file.string(), key);
     return int64_t(*d);
 }
 
@@ -68,11 +74,13 @@ std::vector<std::string> stringList(const JsonValue* v) {
 }
 
 template <typename T>
-Result<std::vector<std::pair<std::string, T>>> pattern(const JsonValue* v, const fs::path& file, const char* key) {
+Result<std::vector<std::pair<std::string, T>>> pattern(const JsonValue* v, const fs::path& file,
+                                                       const char* key) {
     std::vector<std::pair<std::string, T>> out;
     if (!v || v->isNull()) return out;
     const auto* members = v->asObject();
-    if (!members) return fail(ErrorCode::Malformed, std::string(key) + " is not an object", file.string(), key);
+    if (!members)
+        return fail(ErrorCode::Malformed, std::string(key) + " is not an object", file.string(), key);
     for (const auto& [k, value] : *members) {
         const std::string where = std::string(key) + " \"" + k + "\"";
         if constexpr (std::is_same_v<T, int64_t>) {
@@ -133,10 +141,11 @@ Result<double> LoraSettings::scalingFor(std::string_view moduleName, int64_t ran
         }
     if (rankFromShapes > 0 && rankFromShapes != r)
         return fail(ErrorCode::Mismatch,
-                    "the LoRA weights have r = " + std::to_string(rankFromShapes) + " but " +
-                        fileText(file) + " says r = " + std::to_string(r),
+                    "the LoRA weights have r = " + std::to_string(rankFromShapes) + " but " + fileText(file) +
+                        " says r = " + std::to_string(r),
                     file.string(), std::string(moduleName));
-    if (r <= 0) return fail(ErrorCode::InvalidArgument, "LoRA rank must be positive", file.string(), "lora_rank");
+    if (r <= 0)
+        return fail(ErrorCode::InvalidArgument, "LoRA rank must be positive", file.string(), "lora_rank");
     // peft/tuners/lora/layer.py LoraLayer.update_layer: alpha / sqrt(r) with use_rslora, else alpha / r.
     return useRslora ? a / std::sqrt(double(r)) : a / double(r);
 }
@@ -146,22 +155,25 @@ Result<LoraSettings> loraSettingsFromYaml(const JsonValue& doc, const fs::path& 
     const JsonValue* block = yamlLoraBlock(doc, where);
     if (where == "both")
         return fail(ErrorCode::Malformed,
-                    "both model.model_config.pet_config and lora_config are present; cannot tell which trained the adapter",
+                    "both model.model_config.pet_config and lora_config are present; cannot tell which "
+                    "trained the adapter",
                     file.string(), "lora_config");
     if (!block)
-        return fail(ErrorCode::Malformed, "no LoRA settings: neither model.model_config.pet_config nor lora_config",
-                    file.string(), "pet_config");
+        return fail(ErrorCode::Malformed,
+                    "no LoRA settings: neither model.model_config.pet_config nor lora_config", file.string(),
+                    "pet_config");
     // mindformers/pet/pet_config.py: pet_type selects the tuner; S-LoRA ("slora") uses the same
     // lora_rank/lora_alpha. Absent, the block is LoRA (pynative/config/config.py LoraConfig has none).
     if (const JsonValue* type = block->find("pet_type")) {
         std::string t = type->asString() ? *type->asString() : toJson(*type);
         std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return char(std::tolower(c)); });
         if (t != "lora" && t != "slora")
-            return fail(ErrorCode::Malformed, where + ".pet_type is " + toJson(*type) + ", not lora", file.string(),
-                        "pet_type");
+            return fail(ErrorCode::Malformed, where + ".pet_type is " + toJson(*type) + ", not lora",
+                        file.string(), "pet_type");
     }
     LoraSettings s;
-    s.kind = where == "lora_config" ? LoraConfigKind::MindFormersYamlPyNative : LoraConfigKind::MindFormersYamlPetConfig;
+    s.kind = where == "lora_config" ? LoraConfigKind::MindFormersYamlPyNative
+                                    : LoraConfigKind::MindFormersYamlPetConfig;
     s.file = file;
     // Only the block's own lora_rank / lora_alpha: kv_lora_rank and q_lora_rank are MLA ranks.
     auto rank = positiveRank(block->find("lora_rank"), file, where, "lora_rank");
@@ -171,16 +183,19 @@ Result<LoraSettings> loraSettingsFromYaml(const JsonValue& doc, const fs::path& 
     s.rank = *rank;
     s.alpha = *alpha;
     s.targetModules = stringList(block->find("target_modules"));
-    s.provenance = "from " + fileText(file) + ": " + where + " lora_alpha " + numberText(s.alpha) + ", lora_rank " +
-                   std::to_string(s.rank);
+    s.provenance = "from " + fileText(file) + ": " + where + " lora_alpha " + numberText(s.alpha) +
+                   ", lora_rank " + std::to_string(s.rank);
     return s;
 }
 
 Result<LoraSettings> loraSettingsFromPeft(const JsonValue& doc, const fs::path& file) {
     const std::string name = fileText(file);
-    if (!doc.isObject()) return fail(ErrorCode::Malformed, "not a PEFT adapter config (not an object)", file.string());
-    if (const JsonValue* type = doc.find("peft_type"); type && !(type->asString() && *type->asString() == "LORA"))
-        return fail(ErrorCode::Malformed, "peft_type is " + toJson(*type) + ", not LORA", file.string(), "peft_type");
+    if (!doc.isObject())
+        return fail(ErrorCode::Malformed, "not a PEFT adapter config (not an object)", file.string());
+    if (const JsonValue* type = doc.find("peft_type");
+        type && !(type->asString() && *type->asString() == "LORA"))
+        return fail(ErrorCode::Malformed, "peft_type is " + toJson(*type) + ", not LORA", file.string(),
+                    "peft_type");
     LoraSettings s;
     s.kind = LoraConfigKind::Peft;
     s.file = file;
@@ -192,7 +207,8 @@ Result<LoraSettings> loraSettingsFromPeft(const JsonValue& doc, const fs::path& 
     s.rank = *rank;
     s.alpha = *alpha;
     if (const JsonValue* rs = doc.find("use_rslora"); rs && !rs->isNull()) {
-        if (!rs->isBool()) return fail(ErrorCode::Malformed, "use_rslora is not true/false", file.string(), "use_rslora");
+        if (!rs->isBool())
+            return fail(ErrorCode::Malformed, "use_rslora is not true/false", file.string(), "use_rslora");
         s.useRslora = *rs->asBool();
     }
     auto ranks = pattern<int64_t>(doc.find("rank_pattern"), file, "rank_pattern");
@@ -202,9 +218,10 @@ Result<LoraSettings> loraSettingsFromPeft(const JsonValue& doc, const fs::path& 
     s.rankPattern = std::move(*ranks);
     s.alphaPattern = std::move(*alphas);
     s.targetModules = stringList(doc.find("target_modules"));
-    s.provenance = "from " + name + ": r " + std::to_string(s.rank) + ", lora_alpha " + numberText(s.alpha) +
-                   (s.useRslora ? ", use_rslora (alpha/√r)" : "") +
-                   (s.rankPattern.empty() && s.alphaPattern.empty() ? "" : ", rank_pattern/alpha_pattern per module");
+    s.provenance =
+        "from " + name + ": r " + std::to_string(s.rank) + ", lora_alpha " + numberText(s.alpha) +
+        (s.useRslora ? ", use_rslora (alpha/√r)" : "") +
+        (s.rankPattern.empty() && s.alphaPattern.empty() ? "" : ", rank_pattern/alpha_pattern per module");
     return s;
 }
 
@@ -230,7 +247,8 @@ Result<fs::path> findLoraConfig(const fs::path& path) {
     std::vector<fs::path> found;
     const bool isDir = fs::is_directory(path, ec);
     const fs::path folder = isDir ? path : path.parent_path();
-    if (isDir && fs::is_regular_file(path / "adapter_config.json", ec)) found.push_back(path / "adapter_config.json");
+    if (isDir && fs::is_regular_file(path / "adapter_config.json", ec))
+        found.push_back(path / "adapter_config.json");
     for (const auto& entry : fs::directory_iterator(folder.empty() ? fs::path(".") : folder, ec)) {
         const auto ext = entry.path().extension();
         if ((ext != ".yaml" && ext != ".yml") || !entry.is_regular_file(ec)) continue;
@@ -244,7 +262,8 @@ Result<fs::path> findLoraConfig(const fs::path& path) {
     if (found.size() > 1) {
         std::string list;
         for (const auto& f : found) list += (list.empty() ? "" : ", ") + f.string();
-        return fail(ErrorCode::InvalidArgument, "several LoRA configs could be meant: " + list + "; pass --lora_config FILE",
+        return fail(ErrorCode::InvalidArgument,
+                    "several LoRA configs could be meant: " + list + "; pass --lora_config FILE",
                     path.string(), "lora_config");
     }
     return found.empty() ? fs::path() : found.front();

@@ -47,8 +47,10 @@ struct LoraSettings {
 bool peftPatternMatches(std::string_view key, std::string_view moduleName);
 
 // Settings from a parsed MindFormers YAML document / PEFT adapter_config.json; `file` names errors.
-[[nodiscard]] Result<LoraSettings> loraSettingsFromYaml(const JsonValue& doc, const std::filesystem::path& file);
-[[nodiscard]] Result<LoraSettings> loraSettingsFromPeft(const JsonValue& doc, const std::filesystem::path& file);
+[[nodiscard]] Result<LoraSettings> loraSettingsFromYaml(const JsonValue& doc,
+                                                        const std::filesystem::path& file);
+[[nodiscard]] Result<LoraSettings> loraSettingsFromPeft(const JsonValue& doc,
+                                                        const std::filesystem::path& file);
 
 // Reads a config file: *.json as PEFT adapter_config.json, anything else as a MindFormers YAML.
 // Errors name the file and the key (e.g. parameter "lora_alpha" when it is missing).

@@ -18,20 +18,33 @@ namespace {
 constexpr std::array<std::string_view, 19> kOptimizerPrefixes{
     // mindspore nn/optim/adam.py: Adam clones "moment1"/"moment2" (and "vhat" with use_amsgrad),
     // AdamWeightDecay and AdamOffload clone "adam_m"/"adam_v".
-    "adam_m.", "adam_v.", "moment1.", "moment2.", "vhat.",
+    "adam_m.",
+    "adam_v.",
+    "moment1.",
+    "moment2.",
+    "vhat.",
     // mindspore nn/optim/lamb.py, Lamb.__init__: clone(prefix="lamb_m") and "lamb_v".
-    "lamb_m.", "lamb_v.",
+    "lamb_m.",
+    "lamb_v.",
     // mindformers core/optim AdamW / FusedAdamW: clone(prefix="exp_avg"), "exp_avg_sq", "max_exp_avg_sq".
-    "exp_avg.", "exp_avg_sq.", "max_exp_avg_sq.",
+    "exp_avg.",
+    "exp_avg_sq.",
+    "max_exp_avg_sq.",
     // mindspore nn/optim/adafactor.py (AdaFactor) and mindformers core/optim/came.py
     // (Came.init_came_state): name="exp_avg_sq_row_{}".format(param.name), likewise _col_,
     // exp_avg_insta_row_/_col_ (CAME) and exp_avg_sq_.
-    "exp_avg_sq_row_", "exp_avg_sq_col_", "exp_avg_insta_row_", "exp_avg_insta_col_", "exp_avg_sq_",
+    "exp_avg_sq_row_",
+    "exp_avg_sq_col_",
+    "exp_avg_insta_row_",
+    "exp_avg_insta_col_",
+    "exp_avg_sq_",
     // mindspore nn/optim/momentum.py Momentum: clone(prefix="moments"); nn/optim/ada_grad.py
     // Adagrad: clone(prefix="accum").
-    "moments.", "accum.",
+    "moments.",
+    "accum.",
     // MindFormers gradient accumulation (clone(prefix="accu_grads")) and PMA weight averaging.
-    "accu_grads.", "pma_weight_",
+    "accu_grads.",
+    "pma_weight_",
 };
 
 // LoRA naming schemes (spec §5.2): suffix of the A and B names (lower case) and the scheme's name.
@@ -88,7 +101,8 @@ MarkerHit findMarker(std::string_view name) {
     const auto lowered = lower(name);
     MarkerHit found;
     for (const auto& marker : kMarkers) {
-        for (size_t pos = lowered.find(marker.word); pos != std::string::npos; pos = lowered.find(marker.word, pos + 1)) {
+        for (size_t pos = lowered.find(marker.word); pos != std::string::npos;
+             pos = lowered.find(marker.word, pos + 1)) {
             const size_t end = pos + marker.word.size();
             const bool before = pos == 0 || !std::isalnum(static_cast<unsigned char>(lowered[pos - 1]));
             const bool after = end == lowered.size() || lowered[end] == '.' || lowered[end] == '_' ||
@@ -104,7 +118,7 @@ MarkerHit findMarker(std::string_view name) {
 struct LoraName {
     TensorRole role = TensorRole::Other;  // LoraA or LoraB when matched
     std::string scheme;
-    size_t stemLength = 0;                // the layer path before the suffix
+    size_t stemLength = 0;  // the layer path before the suffix
 };
 
 // PEFT's in-memory names keep the adapter's name: <module>.lora_A.<adapter>.weight (PEFT
@@ -118,7 +132,8 @@ LoraName matchPeftInfix(std::string_view name, std::string_view lowered) {
     const std::string adapter(name.substr(dot + 1, rest.size() - dot - 1));
     for (const auto& [suffix, role] : {std::pair{std::string_view(".lora_a"), TensorRole::LoraA},
                                        std::pair{std::string_view(".lora_b"), TensorRole::LoraB}})
-        if (endsWith(head, suffix)) return {role, "lora_A." + adapter + ".weight", head.size() - suffix.size()};
+        if (endsWith(head, suffix))
+            return {role, "lora_A." + adapter + ".weight", head.size() - suffix.size()};
     return {};
 }
 
@@ -133,7 +148,9 @@ LoraName matchLora(std::string_view name) {
     return matchPeftInfix(name, lowered);
 }
 
-std::string dimsText(const std::vector<int64_t>& dims) { return formatDims(dims); }
+std::string dimsText(const std::vector<int64_t>& dims) {
+    return formatDims(dims);
+}
 
 void setProblem(LoraPair& pair, std::string text) {
     if (pair.status == PairStatus::Problem) return;  // keep the first, most basic problem
@@ -147,17 +164,20 @@ void validateShapes(LoraPair& pair, const SourceTensor& base, const SourceTensor
     pair.aDims = a.dims;
     pair.bDims = b.dims;
     if (!isFloatingPoint(base.dtype))
-        return setProblem(pair, "base weight has type " + base.typeName + "; only floating-point weights can be merged");
+        return setProblem(
+            pair, "base weight has type " + base.typeName + "; only floating-point weights can be merged");
     if (!isFloatingPoint(a.dtype) || !isFloatingPoint(b.dtype))
-        return setProblem(pair, "LoRA A/B have type " + a.typeName + "/" + b.typeName + "; expected floating point");
+        return setProblem(
+            pair, "LoRA A/B have type " + a.typeName + "/" + b.typeName + "; expected floating point");
     if (a.dims.size() != 2 || b.dims.size() != 2)
         return setProblem(pair, "LoRA A is " + dimsText(a.dims) + " and B is " + dimsText(b.dims) +
                                     "; both must be 2-D (A [r, in], B [out, r])");
     pair.rank = a.dims[0];
     if (pair.rank <= 0) return setProblem(pair, "LoRA rank is 0 (A is " + dimsText(a.dims) + ")");
     if (b.dims[1] != pair.rank)
-        return setProblem(pair, "rank mismatch: A " + dimsText(a.dims) + " has r=" + std::to_string(pair.rank) +
-                                    " but B " + dimsText(b.dims) + " has r=" + std::to_string(b.dims[1]));
+        return setProblem(pair, "rank mismatch: A " + dimsText(a.dims) +
+                                    " has r=" + std::to_string(pair.rank) + " but B " + dimsText(b.dims) +
+                                    " has r=" + std::to_string(b.dims[1]));
     if (base.dims.size() != 2)
         return setProblem(pair, "base weight is " + dimsText(base.dims) + "; expected a 2-D matrix");
     const int64_t out = b.dims[0], in = a.dims[1];
@@ -170,8 +190,8 @@ void validateShapes(LoraPair& pair, const SourceTensor& base, const SourceTensor
     } else if (inOut) {
         pair.transposed = true;
     } else {
-        setProblem(pair, "shape mismatch: B·A is " + dimsText({out, in}) + " (B " + dimsText(b.dims) + ", A " +
-                             dimsText(a.dims) + ") but the base weight is " + dimsText(base.dims));
+        setProblem(pair, "shape mismatch: B·A is " + dimsText({out, in}) + " (B " + dimsText(b.dims) +
+                             ", A " + dimsText(a.dims) + ") but the base weight is " + dimsText(base.dims));
     }
 }
 
@@ -246,19 +266,22 @@ struct BaseLookup {
 BaseLookup findBase(const std::string& stem, const NameIndex& index, const std::vector<SourceTensor>& tensors,
                     const std::vector<bool>& dropped) {
     std::vector<std::string> candidates;
-    for (const auto& path : {stem, stem.starts_with(kPeftPrefix) ? stem.substr(kPeftPrefix.size()) : std::string()}) {
+    for (const auto& path :
+         {stem, stem.starts_with(kPeftPrefix) ? stem.substr(kPeftPrefix.size()) : std::string()}) {
         if (path.empty()) continue;
         candidates.push_back(path + ".weight");
         candidates.push_back(path + ".base_layer.weight");
     }
     for (const auto& name : candidates)
-        if (const auto it = index.exact.find(name); it != index.exact.end() && !dropped[it->second]) return {it->second, {}};
+        if (const auto it = index.exact.find(name); it != index.exact.end() && !dropped[it->second])
+            return {it->second, {}};
     std::vector<size_t> folded;
     for (const auto& name : candidates) {
         const auto it = index.folded.find(lower(name));
         if (it == index.folded.end()) continue;
         for (size_t i : it->second)
-            if (!dropped[i] && std::find(folded.begin(), folded.end(), i) == folded.end()) folded.push_back(i);
+            if (!dropped[i] && std::find(folded.begin(), folded.end(), i) == folded.end())
+                folded.push_back(i);
     }
     if (folded.size() == 1) return {folded.front(), {}};
     std::string problem = "base weight " + candidates.front() + " not found";
@@ -300,22 +323,24 @@ Built buildPair(const Group& group, const std::vector<SourceTensor>& tensors, co
         built.position = *base.index;
     }
     if (group.as.size() > 1 || group.bs.size() > 1)
-        setProblem(pair, "several LoRA tensors share the name " + group.stem + " (names differ only in case)");
+        setProblem(pair,
+                   "several LoRA tensors share the name " + group.stem + " (names differ only in case)");
     if (pair.a.empty()) setProblem(pair, "LoRA B " + pair.b + " has no matching A");
     if (pair.b.empty()) setProblem(pair, "LoRA A " + pair.a + " has no matching B");
     if (!base.index) setProblem(pair, base.problem);
     if (const auto it = magnitudes.find(group.stem); it != magnitudes.end()) {
         // DoRA rescales every column of W + s·B·A to a learned norm: merging A/B alone would be wrong.
-        setProblem(pair, "DoRA adapter (" + tensors[it->second].name +
-                             " beside A/B): DoRA cannot be merged yet, and merging it as plain LoRA would be wrong");
+        setProblem(
+            pair, "DoRA adapter (" + tensors[it->second].name +
+                      " beside A/B): DoRA cannot be merged yet, and merging it as plain LoRA would be wrong");
         built.members.push_back(it->second);
         magnitudes.erase(it);
     }
     if (pair.status != PairStatus::Problem)
         validateShapes(pair, tensors[*base.index], tensors[group.as.front()], tensors[group.bs.front()],
                        options.squareOrientation);
-    if (pair.status == PairStatus::Ok &&
-        std::find(options.disabledBases.begin(), options.disabledBases.end(), pair.base) != options.disabledBases.end())
+    if (pair.status == PairStatus::Ok && std::find(options.disabledBases.begin(), options.disabledBases.end(),
+                                                   pair.base) != options.disabledBases.end())
         pair.status = PairStatus::Disabled;
     return built;
 }
@@ -360,11 +385,16 @@ void flagSharedBases(std::vector<Built>& built) {
 
 const char* tensorRoleName(TensorRole role) {
     switch (role) {
-    case TensorRole::Base: return "base";
-    case TensorRole::LoraA: return "LoRA A";
-    case TensorRole::LoraB: return "LoRA B";
-    case TensorRole::OptimizerState: return "optimizer state";
-    case TensorRole::Other: return "other";
+        case TensorRole::Base:
+            return "base";
+        case TensorRole::LoraA:
+            return "LoRA A";
+        case TensorRole::LoraB:
+            return "LoRA B";
+        case TensorRole::OptimizerState:
+            return "optimizer state";
+        case TensorRole::Other:
+            return "other";
     }
     return "other";
 }
@@ -372,11 +402,14 @@ const char* tensorRoleName(TensorRole role) {
 size_t optimizerPrefixLength(std::string_view name) {
     size_t longest = 0;
     for (const auto prefix : kOptimizerPrefixes)
-        if (name.size() > prefix.size() && name.starts_with(prefix)) longest = std::max(longest, prefix.size());
+        if (name.size() > prefix.size() && name.starts_with(prefix))
+            longest = std::max(longest, prefix.size());
     return longest;
 }
 
-bool hasLoraMarker(std::string_view name) { return findMarker(name).kind != Marker::None; }
+bool hasLoraMarker(std::string_view name) {
+    return findMarker(name).kind != Marker::None;
+}
 
 TensorRole classifyName(std::string_view name) {
     if (optimizerPrefixLength(name) > 0) return TensorRole::OptimizerState;
@@ -401,7 +434,8 @@ LoraPlan planLora(const std::vector<SourceTensor>& tensors, const PlanOptions& o
     for (const auto& [stem, i] : sorted.magnitudes) sorted.unpaired.push_back(i);  // DoRA vectors left over
     for (size_t i : sorted.unpaired) built.push_back(unpairedTensor(tensors[i], i, plan.roles[i]));
     flagSharedBases(built);
-    std::stable_sort(built.begin(), built.end(), [](const Built& x, const Built& y) { return x.position < y.position; });
+    std::stable_sort(built.begin(), built.end(),
+                     [](const Built& x, const Built& y) { return x.position < y.position; });
 
     for (auto& item : built) {
         const int pairIndex = int(plan.pairs.size());
@@ -411,9 +445,15 @@ LoraPlan planLora(const std::vector<SourceTensor>& tensors, const PlanOptions& o
         }
         for (size_t i : item.members) plan.pairOfTensor[i] = pairIndex;
         switch (item.pair.status) {
-        case PairStatus::Ok: ++plan.okPairs; break;
-        case PairStatus::Problem: ++plan.problemPairs; break;
-        case PairStatus::Disabled: ++plan.disabledPairs; break;
+            case PairStatus::Ok:
+                ++plan.okPairs;
+                break;
+            case PairStatus::Problem:
+                ++plan.problemPairs;
+                break;
+            case PairStatus::Disabled:
+                ++plan.disabledPairs;
+                break;
         }
         plan.pairs.push_back(std::move(item.pair));
     }
@@ -437,7 +477,8 @@ std::string describeProblems(const LoraPlan& plan, size_t limit) {
     std::string text;
     if (!unpaired.empty()) {
         text = "LoRA tensors that could not be paired (" + std::to_string(unpaired.size()) + "): ";
-        for (size_t k = 0; k < unpaired.size() && k < 8; ++k) text += (k ? ", " : "") + std::string(unpaired[k]);
+        for (size_t k = 0; k < unpaired.size() && k < 8; ++k)
+            text += (k ? ", " : "") + std::string(unpaired[k]);
         if (unpaired.size() > 8) text += ", ...";
         text += kohya ? " (kohya lora_down/lora_up names are not a supported scheme)"
                       : " (no supported naming scheme pairs them)";

@@ -20,17 +20,17 @@ enum class SquareOrientation { OutIn, InOut };
 enum class PairStatus { Ok, Problem, Disabled };
 
 struct LoraPair {
-    std::string base;              // empty when the base is missing
-    std::string a, b;              // empty when missing
+    std::string base;  // empty when the base is missing
+    std::string a, b;  // empty when missing
     // "mindpet_delta", "tk_delta", "lora_A.weight", "lora_A.<adapter>.weight" (PEFT in memory,
     // e.g. "lora_A.default.weight"), ".lora_a"; "unpaired" for a tensor that carries a LoRA marker
     // but matches no scheme (its name is in `a` or `b`, the problem says why).
     std::string scheme;
     std::vector<int64_t> baseDims, aDims, bDims;
-    int64_t rank = 0;              // r, from A's rows (0 when unknown)
-    bool transposed = false;       // base stored [in, out]: add (B·A)ᵀ
+    int64_t rank = 0;         // r, from A's rows (0 when unknown)
+    bool transposed = false;  // base stored [in, out]: add (B·A)ᵀ
     PairStatus status = PairStatus::Ok;
-    std::string problem;           // in words, when status == Problem
+    std::string problem;  // in words, when status == Problem
 };
 
 struct PlanOptions {
@@ -39,12 +39,12 @@ struct PlanOptions {
 };
 
 struct LoraPlan {
-    std::vector<LoraPair> pairs;                 // in order of the base's position
-    std::vector<TensorRole> roles;               // one per source tensor
-    std::vector<bool> dropped;                   // one per source tensor: not written
-    std::vector<int> pairOfTensor;               // one per source tensor: pair index or -1
+    std::vector<LoraPair> pairs;    // in order of the base's position
+    std::vector<TensorRole> roles;  // one per source tensor
+    std::vector<bool> dropped;      // one per source tensor: not written
+    std::vector<int> pairOfTensor;  // one per source tensor: pair index or -1
     size_t okPairs = 0, problemPairs = 0, disabledPairs = 0;
-    uint64_t bytesToWrite = 0;                   // payload bytes of the output (excluding headers)
+    uint64_t bytesToWrite = 0;  // payload bytes of the output (excluding headers)
     uint64_t tensorsToWrite = 0;
 };
 

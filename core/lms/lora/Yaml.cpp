@@ -42,7 +42,8 @@ JsonValue integerValue(std::string_view digits, int base, bool negative) {
     errno = 0;
     char* end = nullptr;
     const unsigned long long v = std::strtoull(clean.c_str(), &end, base);
-    if (errno == 0 && v <= uint64_t(INT64_MAX)) return negative ? JsonValue(-int64_t(v)) : JsonValue(int64_t(v));
+    if (errno == 0 && v <= uint64_t(INT64_MAX))
+        return negative ? JsonValue(-int64_t(v)) : JsonValue(int64_t(v));
     const double d = std::strtod(clean.c_str(), nullptr);  // beyond int64: Python keeps a big int
     return JsonValue(negative ? -d : d);
 }
@@ -135,14 +136,15 @@ std::optional<JsonValue> resolveFloat(std::string_view s) {
     return std::nullopt;
 }
 
-
 struct Line {
     int indent = 0;
     std::string_view text;  // without indentation, comment and trailing blanks
     int number = 0;         // 1-based
 };
 
-bool isBlank(char c) { return c == ' ' || c == '\t'; }
+bool isBlank(char c) {
+    return c == ' ' || c == '\t';
+}
 
 // Cuts a comment: '#' at the start or after a blank, outside quotes that open a scalar.
 std::string_view stripComment(std::string_view t) {
@@ -150,13 +152,19 @@ std::string_view stripComment(std::string_view t) {
     for (size_t i = 0; i < t.size(); ++i) {
         const char c = t[i];
         if (quote) {
-            if ((c == '\\' && quote == '"') || (c == '\'' && quote == '\'' && i + 1 < t.size() && t[i + 1] == '\'')) ++i;
-            else if (c == quote) quote = 0;
+            if ((c == '\\' && quote == '"') ||
+                (c == '\'' && quote == '\'' && i + 1 < t.size() && t[i + 1] == '\''))
+                ++i;
+            else if (c == quote)
+                quote = 0;
             continue;
         }
-        const bool tokenStart = i == 0 || std::string_view(" \t[{,:-").find(t[i - 1]) != std::string_view::npos;
-        if ((c == '"' || c == '\'') && tokenStart) quote = c;
-        else if (c == '#' && (i == 0 || isBlank(t[i - 1]))) return t.substr(0, i);
+        const bool tokenStart =
+            i == 0 || std::string_view(" \t[{,:-").find(t[i - 1]) != std::string_view::npos;
+        if ((c == '"' || c == '\'') && tokenStart)
+            quote = c;
+        else if (c == '#' && (i == 0 || isBlank(t[i - 1])))
+            return t.substr(0, i);
     }
     return t;
 }
@@ -168,25 +176,45 @@ std::string_view trim(std::string_view t) {
 }
 
 void appendUtf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) out += char(cp);
-    else if (cp < 0x800) out += {char(0xC0 | (cp >> 6)), char(0x80 | (cp & 0x3F))};
-    else if (cp < 0x10000) out += {char(0xE0 | (cp >> 12)), char(0x80 | ((cp >> 6) & 0x3F)), char(0x80 | (cp & 0x3F))};
-    else out += {char(0xF0 | (cp >> 18)), char(0x80 | ((cp >> 12) & 0x3F)), char(0x80 | ((cp >> 6) & 0x3F)), char(0x80 | (cp & 0x3F))};
+    if (cp < 0x80)
+        out += char(cp);
+    else if (cp < 0x800)
+        out += {char(0xC0 | (cp >> 6)), char(0x80 | (cp & 0x3F))};
+    else if (cp < 0x10000)
+        out += {char(0xE0 | (cp >> 12)), char(0x80 | ((cp >> 6) & 0x3F)), char(0x80 | (cp & 0x3F))};
+    else
+        out += {char(0xF0 | (cp >> 18)), char(0x80 | ((cp >> 12) & 0x3F)), char(0x80 | ((cp >> 6) & 0x3F)),
+                char(0x80 | (cp & 0x3F))};
 }
 
 std::optional<char> simpleEscape(char e) {
     switch (e) {
-    case '0': return '\0';
-    case 'a': return '\a';
-    case 'b': return '\b';
-    case 't': case '\t': return '\t';
-    case 'n': return '\n';
-    case 'v': return '\v';
-    case 'f': return '\f';
-    case 'r': return '\r';
-    case 'e': return '\x1b';
-    case ' ': case '"': case '/': case '\\': return e;
-    default: return std::nullopt;
+        case '0':
+            return '\0';
+        case 'a':
+            return '\a';
+        case 'b':
+            return '\b';
+        case 't':
+        case '\t':
+            return '\t';
+        case 'n':
+            return '\n';
+        case 'v':
+            return '\v';
+        case 'f':
+            return '\f';
+        case 'r':
+            return '\r';
+        case 'e':
+            return '\x1b';
+        case ' ':
+        case '"':
+        case '/':
+        case '\\':
+            return e;
+        default:
+            return std::nullopt;
     }
 }
 
@@ -202,11 +230,14 @@ private:
     Result<void> count(int line, size_t n = 1) {
         nodes_ += n;
         if (nodes_ > kMaxYamlNodes)
-            return error(line, "the document expands to more than " + std::to_string(kMaxYamlNodes) + " values");
+            return error(line,
+                         "the document expands to more than " + std::to_string(kMaxYamlNodes) + " values");
         return {};
     }
     static size_t countValues(const JsonValue& v);
-    static bool isSequenceEntry(std::string_view t) { return t == "-" || (t.size() > 1 && t[0] == '-' && t[1] == ' '); }
+    static bool isSequenceEntry(std::string_view t) {
+        return t == "-" || (t.size() > 1 && t[0] == '-' && t[1] == ' ');
+    }
     static std::optional<size_t> keyColon(std::string_view t);
     Result<JsonValue> block(int indent, int depth);
     Result<JsonValue> mapping(int indent, int depth);
@@ -236,7 +267,8 @@ size_t Parser::countValues(const JsonValue& v) {
 
 // Where a "key: value" line's colon is; nullopt when the line is not a mapping entry.
 std::optional<size_t> Parser::keyColon(std::string_view t) {
-    if (t.empty() || t[0] == '[' || t[0] == '{' || t[0] == '&' || t[0] == '*' || isSequenceEntry(t)) return std::nullopt;
+    if (t.empty() || t[0] == '[' || t[0] == '{' || t[0] == '&' || t[0] == '*' || isSequenceEntry(t))
+        return std::nullopt;
     size_t i = 0;
     if (t[0] == '"' || t[0] == '\'') {
         const char q = t[0];
@@ -255,7 +287,8 @@ std::optional<size_t> Parser::keyColon(std::string_view t) {
 
 Result<JsonValue> Parser::document(std::string_view text) {
     if (text.size() > kMaxYamlBytes)
-        return fail(ErrorCode::Malformed, "the YAML text is over " + std::to_string(kMaxYamlBytes) + " bytes", file_);
+        return fail(ErrorCode::Malformed, "the YAML text is over " + std::to_string(kMaxYamlBytes) + " bytes",
+                    file_);
     if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
     if (!isValidUtf8(text)) return fail(ErrorCode::Malformed, "the YAML text is not valid UTF-8", file_);
     int number = 0;
@@ -286,12 +319,14 @@ Result<JsonValue> Parser::document(std::string_view text) {
     if (lines_.empty()) return JsonValue();
     auto root = block(lines_[0].indent, 0);
     if (!root) return root;
-    if (pos_ < lines_.size()) return error(lines_[pos_].number, "unexpected indentation or text after the document");
+    if (pos_ < lines_.size())
+        return error(lines_[pos_].number, "unexpected indentation or text after the document");
     return root;
 }
 
 Result<JsonValue> Parser::block(int indent, int depth) {
-    if (depth > kMaxYamlDepth) return error(lines_[pos_].number, "nesting deeper than " + std::to_string(kMaxYamlDepth));
+    if (depth > kMaxYamlDepth)
+        return error(lines_[pos_].number, "nesting deeper than " + std::to_string(kMaxYamlDepth));
     const Line& line = lines_[pos_];
     if (isSequenceEntry(line.text)) return sequence(indent, depth);
     if (keyColon(line.text)) return mapping(indent, depth);
@@ -304,7 +339,9 @@ Result<JsonValue> Parser::mapping(int indent, int depth) {
     while (pos_ < lines_.size() && lines_[pos_].indent == indent) {
         const Line line = lines_[pos_];
         const auto colon = keyColon(line.text);
-        if (!colon) return error(line.number, "expected \"key: value\" in a mapping, got \"" + std::string(line.text) + "\"");
+        if (!colon)
+            return error(line.number,
+                         "expected \"key: value\" in a mapping, got \"" + std::string(line.text) + "\"");
         std::string_view keyText = trim(line.text.substr(0, *colon));
         std::string key;
         if (keyText[0] == '"' || keyText[0] == '\'') {
@@ -324,7 +361,8 @@ Result<JsonValue> Parser::mapping(int indent, int depth) {
         if (!v) return v;
         out.set(key, std::move(*v));  // a duplicate key: the later value wins, as in PyYAML
     }
-    if (pos_ < lines_.size() && lines_[pos_].indent > indent) return error(lines_[pos_].number, "unexpected indentation");
+    if (pos_ < lines_.size() && lines_[pos_].indent > indent)
+        return error(lines_[pos_].number, "unexpected indentation");
     return out;
 }
 
@@ -350,7 +388,8 @@ Result<JsonValue> Parser::sequence(int indent, int depth) {
         if (!v) return v;
         out.push_back(std::move(*v));
     }
-    if (pos_ < lines_.size() && lines_[pos_].indent > indent) return error(lines_[pos_].number, "unexpected indentation");
+    if (pos_ < lines_.size() && lines_[pos_].indent > indent)
+        return error(lines_[pos_].number, "unexpected indentation");
     return out;
 }
 
@@ -360,7 +399,8 @@ Result<JsonValue> Parser::child(int ownIndent, int depth, bool inMapping) {
     if (pos_ >= lines_.size()) return JsonValue();
     const Line& next = lines_[pos_];
     if (next.indent > ownIndent) return block(next.indent, depth + 1);
-    if (inMapping && next.indent == ownIndent && isSequenceEntry(next.text)) return sequence(ownIndent, depth + 1);
+    if (inMapping && next.indent == ownIndent && isSequenceEntry(next.text))
+        return sequence(ownIndent, depth + 1);
     return JsonValue();
 }
 
@@ -401,10 +441,12 @@ Result<JsonValue> Parser::value(std::string_view rest, int ownIndent, int line, 
         v = JsonValue(std::move(*q));
     } else {
         if (keyColon(rest)) return error(line, "a mapping value on the line of its key (\"a: b: c\")");
-        if (rest[0] == '@' || rest[0] == '`' || rest[0] == '%') return error(line, "a plain scalar cannot start with \"" + std::string(1, rest[0]) + "\"");
+        if (rest[0] == '@' || rest[0] == '`' || rest[0] == '%')
+            return error(line, "a plain scalar cannot start with \"" + std::string(1, rest[0]) + "\"");
         v = resolveYamlScalar(rest);
         if (pos_ < lines_.size() && lines_[pos_].indent > ownIndent)
-            return error(lines_[pos_].number, "a plain scalar continued on the next line (multi-line scalars are not supported)");
+            return error(lines_[pos_].number,
+                         "a plain scalar continued on the next line (multi-line scalars are not supported)");
     }
     if (v && !anchor.empty()) anchors_[anchor] = *v;
     return v;
@@ -437,9 +479,12 @@ Result<std::string> Parser::quoted(std::string_view t, size_t& i, int line) cons
         const int digits = e == 'x' ? 2 : e == 'u' ? 4 : e == 'U' ? 8 : 0;
         if (digits == 0 || i + size_t(digits) > t.size() || !digitsOnly(t.substr(i, size_t(digits)), 16) ||
             t.substr(i, size_t(digits)).find('_') != std::string_view::npos)
-            return error(line, "unsupported escape \"\\" + std::string(1, e) + "\" in a double-quoted scalar");
-        const uint32_t cp = uint32_t(std::strtoul(std::string(t.substr(i, size_t(digits))).c_str(), nullptr, 16));
-        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return error(line, "an invalid code point escape");
+            return error(line,
+                         "unsupported escape \"\\" + std::string(1, e) + "\" in a double-quoted scalar");
+        const uint32_t cp =
+            uint32_t(std::strtoul(std::string(t.substr(i, size_t(digits))).c_str(), nullptr, 16));
+        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return error(line, "an invalid code point escape");
         appendUtf8(out, cp);
         i += size_t(digits);
     }
@@ -455,8 +500,11 @@ Result<JsonValue> Parser::flow(std::string_view rest, int line, int depth) {
         for (size_t i = 0; i < t.size(); ++i) {
             const char c = t[i];
             if (quote) {
-                if ((c == '\\' && quote == '"') || (c == '\'' && quote == '\'' && i + 1 < t.size() && t[i + 1] == '\'')) ++i;
-                else if (c == quote) quote = 0;
+                if ((c == '\\' && quote == '"') ||
+                    (c == '\'' && quote == '\'' && i + 1 < t.size() && t[i + 1] == '\''))
+                    ++i;
+                else if (c == quote)
+                    quote = 0;
             } else if (c == '"' || c == '\'') {
                 if (i == 0 || std::string_view(" \t[{,:").find(t[i - 1]) != std::string_view::npos) quote = c;
             } else if (c == '[' || c == '{') {
@@ -511,16 +559,20 @@ Result<JsonValue> Parser::flowNode(std::string_view t, size_t& i, int& line, int
                 if (i < t.size() && t[i] == ':') {
                     ++i;
                     skip();
-                    if (i < t.size() && (t[i] == ',' || t[i] == '}')) v = JsonValue();
-                    else if (auto r = flowNode(t, i, line, depth + 1); r) v = std::move(*r);
-                    else return r;
+                    if (i < t.size() && (t[i] == ',' || t[i] == '}'))
+                        v = JsonValue();
+                    else if (auto r = flowNode(t, i, line, depth + 1); r)
+                        v = std::move(*r);
+                    else
+                        return r;
                     skip();
                 }
                 const std::string* key = item->asString();
                 if (!key) return error(line, "a flow mapping key that is not a plain or quoted string");
                 out.set(*key, std::move(v));
             } else {
-                if (i < t.size() && t[i] == ':') return error(line, "a mapping inside a flow sequence is not supported");
+                if (i < t.size() && t[i] == ':')
+                    return error(line, "a mapping inside a flow sequence is not supported");
                 out.push_back(std::move(*item));
             }
             if (i < t.size() && t[i] == ',') {
@@ -528,7 +580,8 @@ Result<JsonValue> Parser::flowNode(std::string_view t, size_t& i, int& line, int
                 continue;
             }
             if (i < t.size() && t[i] == (isMap ? '}' : ']')) continue;
-            return error(line, std::string("expected ',' or '") + (isMap ? '}' : ']') + "' in a flow collection");
+            return error(line,
+                         std::string("expected ',' or '") + (isMap ? '}' : ']') + "' in a flow collection");
         }
     }
     if (c == '"' || c == '\'') {
@@ -539,8 +592,10 @@ Result<JsonValue> Parser::flowNode(std::string_view t, size_t& i, int& line, int
     if (c == '*' || c == '&' || c == '!' || c == '|' || c == '>')
         return error(line, std::string("\"") + c + "\" inside a flow collection is not supported");
     const size_t start = i;
-    while (i < t.size() && t[i] != '\n' && t[i] != ',' && t[i] != '[' && t[i] != ']' && t[i] != '{' && t[i] != '}' &&
-           !(t[i] == ':' && (i + 1 == t.size() || std::string_view(" \t\n,]}").find(t[i + 1]) != std::string_view::npos)))
+    while (i < t.size() && t[i] != '\n' && t[i] != ',' && t[i] != '[' && t[i] != ']' && t[i] != '{' &&
+           t[i] != '}' &&
+           !(t[i] == ':' &&
+             (i + 1 == t.size() || std::string_view(" \t\n,]}").find(t[i + 1]) != std::string_view::npos)))
         ++i;
     const std::string_view plain = trim(t.substr(start, i - start));
     if (plain.empty()) return error(line, "an empty value in a flow collection");
@@ -548,7 +603,8 @@ Result<JsonValue> Parser::flowNode(std::string_view t, size_t& i, int& line, int
         size_t j = i;
         while (j < t.size() && (isBlank(t[j]) || t[j] == '\n')) ++j;
         if (j < t.size() && std::string_view(",]}:").find(t[j]) == std::string_view::npos)
-            return error(line, "a plain scalar continued on the next line (multi-line scalars are not supported)");
+            return error(line,
+                         "a plain scalar continued on the next line (multi-line scalars are not supported)");
     }
     return resolveYamlScalar(plain);
 }
@@ -556,8 +612,10 @@ Result<JsonValue> Parser::flowNode(std::string_view t, size_t& i, int& line, int
 
 JsonValue resolveYamlScalar(std::string_view s) {
     if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return JsonValue();
-    static constexpr std::string_view kTrue[] = {"yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"};
-    static constexpr std::string_view kFalse[] = {"no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"};
+    static constexpr std::string_view kTrue[] = {"yes",  "Yes", "YES", "true", "True",
+                                                 "TRUE", "on",  "On",  "ON"};
+    static constexpr std::string_view kFalse[] = {"no",    "No",  "NO",  "false", "False",
+                                                  "FALSE", "off", "Off", "OFF"};
     for (auto t : kTrue)
         if (s == t) return JsonValue(true);
     for (auto f : kFalse)

@@ -1,7 +1,7 @@
 #include "lms/merge/Demo.h"
 
-#include "lms/formats/CheckpointWriter.h"
 #include "lms/base/DType.h"
+#include "lms/formats/CheckpointWriter.h"
 #include "node_strategy.pb.h"
 
 #include <cmath>
@@ -51,10 +51,13 @@ std::vector<DemoTensor> buildModel() {
         for (const char* proj : {"wq", "wk", "wv", "wo"}) {
             const std::string base = prefix + "attention." + proj;
             const bool rowParallel = std::string(proj) == "wo";
-            add(base + ".weight", DType::Float16, {kHidden, kHidden}, rowParallel ? Split::Cols : Split::Rows, 0.2f);
+            add(base + ".weight", DType::Float16, {kHidden, kHidden}, rowParallel ? Split::Cols : Split::Rows,
+                0.2f);
             // LoRA (spec §5.5): column-parallel layers shard B like the base, row-parallel ones shard A.
-            add(base + ".mindpet_delta_lora_a", DType::Float32, {kRank, kHidden}, rowParallel ? Split::Cols : Split::None, 0.1f);
-            add(base + ".mindpet_delta_lora_b", DType::Float32, {kHidden, kRank}, rowParallel ? Split::None : Split::Rows, 0.1f);
+            add(base + ".mindpet_delta_lora_a", DType::Float32, {kRank, kHidden},
+                rowParallel ? Split::Cols : Split::None, 0.1f);
+            add(base + ".mindpet_delta_lora_b", DType::Float32, {kHidden, kRank},
+                rowParallel ? Split::None : Split::Rows, 0.1f);
         }
         add(prefix + "ffn_norm.weight", DType::Float32, {kHidden}, Split::None, 1.0f);
         add(prefix + "feed_forward.w1.weight", DType::Float16, {kFfn, kHidden}, Split::Rows, 0.2f);
@@ -90,7 +93,8 @@ std::pair<std::vector<int64_t>, std::vector<float>> sliceFor(const DemoTensor& t
     }
     const int64_t half = cols / 2;
     for (int64_t r = 0; r < rows; ++r)
-        for (int64_t c = rank * half; c < (rank + 1) * half; ++c) out.push_back(t.values[size_t(r * cols + c)]);
+        for (int64_t c = rank * half; c < (rank + 1) * half; ++c)
+            out.push_back(t.values[size_t(r * cols + c)]);
     return {{rows, half}, out};
 }
 
@@ -107,12 +111,14 @@ Status writeScalars(CheckpointWriter& writer) {
     return writer.writeTensor("loss_scale", "Float32", scalar, bytes(lossScale));
 }
 
-Status writeCheckpointFile(const std::filesystem::path& path, const std::vector<DemoTensor>& model, int rank) {
+Status writeCheckpointFile(const std::filesystem::path& path, const std::vector<DemoTensor>& model,
+                           int rank) {
     auto writer = CheckpointWriter::create(path, {});
     if (!writer) return std::unexpected(writer.error());
     for (const auto& t : model) {
         auto [dims, v] = rank < 0 ? std::make_pair(t.dims, t.values) : sliceFor(t, rank);
-        if (auto st = writer->writeTensor(t.name, tensorTypeName(t.dtype), dims, encode(t.dtype, v)); !st) return st;
+        if (auto st = writer->writeTensor(t.name, tensorTypeName(t.dtype), dims, encode(t.dtype, v)); !st)
+            return st;
         if (t.name == "lm_head.weight")
             if (auto st = writeScalars(*writer); !st) return st;
     }
@@ -156,13 +162,16 @@ Status writeReadme(const DemoInfo& info, const std::filesystem::path& dir) {
            "full/model.ckpt: a tiny Llama-shaped model (2 layers, hidden 32) with MindPet LoRA\n"
            "  (lora_rank 4, lora_alpha 8) on wq/wk/wv/wo, Adam states and scalars.\n"
            "distributed/: the same model saved by a 2-way tensor-parallel run:\n"
-           "  rank_0/checkpoint_0.ckpt, rank_1/checkpoint_1.ckpt and strategy/ckpt_strategy_rank_{0,1}.ckpt\n\n"
+           "  rank_0/checkpoint_0.ckpt, rank_1/checkpoint_1.ckpt and "
+           "strategy/ckpt_strategy_rank_{0,1}.ckpt\n\n"
            "Merge them:\n"
         << "  loramerge --src_ckpt_path_or_dir " << info.fullCheckpoint.string()
         << " --dst_ckpt_dir OUT_FULL --lora_scaling 8/4\n"
         << "  loramerge --src_ckpt_path_or_dir " << info.distributedDir.string() << " --src_ckpt_strategy "
-        << (info.strategyDir / "ckpt_strategy_rank_0.ckpt").string() << " --dst_ckpt_dir OUT_DIST --lora_scaling 8/4\n";
-    if (!out.flush()) return fail(ErrorCode::Io, "cannot write the demo README", (dir / "README.txt").string());
+        << (info.strategyDir / "ckpt_strategy_rank_0.ckpt").string()
+        << " --dst_ckpt_dir OUT_DIST --lora_scaling 8/4\n";
+    if (!out.flush())
+        return fail(ErrorCode::Io, "cannot write the demo README", (dir / "README.txt").string());
     return {};
 }
 
@@ -174,15 +183,19 @@ Result<DemoInfo> writeDemo(const std::filesystem::path& dir) {
     info.distributedDir = dir / "distributed";
     info.strategyDir = info.distributedDir / "strategy";
     std::error_code ec;
-    for (const auto& sub : {dir / "full", info.distributedDir / "rank_0", info.distributedDir / "rank_1", info.strategyDir}) {
+    for (const auto& sub :
+         {dir / "full", info.distributedDir / "rank_0", info.distributedDir / "rank_1", info.strategyDir}) {
         std::filesystem::create_directories(sub, ec);
         if (ec) return fail(ErrorCode::Io, "cannot create the folder: " + ec.message(), sub.string());
     }
     const auto model = buildModel();
-    if (auto st = writeCheckpointFile(info.fullCheckpoint, model, -1); !st) return std::unexpected(st.error());
+    if (auto st = writeCheckpointFile(info.fullCheckpoint, model, -1); !st)
+        return std::unexpected(st.error());
     for (int rank = 0; rank < 2; ++rank) {
         const auto r = std::to_string(rank);
-        if (auto st = writeCheckpointFile(info.distributedDir / ("rank_" + r) / ("checkpoint_" + r + ".ckpt"), model, rank); !st)
+        if (auto st = writeCheckpointFile(info.distributedDir / ("rank_" + r) / ("checkpoint_" + r + ".ckpt"),
+                                          model, rank);
+            !st)
             return std::unexpected(st.error());
         if (auto st = writeStrategy(info.strategyDir / ("ckpt_strategy_rank_" + r + ".ckpt"), model); !st)
             return std::unexpected(st.error());

@@ -1,9 +1,9 @@
 #include "lms/merge/Discovery.h"
 
 #include "lms/distributed/Distributed.h"
-#include "lms/lora/LoraPlan.h"
 #include "lms/formats/Source.h"
 #include "lms/formats/Strategy.h"
+#include "lms/lora/LoraPlan.h"
 
 #include <algorithm>
 #include <cctype>
@@ -23,7 +23,8 @@ std::vector<fs::path> strategyFilesIn(const fs::path& dir) {
     std::vector<fs::path> files;
     std::error_code ec;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-        if (it->is_regular_file(ec) && isStrategyFileName(it->path().filename().string())) files.push_back(it->path());
+        if (it->is_regular_file(ec) && isStrategyFileName(it->path().filename().string()))
+            files.push_back(it->path());
     std::ranges::sort(files);
     return files;
 }
@@ -44,7 +45,8 @@ PathKind classifyFile(const fs::path& path, bool readIndex) {
     if (!readIndex) return PathKind::FullCheckpoint;
     auto source = openFullSource(path);
     if (!source || (*source)->tensors().empty()) return PathKind::FullCheckpoint;  // opening reports it
-    const bool onlyLora = std::ranges::all_of((*source)->tensors(), [](const auto& t) { return isLoraOrItsCopy(t.name); });
+    const bool onlyLora =
+        std::ranges::all_of((*source)->tensors(), [](const auto& t) { return isLoraOrItsCopy(t.name); });
     return onlyLora ? PathKind::Adapter : PathKind::FullCheckpoint;
 }
 
@@ -69,7 +71,8 @@ bool isCheckpointFileName(std::string_view fileName) {
 bool isStrategyFileName(std::string_view fileName) {
     std::string lower(fileName);
     std::ranges::transform(lower, lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    return lower.find("strategy") != std::string::npos && (lower.ends_with(".ckpt") || lower.ends_with(".json"));
+    return lower.find("strategy") != std::string::npos &&
+           (lower.ends_with(".ckpt") || lower.ends_with(".json"));
 }
 
 PathKind classifyPath(const fs::path& path, bool readIndex) {
@@ -100,8 +103,8 @@ Result<std::vector<RankEntry>> discoverRanks(const fs::path& modelDir, const std
         } else {
             entry.picked = *picked;
             entry.why = entry.candidates == 1 ? "the only checkpoint file"
-                        : nameGlob.empty()    ? "lexicographically last of " + std::to_string(entry.candidates)
-                                              : "matches " + nameGlob;
+                        : nameGlob.empty() ? "lexicographically last of " + std::to_string(entry.candidates)
+                                           : "matches " + nameGlob;
         }
         entries.push_back(std::move(entry));
     }
@@ -112,7 +115,8 @@ StrategyFound findStrategyNear(const fs::path& modelDir) {
     const fs::path dir = fs::absolute(modelDir).lexically_normal();
     const fs::path parent = (dir.has_filename() ? dir : dir.parent_path()).parent_path();
     // MindFormers writes output/strategy/ beside output/checkpoint/ (the model folder).
-    for (const fs::path& candidate : {dir / "strategy", dir / "ckpt_strategy", dir / "output" / "strategy", parent / "strategy"}) {
+    for (const fs::path& candidate :
+         {dir / "strategy", dir / "ckpt_strategy", dir / "output" / "strategy", parent / "strategy"}) {
         std::error_code ec;
         if (fs::is_directory(candidate, ec) && !strategyFilesIn(candidate).empty())
             return {candidate, "Using the strategy folder " + candidate.string() + "."};
@@ -125,8 +129,10 @@ StrategyFound findStrategyNear(const fs::path& modelDir) {
                 return {file, "Using the merged strategy " + file.string() + "."};
         std::string note = "Using the strategy file " + files.front().string() + ".";
         if (files.size() > 1)
-            note += " Several strategy files lie there; if the run used pipeline parallelism, choose their folder as "
-                    "the strategy instead.";
+            note +=
+                " Several strategy files lie there; if the run used pipeline parallelism, choose their "
+                "folder as "
+                "the strategy instead.";
         return {files.front(), note};
     }
     return {};

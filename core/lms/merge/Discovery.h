@@ -17,10 +17,10 @@ enum class PathKind {
     Missing,
     FullCheckpoint,     // a .ckpt / .safetensors file (also a merged output's rank_0 file)
     DistributedFolder,  // rank_<n> folders of a distributed checkpoint
-    MergedOutput,       // our output: only rank_0 holding <prefix>0.<ext>, no strategy near (a full checkpoint)
-    Adapter,            // a checkpoint holding only LoRA weights (needs readIndex)
-    StrategyFile,       // "strategy" in a .ckpt / .json name
-    Folder,             // any other folder
+    MergedOutput,  // our output: only rank_0 holding <prefix>0.<ext>, no strategy near (a full checkpoint)
+    Adapter,       // a checkpoint holding only LoRA weights (needs readIndex)
+    StrategyFile,  // "strategy" in a .ckpt / .json name
+    Folder,        // any other folder
     OtherFile,
 };
 
@@ -46,7 +46,8 @@ struct RankEntry {
 // The rank folders of `modelDir` in numeric order and what each contributes (pickRankCheckpoint,
 // with `nameGlob` as --ckpt-name). Errors only when the folder cannot be listed or two folders
 // name the same rank.
-[[nodiscard]] Result<std::vector<RankEntry>> discoverRanks(const std::filesystem::path& modelDir, const std::string& nameGlob = {});
+[[nodiscard]] Result<std::vector<RankEntry>> discoverRanks(const std::filesystem::path& modelDir,
+                                                           const std::string& nameGlob = {});
 
 // The strategy of a distributed checkpoint found near `modelDir`: first a folder of strategy
 // files (modelDir/strategy, modelDir/ckpt_strategy, modelDir/output/strategy, ../strategy; the

@@ -16,7 +16,8 @@ namespace {
 // tensors); reads go to whichever source holds the tensor.
 class CombinedSource final : public ModelSource {
 public:
-    CombinedSource(std::unique_ptr<ModelSource> base, std::unique_ptr<ModelSource> adapter, std::vector<size_t> kept)
+    CombinedSource(std::unique_ptr<ModelSource> base, std::unique_ptr<ModelSource> adapter,
+                   std::vector<size_t> kept)
         : base_(std::move(base)), adapter_(std::move(adapter)), kept_(std::move(kept)) {
         tensors_ = base_->tensors();
         for (size_t i : kept_) tensors_.push_back(adapter_->tensors()[i]);
@@ -27,7 +28,8 @@ public:
     const std::vector<SourceTensor>& tensors() const override { return tensors_; }
     Status read(size_t index, std::span<std::byte> out, const CancelToken* cancel) const override {
         const size_t split = base_->tensors().size();
-        return index < split ? base_->read(index, out, cancel) : adapter_->read(kept_[index - split], out, cancel);
+        return index < split ? base_->read(index, out, cancel)
+                             : adapter_->read(kept_[index - split], out, cancel);
     }
     // Delegated so a base tensor streams in row blocks from its own source; the default
     // ModelSource::readRows would read each tensor whole into memory first.
@@ -75,7 +77,8 @@ Result<std::unique_ptr<ModelSource>> openOne(const std::filesystem::path& src, c
                                              const CancelToken* cancel) {
     std::error_code ec;
     if (src.empty()) return fail(ErrorCode::InvalidArgument, "no source checkpoint given", {}, option);
-    if (!std::filesystem::exists(src, ec)) return fail(ErrorCode::NotFound, "no such file or folder", src.string(), option);
+    if (!std::filesystem::exists(src, ec))
+        return fail(ErrorCode::NotFound, "no such file or folder", src.string(), option);
     if (!std::filesystem::is_directory(src, ec)) {
         if (!spec.strategy.empty() && notes)
             notes->push_back("the source is one full checkpoint, so the strategy " + spec.strategy.string() +
@@ -85,19 +88,22 @@ Result<std::unique_ptr<ModelSource>> openOne(const std::filesystem::path& src, c
     if (!looksDistributed(src)) {
         if (!shardIndexFile(src).empty()) return openShardFolderSource(src, notes, cancel);
         if (looksLikeCheckpoint2(src)) return openCheckpoint2Source(src, notes, cancel);
-        // A PEFT adapter folder (peft/utils/save_and_load.py: SAFETENSORS_WEIGHTS_NAME beside adapter_config.json).
+        // A PEFT adapter folder (peft/utils/save_and_load.py: SAFETENSORS_WEIGHTS_NAME beside
+        // adapter_config.json).
         if (std::filesystem::is_regular_file(src / "adapter_model.safetensors", ec))
             return openFullSource(src / "adapter_model.safetensors", cancel);
         return fail(ErrorCode::InvalidArgument,
-                    "this folder holds no rank_<n> folders: give a checkpoint file, or the model_dir of a distributed "
+                    "this folder holds no rank_<n> folders: give a checkpoint file, or the model_dir of a "
+                    "distributed "
                     "checkpoint laid out as model_dir/rank_x/xxx.ckpt",
                     src.string(), option);
     }
     if (spec.strategy.empty())
-        return fail(ErrorCode::InvalidArgument,
-                    "a distributed checkpoint needs its parallel strategy: pass --src_ckpt_strategy with a "
-                    "ckpt_strategy_rank_x.ckpt file, or the strategy folder when pipeline parallelism was used",
-                    src.string(), "src_ckpt_strategy");
+        return fail(
+            ErrorCode::InvalidArgument,
+            "a distributed checkpoint needs its parallel strategy: pass --src_ckpt_strategy with a "
+            "ckpt_strategy_rank_x.ckpt file, or the strategy folder when pipeline parallelism was used",
+            src.string(), "src_ckpt_strategy");
     DistributedOptions options;
     options.modelDir = src;
     options.strategy = spec.strategy;
@@ -133,19 +139,23 @@ Result<std::unique_ptr<ModelSource>> combineWithAdapter(std::unique_ptr<ModelSou
             continue;
         }
         if (baseNames.count(t.name))
-            return fail(ErrorCode::Mismatch, "the adapter and the base checkpoint both hold this tensor", where, t.name);
+            return fail(ErrorCode::Mismatch, "the adapter and the base checkpoint both hold this tensor",
+                        where, t.name);
         kept.push_back(i);
     }
     if (!foreign.empty())
-        return fail(ErrorCode::InvalidArgument,
-                    "the adapter holds " + std::to_string(foreign.size()) + " tensor(s) that are not LoRA weights (" +
-                        nameList(foreign, 5) +
-                        "); an adapter must hold only LoRA A/B tensors, their optimizer copies and scalar records",
-                    where, foreign.front());
+        return fail(
+            ErrorCode::InvalidArgument,
+            "the adapter holds " + std::to_string(foreign.size()) + " tensor(s) that are not LoRA weights (" +
+                nameList(foreign, 5) +
+                "); an adapter must hold only LoRA A/B tensors, their optimizer copies and scalar records",
+            where, foreign.front());
     if (!bookkeeping.empty() && notes)
-        notes->push_back("ignored " + std::to_string(bookkeeping.size()) + " scalar record(s) of the adapter (" +
-                         nameList(bookkeeping, 5) + "); the base checkpoint's records are written");
-    return std::unique_ptr<ModelSource>(new CombinedSource(std::move(base), std::move(adapter), std::move(kept)));
+        notes->push_back("ignored " + std::to_string(bookkeeping.size()) +
+                         " scalar record(s) of the adapter (" + nameList(bookkeeping, 5) +
+                         "); the base checkpoint's records are written");
+    return std::unique_ptr<ModelSource>(
+        new CombinedSource(std::move(base), std::move(adapter), std::move(kept)));
 }
 
 Result<std::unique_ptr<ModelSource>> openSource(const SourceSpec& spec, std::vector<std::string>* notes,

@@ -1,20 +1,20 @@
 #include "lms/merge/Merge.h"
 #include "lms/merge/MergeStages.h"
 
-#include "lms/formats/CheckpointWriter.h"
-#include "lms/distributed/Layout.h"
-#include "lms/formats/Safetensors.h"
-#include "lms/formats/Sharding.h"
 #include "lms/base/Log.h"
 #include "lms/base/Text.h"
+#include "lms/distributed/Layout.h"
+#include "lms/formats/CheckpointWriter.h"
+#include "lms/formats/Safetensors.h"
+#include "lms/formats/Sharding.h"
 #include "lms/merge/Verify.h"
 
 #include <Eigen/Core>
-#include <chrono>
 #include <charconv>
+#include <chrono>
 #include <cmath>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <random>
@@ -22,7 +22,6 @@
 
 namespace lms {
 namespace {
-
 
 constexpr int64_t kRowsPerBlock = 256;  // base rows widened at a time: bounds the float scratch
 
@@ -57,12 +56,14 @@ void addDeltaRows(std::span<std::byte> bytes, DType baseType, int64_t row0, int6
     std::vector<float> narrowScratch;
     for (int64_t done = 0; done < rows; done += kRowsPerBlock) {
         const int64_t n = std::min(kRowsPerBlock, rows - done);
-        auto part = bytes.subspan(size_t(done * storedCols) * elementBytes, size_t(n * storedCols) * elementBytes);
+        auto part =
+            bytes.subspan(size_t(done * storedCols) * elementBytes, size_t(n * storedCols) * elementBytes);
         block = widen<Scalar>(part, baseType, n, storedCols);
         if (!transposed) {
-            block.noalias() += scaledB.middleRows(row0 + done, n) * a;                          // [n,r]·[r,in]
+            block.noalias() += scaledB.middleRows(row0 + done, n) * a;  // [n,r]·[r,in]
         } else {
-            block.noalias() += a.middleCols(row0 + done, n).transpose() * scaledB.transpose();  // [n,r]·[r,out]
+            block.noalias() +=
+                a.middleCols(row0 + done, n).transpose() * scaledB.transpose();  // [n,r]·[r,out]
         }
         if constexpr (std::is_same_v<Scalar, float>) {
             narrowFromFloat(baseType, std::span<const float>(block.data(), size_t(block.size())), part);
@@ -78,8 +79,8 @@ void addDeltaRows(std::span<std::byte> bytes, DType baseType, int64_t row0, int6
 // One LoRA pair, widened and pre-scaled once, applied to any row range of its base.
 class PairDelta {
 public:
-    PairDelta(DType baseType, int64_t out, int64_t in, bool transposed, std::span<const std::byte> a, DType aType,
-              std::span<const std::byte> b, DType bType, int64_t rank, double scaling)
+    PairDelta(DType baseType, int64_t out, int64_t in, bool transposed, std::span<const std::byte> a,
+              DType aType, std::span<const std::byte> b, DType bType, int64_t rank, double scaling)
         : baseType_(baseType), storedCols_(transposed ? out : in), transposed_(transposed) {
         // Float16 has subnormals down to 6e-8, where a float32 product sum that cancels against W
         // can be off by more than one unit of the result; double keeps every value within one ulp.
@@ -94,8 +95,10 @@ public:
     }
     // `bytes` holds stored rows [row0, row0 + rows) of the base.
     void apply(std::span<std::byte> bytes, int64_t row0, int64_t rows) const {
-        if (useDouble_) addDeltaRows<double>(bytes, baseType_, row0, rows, storedCols_, transposed_, aD_, sbD_);
-        else addDeltaRows<float>(bytes, baseType_, row0, rows, storedCols_, transposed_, aF_, sbF_);
+        if (useDouble_)
+            addDeltaRows<double>(bytes, baseType_, row0, rows, storedCols_, transposed_, aD_, sbD_);
+        else
+            addDeltaRows<float>(bytes, baseType_, row0, rows, storedCols_, transposed_, aF_, sbF_);
     }
 
 private:
@@ -111,19 +114,22 @@ private:
 Status checkSomethingToMerge(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options) {
     if (plan.okPairs > 0 || plan.disabledPairs > 0 || options.allowNoLora || options.reshard) return {};
     const auto files = source.inputFiles();
-    const bool fromCkpt = !source.tensors().empty() && source.rawRecords(0).has_value();  // only .ckpt has records
+    const bool fromCkpt =
+        !source.tensors().empty() && source.rawRecords(0).has_value();  // only .ckpt has records
     if (files.size() != 1 || fromCkpt != (options.format == OutputFormat::Ckpt)) return {};
     if (plan.pairs.empty())
-        return fail(ErrorCode::InvalidArgument, "no LoRA weights found in " + files.front().string() +
-                                                    "; to merge a separate adapter use --adapter (--allow-no-lora "
-                                                    "copies the checkpoint unchanged)");
+        return fail(ErrorCode::InvalidArgument,
+                    "no LoRA weights found in " + files.front().string() +
+                        "; to merge a separate adapter use --adapter (--allow-no-lora "
+                        "copies the checkpoint unchanged)");
     return fail(ErrorCode::InvalidArgument,
-                "none of the " + std::to_string(plan.pairs.size()) + " LoRA pair(s) in " + files.front().string() +
-                    " can be merged (" + describeProblems(plan, 3) +
+                "none of the " + std::to_string(plan.pairs.size()) + " LoRA pair(s) in " +
+                    files.front().string() + " can be merged (" + describeProblems(plan, 3) +
                     "), so the output would equal the input (--allow-no-lora writes it anyway)");
 }
 
-Status prepareOutput(const ModelSource& source, const std::filesystem::path& output, CreatedDirectories& created) {
+Status prepareOutput(const ModelSource& source, const std::filesystem::path& output,
+                     CreatedDirectories& created) {
     if (auto st = checkOutputLocation(source, output); !st) return st;
     const auto parent = std::filesystem::absolute(output).parent_path();
     // Create missing folders, remembering them so a failed run can remove them again.
@@ -145,14 +151,16 @@ Status prepareOutput(const ModelSource& source, const std::filesystem::path& out
 
 // Where each tensor goes in each output; every layout problem surfaces here, before writing.
 // One target per shard of the huggingface_hub split (Sharding.h); each holds its tensors whole.
-Result<std::vector<Target>> shardTargets(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options) {
+Result<std::vector<Target>> shardTargets(const ModelSource& source, const LoraPlan& plan,
+                                         const MergeOptions& options) {
     if (options.format != OutputFormat::Safetensors)
-        return fail(ErrorCode::InvalidArgument, "sharded output is safetensors: add --save_format safetensors", {},
-                    "max_shard_size");
+        return fail(ErrorCode::InvalidArgument,
+                    "sharded output is safetensors: add --save_format safetensors", {}, "max_shard_size");
     const auto& tensors = source.tensors();
     const auto shards = planOutputShards(source, plan, options.maxShardBytes);
     std::vector<Target> targets(shards.fileNames.size());
-    for (size_t k = 0; k < targets.size(); ++k) targets[k].file = options.outputFile.parent_path() / shards.fileNames[k];
+    for (size_t k = 0; k < targets.size(); ++k)
+        targets[k].file = options.outputFile.parent_path() / shards.fileNames[k];
     for (size_t i = 0, kept = 0; i < tensors.size(); ++i) {
         const size_t shard = plan.dropped[i] ? SIZE_MAX : shards.shardOf[kept++];
         for (size_t k = 0; k < targets.size(); ++k)
@@ -161,7 +169,8 @@ Result<std::vector<Target>> shardTargets(const ModelSource& source, const LoraPl
     return targets;
 }
 
-Result<std::vector<Target>> planTargets(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options) {
+Result<std::vector<Target>> planTargets(const ModelSource& source, const LoraPlan& plan,
+                                        const MergeOptions& options) {
     const auto& tensors = source.tensors();
     std::vector<Target> targets;
     if (options.maxShardBytes > 0 && !options.reshard) return shardTargets(source, plan, options);
@@ -174,11 +183,13 @@ Result<std::vector<Target>> planTargets(const ModelSource& source, const LoraPla
     }
     const auto& strategy = *options.reshard->strategy;
     if (strategy.stageCount() != 1)
-        return fail(ErrorCode::Unsupported,
-                    "re-sharding into a pipeline-parallel destination is not supported; give a single-stage strategy",
-                    strategy.file, "dst_ckpt_strategy");
+        return fail(
+            ErrorCode::Unsupported,
+            "re-sharding into a pipeline-parallel destination is not supported; give a single-stage strategy",
+            strategy.file, "dst_ckpt_strategy");
     const int64_t ranks = strategy.devicesPerStage();
-    if (ranks <= 0) return fail(ErrorCode::Malformed, "the destination strategy has no device matrix", strategy.file);
+    if (ranks <= 0)
+        return fail(ErrorCode::Malformed, "the destination strategy has no device matrix", strategy.file);
     for (int64_t rank = 0; rank < ranks; ++rank) {
         Target target;
         target.full = false;
@@ -225,9 +236,10 @@ Status openSinks(std::vector<Target>& targets, const ModelSource& source, const 
         std::vector<SafetensorsTensor> declared;
         for (size_t i = 0; i < tensors.size(); ++i)
             if (!plan.dropped[i] && target.placements[i].held)
-                declared.push_back({tensors[i].name, tensors[i].dtype, target.placements[i].dims, target.placements[i].bytes});
-        auto writer =
-            SafetensorsWriter::create(target.file, inputs, {{"format", "ms"}}, std::move(declared), publishMode);
+                declared.push_back({tensors[i].name, tensors[i].dtype, target.placements[i].dims,
+                                    target.placements[i].bytes});
+        auto writer = SafetensorsWriter::create(target.file, inputs, {{"format", "ms"}}, std::move(declared),
+                                                publishMode);
         if (!writer) return std::unexpected(writer.error());
         target.sink = std::make_unique<SafetensorsWriter>(std::move(*writer));
     }
@@ -235,15 +247,15 @@ Status openSinks(std::vector<Target>& targets, const ModelSource& source, const 
 }
 
 // Copies the box of a row-major tensor into a dense buffer.
-std::vector<std::byte> extractBox(std::span<const std::byte> full, std::span<const int64_t> fullShape, const Box& box,
-                                  uint64_t elementBytes, uint64_t boxBytes) {
+std::vector<std::byte> extractBox(std::span<const std::byte> full, std::span<const int64_t> fullShape,
+                                  const Box& box, uint64_t elementBytes, uint64_t boxBytes) {
     std::vector<std::byte> out(static_cast<size_t>(boxBytes));
-    forEachContiguousRun(fullShape, box, elementBytes, [&](uint64_t sliceOffset, uint64_t fullOffset, uint64_t count) {
-        std::memcpy(out.data() + sliceOffset, full.data() + fullOffset, size_t(count));
-    });
+    forEachContiguousRun(fullShape, box, elementBytes,
+                         [&](uint64_t sliceOffset, uint64_t fullOffset, uint64_t count) {
+                             std::memcpy(out.data() + sliceOffset, full.data() + fullOffset, size_t(count));
+                         });
     return out;
 }
-
 
 // A piece of the output stream, produced in order by the reader thread: a row block of one tensor,
 // or (bytes empty, rowEnd == rowBegin == -1) a tensor that every output copies as raw records.
@@ -251,8 +263,8 @@ struct Block {
     size_t tensor = 0;
     int64_t rowBegin = -1, rowEnd = -1;
     bool first = false, last = false;
-    std::vector<std::byte> bytes;            // merged tensors: the delta is already added
-    std::optional<Error> error;              // the reader failed; nothing follows
+    std::vector<std::byte> bytes;  // merged tensors: the delta is already added
+    std::optional<Error> error;    // the reader failed; nothing follows
 };
 
 // Single-producer single-consumer queue bounded by bytes (always admits one block).
@@ -261,7 +273,8 @@ public:
     explicit BlockQueue(uint64_t budgetBytes) : budget_(budgetBytes) {}
     bool push(Block block) {
         std::unique_lock lock(mutex_);
-        spaceFree_.wait(lock, [&] { return stopped_ || queued_ == 0 || queued_ + block.bytes.size() <= budget_; });
+        spaceFree_.wait(lock,
+                        [&] { return stopped_ || queued_ == 0 || queued_ + block.bytes.size() <= budget_; });
         if (stopped_) return false;
         queued_ += block.bytes.size();
         blocks_.push_back(std::move(block));
@@ -305,14 +318,16 @@ Status mergePairInPlace(std::span<std::byte> base, DType baseType, int64_t out, 
     if (base.size() != bytesOf(baseType, out * in) || a.size() != bytesOf(aType, rank * in) ||
         b.size() != bytesOf(bType, out * rank))
         return fail(ErrorCode::Mismatch, "tensor sizes do not match the LoRA shapes");
-    PairDelta(baseType, out, in, transposed, a, aType, b, bType, rank, scaling).apply(base, 0, transposed ? in : out);
+    PairDelta(baseType, out, in, transposed, a, aType, b, bType, rank, scaling)
+        .apply(base, 0, transposed ? in : out);
     return {};
 }
 
-std::filesystem::path rankOutputFile(const std::filesystem::path& dir, const std::string& prefix, int64_t rank,
-                                     OutputFormat format) {
+std::filesystem::path rankOutputFile(const std::filesystem::path& dir, const std::string& prefix,
+                                     int64_t rank, OutputFormat format) {
     const auto r = std::to_string(rank);
-    return dir / ("rank_" + r) / (prefix + r + (format == OutputFormat::Safetensors ? ".safetensors" : ".ckpt"));
+    return dir / ("rank_" + r) /
+           (prefix + r + (format == OutputFormat::Safetensors ? ".safetensors" : ".ckpt"));
 }
 
 Status checkOutputLocation(const ModelSource& source, const std::filesystem::path& output) {
@@ -325,7 +340,8 @@ Status checkOutputLocation(const ModelSource& source, const std::filesystem::pat
                         output.string());
         if (std::filesystem::equivalent(std::filesystem::absolute(input).parent_path(), parent, ec))
             return fail(ErrorCode::InvalidArgument,
-                        "the output folder " + parent.string() + " holds an input file (" + input.filename().string() +
+                        "the output folder " + parent.string() + " holds an input file (" +
+                            input.filename().string() +
                             "); write the merged checkpoint somewhere else so the source stays untouched",
                         output.string());
     }
@@ -334,13 +350,14 @@ Status checkOutputLocation(const ModelSource& source, const std::filesystem::pat
 
 Status checkPlanMergeable(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options) {
     if (plan.tensorsToWrite == 0)
-        return fail(ErrorCode::InvalidArgument,
-                    "nothing to merge into: every parameter is a LoRA weight or an optimizer copy of one (is this a "
-                    "LoRA-only adapter? pass it with --adapter next to the base checkpoint)");
+        return fail(
+            ErrorCode::InvalidArgument,
+            "nothing to merge into: every parameter is a LoRA weight or an optimizer copy of one (is this a "
+            "LoRA-only adapter? pass it with --adapter next to the base checkpoint)");
     if (plan.problemPairs > 0 && !options.skipInvalid)
         return fail(ErrorCode::Mismatch,
-                    std::to_string(plan.problemPairs) + " LoRA problem(s), nothing was written: " + describeProblems(plan, 5) +
-                        " (use --skip-invalid to merge only the valid pairs)");
+                    std::to_string(plan.problemPairs) + " LoRA problem(s), nothing was written: " +
+                        describeProblems(plan, 5) + " (use --skip-invalid to merge only the valid pairs)");
     return checkSomethingToMerge(source, plan, options);
 }
 
@@ -374,8 +391,10 @@ namespace {
 Error outOfMemory(const std::string& parameter, uint64_t bytes) {
     std::string message = "not enough memory: ";
     message += parameter.empty() ? "the merge" : "merging this parameter";
-    if (bytes > 0) message += " needs " + std::to_string(bytes) + " bytes (" + formatBytes(bytes) + ") at once";
-    else message += " could not allocate its buffers";
+    if (bytes > 0)
+        message += " needs " + std::to_string(bytes) + " bytes (" + formatBytes(bytes) + ") at once";
+    else
+        message += " could not allocate its buffers";
     message += "; free memory or raise the limit (ulimit -v)";
     return Error{ErrorCode::Io, std::move(message), {}, parameter, std::nullopt};
 }
@@ -402,14 +421,19 @@ void report(MergeRun& run, Stage stage, ThrottledProgress& progress) {
 }
 
 Error cancelledError(const MergeRun& run) {
-    return Error{ErrorCode::Cancelled, "merge cancelled; nothing was written", run.targets.front().file.string(), {},
+    return Error{ErrorCode::Cancelled,
+                 "merge cancelled; nothing was written",
+                 run.targets.front().file.string(),
+                 {},
                  std::nullopt};
 }
 
 // Lookups shared by the reader thread and the writing thread (read-only while streaming).
 struct StreamView {
     explicit StreamView(const MergeRun& r)
-        : run(r), tensors(r.source->tensors()), blockBytes(std::max<uint64_t>(r.options.streamBlockBytes, 1)) {
+        : run(r),
+          tensors(r.source->tensors()),
+          blockBytes(std::max<uint64_t>(r.options.streamBlockBytes, 1)) {
         for (size_t i = 0; i < tensors.size(); ++i) indexOf.emplace(tensors[i].name, i);
     }
     const LoraPair* mergedPairOf(size_t i) const {
@@ -427,7 +451,8 @@ struct StreamView {
     }
     int64_t rowsPerBlock(size_t i) const {
         const uint64_t stride = rowBytes(tensors[i]);
-        return stride ? std::max<int64_t>(1, int64_t(blockBytes / stride)) : std::max<int64_t>(rowCount(tensors[i]), 1);
+        return stride ? std::max<int64_t>(1, int64_t(blockBytes / stride))
+                      : std::max<int64_t>(rowCount(tensors[i]), 1);
     }
     // What tensor i holds in memory at once: one row block, plus A, B and their widened copies.
     uint64_t memoryFor(size_t i) const {
@@ -458,8 +483,9 @@ Result<bool> queueTensor(const StreamView& v, size_t i, BlockQueue& queue, const
         if (auto st = checkInputFinite(source, ia, "LoRA A", a); !st) return std::unexpected(st.error());
         if (auto st = source.read(ib, b, cancel); !st) return std::unexpected(st.error());
         if (auto st = checkInputFinite(source, ib, "LoRA B", b); !st) return std::unexpected(st.error());
-        delta.emplace(v.tensors[i].dtype, pair->bDims[0], pair->aDims[1], pair->transposed, a, v.tensors[ia].dtype, b,
-                      v.tensors[ib].dtype, pair->rank, v.run.scalings[size_t(v.run.plan.pairOfTensor[i])]);
+        delta.emplace(v.tensors[i].dtype, pair->bDims[0], pair->aDims[1], pair->transposed, a,
+                      v.tensors[ia].dtype, b, v.tensors[ib].dtype, pair->rank,
+                      v.run.scalings[size_t(v.run.plan.pairOfTensor[i])]);
     }
     const int64_t rows = rowCount(v.tensors[i]);
     const uint64_t stride = rowBytes(v.tensors[i]);
@@ -467,16 +493,19 @@ Result<bool> queueTensor(const StreamView& v, size_t i, BlockQueue& queue, const
     int64_t r0 = 0;
     do {
         const int64_t r1 = std::min(rows, r0 + step);
-        Block block{i, r0, r1, r0 == 0, r1 == rows, std::vector<std::byte>(size_t(uint64_t(r1 - r0) * stride)),
+        Block block{i,           r0,         r1,
+                    r0 == 0,     r1 == rows, std::vector<std::byte>(size_t(uint64_t(r1 - r0) * stride)),
                     std::nullopt};
-        if (auto st = source.readRows(i, r0, r1, block.bytes, cancel); !st) return std::unexpected(st.error());
+        if (auto st = source.readRows(i, r0, r1, block.bytes, cancel); !st)
+            return std::unexpected(st.error());
         // The delta is added here, on the reader thread, so that computing overlaps writing;
         // non-finite inputs and results fail the run here, naming the input (Verify.h).
         if (delta) {
             if (auto st = checkInputFinite(source, i, "base weight", block.bytes, r0); !st)
                 return std::unexpected(st.error());
             delta->apply(block.bytes, r0, r1 - r0);
-            if (auto st = checkMergedInRange(source, i, block.bytes, r0); !st) return std::unexpected(st.error());
+            if (auto st = checkMergedInRange(source, i, block.bytes, r0); !st)
+                return std::unexpected(st.error());
         }
         if (!queue.push(std::move(block))) return false;
         r0 = r1;
@@ -537,8 +566,8 @@ Status writeBlock(MergeRun& run, const StreamView& v, const Block& block) {
     for (auto& target : run.targets) {
         const auto& placement = target.placements[i];
         if (!placement.held) continue;
-        const bool rawCopy =
-            block.rowBegin < 0 || (placement.whole && target.ckpt && !mergedPair && run.source->rawRecords(i));
+        const bool rawCopy = block.rowBegin < 0 ||
+                             (placement.whole && target.ckpt && !mergedPair && run.source->rawRecords(i));
         if (rawCopy) {
             if (!block.first) continue;
             const auto raw = run.source->rawRecords(i);
@@ -547,7 +576,8 @@ Status writeBlock(MergeRun& run, const StreamView& v, const Block& block) {
             continue;
         }
         if (block.first)
-            if (auto st = target.sink->beginTensor(t.name, t.typeName, placement.dims, placement.bytes); !st) return st;
+            if (auto st = target.sink->beginTensor(t.name, t.typeName, placement.dims, placement.bytes); !st)
+                return st;
         if (!placement.whole) {
             if (auto st = appendSlice(target, t, placement, block, run.state.bytesDone); !st) return st;
             continue;
@@ -618,7 +648,8 @@ Status openTargets(MergeRun& run, ThrottledProgress& progress, const CancelToken
     run.state.itemsTotal = run.plan.tensorsToWrite;
     for (const auto& target : run.targets)
         for (size_t i = 0; i < source.tensors().size(); ++i)
-            if (!run.plan.dropped[i] && target.placements[i].held) run.state.bytesTotal += target.placements[i].bytes;
+            if (!run.plan.dropped[i] && target.placements[i].held)
+                run.state.bytesTotal += target.placements[i].bytes;
     return {};
 }
 
@@ -632,12 +663,15 @@ Status checkPlan(MergeRun& run) {
     run.scalings = std::move(*scalings);
     for (const auto& pair : plan.pairs) {
         if (pair.status == PairStatus::Problem)
-            run.report.skipped.push_back((pair.base.empty() ? pair.a.empty() ? pair.b : pair.a : pair.base) + ": " +
-                                         pair.problem);
-        if (pair.status == PairStatus::Disabled) run.report.skipped.push_back(pair.base + ": left out by the user");
+            run.report.skipped.push_back((pair.base.empty() ? pair.a.empty() ? pair.b : pair.a : pair.base) +
+                                         ": " + pair.problem);
+        if (pair.status == PairStatus::Disabled)
+            run.report.skipped.push_back(pair.base + ": left out by the user");
     }
-    if (plan.pairs.empty()) run.report.notes.push_back("no LoRA pairs found: the checkpoint is written without changes");
-    for (auto& note : run.source->reportNotes()) run.report.notes.push_back(std::move(note));  // e.g. the replica check
+    if (plan.pairs.empty())
+        run.report.notes.push_back("no LoRA pairs found: the checkpoint is written without changes");
+    for (auto& note : run.source->reportNotes())
+        run.report.notes.push_back(std::move(note));  // e.g. the replica check
     return {};
 }
 
@@ -662,7 +696,8 @@ Result<std::unique_ptr<MergeRun>> mergeTargetsStage(const ModelSource& source, c
 Status mergeStreamStage(MergeRun& run, ThrottledProgress& progress, const CancelToken* cancel) {
     return guardStage(&run, [&]() -> Status {
         if (auto st = streamAll(run, progress, cancel); !st) return st;
-        run.report.tensorsDropped = size_t(std::count(run.plan.dropped.begin(), run.plan.dropped.end(), true));
+        run.report.tensorsDropped =
+            size_t(std::count(run.plan.dropped.begin(), run.plan.dropped.end(), true));
         if (cancel && cancel->isCancelled()) return std::unexpected(cancelledError(run));
         run.state.currentItem.clear();
         run.currentNeed = 0;
@@ -680,12 +715,13 @@ Status mergeVerifyStage(MergeRun& run, ThrottledProgress& progress, const Cancel
     return guardStage(&run, [&]() -> Status {
         report(run, Stage::Verifying, progress);
         for (const auto& target : run.targets)
-            if (auto st = verifyOutput(target.sink->tempPath(), target.file, target.placements, *run.source, run.plan,
-                                       run.merged, cancel);
+            if (auto st = verifyOutput(target.sink->tempPath(), target.file, target.placements, *run.source,
+                                       run.plan, run.merged, cancel);
                 !st)
                 return st;
-        run.report.notes.push_back("verified: the output reads back with the expected index, finite merged values "
-                                   "and spot-checked elements");
+        run.report.notes.push_back(
+            "verified: the output reads back with the expected index, finite merged values "
+            "and spot-checked elements");
         return {};
     });
 }
@@ -719,14 +755,16 @@ Status mergePublishStage(MergeRun& run, ThrottledProgress& progress) {
         for (size_t k = 0; k < run.targets.size(); ++k) {
             if (auto st = run.targets[k].sink->publish(); !st) {
                 std::error_code ec;
-                for (size_t j = 0; j < k; ++j) std::filesystem::remove(run.targets[j].file, ec);  // all or nothing
+                for (size_t j = 0; j < k; ++j)
+                    std::filesystem::remove(run.targets[j].file, ec);  // all or nothing
                 return st;
             }
             run.report.outputFiles.push_back(run.targets[k].file);
         }
         if (auto st = publishShardIndex(run); !st) {
             std::error_code ec;
-            for (const auto& file : run.report.outputFiles) std::filesystem::remove(file, ec);  // all or nothing
+            for (const auto& file : run.report.outputFiles)
+                std::filesystem::remove(file, ec);  // all or nothing
             return st;
         }
         run.created.keep = true;
@@ -737,8 +775,8 @@ Status mergePublishStage(MergeRun& run, ThrottledProgress& progress) {
 }
 
 // The stages in order (MergeStages.h); each refuses or fails with nothing published.
-Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& options, const ProgressCallback& progress,
-                             const CancelToken* cancel) {
+Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& options,
+                             const ProgressCallback& progress, const CancelToken* cancel) {
     ThrottledProgress throttled(progress, options.progressInterval);
     auto run = mergeTargetsStage(source, options, throttled, cancel);
     if (!run) return std::unexpected(run.error());
@@ -749,7 +787,8 @@ Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& opti
     if (auto st = mergePublishStage(r, throttled); !st) return std::unexpected(st.error());
     r.report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - r.started).count();
     log().info("merged {} LoRA pair(s) into {} ({} parameters, {} bytes) in {:.2f} s", r.report.pairsMerged,
-               r.report.outputFile.string(), r.report.tensorsWritten, r.report.bytesWritten, r.report.seconds);
+               r.report.outputFile.string(), r.report.tensorsWritten, r.report.bytesWritten,
+               r.report.seconds);
     return std::move(r.report);
 }
 }  // namespace lms

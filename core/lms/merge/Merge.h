@@ -2,11 +2,11 @@
 // The merge engine: W' = W + s·(B·A) for every planned pair, streamed one parameter at a time
 // from a ModelSource into one full checkpoint, with progress, cancel and an atomic output.
 
-#include "lms/lora/LoraPlan.h"
 #include "lms/base/Progress.h"
 #include "lms/formats/Sharding.h"
 #include "lms/formats/Source.h"
 #include "lms/formats/Strategy.h"
+#include "lms/lora/LoraPlan.h"
 
 #include <chrono>
 #include <memory>
@@ -54,15 +54,15 @@ struct ReshardSpec {
 };
 
 struct MergeOptions {
-    std::filesystem::path outputFile;    // the final file to write (ignored when `reshard` is set)
+    std::filesystem::path outputFile;  // the final file to write (ignored when `reshard` is set)
     OutputFormat format = OutputFormat::Ckpt;
     std::optional<ReshardSpec> reshard;
     ScalingSpec scaling;
     PlanOptions plan;
-    bool skipInvalid = false;            // merge the valid pairs, report the rest
-    bool allowNoLora = false;            // write a checkpoint even when no pair is merged and nothing converts
-    bool verify = false;                 // re-open the output and spot-check merged values
-    bool checkInputCrc = true;           // verify a crc_num trailer when present
+    bool skipInvalid = false;   // merge the valid pairs, report the rest
+    bool allowNoLora = false;   // write a checkpoint even when no pair is merged and nothing converts
+    bool verify = false;        // re-open the output and spot-check merged values
+    bool checkInputCrc = true;  // verify a crc_num trailer when present
     // Tensors stream through memory in row blocks of about this many bytes (read ahead is bounded
     // to three blocks); tests use small values to exercise block boundaries.
     uint64_t streamBlockBytes = 16 << 20;
@@ -77,20 +77,20 @@ struct MergeOptions {
 };
 
 struct MergeReport {
-    std::filesystem::path outputFile;    // the first (with re-sharding: rank 0's) output file
+    std::filesystem::path outputFile;  // the first (with re-sharding: rank 0's) output file
     std::vector<std::filesystem::path> outputFiles;
     size_t pairsMerged = 0;
     size_t tensorsWritten = 0;
     size_t tensorsDropped = 0;
     uint64_t bytesWritten = 0;
-    std::vector<std::string> skipped;    // pairs not merged and why (with skipInvalid)
-    std::vector<std::string> notes;      // e.g. "no LoRA pairs: the checkpoint was copied as is"
+    std::vector<std::string> skipped;  // pairs not merged and why (with skipInvalid)
+    std::vector<std::string> notes;    // e.g. "no LoRA pairs: the checkpoint was copied as is"
     double seconds = 0;
 };
 
 // The output file for a rank: dir/rank_<r>/<prefix><r>.ckpt (or .safetensors).
-std::filesystem::path rankOutputFile(const std::filesystem::path& dir, const std::string& prefix, int64_t rank,
-                                     OutputFormat format);
+std::filesystem::path rankOutputFile(const std::filesystem::path& dir, const std::string& prefix,
+                                     int64_t rank, OutputFormat format);
 
 // Runs the stages of MergeStages.h in order: targets (plan, refusals, temp outputs), stream,
 // verify, publish. Refuses to start when the plan has problems (unless skipInvalid), when no pair
@@ -99,13 +99,15 @@ std::filesystem::path rankOutputFile(const std::filesystem::path& dir, const std
 // stops within one parameter and leaves no output and no temp file; so does any failure, out of
 // memory included. `progress` is throttled here (options.progressInterval); front ends need not throttle.
 [[nodiscard]] Result<MergeReport> runMerge(const ModelSource& source, const MergeOptions& options,
-                             const ProgressCallback& progress = {}, const CancelToken* cancel = nullptr);
+                                           const ProgressCallback& progress = {},
+                                           const CancelToken* cancel = nullptr);
 
 // The refusals runMerge makes before it writes anything, exposed so that resolve() (Request.h)
 // reports the same sentences up front. None of them touches the disk.
 // Nothing to merge into (only LoRA tensors), pair problems unless `options.skipInvalid`, or no LoRA
 // pair to merge in a run that does not convert either (unless `options.allowNoLora`).
-[[nodiscard]] Status checkPlanMergeable(const ModelSource& source, const LoraPlan& plan, const MergeOptions& options);
+[[nodiscard]] Status checkPlanMergeable(const ModelSource& source, const LoraPlan& plan,
+                                        const MergeOptions& options);
 // The scaling of every pair of `plan` (0 for pairs not merged); error when none was given.
 [[nodiscard]] Result<std::vector<double>> pairScalings(const LoraPlan& plan, const ScalingSpec& scaling);
 // The output must not be an input, nor sit in the folder of one.
@@ -117,7 +119,8 @@ ShardPlan planOutputShards(const ModelSource& source, const LoraPlan& plan, uint
 // Adds s·(B·A) (or its transpose) to the base, in float32, rounding once to the base dtype.
 // `base` is the base tensor's bytes in `baseType`; A and B in their own types. Exposed for tests.
 [[nodiscard]] Status mergePairInPlace(std::span<std::byte> base, DType baseType, int64_t out, int64_t in,
-                        bool transposed, std::span<const std::byte> a, DType aType,
-                        std::span<const std::byte> b, DType bType, int64_t rank, double scaling);
+                                      bool transposed, std::span<const std::byte> a, DType aType,
+                                      std::span<const std::byte> b, DType bType, int64_t rank,
+                                      double scaling);
 
 }  // namespace lms

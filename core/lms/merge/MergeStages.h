@@ -29,8 +29,8 @@ class CheckpointWriter;
 struct Target {
     std::filesystem::path file;
     std::unique_ptr<TensorSink> sink;
-    CheckpointWriter* ckpt = nullptr;     // set for .ckpt output: whole tensors can be copied as records
-    std::vector<Placement> placements;    // one per source tensor (dropped ones unused)
+    CheckpointWriter* ckpt = nullptr;   // set for .ckpt output: whole tensors can be copied as records
+    std::vector<Placement> placements;  // one per source tensor (dropped ones unused)
     bool full = true;
 };
 
@@ -51,12 +51,12 @@ struct MergeRun {
     const ModelSource* source = nullptr;
     MergeOptions options;
     LoraPlan plan;
-    std::vector<double> scalings;         // per plan pair (0 unless Ok)
+    std::vector<double> scalings;  // per plan pair (0 unless Ok)
     std::vector<Target> targets;
-    std::vector<MergedPairRef> merged;    // filled by the stream stage
+    std::vector<MergedPairRef> merged;  // filled by the stream stage
     MergeReport report;
-    Progress state;                       // the progress reported so far
-    uint64_t currentNeed = 0;             // bytes state.currentItem holds in memory at once
+    Progress state;            // the progress reported so far
+    uint64_t currentNeed = 0;  // bytes state.currentItem holds in memory at once
     std::chrono::steady_clock::time_point started;
 };
 
@@ -64,13 +64,17 @@ struct MergeRun {
 // LoRA problems without skipInvalid, no scaling, layout errors, output over or beside an input),
 // creates missing output folders, verifies input CRCs (options.checkInputCrc) and opens one temp
 // output per target. `source` must outlive the run.
-[[nodiscard]] Result<std::unique_ptr<MergeRun>> mergeTargetsStage(const ModelSource& source, const MergeOptions& options,
-                                                    ThrottledProgress& progress, const CancelToken* cancel = nullptr);
+[[nodiscard]] Result<std::unique_ptr<MergeRun>> mergeTargetsStage(const ModelSource& source,
+                                                                  const MergeOptions& options,
+                                                                  ThrottledProgress& progress,
+                                                                  const CancelToken* cancel = nullptr);
 // Streams every kept parameter into every target (a reader thread reads ahead and adds the
 // deltas, this thread writes), then finishes (fsyncs) every output.
-[[nodiscard]] Status mergeStreamStage(MergeRun& run, ThrottledProgress& progress, const CancelToken* cancel = nullptr);
+[[nodiscard]] Status mergeStreamStage(MergeRun& run, ThrottledProgress& progress,
+                                      const CancelToken* cancel = nullptr);
 // With options.verify, re-reads every finished output (see runMerge); otherwise does nothing.
-[[nodiscard]] Status mergeVerifyStage(MergeRun& run, ThrottledProgress& progress, const CancelToken* cancel = nullptr);
+[[nodiscard]] Status mergeVerifyStage(MergeRun& run, ThrottledProgress& progress,
+                                      const CancelToken* cancel = nullptr);
 // Publishes every output (no-clobber unless options.overwrite); if one fails, the ones already
 // published by this call are removed again, so a multi-file output is all or nothing.
 [[nodiscard]] Status mergePublishStage(MergeRun& run, ThrottledProgress& progress);

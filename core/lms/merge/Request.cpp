@@ -2,10 +2,10 @@
 
 #include "lms/io/FileIO.h"
 
+#include "lms/base/Text.h"
+#include "lms/lora/LoraConfig.h"
 #include "lms/merge/Discovery.h"
 #include "lms/merge/Job.h"
-#include "lms/lora/LoraConfig.h"
-#include "lms/base/Text.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -39,7 +39,8 @@ fs::path effectiveSourcePath(const MergeRequest& request, std::vector<std::strin
 
 fs::path strategyFor(const MergeRequest& request, const fs::path& src, std::vector<std::string>& notes) {
     if (request.strategy.mode == StrategyMode::None) return {};
-    if (request.strategy.mode == StrategyMode::Given || !request.strategy.path.empty()) return request.strategy.path;
+    if (request.strategy.mode == StrategyMode::Given || !request.strategy.path.empty())
+        return request.strategy.path;
     std::error_code ec;
     if (!fs::is_directory(src, ec)) return {};
     auto found = findStrategyNear(src);
@@ -47,7 +48,8 @@ fs::path strategyFor(const MergeRequest& request, const fs::path& src, std::vect
     return found.path;
 }
 
-Result<std::shared_ptr<const ModelSource>> openRequested(const MergeRequest& request, std::vector<std::string>& notes,
+Result<std::shared_ptr<const ModelSource>> openRequested(const MergeRequest& request,
+                                                         std::vector<std::string>& notes,
                                                          const CancelToken* cancel) {
     SourceSpec spec;
     spec.src = effectiveSourcePath(request, notes);
@@ -68,14 +70,24 @@ void resolveDestination(const MergeRequest& request, ResolvedJob& job, std::vect
     job.options.format = dst.format;
     if (dst.dir.empty()) {
         out.push_back(refusal(RefusalCode::NoDestination,
-                              {ErrorCode::InvalidArgument, "no destination folder given: choose the folder the merged "
-                               "checkpoint goes to", {}, "dst_ckpt_dir", std::nullopt}, request));
+                              {ErrorCode::InvalidArgument,
+                               "no destination folder given: choose the folder the merged "
+                               "checkpoint goes to",
+                               {},
+                               "dst_ckpt_dir",
+                               std::nullopt},
+                              request));
         return;
     }
     if (dst.prefix.find('/') != std::string::npos || dst.prefix.find('\\') != std::string::npos) {
         out.push_back(refusal(RefusalCode::BadPrefix,
-                              {ErrorCode::InvalidArgument, "the prefix is part of a file name and must not contain a "
-                               "slash", {}, "prefix", std::nullopt}, request));
+                              {ErrorCode::InvalidArgument,
+                               "the prefix is part of a file name and must not contain a "
+                               "slash",
+                               {},
+                               "prefix",
+                               std::nullopt},
+                              request));
         return;
     }
     job.options.outputFile = mergedOutputFile(dst.dir, dst.prefix, dst.format);
@@ -102,7 +114,8 @@ void resolveLoraConfig(const MergeRequest& request, ResolvedJob& job, std::vecto
     const auto& given = request.scaling;
     std::filesystem::path file = given.configFile;
     if (file.empty() && !given.spec.isSet()) {
-        auto found = findLoraConfig(request.source.adapter.empty() ? request.source.path : request.source.adapter);
+        auto found =
+            findLoraConfig(request.source.adapter.empty() ? request.source.path : request.source.adapter);
         if (!found) {
             out.push_back(refusal(RefusalCode::BadLoraConfig, found.error(), request));
             return;
@@ -135,11 +148,12 @@ void resolvePlan(const MergeRequest& request, ResolvedJob& job, std::vector<Refu
     }
     auto scalings = pairScalings(job.plan, job.options.scaling);
     if (!scalings) {
-        const bool configRefused = std::any_of(out.begin(), out.end(), [](const Refusal& r) {
-            return r.code == RefusalCode::BadLoraConfig;
-        });
-        if (!configRefused) out.push_back(refusal(job.options.scaling.config ? RefusalCode::BadLoraConfig : RefusalCode::NoScaling,
-                                                  scalings.error(), request));
+        const bool configRefused = std::any_of(
+            out.begin(), out.end(), [](const Refusal& r) { return r.code == RefusalCode::BadLoraConfig; });
+        if (!configRefused)
+            out.push_back(
+                refusal(job.options.scaling.config ? RefusalCode::BadLoraConfig : RefusalCode::NoScaling,
+                        scalings.error(), request));
         return;
     }
     job.pairScaling = std::move(*scalings);
@@ -147,11 +161,12 @@ void resolvePlan(const MergeRequest& request, ResolvedJob& job, std::vector<Refu
     std::set<int64_t> ranks;
     for (const auto& pair : job.plan.pairs)
         if (pair.status == PairStatus::Ok && pair.rank > 0) ranks.insert(pair.rank);
-    if (!spec.scaling && spec.rank && !ranks.empty() && (ranks.size() > 1 || *ranks.begin() != int64_t(*spec.rank))) {
+    if (!spec.scaling && spec.rank && !ranks.empty() &&
+        (ranks.size() > 1 || *ranks.begin() != int64_t(*spec.rank))) {
         std::string list;
         for (int64_t r : ranks) list += (list.empty() ? "" : ", ") + std::to_string(r);
-        job.warnings.push_back("the LoRA weights have r = " + list + " but lora_rank is " + numberText(*spec.rank) +
-                               "; check lora_rank");
+        job.warnings.push_back("the LoRA weights have r = " + list + " but lora_rank is " +
+                               numberText(*spec.rank) + "; check lora_rank");
     }
 }
 
@@ -178,40 +193,56 @@ void resolveOutputs(const MergeRequest& request, ResolvedJob& job, std::vector<R
     job.options.overwrite = request.overwrite == OverwritePolicy::Replace;
     if (!job.existingOutputs.empty() && request.overwrite == OverwritePolicy::Refuse)
         out.push_back(refusal(RefusalCode::OutputExists,
-                              {ErrorCode::InvalidArgument, "the output file already exists; allow replacing it "
+                              {ErrorCode::InvalidArgument,
+                               "the output file already exists; allow replacing it "
                                "(--overwrite) or choose another destination folder",
-                               job.existingOutputs.front().string(), "dst_ckpt_dir", std::nullopt}, request));
+                               job.existingOutputs.front().string(), "dst_ckpt_dir", std::nullopt},
+                              request));
     for (const auto& file : job.existingOutputs)
         if (request.overwrite == OverwritePolicy::Replace)
             job.warnings.push_back("the output file " + file.string() + " exists and will be replaced");
     if (job.outputFiles.empty()) return;
     if (auto space = freeSpace(job.outputFiles.front().parent_path())) job.freeBytes = *space;
     if (job.freeBytes && *job.freeBytes < job.bytesToWrite)
-        job.warnings.push_back("only " + formatBytes(*job.freeBytes) + " free at the destination, but about " +
-                               formatBytes(job.bytesToWrite) + " to write");
+        job.warnings.push_back("only " + formatBytes(*job.freeBytes) +
+                               " free at the destination, but about " + formatBytes(job.bytesToWrite) +
+                               " to write");
 }
 
 }  // namespace
 
 const char* refusalCodeName(RefusalCode code) {
     switch (code) {
-        case RefusalCode::NoSource: return "no-source";
-        case RefusalCode::SourceUnreadable: return "source-unreadable";
-        case RefusalCode::NoDestination: return "no-destination";
-        case RefusalCode::BadPrefix: return "bad-prefix";
-        case RefusalCode::BadDestinationStrategy: return "bad-destination-strategy";
-        case RefusalCode::NothingToMerge: return "nothing-to-merge";
-        case RefusalCode::PairProblems: return "pair-problems";
-        case RefusalCode::NoLoraPairs: return "no-lora-pairs";
-        case RefusalCode::NoScaling: return "no-scaling";
-        case RefusalCode::OutputIsInput: return "output-is-input";
-        case RefusalCode::OutputExists: return "output-exists";
-        case RefusalCode::BadLoraConfig: return "bad-lora-config";
+        case RefusalCode::NoSource:
+            return "no-source";
+        case RefusalCode::SourceUnreadable:
+            return "source-unreadable";
+        case RefusalCode::NoDestination:
+            return "no-destination";
+        case RefusalCode::BadPrefix:
+            return "bad-prefix";
+        case RefusalCode::BadDestinationStrategy:
+            return "bad-destination-strategy";
+        case RefusalCode::NothingToMerge:
+            return "nothing-to-merge";
+        case RefusalCode::PairProblems:
+            return "pair-problems";
+        case RefusalCode::NoLoraPairs:
+            return "no-lora-pairs";
+        case RefusalCode::NoScaling:
+            return "no-scaling";
+        case RefusalCode::OutputIsInput:
+            return "output-is-input";
+        case RefusalCode::OutputExists:
+            return "output-exists";
+        case RefusalCode::BadLoraConfig:
+            return "bad-lora-config";
     }
     return "?";
 }
 
-Resolution resolve(const MergeRequest& request, std::shared_ptr<const ModelSource> opened, const CancelToken* cancel) {
+Resolution resolve(const MergeRequest& request, std::shared_ptr<const ModelSource> opened,
+                   const CancelToken* cancel) {
     Resolution resolution;
     auto& out = resolution.refusals;
     ResolvedJob job;
@@ -222,9 +253,13 @@ Resolution resolve(const MergeRequest& request, std::shared_ptr<const ModelSourc
     resolveDestination(request, job, out);
     if (!opened) {
         if (request.source.path.empty()) {
-            out.insert(out.begin(), Refusal{RefusalCode::NoSource, {ErrorCode::InvalidArgument, "no source checkpoint "
-                                            "given: choose a checkpoint file or model_dir", {}, "src_ckpt_path_or_dir",
-                                            std::nullopt}});
+            out.insert(out.begin(), Refusal{RefusalCode::NoSource,
+                                            {ErrorCode::InvalidArgument,
+                                             "no source checkpoint "
+                                             "given: choose a checkpoint file or model_dir",
+                                             {},
+                                             "src_ckpt_path_or_dir",
+                                             std::nullopt}});
             return resolution;
         }
         auto source = openRequested(request, job.notes, cancel);

@@ -4,10 +4,10 @@
 // shows what it says: either the refusal reasons, or the resolved job (outputs, per-pair
 // scaling, bytes, free space, warnings). run() then merges a resolved job.
 
-#include "lms/distributed/Distributed.h"
-#include "lms/merge/Merge.h"
 #include "lms/base/Progress.h"
+#include "lms/distributed/Distributed.h"
 #include "lms/formats/Source.h"
+#include "lms/merge/Merge.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -22,8 +22,8 @@ namespace lms {
 // (later: Checkpoint-2.0 / shard folders as further kinds).
 struct SourceRequest {
     std::filesystem::path path;
-    std::string ckptNameGlob;      // which file a rank folder contributes (--ckpt-name)
-    std::filesystem::path adapter; // optional LoRA-only adapter: a file or rank folders
+    std::string ckptNameGlob;                        // which file a rank folder contributes (--ckpt-name)
+    std::filesystem::path adapter;                   // optional LoRA-only adapter: a file or rank folders
     ReplicaCheck replicaCheck = ReplicaCheck::Full;  // how replicated slices of rank files are compared
     // A strategy folder is merged in memory; only a merge writes merged_ckpt_strategy.ckpt into it, as
     // the MindFormers docs promise (the CLI's merge command sets this).
@@ -31,9 +31,9 @@ struct SourceRequest {
 };
 
 enum class StrategyMode {
-    Auto,    // for a distributed source: `path` if given, else findStrategyNear() (Discovery.h)
-    None,    // refuse a distributed source without a strategy ("None" in MindFormers' flags)
-    Given,   // `path` as given: a file, or a folder of per-rank files
+    Auto,   // for a distributed source: `path` if given, else findStrategyNear() (Discovery.h)
+    None,   // refuse a distributed source without a strategy ("None" in MindFormers' flags)
+    Given,  // `path` as given: a file, or a folder of per-rank files
 };
 struct StrategyRequest {
     StrategyMode mode = StrategyMode::Auto;
@@ -58,10 +58,10 @@ enum class OverwritePolicy {
 };
 
 struct DestinationRequest {
-    std::filesystem::path dir;            // dst_ckpt_dir
-    std::string prefix = "checkpoint_";   // file name: <prefix><rank>.<ext>
+    std::filesystem::path dir;           // dst_ckpt_dir
+    std::string prefix = "checkpoint_";  // file name: <prefix><rank>.<ext>
     OutputFormat format = OutputFormat::Ckpt;
-    std::filesystem::path strategy;       // re-shard to this strategy's ranks; empty: one full file
+    std::filesystem::path strategy;  // re-shard to this strategy's ranks; empty: one full file
 };
 
 struct MergeRequest {
@@ -81,18 +81,18 @@ struct MergeRequest {
 };
 
 enum class RefusalCode {
-    NoSource,           // no source path
-    SourceUnreadable,   // opening the source (or its strategy, or the adapter) failed
-    NoDestination,      // no destination folder
-    BadPrefix,          // the prefix holds a path separator
+    NoSource,                // no source path
+    SourceUnreadable,        // opening the source (or its strategy, or the adapter) failed
+    NoDestination,           // no destination folder
+    BadPrefix,               // the prefix holds a path separator
     BadDestinationStrategy,  // the destination strategy cannot be read
-    NothingToMerge,     // only LoRA tensors
-    PairProblems,       // LoRA problems and no skipInvalid
-    NoLoraPairs,        // nothing would be merged and nothing converted (allowNoLora not set)
-    NoScaling,          // LoRA pairs but no scaling
-    BadLoraConfig,      // the LoRA config (given or found) cannot be read or holds no usable settings
-    OutputIsInput,      // the output is an input or sits in an input's folder
-    OutputExists,       // an output file exists and the policy is Refuse
+    NothingToMerge,          // only LoRA tensors
+    PairProblems,            // LoRA problems and no skipInvalid
+    NoLoraPairs,             // nothing would be merged and nothing converted (allowNoLora not set)
+    NoScaling,               // LoRA pairs but no scaling
+    BadLoraConfig,           // the LoRA config (given or found) cannot be read or holds no usable settings
+    OutputIsInput,           // the output is an input or sits in an input's folder
+    OutputExists,            // an output file exists and the policy is Refuse
 };
 const char* refusalCodeName(RefusalCode code);
 
@@ -104,17 +104,17 @@ struct Refusal {
 
 struct ResolvedJob {
     std::shared_ptr<const ModelSource> source;
-    std::filesystem::path sourcePath;               // as the user gave it (errors without a file name it)
-    MergeOptions options;                           // complete: what run() passes to runMerge
+    std::filesystem::path sourcePath;  // as the user gave it (errors without a file name it)
+    MergeOptions options;              // complete: what run() passes to runMerge
     LoraPlan plan;
-    std::vector<std::filesystem::path> outputFiles; // one, or one per destination rank
+    std::vector<std::filesystem::path> outputFiles;      // one, or one per destination rank
     std::vector<std::filesystem::path> existingOutputs;  // of outputFiles, those that exist now
-    std::vector<double> pairScaling;                // parallel to plan.pairs (0: not merged)
+    std::vector<double> pairScaling;                     // parallel to plan.pairs (0: not merged)
     std::string scalingProvenance;
-    uint64_t bytesToWrite = 0;                      // tensor data of one full model
-    std::optional<uint64_t> freeBytes;              // at the destination (nearest existing folder)
-    std::vector<std::string> notes;                 // from opening the source (files picked, ...)
-    std::vector<std::string> warnings;              // not refusals: little free space, replacing ...
+    uint64_t bytesToWrite = 0;          // tensor data of one full model
+    std::optional<uint64_t> freeBytes;  // at the destination (nearest existing folder)
+    std::vector<std::string> notes;     // from opening the source (files picked, ...)
+    std::vector<std::string> warnings;  // not refusals: little free space, replacing ...
 };
 
 struct Resolution {
@@ -132,6 +132,6 @@ Resolution resolve(const MergeRequest& request, std::shared_ptr<const ModelSourc
 
 // Merges a resolved job (runMerge with job.options); errors name a file.
 [[nodiscard]] Result<MergeReport> run(const ResolvedJob& job, const ProgressCallback& progress = {},
-                        const CancelToken* cancel = nullptr);
+                                      const CancelToken* cancel = nullptr);
 
 }  // namespace lms

@@ -69,7 +69,8 @@ Result<double> parseScalingText(std::string_view text) {
         return std::unexpected(scalingError(quoted + " is not a finite number"));
     // A LoRA rank counts the columns of B: zero or negative is no rank (a negative alpha still
     // subtracts the adapter, as a negative --lora_scaling does).
-    if (!(*rank > 0)) return std::unexpected(scalingError("the rank in " + quoted + " must be a positive integer"));
+    if (!(*rank > 0))
+        return std::unexpected(scalingError("the rank in " + quoted + " must be a positive integer"));
     const double value = *alpha / *rank;
     if (!std::isfinite(value))
         return std::unexpected(scalingError(quoted + " overflows: the scaling must be a finite number"));
@@ -93,11 +94,13 @@ Result<double> ScalingSpec::scalingFor(int64_t pairRank) const {
         if (r <= 0) return fail(ErrorCode::InvalidArgument, "LoRA rank must be positive", {}, "lora_rank");
         return *alpha / r;
     }
-    return fail(ErrorCode::InvalidArgument,
-                "no LoRA scaling given: the merge adds (lora_alpha / lora_rank)·B·A, so pass --lora_scaling ALPHA/RANK "
-                "(e.g. 16/8, the values of pet_config in your training YAML) or --lora_alpha ALPHA (the rank is then "
-                "read from the LoRA shapes)",
-                {}, "lora_scaling");
+    return fail(
+        ErrorCode::InvalidArgument,
+        "no LoRA scaling given: the merge adds (lora_alpha / lora_rank)·B·A, so pass --lora_scaling "
+        "ALPHA/RANK "
+        "(e.g. 16/8, the values of pet_config in your training YAML) or --lora_alpha ALPHA (the rank is then "
+        "read from the LoRA shapes)",
+        {}, "lora_scaling");
 }
 
 }  // namespace lms

@@ -88,36 +88,42 @@ Status checkInputFinite(const ModelSource& source, size_t index, std::string_vie
                 file, t.name);
 }
 
-Status checkMergedInRange(const ModelSource& source, size_t index, std::span<const std::byte> bytes, int64_t row0) {
+Status checkMergedInRange(const ModelSource& source, size_t index, std::span<const std::byte> bytes,
+                          int64_t row0) {
     const auto& t = source.tensors()[index];
     const auto bad = firstNonFinite(bytes, t.dtype);
     if (!bad) return {};
     char range[48];
     std::snprintf(range, sizeof range, "%g", largestFinite(t.dtype));
     return fail(ErrorCode::Mismatch,
-                "W + s·B·A exceeds the " + std::string(tensorTypeName(t.dtype)) + " range (±" + range + ") at " +
-                    positionText(t.dims, uint64_t(row0) * elementsPerRow(t) + *bad) + " of " + t.name,
+                "W + s·B·A exceeds the " + std::string(tensorTypeName(t.dtype)) + " range (±" + range +
+                    ") at " + positionText(t.dims, uint64_t(row0) * elementsPerRow(t) + *bad) + " of " +
+                    t.name,
                 inputFileOf(source, t), t.name);
 }
 
 namespace {
 
 // Checks that the output's index lists exactly the kept tensors with the dims and sizes written.
-Status checkIndex(const CheckpointFile& output, std::span<const Placement> placements, const ModelSource& source,
-                  const LoraPlan& plan, const std::string& shownName) {
+Status checkIndex(const CheckpointFile& output, std::span<const Placement> placements,
+                  const ModelSource& source, const LoraPlan& plan, const std::string& shownName) {
     const auto& tensors = source.tensors();
     const bool safetensors = output.format() == CheckpointFormat::Safetensors;
     size_t next = 0;
     for (size_t i = 0; i < tensors.size(); ++i) {
         if (plan.dropped[i] || !placements[i].held) continue;
         if (next >= output.tensors().size())
-            return fail(ErrorCode::Io, "verification failed: the output lacks a parameter", shownName, tensors[i].name);
+            return fail(ErrorCode::Io, "verification failed: the output lacks a parameter", shownName,
+                        tensors[i].name);
         const auto& got = output.tensors()[next++];
         const auto& want = placements[i];
-        const bool dimsOk = got.dims == want.dims || (safetensors && tensors[i].legacyScalar && got.dims.empty());
-        if (got.name != tensors[i].name || got.dtype != tensors[i].dtype || !dimsOk || got.byteSize != want.bytes)
-            return fail(ErrorCode::Io, "verification failed: the output's index differs from what was written",
-                        shownName, tensors[i].name);
+        const bool dimsOk =
+            got.dims == want.dims || (safetensors && tensors[i].legacyScalar && got.dims.empty());
+        if (got.name != tensors[i].name || got.dtype != tensors[i].dtype || !dimsOk ||
+            got.byteSize != want.bytes)
+            return fail(ErrorCode::Io,
+                        "verification failed: the output's index differs from what was written", shownName,
+                        tensors[i].name);
     }
     if (next != output.tensors().size())
         return fail(ErrorCode::Io, "verification failed: the output has extra parameters", shownName);
@@ -157,7 +163,8 @@ Status spotCheckPair(const CheckpointFile& output, const TensorInfo& got, const 
     if (box.begin.size() != 2 || box.end[0] <= box.begin[0] || box.end[1] <= box.begin[1]) return {};
     const auto aType = tensors[ref.aIndex].dtype, bType = tensors[ref.bIndex].dtype;
     const uint64_t elementBytes = dtypeBits(t.dtype) / 8;
-    std::vector<std::byte> a(size_t(tensors[ref.aIndex].byteSize)), bRow(size_t(uint64_t(r) * dtypeBits(bType) / 8));
+    std::vector<std::byte> a(size_t(tensors[ref.aIndex].byteSize)),
+        bRow(size_t(uint64_t(r) * dtypeBits(bType) / 8));
     std::vector<std::byte> storedRow(size_t(uint64_t(storedCols) * elementBytes));
     std::vector<std::byte> written(static_cast<size_t>(elementBytes));
     if (auto st = source.read(ref.aIndex, a, cancel); !st) return st;
@@ -166,20 +173,23 @@ Status spotCheckPair(const CheckpointFile& output, const TensorInfo& got, const 
         if (auto st = source.readRows(ref.bIndex, row, row + 1, bRow, cancel); !st) return st;
         double delta = 0, magnitude = 0;
         for (int64_t k = 0; k < r; ++k) {
-            const double term = elementAt(bRow, bType, size_t(k)) * elementAt(a, aType, size_t(k * inDim + col));
+            const double term =
+                elementAt(bRow, bType, size_t(k)) * elementAt(a, aType, size_t(k * inDim + col));
             delta += term;
             magnitude += std::abs(term);
         }
-        if (auto st = source.readRows(ref.baseIndex, sample.row, sample.row + 1, storedRow, cancel); !st) return st;
+        if (auto st = source.readRows(ref.baseIndex, sample.row, sample.row + 1, storedRow, cancel); !st)
+            return st;
         if (auto st = output.readRange(got, sample.outputIndex * elementBytes, written); !st) return st;
         const double base = elementAt(storedRow, t.dtype, size_t(sample.col));
         const double expected = base + ref.scaling * delta;
         const double actual = elementAt(written, t.dtype, 0);
-        if (!(std::abs(actual - expected) <= mergeTolerance(t.dtype, base, std::abs(ref.scaling) * magnitude, r)))
+        if (!(std::abs(actual - expected) <=
+              mergeTolerance(t.dtype, base, std::abs(ref.scaling) * magnitude, r)))
             return fail(ErrorCode::Mismatch,
-                        "verification failed at [" + std::to_string(sample.row) + ", " + std::to_string(sample.col) +
-                            "]: wrote " + formatNumber(actual) + ", but W + s·B·A recomputed from the inputs is " +
-                            formatNumber(expected),
+                        "verification failed at [" + std::to_string(sample.row) + ", " +
+                            std::to_string(sample.col) + "]: wrote " + formatNumber(actual) +
+                            ", but W + s·B·A recomputed from the inputs is " + formatNumber(expected),
                         shownName, t.name);
     }
     return {};
@@ -203,17 +213,20 @@ Status verifyOutput(const std::filesystem::path& writtenFile, const std::filesys
     // pair is sampled, in every output file, at positions a fixed seed makes reproducible.
     std::mt19937_64 rng(0x10AA);
     for (const auto& ref : merged) {
-        if (cancel && cancel->isCancelled()) return fail(ErrorCode::Cancelled, "verification cancelled", shownName);
+        if (cancel && cancel->isCancelled())
+            return fail(ErrorCode::Cancelled, "verification cancelled", shownName);
         if (!placements[ref.baseIndex].held) continue;  // another shard holds it
         const auto* got = (*output)->find(source.tensors()[ref.baseIndex].name);
-        if (auto st = spotCheckPair(**output, *got, placements[ref.baseIndex], ref, source, rng, shownName, cancel); !st)
+        if (auto st =
+                spotCheckPair(**output, *got, placements[ref.baseIndex], ref, source, rng, shownName, cancel);
+            !st)
             return st;
     }
     return {};
 }
 
-Status verifyMergedFile(const std::filesystem::path& file, const ModelSource& source, const MergeOptions& options,
-                        const CancelToken* cancel) {
+Status verifyMergedFile(const std::filesystem::path& file, const ModelSource& source,
+                        const MergeOptions& options, const CancelToken* cancel) {
     const auto& tensors = source.tensors();
     const auto plan = planLora(tensors, options.plan);
     std::vector<Placement> placements;

@@ -7,11 +7,11 @@
 //    with what was written, and a few elements of every merged pair in every output file are
 //    recomputed from the inputs.
 
+#include "lms/base/Progress.h"
 #include "lms/distributed/Layout.h"
+#include "lms/formats/Source.h"
 #include "lms/lora/LoraPlan.h"
 #include "lms/merge/Merge.h"
-#include "lms/base/Progress.h"
-#include "lms/formats/Source.h"
 
 #include <filesystem>
 #include <span>
@@ -22,11 +22,11 @@ namespace lms {
 
 // What one output file receives for one source tensor.
 struct Placement {
-    bool whole = true;              // the full tensor, or the box below
+    bool whole = true;  // the full tensor, or the box below
     Box box;
-    std::vector<int64_t> dims;      // dims to write
+    std::vector<int64_t> dims;  // dims to write
     uint64_t bytes = 0;
-    bool held = true;               // false: another output file (shard) holds this tensor
+    bool held = true;  // false: another output file (shard) holds this tensor
 };
 
 // A pair that was merged: indexes into source.tensors() and the scaling used.
@@ -50,13 +50,13 @@ double mergeTolerance(DType dtype, double base, double scaledMagnitude, int64_t 
 // hold a NaN or an infinity. The error names the input file, the tensor and the position:
 // "<role> X in <file> holds NaN at [r, c]" (role: "base weight", "LoRA A", "LoRA B").
 [[nodiscard]] Status checkInputFinite(const ModelSource& source, size_t index, std::string_view role,
-                        std::span<const std::byte> bytes, int64_t row0 = 0);
+                                      std::span<const std::byte> bytes, int64_t row0 = 0);
 
 // Streaming check of merged rows [row0, ...) of base `index` (whose inputs were finite): fails
 // when a value is not finite, i.e. W + s·B·A left the range of the base dtype:
 // "W + s·B·A exceeds the Float16 range (±65504) at [r, c] of X".
-[[nodiscard]] Status checkMergedInRange(const ModelSource& source, size_t index, std::span<const std::byte> bytes,
-                          int64_t row0);
+[[nodiscard]] Status checkMergedInRange(const ModelSource& source, size_t index,
+                                        std::span<const std::byte> bytes, int64_t row0);
 
 // Re-opens `writtenFile` (the finished temp file; errors name `shownFile`, the final name) and
 // checks its index against `placements` (one per source tensor; dropped ones unused). Then, for
@@ -64,13 +64,15 @@ double mergeTolerance(DType dtype, double base, double scaledMagnitude, int64_t 
 // (the whole tensor, or this rank's slice) in double from W, A and B,
 // reading only the sampled rows of W and B; the first sample is off the diagonal when the shape
 // allows, so a delta added transposed is caught.
-[[nodiscard]] Status verifyOutput(const std::filesystem::path& writtenFile, const std::filesystem::path& shownFile,
-                    std::span<const Placement> placements, const ModelSource& source,
-                    const LoraPlan& plan, std::span<const MergedPairRef> merged, const CancelToken* cancel);
+[[nodiscard]] Status verifyOutput(const std::filesystem::path& writtenFile,
+                                  const std::filesystem::path& shownFile,
+                                  std::span<const Placement> placements, const ModelSource& source,
+                                  const LoraPlan& plan, std::span<const MergedPairRef> merged,
+                                  const CancelToken* cancel);
 
 // Verifies `file`, a whole-model output of merging `source` with `options` (as runMerge does before
 // publishing, with the same plan and scalings), for outputs written or received elsewhere.
-[[nodiscard]] Status verifyMergedFile(const std::filesystem::path& file, const ModelSource& source, const MergeOptions& options,
-                        const CancelToken* cancel = nullptr);
+[[nodiscard]] Status verifyMergedFile(const std::filesystem::path& file, const ModelSource& source,
+                                      const MergeOptions& options, const CancelToken* cancel = nullptr);
 
 }  // namespace lms

@@ -695,6 +695,11 @@ private slots:
         QTest::newRow("safetensors, 24 MiB headroom") << QStringLiteral("safetensors") << 24;
     }
     void allocationFailureIsReported() {
+#if defined(__SANITIZE_ADDRESS__)
+        // AddressSanitizer reserves terabytes of address space at start-up, so no ulimit -v lets the
+        // CLI start; the normal (unsanitized) build of scripts/test.sh runs these rows.
+        QSKIP("address-space limits cannot be tested under AddressSanitizer");
+#endif
         QFETCH(QString, format);
         QFETCH(int, headroomMiB);
         const auto input = root() / "alloc-input" / "model.ckpt";

@@ -10,6 +10,8 @@ build="$here/build"
 
 echo "== format (.clang-format)"
 "$here/scripts/check-format.sh"
+echo "== no function over 100 lines in core/, app/, ui/"
+/usr/bin/python3 "$here/scripts/long-functions.py"
 
 echo "== unit and UI tests (ctest)"
 ctest --test-dir "$build" --output-on-failure -j2

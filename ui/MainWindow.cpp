@@ -95,6 +95,20 @@ MainWindow::MainWindow(LogModel* log, QWidget* parent)
     resizeDocks({m_browserDock, m_mergeDock}, {300, 400}, Qt::Horizontal);
     resizeDocks({m_logDock}, {150}, Qt::Vertical);
 
+    createStatusBar();
+
+    createActions();
+    createMenus();
+
+    connectSignals();
+
+    restoreSettings();
+    if (m_browser->currentFolder().isEmpty()) m_browser->setFolder(QDir::homePath());
+    updateTitle();
+}
+
+// The status line: what the window is doing, and the progress and Stop button of an open.
+void MainWindow::createStatusBar() {
     m_statusLabel = new QLabel(this);
     m_statusLabel->setObjectName(QStringLiteral("statusLabel"));
     m_busyBar = new QProgressBar(this);
@@ -113,10 +127,9 @@ MainWindow::MainWindow(LogModel* log, QWidget* parent)
     statusBar()->addPermanentWidget(m_busyBar);
     statusBar()->addPermanentWidget(m_cancelOpenButton);
     m_statusLabel->setText(tr("Ready. Open a checkpoint, or try Help → Open demo workspace."));
+}
 
-    createActions();
-    createMenus();
-
+void MainWindow::connectSignals() {
     connect(m_browser, &BrowserPanel::openRequested, this, [this](const QString& path) { openPath(path); });
     connect(m_merge, &MergePanel::openRequested, this,
             [this](const OpenRequest& request) { openPath(request.path, request.strategy); });
@@ -158,10 +171,6 @@ MainWindow::MainWindow(LogModel* log, QWidget* parent)
                 }
                 if (m_closeAfterMerge) close();
             });
-
-    restoreSettings();
-    if (m_browser->currentFolder().isEmpty()) m_browser->setFolder(QDir::homePath());
-    updateTitle();
 }
 
 MainWindow::~MainWindow() = default;

@@ -72,6 +72,8 @@ protected:
     void dropEvent(QDropEvent* event) override;
 
 private:
+    void createStatusBar();
+    void connectSignals();
     void createActions();
     void createMenus();
     void restoreSettings();

@@ -63,18 +63,12 @@ std::string encodeSafetensorsHeader(const std::vector<SafetensorsTensor>& tensor
     return header;
 }
 
-Result<SafetensorsWriter> SafetensorsWriter::create(const std::filesystem::path& finalPath,
-                                                    const std::vector<std::filesystem::path>& inputs,
-                                                    std::vector<std::pair<std::string, std::string>> metadata,
-                                                    std::vector<SafetensorsTensor> tensors, Publish mode) {
-    const std::string file = finalPath.string();
-    for (const auto& input : inputs) {
-        if (sameFile(input, finalPath))
-            return fail(ErrorCode::InvalidArgument,
-                        "refusing to overwrite an input file; choose another output", file);
-    }
+namespace {
 
-    // Metadata: unique valid-UTF-8 keys and values, "format": "ms", no stale crc_num.
+// Metadata: unique valid-UTF-8 keys and values, "format": "ms" (first when it was missing), no
+// stale crc_num (it would describe other data, spec §1.6).
+Result<std::vector<std::pair<std::string, std::string>>> normaliseMetadata(
+    std::vector<std::pair<std::string, std::string>> metadata, const std::string& file) {
     std::vector<std::pair<std::string, std::string>> normalised;
     std::unordered_set<std::string> metaKeys;
     bool hasFormat = false;
@@ -97,6 +91,25 @@ Result<SafetensorsWriter> SafetensorsWriter::create(const std::filesystem::path&
         normalised.emplace_back(std::move(key), std::move(value));
     }
     if (!hasFormat) normalised.insert(normalised.begin(), {"format", "ms"});
+    return normalised;
+}
+
+}  // namespace
+
+Result<SafetensorsWriter> SafetensorsWriter::create(const std::filesystem::path& finalPath,
+                                                    const std::vector<std::filesystem::path>& inputs,
+                                                    std::vector<std::pair<std::string, std::string>> metadata,
+                                                    std::vector<SafetensorsTensor> tensors, Publish mode) {
+    const std::string file = finalPath.string();
+    for (const auto& input : inputs) {
+        if (sameFile(input, finalPath))
+            return fail(ErrorCode::InvalidArgument,
+                        "refusing to overwrite an input file; choose another output", file);
+    }
+
+    auto normalisedOk = normaliseMetadata(std::move(metadata), file);
+    if (!normalisedOk) return std::unexpected(normalisedOk.error());
+    auto normalised = std::move(*normalisedOk);
 
     std::unordered_map<std::string, size_t> metaIndex;  // key -> position in `normalised`
     for (size_t i = 0; i < normalised.size(); ++i) metaIndex.emplace(normalised[i].first, i);

@@ -204,6 +204,8 @@ private slots:
     void errorNamesPickedFile();
     void cliCheckReplicas_data();
     void cliCheckReplicas();
+    void removeRedundancy_data();
+    void removeRedundancy();
 
 private:
     QTemporaryDir fixtures_;
@@ -957,6 +959,81 @@ void TestDistributed::cliCheckReplicas() {
     }
     QVERIFY2(err.contains(u"loramerge: --check-replicas takes full, sampled or off\n"_qs), qPrintable(err));
     QCOMPARE(err.trimmed().split(u'\n').last(), expected);
+}
+
+// remove_redundancy saves (spec §4.10, MindFormers CheckpointMonitor): each rank file holds only
+// the slices assigned to it within its replica group, so a slice is read from whichever replica's
+// file holds it. dp2 x tp2: w's row halves are replicated on ranks {0, 2} and {1, 3}; norm on all
+// four. `holders` says which rank holds which w half and norm; the result must equal the full
+// tensors whatever replica saved them, and a slice no replica saved is a gap naming the slice.
+void TestDistributed::removeRedundancy_data() {
+    QTest::addColumn<QString>("format");
+    QTest::addColumn<std::vector<int>>("wHalf0");  // ranks holding rows 0:4 of w
+    QTest::addColumn<std::vector<int>>("wHalf1");  // ranks holding rows 4:8
+    QTest::addColumn<std::vector<int>>("norm");
+    QTest::addColumn<QString>("expected");  // empty: opens and reassembles
+    QTest::newRow("lowest replicas, safetensors") << u"safetensors"_qs << std::vector<int>{0}
+                                                  << std::vector<int>{1} << std::vector<int>{0} << QString();
+    QTest::newRow("higher replicas, safetensors") << u"safetensors"_qs << std::vector<int>{2}
+                                                  << std::vector<int>{3} << std::vector<int>{3} << QString();
+    QTest::newRow("mixed, ckpt") << u"ckpt"_qs << std::vector<int>{2} << std::vector<int>{1}
+                                 << std::vector<int>{1} << QString();
+    QTest::newRow("one half saved twice") << u"safetensors"_qs << std::vector<int>{0, 2}
+                                          << std::vector<int>{3} << std::vector<int>{2} << QString();
+    QTest::newRow("a half no replica saved")
+        << u"safetensors"_qs << std::vector<int>{0} << std::vector<int>{} << std::vector<int>{0}
+        << u"elements [4:8, 0:4] of the full shape [8, 4] are not held by any rank file (the parameter is in "
+           u"rank_0; layout dev_matrix [2, 2], tensor_map [0, -1]); the strategy places the missing slice on "
+           u"rank_1, rank_3, and none of their files holds the parameter (the files were saved with "
+           u"remove_redundancy, so each slice is in one replica's file only: is a rank file from another "
+           u"save?)"_qs;
+}
+
+void TestDistributed::removeRedundancy() {
+    QFETCH(QString, format);
+    QFETCH(std::vector<int>, wHalf0);
+    QFETCH(std::vector<int>, wHalf1);
+    QFETCH(std::vector<int>, norm);
+    QFETCH(QString, expected);
+    QTemporaryDir dir;
+    const fs::path root(dir.path().toStdString());
+    const Box half0{{0, 0}, {4, 4}}, half1{{4, 0}, {8, 4}};
+    std::vector<std::vector<test::FakeTensor>> ranks(4);
+    for (int r = 0; r < 4; ++r) {
+        if (std::ranges::count(wHalf0, r)) ranks[r].push_back(intTensor("w", {8, 4}, half0));
+        if (std::ranges::count(wHalf1, r)) ranks[r].push_back(intTensor("w", {8, 4}, half1));
+        if (std::ranges::count(norm, r)) ranks[r].push_back(intTensor("norm", {4}, whole({4}), 50));
+        ranks[r].push_back(intTensor("global_step", {1}, whole({1}), 7));  // not in the layout: in every file
+    }
+    for (int r = 0; r < 4; ++r) {
+        const fs::path folder = root / ("rank_" + std::to_string(r));
+        fs::create_directories(folder);
+        if (format == u"ckpt"_qs)
+            test::writeCheckpoint(folder / "a.ckpt", ranks[r]);
+        else
+            test::writeSafetensors(folder / "a.safetensors", ranks[r],
+                                   {{"format", "ms"}, {"remove_redundancy", "True"}});
+    }
+    writeText(root / "s.ckpt", strategyBytes({{"w", {2, 2}, {0, -1}}, {"norm", {2, 2}, {-1}}}));
+    const auto before = test::treeDigest(root);
+    auto source = openDistributedModel({root, root / "s.ckpt", {}, {}});
+    QCOMPARE(test::treeDigest(root), before);
+    if (!expected.isEmpty()) {
+        QVERIFY(!source.has_value());
+        QCOMPARE(source.error().code, ErrorCode::Mismatch);
+        QVERIFY2(text(source.error()).contains(expected), source.error().describe().c_str());
+        return;
+    }
+    QVERIFY2(source.has_value(), source ? "" : source.error().describe().c_str());
+    const auto& tensors = (*source)->tensors();
+    QCOMPARE(tensors.size(), size_t(3));
+    std::map<std::string, size_t> index;
+    for (size_t i = 0; i < tensors.size(); ++i) index[tensors[i].name] = i;
+    QCOMPARE(tensors[index.at("w")].dims, (std::vector<int64_t>{8, 4}));
+    QVERIFY(readAll(**source, index.at("w")) == positionalInts({8, 4}, whole({8, 4})));
+    QVERIFY(rowBandsMatch(**source, index.at("w")));
+    QVERIFY(readAll(**source, index.at("norm")) == positionalInts({4}, whole({4}), 50));
+    QVERIFY(readAll(**source, index.at("global_step")) == positionalInts({1}, whole({1}), 7));
 }
 
 QTEST_GUILESS_MAIN(TestDistributed)

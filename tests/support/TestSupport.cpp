@@ -118,11 +118,12 @@ QString cliPath() {
     return QStringLiteral(LMS_BINARY_DIR "/app/loramerge");
 }
 
-void writeSafetensors(const std::filesystem::path& path, const std::vector<FakeTensor>& tensors) {
+void writeSafetensors(const std::filesystem::path& path, const std::vector<FakeTensor>& tensors,
+                      std::vector<std::pair<std::string, std::string>> metadata) {
     std::vector<SafetensorsTensor> declared;
     for (const auto& t : tensors)
         declared.push_back({t.name, dtypeFromTensorType(t.typeName), t.dims, uint64_t(t.content.size())});
-    auto writer = SafetensorsWriter::create(path, {}, {{"format", "ms"}}, declared);
+    auto writer = SafetensorsWriter::create(path, {}, std::move(metadata), declared);
     QVERIFY2(writer.has_value(), writer ? "" : writer.error().describe().c_str());
     for (const auto& t : tensors)
         QVERIFY(writer->writeTensor(t.name, t.typeName, t.dims, t.content).has_value());

@@ -73,6 +73,8 @@ std::vector<std::string> listFiles(const std::filesystem::path& dir);
 namespace lms::test {
 
 // Writes a MindSpore safetensors file ({"format": "ms"}) holding `tensors` in order.
-void writeSafetensors(const std::filesystem::path& path, const std::vector<FakeTensor>& tensors);
+// `metadata` replaces the default {"format": "ms"} when given.
+void writeSafetensors(const std::filesystem::path& path, const std::vector<FakeTensor>& tensors,
+                      std::vector<std::pair<std::string, std::string>> metadata = {{"format", "ms"}});
 
 }  // namespace lms::test

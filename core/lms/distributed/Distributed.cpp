@@ -310,6 +310,10 @@ private:
     Result<TensorPlan> planSharded(const std::string& name, const std::vector<const ParamLayout*>& variants,
                                    const CancelToken* cancel);
     Result<TensorPlan> planCopied(const std::string& name, const CancelToken* cancel) const;
+    std::string unheldSliceText(const ParamLayout& layout, const LayoutChoice& choice,
+                                std::span<const int64_t> full,
+                                const std::map<Box, std::vector<int64_t>>& held) const;
+    bool savedWithRemoveRedundancy() const;
     Result<std::optional<TensorPlan>> planIntegratedCopy(const std::string& name, const ParamLayout& layout,
                                                          const std::vector<int64_t>& holders,
                                                          const CancelToken* cancel);
@@ -589,6 +593,35 @@ Result<std::vector<int64_t>> DistributedSourceImpl::fullShapeOf(const std::strin
     return inferFullShape(layout, first.dims);
 }
 
+// For a gap in the cover: the ranks of the stage whose slice no file holds, i.e. the rank files
+// that should have held it (with remove_redundancy, spec §4.10, any one of a slice's replicas).
+std::string DistributedSourceImpl::unheldSliceText(const ParamLayout& layout, const LayoutChoice& choice,
+                                                   std::span<const int64_t> full,
+                                                   const std::map<Box, std::vector<int64_t>>& held) const {
+    std::vector<int64_t> owners;
+    const int64_t stageBase = choice.holders.front() / devicesPerStage_ * devicesPerStage_;
+    for (int64_t local = 0; local < devicesPerStage_; ++local) {
+        auto box = rankSlice(layout, full, local);
+        if (box && !held.contains(*box)) owners.push_back(stageBase + local);
+    }
+    if (owners.empty()) return {};
+    std::string text = "; the strategy places the missing slice on " + rankListText(owners) +
+                       ", and none of their files holds the parameter";
+    if (savedWithRemoveRedundancy())
+        text += " (the files were saved with remove_redundancy, so each slice is in one replica's file "
+                "only: is a rank file from another save?)";
+    return text;
+}
+
+// Whether any rank file says it was saved with remove_redundancy (safetensors metadata, spec §4.10).
+bool DistributedSourceImpl::savedWithRemoveRedundancy() const {
+    return std::ranges::any_of(ranks_, [](const RankInput& rank) {
+        return std::ranges::any_of(rank.file->metadata(), [](const auto& entry) {
+            return entry.first == "remove_redundancy" && entry.second == "True";
+        });
+    });
+}
+
 Result<TensorPlan> DistributedSourceImpl::planSharded(const std::string& name,
                                                       const std::vector<const ParamLayout*>& variants,
                                                       const CancelToken* cancel) {
@@ -630,7 +663,8 @@ Result<TensorPlan> DistributedSourceImpl::planSharded(const std::string& name,
     if (auto s = checkExactCover(boxes, *full, name); !s) {
         Error error = s.error();
         error.message += " (the parameter is in " + rankListText(choice->holders) + "; layout dev_matrix " +
-                         layout.devMatrixText() + ", tensor_map " + layout.tensorMapText() + ")";
+                         layout.devMatrixText() + ", tensor_map " + layout.tensorMapText() + ")" +
+                         unheldSliceText(layout, *choice, *full, byBox);
         return std::unexpected(withModelDir(error));
     }
     if (plan.placement.pieces.size() == 1) return plan;  // replicated: copied whole from the lowest rank

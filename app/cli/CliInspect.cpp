@@ -4,6 +4,7 @@
 #include "Terminal.h"
 
 #include "lms/analysis/TensorStats.h"
+#include "lms/base/Json.h"
 #include "lms/base/Text.h"
 #include "lms/formats/Checkpoint.h"
 #include "lms/formats/Source.h"
@@ -15,33 +16,10 @@
 namespace cli {
 namespace {
 
+// The text as the body of a JSON string (the core's writer: escapes, and U+FFFD for bad UTF-8).
 std::string jsonEscape(std::string_view text) {
-    std::string out;
-    for (char c : text) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out += c;
-                }
-        }
-    }
-    return out;
+    const std::string quoted = lms::toJson(lms::JsonValue(text));
+    return quoted.substr(1, quoted.size() - 2);
 }
 
 std::string dimsText(const std::vector<int64_t>& dims, const char* separator) {

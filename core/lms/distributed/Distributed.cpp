@@ -608,8 +608,9 @@ std::string DistributedSourceImpl::unheldSliceText(const ParamLayout& layout, co
     std::string text = "; the strategy places the missing slice on " + rankListText(owners) +
                        ", and none of their files holds the parameter";
     if (savedWithRemoveRedundancy())
-        text += " (the files were saved with remove_redundancy, so each slice is in one replica's file "
-                "only: is a rank file from another save?)";
+        text +=
+            " (the files were saved with remove_redundancy, so each slice is in one replica's file "
+            "only: is a rank file from another save?)";
     return text;
 }
 

@@ -147,27 +147,25 @@ Status parseTensorProto(WindowReader& reader, uint64_t pos, uint64_t end, Record
         if (!key) return std::unexpected(key.error());
         const uint64_t field = *key >> 3;
         const uint32_t wire = uint32_t(*key & 7);
-        if (field == 1 && wire == 0) {  // dims, unpacked
-            auto v = reader.varint(pos, end);
+        // One dimension read up to `limit`; dims may come unpacked or packed (proto2 readers accept both).
+        const auto appendDim = [&](uint64_t limit) -> Status {
+            auto v = reader.varint(pos, limit);
             if (!v) return std::unexpected(v.error());
             if (int64_t(*v) < 0)
                 return fail(ErrorCode::Malformed, "negative dimension", path, record.tag, fieldAt);
             if (record.dims.size() >= kMaxDims)
                 return fail(ErrorCode::Malformed, "more than 64 dimensions", path, record.tag, fieldAt);
             record.dims.push_back(int64_t(*v));
+            return {};
+        };
+        if (field == 1 && wire == 0) {  // dims, unpacked
+            if (auto s = appendDim(end); !s) return s;
         } else if (field == 1 && wire == 2) {  // dims, packed
             auto len = reader.length(pos, end, record.tag);
             if (!len) return std::unexpected(len.error());
             const uint64_t packedEnd = pos + *len;
-            while (pos < packedEnd) {
-                auto v = reader.varint(pos, packedEnd);
-                if (!v) return std::unexpected(v.error());
-                if (int64_t(*v) < 0)
-                    return fail(ErrorCode::Malformed, "negative dimension", path, record.tag, fieldAt);
-                if (record.dims.size() >= kMaxDims)
-                    return fail(ErrorCode::Malformed, "more than 64 dimensions", path, record.tag, fieldAt);
-                record.dims.push_back(int64_t(*v));
-            }
+            while (pos < packedEnd)
+                if (auto s = appendDim(packedEnd); !s) return s;
         } else if (field == 2 && wire == 2) {  // tensor_type
             auto len = reader.length(pos, end, record.tag);
             if (!len) return std::unexpected(len.error());

@@ -547,6 +547,20 @@ Status checkMergedStages(const std::set<uint32_t>& stages, const fs::path& dir) 
                 dir.string());
 }
 
+// The stage of one per-rank strategy file of a folder; empty (the file listed as skipped) when an
+// earlier file already gave that stage, as merge_pipeline_strategys keeps one file per stage.
+Result<std::optional<uint32_t>> admitStageFile(const Strategy& parsed, const fs::path& path,
+                                               std::set<uint32_t>& stages, MergedStrategy& merged) {
+    auto stage = stageOfFile(parsed, path);
+    if (!stage) return std::unexpected(stage.error());
+    if (!stages.insert(*stage).second) {
+        merged.skippedFiles.push_back(path.filename().string());
+        return std::optional<uint32_t>{};
+    }
+    merged.stageFiles.push_back(path.filename().string());
+    return std::optional<uint32_t>{*stage};
+}
+
 Result<MergedStrategy> mergeProtobufFolder(const fs::path& dir, const std::vector<fs::path>& files) {
     MergedStrategy merged;
     pb::ParallelStrategyMap out;
@@ -558,18 +572,14 @@ Result<MergedStrategy> mergeProtobufFolder(const fs::path& dir, const std::vecto
         if (!message) return std::unexpected(message.error());
         auto parsed = strategyFromMessage(*message, path.string());
         if (!parsed) return std::unexpected(parsed.error());
-        auto stage = stageOfFile(*parsed, path);
+        auto stage = admitStageFile(*parsed, path, stages, merged);
         if (!stage) return std::unexpected(stage.error());
-        if (!stages.insert(*stage).second) {
-            merged.skippedFiles.push_back(path.filename().string());
-            continue;
-        }
-        merged.stageFiles.push_back(path.filename().string());
+        if (!*stage) continue;
         for (const auto& item : message->parallel_strategy_item()) *out.add_parallel_strategy_item() = item;
         for (const auto& item : message->parallel_layout_item()) {
             auto* added = out.add_parallel_layout_item();
             *added = item;
-            added->set_param_name(std::to_string(*stage) + "-" + item.param_name());
+            added->set_param_name(std::to_string(**stage) + "-" + item.param_name());
         }
     }
     if (auto s = checkMergedStages(stages, dir); !s) return std::unexpected(s.error());
@@ -600,17 +610,13 @@ Result<MergedStrategy> mergeJsonFolder(const fs::path& dir, const std::vector<fs
         }
         auto parsed = strategyFromJson(*root, path.string());
         if (!parsed) return std::unexpected(parsed.error());
-        auto stage = stageOfFile(*parsed, path);
+        auto stage = admitStageFile(*parsed, path, stages, merged);
         if (!stage) return std::unexpected(stage.error());
-        if (!stages.insert(*stage).second) {
-            merged.skippedFiles.push_back(path.filename().string());
-            continue;
-        }
-        merged.stageFiles.push_back(path.filename().string());
+        if (!*stage) continue;
         for (const auto& [node, value] : *root->find("parallel_strategy_item")->asObject())
             items.set(node, value);
         for (const auto& [name, value] : *root->find("parallel_layout_item")->asObject())
-            layouts.set(std::to_string(*stage) + "-" + name, value);
+            layouts.set(std::to_string(**stage) + "-" + name, value);
     }
     if (auto s = checkMergedStages(stages, dir); !s) return std::unexpected(s.error());
     JsonValue root = JsonValue::object();

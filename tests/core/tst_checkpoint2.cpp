@@ -4,6 +4,8 @@
 
 #include "lms/base/Json.h"
 #include "lms/distributed/Checkpoint2.h"
+#include "lms/formats/Source.h"
+#include "lms/merge/Request.h"
 
 #include <QtTest>
 #include <fstream>
@@ -141,6 +143,8 @@ private slots:
     void refusals_data();
     void refusals();
     void withoutMetadata();
+    void adapterIsAnIteration_data();
+    void adapterIsAnIteration();
 };
 
 void TestCheckpoint2::sliceOffset_data() {
@@ -329,6 +333,64 @@ void TestCheckpoint2::withoutMetadata() {
     QVERIFY2(QString::fromStdString(refused.error().message).contains(QStringLiteral("has no metadata.json")),
              refused.error().message.c_str());
     QCOMPARE(refused.error().parameter, std::string("w"));
+}
+
+// The adapter of a merge may itself be a Checkpoint 2.0 save (issue 13: a save_trainable_only
+// iteration holds only the LoRA tensors): B split by rows over the ranks, A replicated. The merged
+// base equals W + s·B·A computed here in double, whichever way the ranks cut B.
+void TestCheckpoint2::adapterIsAnIteration_data() {
+    QTest::addColumn<int>("ranks");
+    QTest::addColumn<bool>("saveRoot");  // give the save root (tracker) instead of the iteration
+    QTest::newRow("2 ranks, iteration folder") << 2 << false;
+    QTest::newRow("3 ranks, save root") << 3 << true;
+    QTest::newRow("1 rank, iteration folder") << 1 << false;
+}
+
+void TestCheckpoint2::adapterIsAnIteration() {
+    QFETCH(int, ranks);
+    QFETCH(bool, saveRoot);
+    QTemporaryDir tmp;
+    const fs::path root = tmp.path().toStdString();
+    const int64_t out = 6, in = 4, r = 2;
+    const auto base = lms::test::randomValues(size_t(out * in), 99);
+    lms::test::writeCheckpoint(
+        root / "base.ckpt",
+        {{"l0.wq.weight", "Float32", {out, in}, lms::test::floatBytes(lms::DType::Float32, base)},
+         {"l0.norm", "Float32", {in}, lms::test::floatBytes(lms::DType::Float32, {1, 2, 3, 4})}});
+    const fs::path iteration = root / "save" / "iteration_00000020";
+    auto lora = writeIteration(
+        iteration, ranks,
+        {{"l0.wq.lora_A.weight", {r, in}, {1, 1}}, {"l0.wq.lora_B.weight", {out, r}, {ranks, 1}}});
+    std::ofstream(root / "save" / "latest_checkpointed_iteration.txt") << "20";
+
+    lms::MergeRequest request;
+    request.source.path = root / "base.ckpt";
+    request.source.adapter = saveRoot ? root / "save" : iteration;
+    request.destination.dir = root / "out";
+    request.scaling.spec.scaling = 2.0;
+    request.scaling.provenance = "from --lora_scaling 2";
+    const auto resolution = lms::resolve(request);
+    QVERIFY2(resolution.ok(),
+             resolution.refusals.empty() ? "" : resolution.refusals[0].error.describe().c_str());
+    QCOMPARE(resolution.job->plan.okPairs, size_t(1));
+    auto report = lms::run(*resolution.job);
+    QVERIFY2(report.has_value(), report ? "" : report.error().describe().c_str());
+
+    auto merged = lms::openFullSource(resolution.job->outputFiles.front());
+    QVERIFY2(merged.has_value(), merged ? "" : merged.error().describe().c_str());
+    QCOMPARE((*merged)->tensors().size(), size_t(2));  // the LoRA tensors are folded away
+    const auto values = readAll(**merged, 0);
+    const auto& A = lora["l0.wq.lora_A.weight"];
+    const auto& B = lora["l0.wq.lora_B.weight"];
+    for (int64_t o = 0; o < out; ++o)
+        for (int64_t i = 0; i < in; ++i) {
+            double delta = 0;
+            for (int64_t k = 0; k < r; ++k) delta += double(B[size_t(o * r + k)]) * A[size_t(k * in + i)];
+            const float expected = float(double(base[size_t(o * in + i)]) + 2.0 * delta);
+            QVERIFY2(std::abs(values[size_t(o * in + i)] - expected) <= 1e-6f * (1 + std::abs(expected)),
+                     qPrintable(QStringLiteral("[%1, %2]").arg(o).arg(i)));
+        }
+    QCOMPARE(readAll(**merged, 1), (std::vector<float>{1, 2, 3, 4}));
 }
 
 QTEST_APPLESS_MAIN(TestCheckpoint2)

@@ -35,6 +35,8 @@ const std::vector<OptionSpec> kMergeOptions{
     {"check-replicas", true, ""},
     {"max-shard-size", true, ""},
     {"lora-config", true, ""},
+    {"allow-partial", false, ""},
+    {"adapter-name", true, ""},
 };
 
 }  // namespace
@@ -78,6 +80,7 @@ std::optional<int> parseScaling(const Args& parsed, lms::ScalingRequest& scaling
         scaling.provenance = "from --lora_alpha " + *parsed.value("lora-alpha") + " and --lora_rank " + *text;
     }
     if (auto file = parsed.value("lora-config")) scaling.configFile = *file;
+    scaling.allowPartial = parsed.has("allow-partial");
     return std::nullopt;
 }
 
@@ -100,6 +103,7 @@ std::optional<int> parseSetup(const std::vector<std::string>& args, MergeSetup& 
                             *strategy == "None" ? std::string() : *strategy};
     request.source.ckptNameGlob = parsed.value("ckpt-name").value_or("");
     request.source.adapter = parsed.value("adapter").value_or("");
+    request.source.adapterName = parsed.value("adapter-name").value_or("");
     if (auto check = parsed.value("check-replicas")) {
         auto mode = lms::parseReplicaCheck(*check);
         if (!mode) return usageError("--check-replicas takes full, sampled or off");

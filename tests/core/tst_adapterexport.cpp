@@ -10,6 +10,7 @@
 #include "lms/merge/Job.h"
 #include "lms/merge/Request.h"
 
+#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -329,6 +330,76 @@ private slots:
                  message.replace(QStringLiteral("{dir}"), QString::fromStdString(dir.string())));
         QCOMPARE(treeDigest(dir), before);  // nothing written, nothing changed
         QVERIFY(!fs::exists(dir / "fresh" / "adapter_model.ckpt"));
+    }
+
+    // The CLI only parses: `loramerge adapter export` runs exportAdapter and prints its one error line.
+    void cli_data() {
+        QTest::addColumn<QStringList>("args");  // {dir} is the temp folder
+        QTest::addColumn<int>("exitCode");
+        QTest::addColumn<QString>("lastLine");  // of stdout for 0, of stderr otherwise
+        QTest::newRow("peft")
+            << QStringList{QStringLiteral("{dir}/in/adapter.ckpt"),
+                           QStringLiteral("--dst"),
+                           QStringLiteral("{dir}/exp"),
+                           QStringLiteral("--format"),
+                           QStringLiteral("peft"),
+                           QStringLiteral("--lora_alpha"),
+                           QStringLiteral("4")}
+            << 0
+            << "exported 4 LoRA tensor(s) (2 pair(s), 280 B) to {dir}/exp/adapter_model.safetensors "
+               "{dir}/exp/adapter_config.json";
+        QTest::newRow("model without --lora-only")
+            << QStringList{QStringLiteral("{dir}/in/base.ckpt"), QStringLiteral("--dst"),
+                           QStringLiteral("{dir}/exp")}
+            << 1
+            << "loramerge: error: {dir}/in/base.ckpt: parameter 'model.layers.0.attention.wq.weight': the "
+               "source "
+               "holds 3 tensor(s) that are not LoRA weights (model.layers.0.attention.wq.weight, "
+               "model.layers.0.attention.wk.weight, model.norm.weight): it is a model, not an adapter "
+               "(--lora-only "
+               "exports only its LoRA tensors)";
+        QTest::newRow("unknown format")
+            << QStringList{QStringLiteral("{dir}/in/adapter.ckpt"), QStringLiteral("--dst"),
+                           QStringLiteral("{dir}/exp"), QStringLiteral("--format"), QStringLiteral("onnx")}
+            << 2 << "Try 'loramerge --help'.";
+        QTest::newRow("no --dst") << QStringList{QStringLiteral("{dir}/in/adapter.ckpt")} << 2
+                                  << "Try 'loramerge --help'.";
+    }
+
+    void cli() {
+        QFETCH(QStringList, args);
+        QFETCH(int, exitCode);
+        QFETCH(QString, lastLine);
+        QTemporaryDir tmp;
+        const fs::path dir = tmp.path().toStdString();
+        writeCheckpoint(dir / "in" / "base.ckpt", baseTensors());
+        writeCheckpoint(dir / "in" / "adapter.ckpt", adapterTensors());
+        const QString d = QString::fromStdString(dir.string());
+        for (auto& a : args) a.replace(QStringLiteral("{dir}"), d);
+        QProcess process;
+        process.start(
+            cliPath(),
+            QStringList{QStringLiteral("-q"), QStringLiteral("adapter"), QStringLiteral("export")} + args);
+        QVERIFY(process.waitForFinished(60000));
+        QCOMPARE(process.exitCode(), exitCode);
+        const QString out = QString::fromUtf8(exitCode == 0 ? process.readAllStandardOutput()
+                                                            : process.readAllStandardError());
+        const QStringList lines = out.trimmed().split(QLatin1Char('\n'));
+        if (exitCode == 0) {
+            // -q prints nothing; run again without it to see the summary line.
+            QCOMPARE(out, QString());
+            fs::remove_all(dir / "exp");
+            process.start(cliPath(), QStringList{QStringLiteral("adapter"), QStringLiteral("export")} + args);
+            QVERIFY(process.waitForFinished(60000));
+            QCOMPARE(process.exitCode(), 0);
+            const QStringList again =
+                QString::fromUtf8(process.readAllStandardOutput()).trimmed().split(QLatin1Char('\n'));
+            QCOMPARE(again.last(), lastLine.replace(QStringLiteral("{dir}"), d));
+            QVERIFY(fs::exists(dir / "exp" / "adapter_config.json"));
+        } else {
+            QCOMPARE(lines.last(), lastLine.replace(QStringLiteral("{dir}"), d));
+            QVERIFY(!fs::exists(dir / "exp"));
+        }
     }
 
     void moduleNames_data() {

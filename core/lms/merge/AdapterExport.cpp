@@ -269,11 +269,46 @@ Status streamTensors(const ModelSource& source, const Selection& selection, Tens
     return {};
 }
 
+// Re-reads the finished (unpublished) tensor file: every selected tensor under its output name, with
+// its type and dims, byte for byte what the source holds (one row block of each at a time).
+Status verifyExport(const TensorSink& sink, const fs::path& finalName, const ModelSource& source,
+                    const Selection& selection, const CancelToken* cancel) {
+    auto written = openFullSource(sink.tempPath(), cancel);
+    auto failed = [&](const std::string& what, const std::string& name) {
+        return fail(ErrorCode::Io, "verification failed: " + what, finalName.string(), name);
+    };
+    if (!written) return failed("the output does not read back: " + written.error().message, {});
+    const auto& out = (*written)->tensors();
+    if (out.size() != selection.tensors.size()) return failed("it holds another number of tensors", {});
+    std::vector<std::byte> want, got;
+    for (size_t k = 0; k < selection.tensors.size(); ++k) {
+        const auto& t = source.tensors()[selection.tensors[k]];
+        const auto& o = out[k];
+        if (o.name != selection.names[k] || o.dtype != t.dtype || o.dims != t.dims ||
+            o.byteSize != t.byteSize)
+            return failed("tensor " + std::to_string(k) + " is not " + selection.names[k] + " as written",
+                          selection.names[k]);
+        const int64_t rows = rowCount(t);
+        const int64_t step = int64_t(std::max<uint64_t>(1, kBlockBytes / std::max<uint64_t>(rowBytes(t), 1)));
+        for (int64_t row = 0; row < rows; row += step) {
+            const int64_t end = std::min(rows, row + step);
+            want.resize(size_t(uint64_t(end - row) * rowBytes(t)));
+            got.resize(want.size());
+            if (auto st = source.readRows(selection.tensors[k], row, end, want, cancel); !st) return st;
+            if (auto st = (*written)->readRows(k, row, end, got, cancel); !st) return st;
+            if (want != got) return failed("the bytes read back differ from the source", selection.names[k]);
+        }
+    }
+    return {};
+}
+
 // Finishes every output, then publishes them all; a failed publish takes back what this run published.
 Status publishAll(std::vector<std::unique_ptr<TensorSink>>& sinks, std::vector<AtomicOutputFile>& files,
-                  const std::vector<fs::path>& names) {
+                  const std::vector<fs::path>& names, const ModelSource& source, const Selection& selection,
+                  const CancelToken* cancel) {
     for (auto& sink : sinks)
         if (auto st = sink->finish(); !st) return st;
+    if (auto st = verifyExport(*sinks.front(), names.front(), source, selection, cancel); !st) return st;
     for (auto& file : files)
         if (auto st = file.finish(); !st) return st;
     size_t published = 0;
@@ -376,7 +411,8 @@ Result<AdapterExportReport> exportAdapter(const AdapterExportRequest& request,
             return std::unexpected(st.error());
         files.push_back(std::move(*file));
     }
-    if (auto st = publishAll(sinks, files, names); !st) return std::unexpected(st.error());
+    if (auto st = publishAll(sinks, files, names, source, selection, cancel); !st)
+        return std::unexpected(st.error());
     report.files = names;
     return report;
 }

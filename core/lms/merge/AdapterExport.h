@@ -57,7 +57,8 @@ struct AdapterExportReport {
 // holds no LoRA tensor; Peft: a LoRA tensor that is not half of an A/B pair, no lora_alpha known, a
 // config rank that differs from the shapes; an output exists (without overwrite) or is an input.
 // Bookkeeping records (epoch_num, global_step, ...) and optimizer copies of LoRA tensors are left
-// out with a note.
+// out with a note. Before publishing, the finished tensor file is re-read and compared byte for
+// byte with the source.
 [[nodiscard]] Result<AdapterExportReport> exportAdapter(const AdapterExportRequest& request,
                                                         const ProgressCallback& progress = {},
                                                         const CancelToken* cancel = nullptr);

@@ -154,9 +154,11 @@ void printPairs(const lms::ResolvedJob& job) {
         const char* status = pair.status == lms::PairStatus::Ok         ? "ok"
                              : pair.status == lms::PairStatus::Disabled ? "left out"
                                                                         : "PROBLEM";
-        const std::string scaling = p < job.pairScaling.size() && pair.status == lms::PairStatus::Ok
-                                        ? "  s=" + formatNumber(job.pairScaling[p])
-                                        : "";
+        std::string scaling = p < job.pairScaling.size() && pair.status == lms::PairStatus::Ok
+                                  ? "  s=" + formatNumber(job.pairScaling[p])
+                                  : "";
+        if (!scaling.empty() && p < job.pairScalingSource.size() && !job.pairScalingSource[p].empty())
+            scaling += " (" + job.pairScalingSource[p] + ")";
         std::printf("  %-8s %s  base %s  A %s  B %s  r=%lld%s%s\n", status,
                     pair.base.empty() ? "(no base)" : pair.base.c_str(), dims(pair.baseDims).c_str(),
                     dims(pair.aDims).c_str(), dims(pair.bDims).c_str(), static_cast<long long>(pair.rank),

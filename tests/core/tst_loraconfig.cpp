@@ -161,13 +161,16 @@ void TestLoraConfig::peftScalings_data() {
     QTest::addColumn<QString>("module");
     QTest::addColumn<qint64>("rank");
     QTest::addColumn<double>("scaling");
+    QTest::addColumn<QString>("patterns");  // what the plan names as the pair's scaling source
     // The cfg_peft_rslora config: r 16, alpha 32, rsLoRA, rank_pattern {o_proj: 4},
     // alpha_pattern {layers.1.self_attn.v_proj: 8}.
-    QTest::newRow("q_proj") << "model.layers.0.self_attn.q_proj" << qint64(16) << 8.0;
-    QTest::newRow("layer-0 v_proj") << "model.layers.0.self_attn.v_proj" << qint64(16) << 8.0;
-    QTest::newRow("layer-1 v_proj") << "model.layers.1.self_attn.v_proj" << qint64(16) << 2.0;
-    QTest::newRow("layer-11 v_proj") << "model.layers.11.self_attn.v_proj" << qint64(16) << 8.0;
-    QTest::newRow("o_proj") << "model.layers.0.self_attn.o_proj" << qint64(4) << 16.0;
+    QTest::newRow("q_proj") << "model.layers.0.self_attn.q_proj" << qint64(16) << 8.0 << "";
+    QTest::newRow("layer-0 v_proj") << "model.layers.0.self_attn.v_proj" << qint64(16) << 8.0 << "";
+    QTest::newRow("layer-1 v_proj") << "model.layers.1.self_attn.v_proj" << qint64(16) << 2.0
+                                    << "alpha_pattern \"layers.1.self_attn.v_proj\"";
+    QTest::newRow("layer-11 v_proj") << "model.layers.11.self_attn.v_proj" << qint64(16) << 8.0 << "";
+    QTest::newRow("o_proj") << "model.layers.0.self_attn.o_proj" << qint64(4) << 16.0
+                            << "rank_pattern \"o_proj\"";
 }
 
 void TestLoraConfig::peftScalings() {
@@ -183,6 +186,7 @@ void TestLoraConfig::peftScalings() {
     auto got = s->scalingFor(module, rank);
     QVERIFY2(got, got ? "" : got.error().message.c_str());
     QCOMPARE(*got, scaling);
+    QCOMPARE(Q(s->patternsFor(module)), Q(fetchText("patterns")));
     s->useRslora = false;
     QCOMPARE(*s->scalingFor(module, rank), scaling * std::sqrt(double(rank)) / double(rank));
 }

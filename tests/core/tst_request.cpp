@@ -419,6 +419,8 @@ private slots:
                  resolution.refusals.empty() ? "" : resolution.refusals.front().error.describe().c_str());
         const auto& job = *resolution.job;
         QCOMPARE(job.pairScaling, (std::vector<double>{scaling}));
+        QCOMPARE(job.pairScalingSource,
+                 (std::vector<std::string>{""}));  // no pattern: the global r and alpha
         QCOMPARE(QString::fromStdString(job.scalingProvenance), provenance);
         QVERIFY2(std::find(job.notes.begin(), job.notes.end(), substituted(note, dir).toStdString()) !=
                      job.notes.end(),

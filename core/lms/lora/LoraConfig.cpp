@@ -188,6 +188,21 @@ std::string LoraSettings::targetModulesText() const {
     return text + "]";
 }
 
+std::string LoraSettings::patternsFor(std::string_view moduleName) const {
+    std::string out;
+    for (const auto& entry : rankPattern)
+        if (peftPatternMatches(entry.first, moduleName)) {
+            out = "rank_pattern \"" + entry.first + "\"";
+            break;
+        }
+    for (const auto& entry : alphaPattern)
+        if (peftPatternMatches(entry.first, moduleName)) {
+            out += (out.empty() ? "alpha_pattern \"" : ", alpha_pattern \"") + entry.first + "\"";
+            break;
+        }
+    return out;
+}
+
 Result<double> LoraSettings::scalingFor(std::string_view moduleName, int64_t rankFromShapes) const {
     int64_t r = rank;
     double a = alpha;

@@ -53,6 +53,9 @@ struct LoraSettings {
     // the first pattern key k with re.match(rf"(.*\.)?({k})$", moduleName) (PEFT get_pattern_key).
     // Error (Mismatch, naming the module and the file) when the configured r differs from the shapes.
     [[nodiscard]] Result<double> scalingFor(std::string_view moduleName, int64_t rankFromShapes) const;
+    // Which pattern keys scalingFor applies to `moduleName`, for the plan: `rank_pattern "o_proj"`,
+    // `alpha_pattern "layers.1.v_proj"`, both joined by ", ", or empty when the global r and alpha apply.
+    std::string patternsFor(std::string_view moduleName) const;
 
     // Whether target_modules selects the module `moduleName` (a weight's name without ".weight"), as
     // the trainer matched it: PEFT check_target_module_exists (a list: the name equals an entry or

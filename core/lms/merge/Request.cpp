@@ -225,6 +225,14 @@ void resolvePlan(const MergeRequest& request, ResolvedJob& job, std::vector<Refu
         return;
     }
     job.pairScaling = std::move(*scalings);
+    const auto& config = job.options.scaling.config;
+    for (const auto& pair : job.plan.pairs) {
+        std::string_view module = pair.base;
+        if (module.ends_with(".weight")) module.remove_suffix(7);
+        job.pairScalingSource.push_back(config && !job.options.scaling.scaling && !job.options.scaling.alpha
+                                            ? config->patternsFor(module)
+                                            : std::string());
+    }
     const auto& spec = job.options.scaling;
     std::set<int64_t> ranks;
     for (const auto& pair : job.plan.pairs)

@@ -117,6 +117,8 @@ struct ResolvedJob {
     std::vector<std::filesystem::path> outputFiles;      // one, or one per destination rank
     std::vector<std::filesystem::path> existingOutputs;  // of outputFiles, those that exist now
     std::vector<double> pairScaling;                     // parallel to plan.pairs (0: not merged)
+    // parallel to pairScaling: the config's pattern keys that set a pair's r or alpha (empty: global)
+    std::vector<std::string> pairScalingSource;
     std::string scalingProvenance;
     uint64_t bytesToWrite = 0;          // tensor data of one full model
     std::optional<uint64_t> freeBytes;  // at the destination (nearest existing folder)

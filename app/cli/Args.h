@@ -42,5 +42,6 @@ GlobalFlags takeGlobalFlags(std::vector<std::string>& args, const std::vector<Op
 // The options of the merge/plan and strategy commands (the value-taking ones matter above).
 const std::vector<OptionSpec>& mergeOptionSpecs();
 const std::vector<OptionSpec>& strategyOptionSpecs();
+const std::vector<OptionSpec>& adapterOptionSpecs();
 
 }  // namespace cli

@@ -26,6 +26,8 @@ int runDemo(const std::vector<std::string>& args, const GlobalOptions& global);
 int runDiff(const std::vector<std::string>& args, const GlobalOptions& global);
 // `loramerge strategy merge DIR [-o FILE]` and `loramerge strategy show FILE [--json]`.
 int runStrategy(const std::vector<std::string>& args, const GlobalOptions& global);
+// `loramerge adapter export SRC --dst DIR [--format ckpt|safetensors|peft] ...` (CliAdapter.cpp).
+int runAdapter(const std::vector<std::string>& args, const GlobalOptions& global);
 
 // Prints "loramerge: error: <describe()>" on stderr and returns kExitFailed.
 int reportError(const lms::Error& error);

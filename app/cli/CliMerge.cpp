@@ -35,6 +35,8 @@ const std::vector<OptionSpec> kMergeOptions{
     {"check-replicas", true, ""},
     {"max-shard-size", true, ""},
     {"lora-config", true, ""},
+    {"allow-partial", false, ""},
+    {"adapter-name", true, ""},
 };
 
 }  // namespace
@@ -78,6 +80,7 @@ std::optional<int> parseScaling(const Args& parsed, lms::ScalingRequest& scaling
         scaling.provenance = "from --lora_alpha " + *parsed.value("lora-alpha") + " and --lora_rank " + *text;
     }
     if (auto file = parsed.value("lora-config")) scaling.configFile = *file;
+    scaling.allowPartial = parsed.has("allow-partial");
     return std::nullopt;
 }
 
@@ -100,6 +103,7 @@ std::optional<int> parseSetup(const std::vector<std::string>& args, MergeSetup& 
                             *strategy == "None" ? std::string() : *strategy};
     request.source.ckptNameGlob = parsed.value("ckpt-name").value_or("");
     request.source.adapter = parsed.value("adapter").value_or("");
+    request.source.adapterName = parsed.value("adapter-name").value_or("");
     if (auto check = parsed.value("check-replicas")) {
         auto mode = lms::parseReplicaCheck(*check);
         if (!mode) return usageError("--check-replicas takes full, sampled or off");
@@ -150,9 +154,11 @@ void printPairs(const lms::ResolvedJob& job) {
         const char* status = pair.status == lms::PairStatus::Ok         ? "ok"
                              : pair.status == lms::PairStatus::Disabled ? "left out"
                                                                         : "PROBLEM";
-        const std::string scaling = p < job.pairScaling.size() && pair.status == lms::PairStatus::Ok
-                                        ? "  s=" + formatNumber(job.pairScaling[p])
-                                        : "";
+        std::string scaling = p < job.pairScaling.size() && pair.status == lms::PairStatus::Ok
+                                  ? "  s=" + formatNumber(job.pairScaling[p])
+                                  : "";
+        if (!scaling.empty() && p < job.pairScalingSource.size() && !job.pairScalingSource[p].empty())
+            scaling += " (" + job.pairScalingSource[p] + ")";
         std::printf("  %-8s %s  base %s  A %s  B %s  r=%lld%s%s\n", status,
                     pair.base.empty() ? "(no base)" : pair.base.c_str(), dims(pair.baseDims).c_str(),
                     dims(pair.aDims).c_str(), dims(pair.bDims).c_str(), static_cast<long long>(pair.rank),

@@ -19,6 +19,7 @@ constexpr const char* kUsage =
   or:  loramerge strategy merge DIR [-o FILE]
   or:  loramerge strategy show FILE [--json]
   or:  loramerge diff A B [--json] [--all]
+  or:  loramerge adapter export SRC --dst DIR [--format ckpt|safetensors|peft]
   or:  loramerge demo DIR
 
 Commands:
@@ -36,6 +37,13 @@ Commands:
                               changed elements, max |d|, relative Frobenius norm, cosine; lists the
                               tensors that differ (--all: every tensor). A or B distributed: --strategy-a S,
                               --strategy-b S
+  adapter export SRC --dst DIR [--format ckpt|safetensors|peft] [--src_ckpt_strategy S] [--lora-only]
+         [--lora_config F] [--lora_alpha A] [--overwrite]
+                              export a LoRA-only adapter (file, rank folders with their strategy, Checkpoint
+                              2.0, PEFT folder) as one adapter without merging: DIR/adapter_model.ckpt or
+                              .safetensors with the same names, or (peft) DIR/adapter_model.safetensors with
+                              base_model.model.<module>.lora_A/B.weight + adapter_config.json (r, lora_alpha from
+                              the training config or --lora_alpha); --lora-only: SRC is a model, export its LoRA
   demo DIR                    write the built-in demo checkpoints into DIR
 
 Merge options (as in transform_ckpt_lora.py; --kebab-case works too):
@@ -45,7 +53,10 @@ Merge options (as in transform_ckpt_lora.py; --kebab-case works too):
                               S/merged_ckpt_strategy.ckpt); default: found near SRC (strategy/,
                               output/strategy/, ../strategy/, strategy files beside it); None: none
   --adapter A                 a LoRA-only checkpoint (MindPet DELTA_CKP-*.ckpt) to merge into SRC: a file,
-                              or a folder of rank_<n>/ folders sliced by the same strategy
+                              or a folder of rank_<n>/ folders sliced by the same strategy, or an S-LoRA
+                              lora_adapter.json (then --adapter_name NAME picks the adapter)
+  --adapter_name NAME         with an S-LoRA lora_adapter.json: the adapter to merge (its adapter_model.ckpt,
+                              scaling from its adapter_config.json)
   --dst_ckpt_dir DST          output folder; the result is DST/rank_0/<prefix>0.ckpt
   --prefix P                  output name prefix (default checkpoint_)
   --save_format F             ckpt (default) or safetensors (MindSpore's {"format": "ms"} safetensors)
@@ -56,8 +67,11 @@ Merge options (as in transform_ckpt_lora.py; --kebab-case works too):
                               (single-stage) strategy instead of one full checkpoint
   --lora_scaling S            the scaling s in W' = W + s*B*A: a number or ALPHA/RANK such as 16/8
   --lora_alpha A              alternatively lora_alpha; s = A / lora_rank
-  --lora_config FILE         read alpha and rank from the training config (MindFormers YAML or PEFT
-                              adapter_config.json); found beside the adapter or checkpoint when no scaling is given
+  --lora_config FILE          read alpha and rank from the training config (MindFormers YAML, PEFT
+                              adapter_config.json or mindformers_adapter_config.json); found beside the adapter
+                              or checkpoint when no scaling is given (the manifest also up to 3 folders up)
+  --allow-partial             merge although the config's target_modules selects weights with no LoRA pair
+                              (default: refuse, naming them)
   --lora_rank R               lora_rank (default: each pair's rank read from its shapes)
   --skip-invalid              merge the valid pairs and report the others (default: stop on any problem)
   --allow-no-lora             write the checkpoint even when it holds no LoRA to merge (default: refuse)
@@ -100,6 +114,8 @@ int main(int argc, char** argv) {
     auto valueOptions = cli::mergeOptionSpecs();
     valueOptions.insert(valueOptions.end(), cli::strategyOptionSpecs().begin(),
                         cli::strategyOptionSpecs().end());
+    valueOptions.insert(valueOptions.end(), cli::adapterOptionSpecs().begin(),
+                        cli::adapterOptionSpecs().end());
     const auto flags = cli::takeGlobalFlags(rest, valueOptions);
     if (flags.help) {
         std::fputs(kUsage, stdout);
@@ -131,6 +147,7 @@ int main(int argc, char** argv) {
     if (command == "strategy") return cli::runStrategy(commandArgs, global);
     if (command == "demo") return cli::runDemo(commandArgs, global);
     if (command == "diff") return cli::runDiff(commandArgs, global);
+    if (command == "adapter") return cli::runAdapter(commandArgs, global);
     if (command.starts_with("-")) return cli::runMerge(rest, global);  // seed style: flags only
     return cli::usageError("unknown command '" + command + "'");
 }

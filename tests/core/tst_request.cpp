@@ -47,6 +47,25 @@ MergeRequest baseRequest(const fs::path& dir) {
     return request;
 }
 
+void writeText(const fs::path& file, const std::string& text) {
+    fs::create_directories(file.parent_path());
+    writeFileBytes(file, std::span(reinterpret_cast<const std::byte*>(text.data()), text.size()));
+}
+
+// model() plus weights the adapter has no pair for (`extra`), in p/model.ckpt beside p/finetune.yaml
+// whose target_modules selects wq and wk; the scaling comes from the YAML (s = 4 / 2).
+void partialModel(const fs::path& d, MergeRequest& r, std::vector<std::string> extra) {
+    auto tensors = model();
+    for (const auto& name : extra)
+        tensors.push_back({name, "Float32", {8, 4}, floatBytes(DType::Float32, randomValues(32, 9))});
+    writeCheckpoint(d / "p" / "model.ckpt", tensors);
+    writeText(d / "p" / "finetune.yaml",
+              "model:\n  model_config:\n    pet_config:\n      pet_type: lora\n      lora_rank: 2\n"
+              "      lora_alpha: 4\n      target_modules: '.*wq|.*wk'\n");
+    r.source.path = d / "p" / "model.ckpt";
+    r.scaling = {};
+}
+
 QString substituted(QString text, const fs::path& dir) {
     return text.replace(QStringLiteral("{dir}"), QString::fromStdString(dir.string()));
 }
@@ -171,6 +190,66 @@ private slots:
                })
             << none << QString()
             << strings({"the LoRA weights have r = 2 but lora_rank is 8; check lora_rank"});
+        QTest::newRow("target_modules weights without a pair")
+            << Setup([](const fs::path& d, MergeRequest& r) {
+                   partialModel(d, r, {"l0.wk.weight", "l0.wv.weight"});
+               })
+            << strings({"partial-merge"})
+            << "{dir}/p/finetune.yaml: parameter 'target_modules': target_modules \".*wq|.*wk\" in "
+               "finetune.yaml "
+               "selects 1 weight(s) that have no LoRA pair: l0.wk.weight; the adapter covers only part of "
+               "what it "
+               "was trained on (--allow-partial merges the pairs present)"
+            << none;
+        QTest::newRow("target_modules, six without a pair")
+            << Setup([](const fs::path& d, MergeRequest& r) {
+                   partialModel(d, r,
+                                {"l1.wq.weight", "l1.wk.weight", "l2.wq.weight", "l2.wk.weight",
+                                 "l3.wq.weight", "l3.wk.weight"});
+               })
+            << strings({"partial-merge"})
+            << "{dir}/p/finetune.yaml: parameter 'target_modules': target_modules \".*wq|.*wk\" in "
+               "finetune.yaml "
+               "selects 6 weight(s) that have no LoRA pair: l1.wq.weight, l1.wk.weight, l2.wq.weight, "
+               "l2.wk.weight, "
+               "l3.wq.weight and 1 more; the adapter covers only part of what it was trained on "
+               "(--allow-partial "
+               "merges the pairs present)"
+            << none;
+        QTest::newRow("target_modules, --allow-partial")
+            << Setup([](const fs::path& d, MergeRequest& r) {
+                   partialModel(d, r, {"l0.wk.weight"});
+                   r.scaling.allowPartial = true;
+               })
+            << none << QString()
+            << strings({"target_modules \".*wq|.*wk\" in finetune.yaml selects 1 weight(s) that have no LoRA "
+                        "pair: "
+                        "l0.wk.weight; merging only the pairs present (--allow-partial)"});
+        QTest::newRow("target_modules, all covered")
+            << Setup([](const fs::path& d, MergeRequest& r) { partialModel(d, r, {"l0.wv.weight"}); }) << none
+            << QString() << none;
+        QTest::newRow("S-LoRA map without --adapter_name")
+            << Setup([](const fs::path& d, MergeRequest& r) {
+                   writeText(d / "s" / "a1" / "adapter_config.json", R"({"r":2,"lora_alpha":4})");
+                   writeText(d / "s" / "a2" / "adapter_config.json", R"({"r":2,"lora_alpha":4})");
+                   writeText(d / "s" / "lora_adapter.json", R"({"a1":"a1","a2":"a2"})");
+                   r.source.adapter = d / "s" / "lora_adapter.json";
+               })
+            << strings({"source-unreadable"})
+            << "{dir}/s/lora_adapter.json: parameter 'adapter_name': an S-LoRA adapter map of 2 adapter(s) "
+               "(a1, a2); "
+               "choose the one to merge with --adapter_name"
+            << none;
+        QTest::newRow("S-LoRA map, unknown --adapter_name")
+            << Setup([](const fs::path& d, MergeRequest& r) {
+                   writeText(d / "s" / "a1" / "adapter_config.json", R"({"r":2,"lora_alpha":4})");
+                   writeText(d / "s" / "lora_adapter.json", R"({"a1":"a1"})");
+                   r.source.adapter = d / "s" / "lora_adapter.json";
+                   r.source.adapterName = "A1";
+               })
+            << strings({"source-unreadable"})
+            << "{dir}/s/lora_adapter.json: parameter 'adapter_name': no adapter \"A1\" in it (it maps a1)"
+            << none;
     }
 
     void rules() {
@@ -284,6 +363,71 @@ private slots:
         auto report = run(job);
         QVERIFY2(report.has_value(), report ? "" : report.error().describe().c_str());
         QCOMPARE(report->outputFiles, job.outputFiles);
+    }
+
+    // Configs where users keep them: a MindFormers manifest up the tree (its fingerprint noted as not
+    // checked), and an S-LoRA adapter chosen by name with its own adapter_config.json.
+    void configsWhereUsersKeepThem_data() {
+        QTest::addColumn<bool>("slora");
+        QTest::addColumn<double>("scaling");
+        QTest::addColumn<QString>("provenance");
+        QTest::addColumn<QString>("note");
+        QTest::newRow("manifest two folders up")
+            << false << 3.0 << "from mindformers_adapter_config.json: lora_config lora_alpha 6, r 2"
+            << "{dir}/run/mindformers_adapter_config.json records base_fingerprint \"sha256:00ff\"; it was "
+               "not "
+               "checked (how MindFormers computes it is not published)";
+        QTest::newRow("S-LoRA adapter b") << true << 5.0 << "from adapter_config.json: r 2, lora_alpha 10"
+                                          << "S-LoRA adapter \"b\" of {dir}/slora/lora_adapter.json: merging "
+                                             "{dir}/slora/b/adapter_model.ckpt";
+    }
+
+    void configsWhereUsersKeepThem() {
+        QFETCH(bool, slora);
+        QFETCH(double, scaling);
+        QFETCH(QString, provenance);
+        QFETCH(QString, note);
+        QTemporaryDir tmp;
+        const fs::path dir = tmp.path().toStdString();
+        writeCheckpoint(
+            dir / "base.ckpt",
+            {{"l0.wq.weight", "Float32", {8, 4}, floatBytes(DType::Float32, randomValues(32, 1))}});
+        auto adapter = model(2, false);
+        MergeRequest request = baseRequest(dir);
+        request.source.path = dir / "base.ckpt";
+        request.scaling = {};
+        if (slora) {
+            for (auto& t : adapter)
+                t.name = t.name.ends_with("_a") ? "l0.wq.lora_a" : "l0.wq.lora_b";  // S-LoRA names
+            writeCheckpoint(dir / "slora" / "b" / "adapter_model.ckpt", adapter);
+            writeText(dir / "slora" / "a" / "adapter_config.json", R"({"r":2,"lora_alpha":4})");
+            writeText(dir / "slora" / "b" / "adapter_config.json", R"({"r":2,"lora_alpha":10})");
+            writeText(dir / "slora" / "lora_adapter.json", R"({"a":"a","b":"b"})");
+            request.source.adapter = dir / "slora" / "lora_adapter.json";
+            request.source.adapterName = "b";
+        } else {
+            fs::create_directories(dir / "run" / "ckpt" / "rank_0");
+            writeCheckpoint(dir / "run" / "ckpt" / "rank_0" / "adapter.ckpt", adapter);
+            writeText(dir / "run" / "ckpt" / "rank_0" / "adapter_config.json", R"({"r":2,"lora_alpha":100})");
+            writeText(dir / "run" / "mindformers_adapter_config.json",
+                      R"({"format":"mindformers_pynative_lora_adapter_v1","base_fingerprint":"sha256:00ff",)"
+                      R"("lora_config":{"r":2,"lora_alpha":6}})");
+            request.source.adapter = dir / "run" / "ckpt" / "rank_0" / "adapter.ckpt";
+        }
+        const auto resolution = resolve(request);
+        QVERIFY2(resolution.ok(),
+                 resolution.refusals.empty() ? "" : resolution.refusals.front().error.describe().c_str());
+        const auto& job = *resolution.job;
+        QCOMPARE(job.pairScaling, (std::vector<double>{scaling}));
+        QCOMPARE(job.pairScalingSource,
+                 (std::vector<std::string>{""}));  // no pattern: the global r and alpha
+        QCOMPARE(QString::fromStdString(job.scalingProvenance), provenance);
+        QVERIFY2(std::find(job.notes.begin(), job.notes.end(), substituted(note, dir).toStdString()) !=
+                     job.notes.end(),
+                 qPrintable(QString::fromStdString(job.notes.empty() ? "no notes" : job.notes.back())));
+        auto report = run(job);
+        QVERIFY2(report.has_value(), report ? "" : report.error().describe().c_str());
+        QCOMPARE(report->pairsMerged, size_t(1));
     }
 
     // A folder of ours (only rank_0, no strategy) is read as the full checkpoint it holds.

@@ -1,5 +1,6 @@
 #include "lms/lora/LoraConfig.h"
 
+#include "lms/base/DType.h"
 #include "lms/lora/Yaml.h"
 
 #include <algorithm>
@@ -125,6 +126,83 @@ bool peftPatternMatches(std::string_view key, std::string_view moduleName) {
     }
 }
 
+namespace {
+
+// re.match (anchored at the start only) or re.fullmatch of a Python regex; an invalid one matches
+// nothing (std::regex throws, which stays here).
+bool regexMatches(const std::string& pattern, std::string_view text, bool full) {
+    if (pattern.size() > 4096 || text.size() > 4096) return false;
+    try {
+        const std::regex re(pattern, std::regex::ECMAScript);
+        if (full) return std::regex_match(text.begin(), text.end(), re);
+        return std::regex_search(text.begin(), text.end(), re, std::regex_constants::match_continuous);
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+// PEFT peft/tuners/tuners_utils.py check_target_module_exists: one string is re.fullmatch'ed
+// against the module name; a list matches the name itself or a suffix starting at a dot.
+bool peftSelects(const std::vector<std::string>& entries, bool regex, std::string_view module) {
+    if (regex)
+        return !entries.empty() && entries.front() != "all-linear" &&
+               regexMatches(entries.front(), module, true);
+    return std::any_of(entries.begin(), entries.end(), [&](const std::string& e) {
+        return module == e || (module.size() > e.size() && module.ends_with(e) &&
+                               module[module.size() - e.size() - 1] == '.');
+    });
+}
+
+// MindFormers pet/tuners/lora_adapter.py recursive_replace_dense_cell walks net._cells: a cell whose
+// attribute name re_match_list's exclude_layers is skipped with everything under it, and a Dense
+// whose attribute name re.match'es target_modules is replaced.
+bool mindformersSelects(const LoraSettings& s, std::string_view module) {
+    size_t start = 0;
+    while (true) {
+        const size_t dot = module.find('.', start);
+        const std::string_view part = module.substr(start, dot == std::string_view::npos ? dot : dot - start);
+        for (const auto& e : s.excludeModules)
+            if (regexMatches(e, part, false)) return false;
+        if (dot == std::string_view::npos) break;
+        start = dot + 1;
+    }
+    const std::string_view attribute = module.substr(start);
+    return std::any_of(s.targetModules.begin(), s.targetModules.end(),
+                       [&](const std::string& t) { return regexMatches(t, attribute, false); });
+}
+
+}  // namespace
+
+bool LoraSettings::targets(std::string_view moduleName) const {
+    if (targetModules.empty() || !targetCheckSkipped.empty()) return false;
+    if (kind != LoraConfigKind::Peft) return mindformersSelects(*this, moduleName);
+    if (!excludeModules.empty() && peftSelects(excludeModules, excludeModulesRegex, moduleName)) return false;
+    return peftSelects(targetModules, targetModulesRegex, moduleName);
+}
+
+std::string LoraSettings::targetModulesText() const {
+    if (targetModules.size() == 1 && (targetModulesRegex || kind != LoraConfigKind::Peft))
+        return "\"" + targetModules.front() + "\"";
+    std::string text = "[";
+    for (const auto& t : targetModules) text += (text.size() > 1 ? ", " : "") + t;
+    return text + "]";
+}
+
+std::string LoraSettings::patternsFor(std::string_view moduleName) const {
+    std::string out;
+    for (const auto& entry : rankPattern)
+        if (peftPatternMatches(entry.first, moduleName)) {
+            out = "rank_pattern \"" + entry.first + "\"";
+            break;
+        }
+    for (const auto& entry : alphaPattern)
+        if (peftPatternMatches(entry.first, moduleName)) {
+            out += (out.empty() ? "alpha_pattern \"" : ", alpha_pattern \"") + entry.first + "\"";
+            break;
+        }
+    return out;
+}
+
 Result<double> LoraSettings::scalingFor(std::string_view moduleName, int64_t rankFromShapes) const {
     int64_t r = rank;
     double a = alpha;
@@ -183,6 +261,7 @@ Result<LoraSettings> loraSettingsFromYaml(const JsonValue& doc, const fs::path& 
     s.rank = *rank;
     s.alpha = *alpha;
     s.targetModules = stringList(block->find("target_modules"));
+    s.excludeModules = stringList(block->find("exclude_layers"));
     s.provenance = "from " + fileText(file) + ": " + where + " lora_alpha " + numberText(s.alpha) +
                    ", lora_rank " + std::to_string(s.rank);
     return s;
@@ -218,11 +297,125 @@ Result<LoraSettings> loraSettingsFromPeft(const JsonValue& doc, const fs::path& 
     s.rankPattern = std::move(*ranks);
     s.alphaPattern = std::move(*alphas);
     s.targetModules = stringList(doc.find("target_modules"));
+    s.targetModulesRegex = doc.find("target_modules") && doc.find("target_modules")->asString();
+    s.excludeModules = stringList(doc.find("exclude_modules"));
+    s.excludeModulesRegex = doc.find("exclude_modules") && doc.find("exclude_modules")->asString();
+    // peft check_target_module_exists also filters by layer index (layers_to_transform with
+    // layers_pattern), which a name-only check would get wrong.
+    if (const JsonValue* layers = doc.find("layers_to_transform"); layers && !layers->isNull())
+        s.targetCheckSkipped = "layers_to_transform restricts target_modules to some layers";
     s.provenance =
         "from " + name + ": r " + std::to_string(s.rank) + ", lora_alpha " + numberText(s.alpha) +
         (s.useRslora ? ", use_rslora (alpha/√r)" : "") +
         (s.rankPattern.empty() && s.alphaPattern.empty() ? "" : ", rank_pattern/alpha_pattern per module");
     return s;
+}
+
+Result<LoraSettings> loraSettingsFromManifest(const JsonValue& doc, const fs::path& file) {
+    // The MindFormers LoRA merge configuration (read_adapter_config, the module of
+    // MIND_FORMERS_ADAPTER_FORMAT in mindspore-lab/mindformers): the format must be the v1 string and
+    // lora_config an object, or the manifest is refused rather than a default alpha used.
+    const std::string name = fileText(file);
+    if (!doc.isObject())
+        return fail(ErrorCode::Malformed, "not a MindFormers adapter manifest (not an object)",
+                    file.string());
+    const JsonValue* format = doc.find("format");
+    if (!format || !format->asString() || *format->asString() != kMindFormersManifestFormat)
+        return fail(ErrorCode::Malformed,
+                    "unsupported MindFormers adapter manifest format " +
+                        (format ? toJson(*format) : "(none)") + " (expected \"" + kMindFormersManifestFormat +
+                        "\")",
+                    file.string(), "format");
+    const JsonValue* block = doc.find("lora_config");
+    if (!block || !block->isObject())
+        return fail(ErrorCode::Malformed, "the manifest has no lora_config object", file.string(),
+                    "lora_config");
+    const JsonValue* rankValue = block->find("lora_rank");
+    const JsonValue* rValue = block->find("r");
+    const char* rankKey = rankValue ? "lora_rank" : "r";
+    auto rank = positiveRank(rankValue ? rankValue : rValue, file, name + ": lora_config", rankKey);
+    if (!rank) return std::unexpected(rank.error());
+    if (rankValue && rValue) {
+        auto r = positiveRank(rValue, file, name + ": lora_config", "r");
+        if (!r) return std::unexpected(r.error());
+        if (*r != *rank)
+            return fail(ErrorCode::Malformed,
+                        "lora_config has lora_rank " + std::to_string(*rank) + " but r " +
+                            std::to_string(*r) + "; cannot tell which trained the adapter",
+                        file.string(), "r");
+    }
+    auto alpha = positiveNumber(block->find("lora_alpha"), file, name + ": lora_config", "lora_alpha");
+    if (!alpha) return std::unexpected(alpha.error());
+    LoraSettings s;
+    s.kind = LoraConfigKind::MindFormersManifest;
+    s.file = file;
+    s.rank = *rank;
+    s.alpha = *alpha;
+    if (const JsonValue* rs = block->find("use_rslora"); rs && !rs->isNull()) {
+        if (!rs->isBool())
+            return fail(ErrorCode::Malformed, "lora_config use_rslora is not true/false", file.string(),
+                        "use_rslora");
+        s.useRslora = *rs->asBool();
+    }
+    s.targetModules = stringList(block->find("target_modules"));
+    s.excludeModules = stringList(block->find("exclude_layers"));
+    if (const JsonValue* fp = doc.find("base_fingerprint"); fp && fp->asString())
+        s.baseFingerprint = *fp->asString();
+    s.provenance = "from " + name + ": lora_config lora_alpha " + numberText(s.alpha) + ", " + rankKey + " " +
+                   std::to_string(s.rank) + (s.useRslora ? ", use_rslora (alpha/√r)" : "");
+    return s;
+}
+
+namespace {
+
+Result<JsonValue> readJsonFile(const fs::path& file) {
+    auto text = readText(file);
+    if (!text) return std::unexpected(text.error());
+    auto doc = parseJson(*text);
+    if (!doc) {
+        auto e = doc.error();
+        e.file = file.string();
+        return std::unexpected(e);
+    }
+    return std::move(*doc);
+}
+
+}  // namespace
+
+Result<std::vector<SloraAdapter>> readSloraAdapters(const fs::path& file) {
+    // mindformers/trainer/utils.py load_slora_ckpt and pet/tuners/slora_adapter.py: json.load of
+    // <adapter_path>/lora_adapter.json, {name: folder}; each folder holds adapter_model.ckpt and
+    // adapter_config.json, whose r / lora_alpha / use_rslora give the scaling (calculate_scaling).
+    auto doc = readJsonFile(file);
+    if (!doc) return std::unexpected(doc.error());
+    const auto* members = doc->asObject();
+    if (!members || members->empty())
+        return fail(ErrorCode::Malformed, "an S-LoRA lora_adapter.json must map adapter names to folders",
+                    file.string());
+    std::vector<SloraAdapter> out;
+    for (const auto& [adapterName, value] : *members) {
+        if (!value.asString() || value.asString()->empty())
+            return fail(ErrorCode::Malformed, "the folder of adapter \"" + adapterName + "\" is not a path",
+                        file.string(), adapterName);
+        SloraAdapter a;
+        a.name = adapterName;
+        a.dir = *value.asString();
+        const fs::path dir = a.dir.is_absolute() ? a.dir : file.parent_path() / a.dir;
+        a.checkpoint = dir / "adapter_model.ckpt";
+        const fs::path config = dir / "adapter_config.json";
+        std::error_code ec;
+        if (!fs::is_regular_file(config, ec))
+            return fail(ErrorCode::Io,
+                        "adapter \"" + adapterName + "\" has no adapter_config.json in " + dir.string(),
+                        file.string(), adapterName);
+        auto configDoc = readJsonFile(config);
+        if (!configDoc) return std::unexpected(configDoc.error());
+        auto settings = loraSettingsFromPeft(*configDoc, config);
+        if (!settings) return std::unexpected(settings.error());
+        a.settings = std::move(*settings);
+        out.push_back(std::move(a));
+    }
+    return out;
 }
 
 Result<LoraSettings> readLoraConfig(const fs::path& file) {
@@ -235,6 +428,14 @@ Result<LoraSettings> readLoraConfig(const fs::path& file) {
             e.file = file.string();
             return std::unexpected(e);
         }
+        if (file.filename() == kSloraMapName)
+            return fail(
+                ErrorCode::InvalidArgument,
+                "an S-LoRA lora_adapter.json maps several adapters; give it as --adapter and choose one "
+                "with --adapter_name",
+                file.string(), "lora_config");
+        if (file.filename() == kMindFormersManifestName || doc->find("format"))
+            return loraSettingsFromManifest(*doc, file);
         return loraSettingsFromPeft(*doc, file);
     }
     auto doc = parseYaml(*text, file.string());
@@ -242,13 +443,46 @@ Result<LoraSettings> readLoraConfig(const fs::path& file) {
     return loraSettingsFromYaml(*doc, file);
 }
 
+std::vector<std::string> untargetedWeights(const std::vector<SourceTensor>& tensors, const LoraPlan& plan,
+                                           const LoraSettings& settings) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        const auto& t = tensors[i];
+        const bool covered = i < plan.pairOfTensor.size() && plan.pairOfTensor[i] >= 0;
+        const TensorRole role = i < plan.roles.size() ? plan.roles[i] : classifyName(t.name);
+        if (covered || role == TensorRole::LoraA || role == TensorRole::LoraB ||
+            role == TensorRole::OptimizerState || t.dims.size() < 2 || !isFloatingPoint(t.dtype) ||
+            !t.name.ends_with(".weight"))
+            continue;
+        std::string_view module(t.name);
+        module.remove_suffix(7);
+        if (module.ends_with(".base_layer")) module.remove_suffix(11);
+        if (settings.targets(module)) out.push_back(t.name);
+    }
+    return out;
+}
+
 Result<fs::path> findLoraConfig(const fs::path& path) {
     std::error_code ec;
     std::vector<fs::path> found;
     const bool isDir = fs::is_directory(path, ec);
     const fs::path folder = isDir ? path : path.parent_path();
-    if (isDir && fs::is_regular_file(path / "adapter_config.json", ec))
-        found.push_back(path / "adapter_config.json");
+    // MindFormers read_adapter_config: the manifest in the folder and up to three ancestors comes
+    // first (_candidate_directories), before any adapter_config.json.
+    fs::path dir = fs::absolute(folder.empty() ? fs::path(".") : folder, ec).lexically_normal();
+    if (dir.filename().empty()) dir = dir.parent_path();  // "a/b/" names a/b
+    // (is_regular_file reports a missing file through `ec`, so it is not the loop's condition.)
+    for (int level = 0; level < 4 && !dir.empty(); ++level) {
+        std::error_code missing;
+        if (fs::is_regular_file(dir / kMindFormersManifestName, missing))
+            return dir / kMindFormersManifestName;
+        if (dir == dir.parent_path()) break;
+        dir = dir.parent_path();
+    }
+    ec.clear();
+    const fs::path adapterConfig = (folder.empty() ? fs::path(".") : folder) / "adapter_config.json";
+    if (fs::is_regular_file(adapterConfig, ec))
+        found.push_back(isDir ? path / "adapter_config.json" : adapterConfig);
     for (const auto& entry : fs::directory_iterator(folder.empty() ? fs::path(".") : folder, ec)) {
         const auto ext = entry.path().extension();
         if ((ext != ".yaml" && ext != ".yml") || !entry.is_regular_file(ec)) continue;

@@ -110,7 +110,8 @@ void resolveDestination(const MergeRequest& request, ResolvedJob& job, std::vect
 
 // The LoRA config: the one given, else (no scaling given) the one found next to the adapter or source.
 // An explicit scaling wins over the file, and the provenance says so.
-void resolveLoraConfig(const MergeRequest& request, ResolvedJob& job, std::vector<Refusal>& out) {
+std::shared_ptr<const LoraSettings> resolveLoraConfig(const MergeRequest& request, ResolvedJob& job,
+                                                      std::vector<Refusal>& out) {
     const auto& given = request.scaling;
     std::filesystem::path file = given.configFile;
     if (file.empty() && !given.spec.isSet()) {
@@ -118,22 +119,89 @@ void resolveLoraConfig(const MergeRequest& request, ResolvedJob& job, std::vecto
             findLoraConfig(request.source.adapter.empty() ? request.source.path : request.source.adapter);
         if (!found) {
             out.push_back(refusal(RefusalCode::BadLoraConfig, found.error(), request));
-            return;
+            return nullptr;
         }
         file = *found;
     }
-    if (file.empty()) return;
+    if (file.empty()) return nullptr;
     auto settings = readLoraConfig(file);
     if (!settings) {
         out.push_back(refusal(RefusalCode::BadLoraConfig, settings.error(), request));
-        return;
+        return nullptr;
     }
+    if (settings->kind == LoraConfigKind::MindFormersManifest)
+        // MindFormers validate_adapter_base compares it with get_base_checkpoint_fingerprint(base),
+        // a function its published sources do not define, so we cannot recompute it.
+        job.notes.push_back(
+            settings->baseFingerprint.empty()
+                ? file.string() + " records no base_fingerprint; the base was not checked"
+                : file.string() + " records base_fingerprint \"" + settings->baseFingerprint +
+                      "\"; it was not checked (how MindFormers computes it is not published)");
+    auto shared = std::make_shared<const LoraSettings>(std::move(*settings));
     if (given.spec.scaling || given.spec.alpha) {
-        job.scalingProvenance += " (overrides " + settings->provenance.substr(5) + ")";
+        job.scalingProvenance += " (overrides " + shared->provenance.substr(5) + ")";
+        return shared;
+    }
+    job.scalingProvenance = shared->provenance;
+    job.options.scaling.config = shared;
+    return shared;
+}
+
+// Base weights the config's target_modules selects that no LoRA pair covers: the adapter would be
+// merged only in part (a truncated save, a missing stage, the wrong adapter).
+void resolvePartial(const MergeRequest& request, const LoraSettings* settings, ResolvedJob& job,
+                    std::vector<Refusal>& out) {
+    if (!settings || settings->targetModules.empty()) return;
+    if (!settings->targetCheckSkipped.empty()) {
+        job.notes.push_back("target_modules of " + settings->file.string() +
+                            " was not checked against the pairs: " + settings->targetCheckSkipped);
         return;
     }
-    job.scalingProvenance = settings->provenance;
-    job.options.scaling.config = std::make_shared<const LoraSettings>(std::move(*settings));
+    const auto missing = untargetedWeights(job.source->tensors(), job.plan, *settings);
+    if (missing.empty()) return;
+    constexpr size_t kListed = 5;
+    std::string list;
+    for (size_t i = 0; i < missing.size() && i < kListed; ++i) list += (i ? ", " : "") + missing[i];
+    if (missing.size() > kListed) list += " and " + std::to_string(missing.size() - kListed) + " more";
+    const std::string text = "target_modules " + settings->targetModulesText() + " in " +
+                             settings->file.filename().string() + " selects " +
+                             std::to_string(missing.size()) + " weight(s) that have no LoRA pair: " + list;
+    if (request.scaling.allowPartial) {
+        job.warnings.push_back(text + "; merging only the pairs present (--allow-partial)");
+        return;
+    }
+    out.push_back(refusal(RefusalCode::PartialMerge,
+                          {ErrorCode::Mismatch,
+                           text + "; the adapter covers only part of what it was trained on (--allow-partial "
+                                  "merges the pairs present)",
+                           settings->file.string(), "target_modules", std::nullopt},
+                          request));
+}
+
+// An S-LoRA lora_adapter.json as the adapter: the chosen adapter's checkpoint and config.
+std::optional<Refusal> resolveSlora(MergeRequest& request, std::vector<std::string>& notes) {
+    auto& source = request.source;
+    if (source.adapter.filename() != kSloraMapName) return std::nullopt;
+    auto adapters = readSloraAdapters(source.adapter);
+    if (!adapters) return refusal(RefusalCode::SourceUnreadable, adapters.error(), request);
+    std::string names;
+    for (const auto& a : *adapters) names += (names.empty() ? "" : ", ") + a.name;
+    const auto chosen = std::find_if(adapters->begin(), adapters->end(),
+                                     [&](const SloraAdapter& a) { return a.name == source.adapterName; });
+    if (chosen == adapters->end())
+        return refusal(RefusalCode::SourceUnreadable,
+                       {ErrorCode::InvalidArgument,
+                        source.adapterName.empty()
+                            ? "an S-LoRA adapter map of " + std::to_string(adapters->size()) +
+                                  " adapter(s) (" + names + "); choose the one to merge with --adapter_name"
+                            : "no adapter \"" + source.adapterName + "\" in it (it maps " + names + ")",
+                        source.adapter.string(), "adapter_name", std::nullopt},
+                       request);
+    notes.push_back("S-LoRA adapter \"" + chosen->name + "\" of " + source.adapter.string() + ": merging " +
+                    chosen->checkpoint.string());
+    if (request.scaling.configFile.empty()) request.scaling.configFile = chosen->settings.file;
+    source.adapter = chosen->checkpoint;
+    return std::nullopt;
 }
 
 void resolvePlan(const MergeRequest& request, ResolvedJob& job, std::vector<Refusal>& out) {
@@ -157,6 +225,14 @@ void resolvePlan(const MergeRequest& request, ResolvedJob& job, std::vector<Refu
         return;
     }
     job.pairScaling = std::move(*scalings);
+    const auto& config = job.options.scaling.config;
+    for (const auto& pair : job.plan.pairs) {
+        std::string_view module = pair.base;
+        if (module.ends_with(".weight")) module.remove_suffix(7);
+        job.pairScalingSource.push_back(config && !job.options.scaling.scaling && !job.options.scaling.alpha
+                                            ? config->patternsFor(module)
+                                            : std::string());
+    }
     const auto& spec = job.options.scaling;
     std::set<int64_t> ranks;
     for (const auto& pair : job.plan.pairs)
@@ -237,15 +313,22 @@ const char* refusalCodeName(RefusalCode code) {
             return "output-exists";
         case RefusalCode::BadLoraConfig:
             return "bad-lora-config";
+        case RefusalCode::PartialMerge:
+            return "partial-merge";
     }
     return "?";
 }
 
-Resolution resolve(const MergeRequest& request, std::shared_ptr<const ModelSource> opened,
+Resolution resolve(const MergeRequest& given, std::shared_ptr<const ModelSource> opened,
                    const CancelToken* cancel) {
     Resolution resolution;
     auto& out = resolution.refusals;
     ResolvedJob job;
+    MergeRequest request = given;
+    if (auto refused = resolveSlora(request, job.notes)) {
+        out.push_back(std::move(*refused));
+        return resolution;
+    }
     job.options = request.options;
     job.options.scaling = request.scaling.spec;
     job.scalingProvenance = request.scaling.provenance;
@@ -270,8 +353,9 @@ Resolution resolve(const MergeRequest& request, std::shared_ptr<const ModelSourc
         opened = std::move(*source);
     }
     job.source = std::move(opened);
-    resolveLoraConfig(request, job, out);
+    const auto settings = resolveLoraConfig(request, job, out);
     resolvePlan(request, job, out);
+    resolvePartial(request, settings.get(), job, out);
     resolveShards(job);
     resolveOutputs(request, job, out);
     resolution.job = std::move(job);

@@ -22,8 +22,11 @@ namespace lms {
 // (later: Checkpoint-2.0 / shard folders as further kinds).
 struct SourceRequest {
     std::filesystem::path path;
-    std::string ckptNameGlob;                        // which file a rank folder contributes (--ckpt-name)
-    std::filesystem::path adapter;                   // optional LoRA-only adapter: a file or rank folders
+    std::string ckptNameGlob;       // which file a rank folder contributes (--ckpt-name)
+    std::filesystem::path adapter;  // optional LoRA-only adapter: a file or rank folders
+    // With an S-LoRA lora_adapter.json as `adapter`: the adapter to merge (its folder's
+    // adapter_model.ckpt, with its adapter_config.json as the LoRA config). Required then.
+    std::string adapterName;
     ReplicaCheck replicaCheck = ReplicaCheck::Full;  // how replicated slices of rank files are compared
     // A strategy folder is merged in memory; only a merge writes merged_ckpt_strategy.ckpt into it, as
     // the MindFormers docs promise (the CLI's merge command sets this).
@@ -50,6 +53,9 @@ struct ScalingRequest {
     // or alpha given as well, those win and the provenance says they overrode the file. Empty and no
     // scaling given: resolve() looks for one (findLoraConfig next to the adapter, else the source).
     std::filesystem::path configFile;
+    // The config's target_modules select base weights that have no LoRA pair: a refusal
+    // (PartialMerge) unless this is set, then a warning.
+    bool allowPartial = false;
 };
 
 enum class OverwritePolicy {
@@ -91,6 +97,7 @@ enum class RefusalCode {
     NoLoraPairs,             // nothing would be merged and nothing converted (allowNoLora not set)
     NoScaling,               // LoRA pairs but no scaling
     BadLoraConfig,           // the LoRA config (given or found) cannot be read or holds no usable settings
+    PartialMerge,            // target_modules selects base weights without a LoRA pair (allowPartial not set)
     OutputIsInput,           // the output is an input or sits in an input's folder
     OutputExists,            // an output file exists and the policy is Refuse
 };
@@ -110,6 +117,8 @@ struct ResolvedJob {
     std::vector<std::filesystem::path> outputFiles;      // one, or one per destination rank
     std::vector<std::filesystem::path> existingOutputs;  // of outputFiles, those that exist now
     std::vector<double> pairScaling;                     // parallel to plan.pairs (0: not merged)
+    // parallel to pairScaling: the config's pattern keys that set a pair's r or alpha (empty: global)
+    std::vector<std::string> pairScalingSource;
     std::string scalingProvenance;
     uint64_t bytesToWrite = 0;          // tensor data of one full model
     std::optional<uint64_t> freeBytes;  // at the destination (nearest existing folder)

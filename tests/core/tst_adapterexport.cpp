@@ -3,6 +3,7 @@
 // equals merging the original), PEFT names and adapter_config.json, rank folders reassembled, and
 // every refusal.
 #include "TestSupport.h"
+#include "lms/formats/Checkpoint.h"
 #include "lms/formats/Source.h"
 #include "lms/lora/LoraConfig.h"
 #include "lms/merge/AdapterExport.h"
@@ -148,6 +149,13 @@ private slots:
         const auto viaExport = mergeWith(exported, dir / "out2");
         QVERIFY(!viaOriginal.empty());
         QVERIFY(viaExport == viaOriginal);
+        if (AdapterFormat(format) != AdapterFormat::Ckpt) {  // PEFT's loaders want "pt", MindSpore's "ms"
+            auto file = lms::CheckpointFile::open(report->files.front());
+            QVERIFY2(file.has_value(), file ? "" : file.error().describe().c_str());
+            const std::string want = AdapterFormat(format) == AdapterFormat::Peft ? "pt" : "ms";
+            QCOMPARE((*file)->metadata(),
+                     (std::vector<std::pair<std::string, std::string>>{{"format", want}}));
+        }
     }
 
     void roundTrip_data() {

@@ -65,10 +65,11 @@ std::string encodeSafetensorsHeader(const std::vector<SafetensorsTensor>& tensor
 
 namespace {
 
-// Metadata: unique valid-UTF-8 keys and values, "format": "ms" (first when it was missing), no
+// Metadata: unique valid-UTF-8 keys and values, "format": `format` (first when it was missing), no
 // stale crc_num (it would describe other data, spec §1.6).
 Result<std::vector<std::pair<std::string, std::string>>> normaliseMetadata(
-    std::vector<std::pair<std::string, std::string>> metadata, const std::string& file) {
+    std::vector<std::pair<std::string, std::string>> metadata, const std::string& file,
+    std::string_view format) {
     std::vector<std::pair<std::string, std::string>> normalised;
     std::unordered_set<std::string> metaKeys;
     bool hasFormat = false;
@@ -83,14 +84,14 @@ Result<std::vector<std::pair<std::string, std::string>>> normaliseMetadata(
         }
         if (key == "format") {
             hasFormat = true;
-            if (value != "ms") {
-                log().warn("{}: metadata format '{}' replaced by 'ms'", file, value);
-                value = "ms";
+            if (value != format) {
+                log().warn("{}: metadata format '{}' replaced by '{}'", file, value, format);
+                value = std::string(format);
             }
         }
         normalised.emplace_back(std::move(key), std::move(value));
     }
-    if (!hasFormat) normalised.insert(normalised.begin(), {"format", "ms"});
+    if (!hasFormat) normalised.insert(normalised.begin(), {"format", std::string(format)});
     return normalised;
 }
 
@@ -99,7 +100,8 @@ Result<std::vector<std::pair<std::string, std::string>>> normaliseMetadata(
 Result<SafetensorsWriter> SafetensorsWriter::create(const std::filesystem::path& finalPath,
                                                     const std::vector<std::filesystem::path>& inputs,
                                                     std::vector<std::pair<std::string, std::string>> metadata,
-                                                    std::vector<SafetensorsTensor> tensors, Publish mode) {
+                                                    std::vector<SafetensorsTensor> tensors, Publish mode,
+                                                    std::string_view format) {
     const std::string file = finalPath.string();
     for (const auto& input : inputs) {
         if (sameFile(input, finalPath))
@@ -107,7 +109,7 @@ Result<SafetensorsWriter> SafetensorsWriter::create(const std::filesystem::path&
                         "refusing to overwrite an input file; choose another output", file);
     }
 
-    auto normalisedOk = normaliseMetadata(std::move(metadata), file);
+    auto normalisedOk = normaliseMetadata(std::move(metadata), file, format);
     if (!normalisedOk) return std::unexpected(normalisedOk.error());
     auto normalised = std::move(*normalisedOk);
 

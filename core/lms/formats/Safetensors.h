@@ -53,10 +53,12 @@ public:
     // names, invalid UTF-8, negative dims, a byte size that does not match the dims; Unsupported for a
     // dtype safetensors cannot hold such as "str"), refuses to overwrite any of `inputs`, then
     // creates the unique temp file (AtomicOutputFile, publishing per `mode`) and writes the header.
+    // The metadata's "format" is `format` whatever `metadata` says: "ms" for what MindSpore loads, "pt"
+    // for a PEFT adapter (transformers' loader refuses other formats).
     [[nodiscard]] static Result<SafetensorsWriter> create(
         const std::filesystem::path& finalPath, const std::vector<std::filesystem::path>& inputs,
         std::vector<std::pair<std::string, std::string>> metadata, std::vector<SafetensorsTensor> tensors,
-        Publish mode = Publish::Replace);
+        Publish mode = Publish::Replace, std::string_view format = "ms");
 
     SafetensorsWriter(SafetensorsWriter&&) noexcept = default;
     SafetensorsWriter& operator=(SafetensorsWriter&&) noexcept = default;

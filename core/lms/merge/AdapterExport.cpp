@@ -230,7 +230,11 @@ Result<std::unique_ptr<TensorSink>> makeSink(const fs::path& file, AdapterFormat
         const auto& t = source.tensors()[selection.tensors[k]];
         declared.push_back({selection.names[k], t.dtype, t.dims, t.byteSize});
     }
-    auto writer = SafetensorsWriter::create(file, inputs, {}, std::move(declared), mode);
+    // PEFT's save_pretrained tags its adapter_model.safetensors {"format": "pt"} (peft/utils/
+    // save_and_load.py via safetensors.torch.save_file), and transformers' load_state_dict refuses a
+    // file whose format is not pt/tf/flax/mlx; MindSpore's own files say "ms".
+    auto writer = SafetensorsWriter::create(file, inputs, {}, std::move(declared), mode,
+                                            format == AdapterFormat::Peft ? "pt" : "ms");
     if (!writer) return std::unexpected(writer.error());
     return std::unique_ptr<TensorSink>(std::make_unique<SafetensorsWriter>(std::move(*writer)));
 }

@@ -19,6 +19,7 @@ constexpr const char* kUsage =
   or:  loramerge strategy merge DIR [-o FILE]
   or:  loramerge strategy show FILE [--json]
   or:  loramerge diff A B [--json] [--all]
+  or:  loramerge impact SRC [merge options] [--json]
   or:  loramerge demo DIR
 
 Commands:
@@ -36,6 +37,9 @@ Commands:
                               changed elements, max |d|, relative Frobenius norm, cosine; lists the
                               tensors that differ (--all: every tensor). A or B distributed: --strategy-a S,
                               --strategy-b S
+  impact SRC [merge options] [--json]
+                              before merging: per LoRA pair |s*B*A|/|W|, the rank of B*A (numerical
+                              and entropy), and the elements of W the merge would leave unchanged
   demo DIR                    write the built-in demo checkpoints into DIR
 
 Merge options (as in transform_ckpt_lora.py; --kebab-case works too):
@@ -131,6 +135,7 @@ int main(int argc, char** argv) {
     if (command == "strategy") return cli::runStrategy(commandArgs, global);
     if (command == "demo") return cli::runDemo(commandArgs, global);
     if (command == "diff") return cli::runDiff(commandArgs, global);
+    if (command == "impact") return cli::runImpact(commandArgs, global);
     if (command.starts_with("-")) return cli::runMerge(rest, global);  // seed style: flags only
     return cli::usageError("unknown command '" + command + "'");
 }

@@ -121,8 +121,8 @@ QVariant ChunkMapModel::data(const QModelIndex& index, int role) const {
 QVariant ChunkMapModel::headerData(int section, Qt::Orientation orientation, int role) const {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole || section < 0 || section >= ColumnCount)
         return {};
-    static const char* const names[] = {"Parameter",   "Dtype",  "Full shape",
-                                        "Chunk shape", "Chunks", "Stored by"};
+    static const char* const names[] = {"Parameter",  "Chunks",      "Stored by",
+                                        "Full shape", "Chunk shape", "Dtype"};
     return tr(names[section]);
 }
 

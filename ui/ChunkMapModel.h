@@ -17,11 +17,11 @@ class ChunkMapModel final : public QAbstractTableModel {
 public:
     enum Column {
         NameColumn,
-        TypeColumn,
-        FullShapeColumn,
-        ChunkShapeColumn,
         ChunksColumn,
         HoldersColumn,
+        FullShapeColumn,
+        ChunkShapeColumn,
+        TypeColumn,
         ColumnCount
     };
 

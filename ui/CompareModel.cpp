@@ -83,7 +83,7 @@ QVariant CompareModel::data(const QModelIndex& index, int role) const {
     if (role == Qt::DisplayRole) return displayValue(d, index.column());
     if (role == SortRole) return sortValue(d, index.column());
     if (role == DiffersRole) return d.status != DiffStatus::Identical;
-    if (role == Qt::TextAlignmentRole && index.column() >= ChangedColumn)
+    if (role == Qt::TextAlignmentRole && index.column() >= ChangedColumn && index.column() <= CosineColumn)
         return QVariant(Qt::AlignRight | Qt::AlignVCenter);
     if (role == Qt::ToolTipRole && index.column() == ChangedColumn && d.nonFinite)
         return tr("%1 element pairs hold NaN or ±Inf and are left out of the norms")
@@ -94,8 +94,8 @@ QVariant CompareModel::data(const QModelIndex& index, int role) const {
 QVariant CompareModel::headerData(int section, Qt::Orientation orientation, int role) const {
     if (orientation != Qt::Horizontal || section < 0 || section >= ColumnCount) return {};
     if (role == Qt::DisplayRole) {
-        static const char* const names[] = {"Tensor",  "Status",  "Dtype",         "Shape",
-                                            "Changed", "Max |Δ|", "‖B − A‖ / ‖A‖", "Cosine"};
+        static const char* const names[] = {"Tensor",        "Status", "Changed", "Max |Δ|",
+                                            "‖B − A‖ / ‖A‖", "Cosine", "Dtype",   "Shape"};
         return tr(names[section]);
     }
     if (role == Qt::ToolTipRole && section == ChangedColumn) return tr("Elements whose stored bits differ");

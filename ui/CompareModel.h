@@ -16,12 +16,12 @@ public:
     enum Column {
         NameColumn,
         StatusColumn,
-        TypeColumn,   // "Float32" or "Float32 → BFloat16"
-        ShapeColumn,  // "[4, 8]" or "[4, 8] → [8, 4]"
         ChangedColumn,
         MaxAbsColumn,
         RelativeColumn,  // ‖B − A‖ / ‖A‖
         CosineColumn,
+        TypeColumn,   // "Float32" or "Float32 → BFloat16"
+        ShapeColumn,  // "[4, 8]" or "[4, 8] → [8, 4]"
         ColumnCount
     };
     enum Role { SortRole = Qt::UserRole + 1, DiffersRole };

@@ -117,9 +117,9 @@ QVariant ImpactModel::data(const QModelIndex& index, int role) const {
 QVariant ImpactModel::headerData(int section, Qt::Orientation orientation, int role) const {
     if (orientation != Qt::Horizontal || section < 0 || section >= ColumnCount) return {};
     if (role == Qt::DisplayRole) {
-        static const char* const names[] = {"Base weight", "Layer",         "Shape",          "r",
-                                            "Scaling",     "‖s·B·A‖ / ‖W‖", "Numerical rank", "Entropy rank",
-                                            "Unchanged"};
+        static const char* const names[] = {"Base weight",    "‖s·B·A‖ / ‖W‖", "Unchanged",
+                                            "Numerical rank", "Entropy rank",  "r",
+                                            "Scaling",        "Layer",         "Shape"};
         return tr(names[section]);
     }
     if (role == Qt::ToolTipRole) {

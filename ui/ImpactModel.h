@@ -14,14 +14,14 @@ class ImpactModel final : public QAbstractTableModel {
 public:
     enum Column {
         BaseColumn,
-        LayerColumn,
-        ShapeColumn,  // "[out, in] BFloat16"
-        RankColumn,
-        ScalingColumn,
-        RelativeColumn,  // ‖s·B·A‖ / ‖W‖
+        RelativeColumn,   // ‖s·B·A‖ / ‖W‖
+        UnchangedColumn,  // percent of W's elements the merge leaves bit-identical
         NumericalRankColumn,
         EntropyRankColumn,
-        UnchangedColumn,  // percent of W's elements the merge leaves bit-identical
+        RankColumn,
+        ScalingColumn,
+        LayerColumn,
+        ShapeColumn,  // "[out, in] BFloat16"
         ColumnCount
     };
     enum Role { SortRole = Qt::UserRole + 1 };

@@ -41,6 +41,9 @@ ImpactTab::ImpactTab(QWidget* parent)
     m_progress->setObjectName(QStringLiteral("impactProgress"));
     m_progress->setRange(0, 1000);
     m_progress->setTextVisible(false);
+    QSizePolicy keep = m_progress->sizePolicy();
+    keep.setRetainSizeWhenHidden(true);  // the buttons keep their size when the bar hides
+    m_progress->setSizePolicy(keep);
     m_status = new QLabel(this);
     m_status->setObjectName(QStringLiteral("impactStatus"));
     m_status->setWordWrap(true);

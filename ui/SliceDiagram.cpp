@@ -214,8 +214,11 @@ void SliceDiagram::paintEvent(QPaintEvent*) {
     const QString across = ndim >= 2   ? tr("dim 1: %1").arg(m_shape[1])
                            : ndim == 1 ? tr("dim 0: %1").arg(m_shape[0])
                                        : QString();
-    painter.drawText(QRectF(frame.left(), frame.top() - line - 4, frame.width(), line),
-                     Qt::AlignHCenter | Qt::AlignBottom, across);
+    // A narrow frame (a tall tensor) would clip the caption: then it starts at the frame's left edge.
+    const double acrossWidth = fm.horizontalAdvance(across) + 4;
+    painter.drawText(QRectF(frame.left(), frame.top() - line - 4, std::max(frame.width(), acrossWidth), line),
+                     (acrossWidth > frame.width() ? Qt::AlignLeft : Qt::AlignHCenter) | Qt::AlignBottom,
+                     across);
     if (ndim >= 2) {
         painter.save();
         painter.translate(frame.left() - 6, frame.center().y());
@@ -233,10 +236,11 @@ void SliceDiagram::paintEvent(QPaintEvent*) {
     painter.drawRect(frame.adjusted(0.5, 0.5, -0.5, -0.5));
 
     if (!legend) return;
-    drawLegend(painter, cells,
-               QRectF(std::min(frame.right() + 28, width() - legendWidth), area.top() - line - 4, legendWidth,
-                      height() - 6 - (area.top() - line - 4)),
-               pal, fm);
+    drawLegend(
+        painter, cells,
+        QRectF(std::min(std::max(frame.right(), frame.left() + acrossWidth) + 28, width() - legendWidth),
+               area.top() - line - 4, legendWidth, height() - 6 - (area.top() - line - 4)),
+        pal, fm);
 }
 
 }  // namespace lms::ui

@@ -7,6 +7,10 @@
 #include "lms/analysis/LoraImpact.h"
 #include "lms/merge/Merge.h"
 
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -304,6 +308,63 @@ private slots:
         auto wrong = computeLoraImpact(**source, plan, {});
         QVERIFY(!wrong.has_value());
         QCOMPARE(wrong.error().message, std::string("one scaling per LoRA pair is needed"));
+    }
+
+    // `loramerge impact`: the same numbers through the merge flags (--json), and a bad input as one
+    // error line naming the file and the tensor.
+    void cli() {
+        const Case c{DType::BFloat16, 8, 12, 2, false, 0.5, Kind::Random};
+        Built v = makeValues(c);
+        QTemporaryDir dir;
+        const auto path = std::filesystem::path(dir.path().toStdString()) / "m.ckpt";
+        test::writeCheckpoint(path, tensorsOf(c, v));
+        auto source = openFullSource(path);
+        QVERIFY(source.has_value());
+        auto expected = computeLoraImpact(**source, planLora((*source)->tensors()), {0.5});
+        QVERIFY(expected.has_value());
+        QProcess run;
+        const QString in = QString::fromStdString(path.string());
+        run.start(test::cliPath(), {QStringLiteral("impact"), in, QStringLiteral("--lora_scaling"),
+                                    QStringLiteral("1/2"), QStringLiteral("--json")});
+        QVERIFY(run.waitForFinished(60000));
+        QCOMPARE(run.exitCode(), 0);
+        const QJsonObject root = QJsonDocument::fromJson(run.readAllStandardOutput()).object();
+        QCOMPARE(root.value(QStringLiteral("rank_tolerance")).toDouble(), kDefaultRankTolerance);
+        const QJsonArray pairs = root.value(QStringLiteral("pairs")).toArray();
+        QCOMPARE(pairs.size(), qsizetype(1));
+        const QJsonObject p = pairs[0].toObject();
+        const PairImpact& e = expected->pairs[0];
+        QCOMPARE(p.value(QStringLiteral("base")).toString(), QString::fromStdString(e.base));
+        QCOMPARE(p.value(QStringLiteral("dtype")).toString(), QStringLiteral("BFloat16"));
+        QCOMPARE(p.value(QStringLiteral("scaling")).toDouble(), 0.5);
+        QCOMPARE(p.value(QStringLiteral("relative_norm")).toDouble(), e.relativeNorm);
+        QCOMPARE(p.value(QStringLiteral("numerical_rank")).toInt(), 2);
+        QCOMPARE(p.value(QStringLiteral("elements")).toInteger(), qint64(96));
+        QCOMPARE(p.value(QStringLiteral("unchanged")).toInteger(), qint64(e.unchanged));
+        QCOMPARE(p.value(QStringLiteral("singular_values")).toArray().size(), qsizetype(2));
+
+        // No scaling: the merge's own refusal; a NaN in W: the merge's own error.
+        run.start(test::cliPath(), {QStringLiteral("impact"), in});
+        QVERIFY(run.waitForFinished(60000));
+        QCOMPARE(run.exitCode(), 1);
+        QVERIFY(QString::fromUtf8(run.readAllStandardError())
+                    .startsWith(QStringLiteral(
+                                    "loramerge: error: %1: parameter 'lora_scaling': no LoRA scaling given")
+                                    .arg(in)));
+        auto tensors = tensorsOf(c, v);
+        auto w = test::bytesToFloats(DType::BFloat16, tensors[0].content);
+        w[17] = std::numeric_limits<float>::quiet_NaN();  // [1, 5]
+        tensors[0].content = floatBytes(DType::BFloat16, w);
+        test::writeCheckpoint(path, tensors);
+        run.start(test::cliPath(),
+                  {QStringLiteral("impact"), in, QStringLiteral("--lora_scaling"), QStringLiteral("2")});
+        QVERIFY(run.waitForFinished(60000));
+        QCOMPARE(run.exitCode(), 1);
+        QCOMPARE(QString::fromUtf8(run.readAllStandardError()).trimmed(),
+                 QStringLiteral(
+                     "loramerge: error: %1: parameter 'model.layers.3.attention.wq.weight': base weight "
+                     "model.layers.3.attention.wq.weight in %1 holds NaN at [1, 5]")
+                     .arg(in));
     }
 
     void layers_data() {

@@ -8,12 +8,15 @@
 #include "CompareTab.h"
 #include "ImpactModel.h"
 #include "ImpactTab.h"
+#include "LogModel.h"
+#include "MainWindow.h"
 #include "SliceDiagram.h"
 #include "StrategyTab.h"
 #include "TableExport.h"
 #include "TestSupport.h"
 #include "Workspace.h"
 #include "lms/distributed/Checkpoint2.h"
+#include "lms/merge/Merge.h"
 
 #include <QAbstractItemModelTester>
 #include <QCheckBox>
@@ -275,6 +278,60 @@ private slots:
         QCOMPARE(m.rowCount(), 0);
     }
 
+    // Not a check: with LMS_SCREENSHOT_DIR set (and a real display, e.g. Xvfb), writes what the new
+    // views look like in the window at 1024×700 — impact.png, compare.png, chunkmap.png — for people to
+    // look at (also under QT_SCALE_FACTOR=2).
+    void screenshots() {
+        const QString out = qEnvironmentVariable("LMS_SCREENSHOT_DIR");
+        if (out.isEmpty()) QSKIP("set LMS_SCREENSHOT_DIR to write screenshots of the views");
+        LogModel log;
+        MainWindow window(&log);
+        window.resize(1024, 700);
+        window.show();
+        QSignalSpy shown(&window, &MainWindow::modelShown);
+        window.openDemoWorkspace();
+        QVERIFY(shown.wait(30000));
+        auto* impact = window.impactTab();
+        QSignalSpy analysed(impact, &ImpactTab::analysisFinished);
+        QVERIFY2(impact->analyse(), qPrintable(impact->statusText()));
+        QVERIFY(analysed.wait(30000));
+        window.tabs()->setCurrentWidget(impact);
+        QTest::qWait(300);
+        QVERIFY(window.grab().save(out + QStringLiteral("/impact.png")));
+
+        // B: the demo's full checkpoint merged with s = 2.
+        QTemporaryDir dir;
+        auto full = openFullSource(window.demoInfo().fullCheckpoint);
+        QVERIFY(full.has_value());
+        MergeOptions options;
+        options.outputFile = std::filesystem::path(dir.path().toStdString()) / "merged.ckpt";
+        options.scaling.scaling = 2.0;
+        QVERIFY(runMerge(**full, options).has_value());
+        auto* compare = window.compareTab();
+        QSignalSpy compared(compare, &CompareTab::comparisonFinished);
+        QVERIFY(compare->compareWith(QString::fromStdString(options.outputFile.string())));
+        QVERIFY(compared.wait(30000));
+        window.tabs()->setCurrentWidget(compare);
+        QTest::qWait(300);
+        QVERIFY(window.grab().save(out + QStringLiteral("/compare.png")));
+
+        if (test::generateFixtures(std::filesystem::path(dir.path().toStdString()),
+                                   {QStringLiteral("ck2_iteration_tp2")})
+                .isEmpty()) {
+            const auto root =
+                std::filesystem::path(dir.path().toStdString()) / "ck2_iteration_tp2/input/checkpoint";
+            auto source = openCheckpoint2Source(root);
+            QVERIFY(source.has_value());
+            auto model = std::make_shared<LoadedModel>();
+            model->path = QString::fromStdString(root.string());
+            model->source = std::shared_ptr<const ModelSource>(std::move(*source));
+            window.strategyTab()->setModel(model);
+            window.tabs()->setCurrentWidget(window.strategyTab());
+            QTest::qWait(300);
+            QVERIFY(window.grab().save(out + QStringLiteral("/chunkmap.png")));
+        }
+    }
+
     // RFC 4180 quoting and JSON escaping over a class of awkward cells.
     void exportBytes_data() {
         QTest::addColumn<QString>("text");
@@ -345,9 +402,9 @@ private slots:
         CompareModel model;
         model.setReport(r);
         const QByteArray csv = tableToCsv(model);
-        QCOMPARE(csv, QByteArray("Tensor,Status,Dtype,Shape,Changed,Max |Δ|,‖B − A‖ / ‖A‖,Cosine\r\n"
-                                 "w1,changed,Float32,\"[2, 2]\",1 of 4,0.5,0.25,0.500000\r\n"
-                                 "w3,only in B,BFloat16,[1],–,–,–,–\r\n"));
+        QCOMPARE(csv, QByteArray("Tensor,Status,Changed,Max |Δ|,‖B − A‖ / ‖A‖,Cosine,Dtype,Shape\r\n"
+                                 "w1,changed,1 of 4,0.5,0.25,0.500000,Float32,\"[2, 2]\"\r\n"
+                                 "w3,only in B,–,–,–,–,BFloat16,[1]\r\n"));
         QTemporaryDir dir;
         const QString file = dir.filePath(QStringLiteral("compare.csv"));
         QCOMPARE(writeExport(file, csv), QString());

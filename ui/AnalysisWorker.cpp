@@ -41,14 +41,19 @@ AnalysisRunner::~AnalysisRunner() {
     }
 }
 
-void AnalysisRunner::start(AnalysisJob job) {
+void AnalysisRunner::stop() {
+    ++m_generation;  // whatever the old job still reports is dropped
     cancel();
-    if (m_thread) {  // the old job stops within one row block; its results are dropped
+    if (m_thread) {  // quit() is thread-safe: the loop ends as soon as the job returns
         m_thread->quit();
         m_thread->wait();
         m_thread->deleteLater();
         m_thread = nullptr;
     }
+}
+
+void AnalysisRunner::start(AnalysisJob job) {
+    stop();
     const quint64 generation = ++m_generation;
     m_cancel = std::make_shared<CancelToken>();
     auto* thread = new QThread(this);

@@ -46,7 +46,11 @@ public:
 
     // Starts `job` (cancelling a running one); the signals below belong to this job only.
     void start(AnalysisJob job);
+    // Asks the running job to stop; it then reports failed(…, cancelled = true).
     void cancel();
+    // Cancels the running job, waits for it (within one row block) and drops its signals: for when
+    // its result no longer applies (another model was opened).
+    void stop();
     bool isRunning() const { return m_thread != nullptr; }
     // Waits until the running job has ended (tests); true if none is running afterwards.
     bool wait(int msecs);

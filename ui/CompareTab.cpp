@@ -109,7 +109,7 @@ void CompareTab::setRunning(bool running) {
 }
 
 void CompareTab::setModel(std::shared_ptr<const LoadedModel> model) {
-    m_runner->cancel();
+    m_runner->stop();
     m_loaded = std::move(model);
     m_model->clear();
     setRunning(false);

@@ -97,7 +97,7 @@ void ImpactTab::setRunning(bool running) {
 }
 
 void ImpactTab::setModel(std::shared_ptr<const LoadedModel> model, const LoraPlan& plan) {
-    m_runner->cancel();
+    m_runner->stop();
     m_loaded = std::move(model);
     m_plan = plan;
     m_model->clear();

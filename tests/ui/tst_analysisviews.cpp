@@ -159,6 +159,18 @@ private slots:
         QCOMPARE(failed.first().at(0).toString(), QStringLiteral("Cancelled."));
         QCOMPARE(failed.first().at(1).toBool(), true);
         QVERIFY(runner.wait(5000));
+        // stop(): the job ends before it returns and whatever it reports is dropped.
+        failed.clear();
+        QSignalSpy finished(&runner, &AnalysisRunner::finished);
+        runner.start([](const ProgressCallback&, const CancelToken* cancel) -> Status {
+            while (!cancel->isCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            return fail(ErrorCode::Cancelled, "cancelled");
+        });
+        runner.stop();
+        QVERIFY(!runner.isRunning());
+        QTest::qWait(50);
+        QCOMPARE(failed.count(), 0);
+        QCOMPARE(finished.count(), 0);
     }
 
     // A and B differ in one tensor's values and B lacks another: the table and the filter say so.

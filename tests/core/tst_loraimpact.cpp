@@ -159,6 +159,31 @@ Reference reference(const Case& c, const Built& v) {
     return ref;
 }
 
+// Forwards to a source and records the largest row block asked of each tensor and whole reads.
+class RecordingSource final : public ModelSource {
+public:
+    explicit RecordingSource(const ModelSource& inner) : maxRows(inner.tensors().size(), 0), inner_(inner) {}
+    std::string description() const override { return inner_.description(); }
+    const std::vector<SourceTensor>& tensors() const override { return inner_.tensors(); }
+    Status read(size_t index, std::span<std::byte> out, const CancelToken* cancel) const override {
+        wholeReads.push_back(index);
+        return inner_.read(index, out, cancel);
+    }
+    Status readRows(size_t index, int64_t begin, int64_t end, std::span<std::byte> out,
+                    const CancelToken* cancel) const override {
+        maxRows[index] = std::max(maxRows[index], end - begin);
+        return inner_.readRows(index, begin, end, out, cancel);
+    }
+    std::vector<std::filesystem::path> inputFiles() const override { return inner_.inputFiles(); }
+    uint64_t inputBytes() const override { return inner_.inputBytes(); }
+
+    mutable std::vector<int64_t> maxRows;
+    mutable std::vector<size_t> wholeReads;
+
+private:
+    const ModelSource& inner_;
+};
+
 double entropyRank(const std::vector<double>& sigma) {
     double sum = 0, h = 0;
     for (double s : sigma) sum += s;
@@ -212,8 +237,12 @@ private slots:
         auto progress = [&](const Progress& p) { lastBytes = p.bytesDone, total = p.bytesTotal; };
         // About two rows per block, so block edges (and A's column slices when transposed) count.
         const uint64_t rowBytes = uint64_t(c.transposed ? c.out : c.in) * (dtypeBits(c.baseType) / 8);
-        auto report = computeLoraImpact(**source, plan, {c.scaling}, progress, nullptr, 2 * rowBytes + 1);
+        const RecordingSource recorded(**source);
+        auto report = computeLoraImpact(recorded, plan, {c.scaling}, progress, nullptr, 2 * rowBytes + 1);
         QVERIFY2(report.has_value(), report ? "" : report.error().describe().c_str());
+        // W is read two rows at a time, never whole; only the small factors are read whole.
+        QCOMPARE(recorded.maxRows[0], int64_t(2));
+        QCOMPARE(recorded.wholeReads, (std::vector<size_t>{1, 2}));
         QCOMPARE(report->pairs.size(), size_t(1));
         const PairImpact& got = report->pairs[0];
         const Reference ref = reference(c, v);

@@ -32,6 +32,17 @@ std::vector<double> widenAll(DType type, std::span<const std::byte> bytes) {
     return out;
 }
 
+// Σ v² over the elements of `bytes`, widened 64 Ki elements at a time (no buffer of the block's size).
+double sumOfSquares(DType type, std::span<const std::byte> bytes, size_t elementBytes) {
+    constexpr size_t kChunk = size_t(1) << 16;
+    double sum = 0;
+    for (size_t at = 0; at < bytes.size(); at += kChunk * elementBytes) {
+        const auto part = bytes.subspan(at, std::min(bytes.size() - at, kChunk * elementBytes));
+        for (double v : widenAll(type, part)) sum += v * v;
+    }
+    return sum;
+}
+
 // The upper-triangular factor R (min(rows, cols) × cols) of the QR decomposition of `m`.
 MatrixD triangularFactor(const MatrixD& m) {
     const Eigen::HouseholderQR<MatrixD> qr(m);
@@ -115,7 +126,6 @@ Status streamBase(const PairContext& c, PairImpact& impact) {
     const int64_t perBlock =
         std::clamp<int64_t>(int64_t(c.blockBytes) / std::max<int64_t>(stride, 1), 1, rows);
     std::vector<std::byte> block, merged;
-    std::vector<float> widened;
     double sumSquares = 0;
     for (int64_t r0 = 0; r0 < rows; r0 += perBlock) {
         if (c.cancel && c.cancel->isCancelled()) return fail(ErrorCode::Cancelled, "cancelled");
@@ -123,7 +133,7 @@ Status streamBase(const PairContext& c, PairImpact& impact) {
         block.resize(size_t(n * stride));
         if (auto st = c.source.readRows(c.at.base, r0, r1, block, c.cancel); !st) return st;
         if (auto st = checkInputFinite(c.source, c.at.base, "base weight", block, r0); !st) return st;
-        for (double v : widenAll(w.dtype, block)) sumSquares += v * v;
+        sumSquares += sumOfSquares(w.dtype, block, elementBytes);
         merged = block;
         // The merge's own arithmetic on this block: stored rows are B's rows (W [out, in]) or A's
         // columns (W stored [in, out]).

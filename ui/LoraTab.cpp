@@ -2,6 +2,7 @@
 
 #include "LoraPairModel.h"
 #include "TableColumns.h"
+#include "TableExport.h"
 #include "UiText.h"
 
 #include "Widgets.h"
@@ -74,6 +75,7 @@ LoraTab::LoraTab(QWidget* parent)
     m_view->setSortingEnabled(true);
     makeColumnsUsable(m_view, m_view->horizontalHeader(), LoraPairModel::BaseColumn,
                       QStringLiteral("loraPairs"));
+    addExportActions(m_view, QStringLiteral("lora-plan"));
     layout->addWidget(m_view, 1);
 
     connect(m_problemsOnly, &QCheckBox::toggled, m_filter, &LoraPairFilterModel::setProblemsOnly);

@@ -2,6 +2,8 @@
 
 #include "AppIcon.h"
 #include "BrowserPanel.h"
+#include "CompareTab.h"
+#include "ImpactTab.h"
 #include "LogDock.h"
 #include "LoraTab.h"
 #include "MergePanel.h"
@@ -61,6 +63,10 @@ MainWindow::MainWindow(LogModel* log, QWidget* parent)
     m_tabs->addTab(m_tensors, tr("Tensors"));
     m_tabs->addTab(m_strategy, tr("Strategy"));
     m_tabs->addTab(m_lora, tr("LoRA"));
+    m_impact = new ImpactTab(m_tabs);
+    m_compare = new CompareTab(m_tabs);
+    m_tabs->addTab(m_impact, tr("Impact"));
+    m_tabs->addTab(m_compare, tr("Compare"));
     centreLayout->addWidget(m_messageBar);
     centreLayout->addWidget(m_tabs, 1);
     setCentralWidget(centre);
@@ -85,6 +91,8 @@ MainWindow::MainWindow(LogModel* log, QWidget* parent)
     mergeScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     m_merge = new MergePanel(mergeScroll);
     mergeScroll->setWidget(m_merge);
+    // The Impact tab measures with the scaling the merge panel's form describes.
+    m_impact->setScalingProvider([this] { return m_merge->scalingSpec(); });
     mergeScroll->setMinimumWidth(m_merge->minimumSizeHint().width() +
                                  style()->pixelMetric(QStyle::PM_ScrollBarExtent));
     m_mergeDock->setWidget(mergeScroll);
@@ -356,6 +364,8 @@ void MainWindow::showModel(std::shared_ptr<const LoadedModel> model) {
     m_strategy->setModel(m_model);
     m_merge->setModel(m_model);
     m_merge->setPlan(m_plan, options);
+    m_impact->setModel(m_model, m_plan);
+    m_compare->setModel(m_model);
     if (!m_demoOpening.isEmpty() && m_model->path == QFileInfo(m_demoOpening).absoluteFilePath()) {
         m_merge->setSuggestedScaling(m_demo.loraAlpha, m_demo.loraRank);
         m_demoOpening.clear();
@@ -410,6 +420,7 @@ void MainWindow::replan() {
     m_plan = planLora(m_model->source->tensors(), options);
     m_lora->setPlan(m_plan);
     m_merge->setPlan(m_plan, options);
+    m_impact->setModel(m_model, m_plan);
     updateTabTitles();
 }
 

@@ -24,6 +24,8 @@ namespace lms::ui {
 class BrowserPanel;
 class LogDock;
 class LogModel;
+class CompareTab;
+class ImpactTab;
 class LoraTab;
 class MergePanel;
 class MessageBar;
@@ -54,6 +56,8 @@ public:
     TensorsTab* tensorsTab() const { return m_tensors; }
     StrategyTab* strategyTab() const { return m_strategy; }
     LoraTab* loraTab() const { return m_lora; }
+    ImpactTab* impactTab() const { return m_impact; }
+    CompareTab* compareTab() const { return m_compare; }
     MergePanel* mergePanel() const { return m_merge; }
     LogDock* logDock() const { return m_logDock; }
     MessageBar* messageBar() const { return m_messageBar; }
@@ -103,6 +107,8 @@ private:
     TensorsTab* m_tensors;
     StrategyTab* m_strategy;
     LoraTab* m_lora;
+    ImpactTab* m_impact;
+    CompareTab* m_compare;
     MergePanel* m_merge;
     LogDock* m_logDock;
     QLabel* m_statusLabel;

@@ -37,8 +37,9 @@ QSize SliceDiagram::minimumSizeHint() const {
 }
 
 void SliceDiagram::setSlices(const QString& name, std::vector<int64_t> fullShape,
-                             std::vector<SlicePiece> pieces) {
+                             std::vector<SlicePiece> pieces, QStringList labels) {
     m_name = name;
+    m_labels = std::move(labels);
     m_shape = std::move(fullShape);
     m_pieces = std::move(pieces);
     m_message.clear();
@@ -47,6 +48,7 @@ void SliceDiagram::setSlices(const QString& name, std::vector<int64_t> fullShape
 
 void SliceDiagram::setMessage(const QString& message) {
     m_pieces.clear();
+    m_labels.clear();
     m_shape.clear();
     m_message = message;
     update();
@@ -64,15 +66,16 @@ struct Cell {
 using Cells = std::map<std::pair<std::pair<double, double>, std::pair<double, double>>, Cell>;
 
 // Projects every piece onto the drawn dimensions (dim 0 down, dim 1 across) inside `frame`.
-Cells collectCells(const std::vector<SlicePiece>& pieces, size_t ndim, int64_t rows, int64_t cols,
-                   const QRectF& frame) {
+Cells collectCells(const std::vector<SlicePiece>& pieces, const QStringList& labels, size_t ndim,
+                   int64_t rows, int64_t cols, const QRectF& frame) {
     auto span = [&](const Box& box, size_t d, int64_t extent) -> std::pair<double, double> {
         if (d >= ndim) return {0.0, 1.0};
         return {double(box.begin[d]) / double(extent), double(box.end[d]) / double(extent)};
     };
     Cells cells;
     int colour = 0;
-    for (const auto& piece : pieces) {
+    for (size_t i = 0; i < pieces.size(); ++i) {
+        const SlicePiece& piece = pieces[i];
         const auto [r0, r1] = ndim >= 2 ? span(piece.box, 0, rows) : std::pair(0.0, 1.0);
         const auto [c0, c1] = ndim >= 2   ? span(piece.box, 1, cols)
                               : ndim == 1 ? span(piece.box, 0, cols)
@@ -89,7 +92,7 @@ Cells collectCells(const std::vector<SlicePiece>& pieces, size_t ndim, int64_t r
             cell.boxText =
                 SliceDiagram::tr("%1 parts along the other dimensions").arg(cell.labels.size() + 1);
         }
-        cell.labels << ranksLabel(piece.ranks);
+        cell.labels << (qsizetype(i) < labels.size() ? labels[qsizetype(i)] : ranksLabel(piece.ranks));
     }
     return cells;
 }
@@ -211,8 +214,11 @@ void SliceDiagram::paintEvent(QPaintEvent*) {
     const QString across = ndim >= 2   ? tr("dim 1: %1").arg(m_shape[1])
                            : ndim == 1 ? tr("dim 0: %1").arg(m_shape[0])
                                        : QString();
-    painter.drawText(QRectF(frame.left(), frame.top() - line - 4, frame.width(), line),
-                     Qt::AlignHCenter | Qt::AlignBottom, across);
+    // A narrow frame (a tall tensor) would clip the caption: then it starts at the frame's left edge.
+    const double acrossWidth = fm.horizontalAdvance(across) + 4;
+    painter.drawText(QRectF(frame.left(), frame.top() - line - 4, std::max(frame.width(), acrossWidth), line),
+                     (acrossWidth > frame.width() ? Qt::AlignLeft : Qt::AlignHCenter) | Qt::AlignBottom,
+                     across);
     if (ndim >= 2) {
         painter.save();
         painter.translate(frame.left() - 6, frame.center().y());
@@ -223,17 +229,18 @@ void SliceDiagram::paintEvent(QPaintEvent*) {
     }
 
     // Pieces projected onto the drawn dimensions; pieces sharing a rectangle are listed together.
-    const Cells cells = collectCells(m_pieces, ndim, rows, cols, frame);
+    const Cells cells = collectCells(m_pieces, m_labels, ndim, rows, cols, frame);
     drawCells(painter, cells, pal, font(), line);
     painter.setBrush(Qt::NoBrush);
     painter.setPen(QPen(pal.color(QPalette::Text), 2));
     painter.drawRect(frame.adjusted(0.5, 0.5, -0.5, -0.5));
 
     if (!legend) return;
-    drawLegend(painter, cells,
-               QRectF(std::min(frame.right() + 28, width() - legendWidth), area.top() - line - 4, legendWidth,
-                      height() - 6 - (area.top() - line - 4)),
-               pal, fm);
+    drawLegend(
+        painter, cells,
+        QRectF(std::min(std::max(frame.right(), frame.left() + acrossWidth) + 28, width() - legendWidth),
+               area.top() - line - 4, legendWidth, height() - 6 - (area.top() - line - 4)),
+        pal, fm);
 }
 
 }  // namespace lms::ui

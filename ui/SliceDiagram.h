@@ -5,6 +5,7 @@
 
 #include "lms/distributed/Layout.h"
 
+#include <QStringList>
 #include <QWidget>
 #include <vector>
 
@@ -14,9 +15,12 @@ class SliceDiagram final : public QWidget {
     Q_OBJECT
 public:
     explicit SliceDiagram(QWidget* parent = nullptr);
-    void setSlices(const QString& name, std::vector<int64_t> fullShape, std::vector<SlicePiece> pieces);
+    // `labels[i]`, when given, names piece i instead of its ranks (e.g. the file that stores it).
+    void setSlices(const QString& name, std::vector<int64_t> fullShape, std::vector<SlicePiece> pieces,
+                   QStringList labels = {});
     void setMessage(const QString& message);
     const std::vector<SlicePiece>& pieces() const { return m_pieces; }
+    const QStringList& labels() const { return m_labels; }
     QSize sizeHint() const override;
     QSize minimumSizeHint() const override;
 
@@ -27,6 +31,7 @@ private:
     QString m_name;
     std::vector<int64_t> m_shape;
     std::vector<SlicePiece> m_pieces;
+    QStringList m_labels;
     QString m_message;
 };
 

@@ -1,8 +1,10 @@
 #include "StrategyTab.h"
 
+#include "ChunkMapModel.h"
 #include "SliceDiagram.h"
 #include "StrategyModel.h"
 #include "TableColumns.h"
+#include "TableExport.h"
 #include "UiText.h"
 #include "Widgets.h"
 #include "lms/distributed/Layout.h"
@@ -20,7 +22,10 @@
 namespace lms::ui {
 
 StrategyTab::StrategyTab(QWidget* parent)
-    : QWidget(parent), m_model(new StrategyModel(this)), m_filter(new QSortFilterProxyModel(this)) {
+    : QWidget(parent),
+      m_model(new StrategyModel(this)),
+      m_chunks(new ChunkMapModel(this)),
+      m_filter(new QSortFilterProxyModel(this)) {
     setObjectName(QStringLiteral("strategyTab"));
     m_filter->setSourceModel(m_model);
     m_filter->setSortRole(StrategyModel::RawValueRole);
@@ -61,6 +66,7 @@ StrategyTab::StrategyTab(QWidget* parent)
     m_view->setSortingEnabled(true);
     makeColumnsUsable(m_view, m_view->horizontalHeader(), StrategyModel::NameColumn,
                       QStringLiteral("strategy"));
+    addExportActions(m_view, QStringLiteral("strategy"));
     m_diagram = new SliceDiagram(m_splitter);
     m_splitter->addWidget(m_view);
     m_splitter->addWidget(m_diagram);
@@ -75,7 +81,41 @@ StrategyTab::StrategyTab(QWidget* parent)
     clear();
 }
 
+bool StrategyTab::showsChunkMap() const {
+    return m_filter->sourceModel() == m_chunks;
+}
+
+void StrategyTab::useStrategyModel() {
+    if (m_filter->sourceModel() == m_model) return;
+    m_filter->setSourceModel(m_model);
+    m_filter->setSortRole(StrategyModel::RawValueRole);
+    m_chunks->setSource(nullptr);
+}
+
+void StrategyTab::showChunkMap(const LoadedModel& model) {
+    m_filter->setSourceModel(m_chunks);
+    m_filter->setSortRole(Qt::DisplayRole);
+    const bool ckpt2 = !m_chunks->holdersAreFiles();
+    m_infoLabel->setText(
+        tr("<b>%1</b>: %n parameter(s) stored as chunks in %2 file(s)", nullptr, m_chunks->rowCount())
+            .arg(model.displayName().toHtmlEscaped())
+            .arg(m_chunks->fileCount()) +
+        (ckpt2 ? tr(" (Checkpoint 2.0: metadata.json places each chunk by slice id; the drawing shows its "
+                    "global offset and the rank that saved it).")
+               : tr(" (a shard folder: each tensor is stored whole in the file named).")));
+    m_infoLabel->setToolTip(model.path);
+    m_stack->setCurrentIndex(1);
+    m_diagram->setMessage(tr("Select a parameter to see its chunks."));
+    // Start on the first tensor that is actually cut into chunks.
+    for (int row = 0; row < m_chunks->rowCount(); ++row)
+        if (m_chunks->piecesAt(row).pieces.size() > 1) {
+            m_view->selectRow(m_filter->mapFromSource(m_chunks->index(row, 0)).row());
+            break;
+        }
+}
+
 void StrategyTab::clear() {
+    useStrategyModel();
     m_model->setStrategy(nullptr, {});
     m_placeholder->setText(
         tr("<p style='font-size:large'>No parallel strategy</p>"
@@ -89,6 +129,7 @@ void StrategyTab::clear() {
 void StrategyTab::setModel(const std::shared_ptr<const LoadedModel>& model) {
     if (!model || !model->strategy) {
         clear();
+        if (model && m_chunks->setSource(model->source)) return showChunkMap(*model);
         if (model)
             m_placeholder->setText(
                 tr("<p style='font-size:large'>%1 is a full checkpoint</p>"
@@ -103,6 +144,7 @@ void StrategyTab::setModel(const std::shared_ptr<const LoadedModel>& model) {
 
 void StrategyTab::setStrategy(std::shared_ptr<const Strategy> strategy, const QString& path,
                               const std::shared_ptr<const LoadedModel>& model) {
+    useStrategyModel();
     QHash<QString, std::vector<int64_t>> shapes;
     if (model)
         for (const auto& t : model->source->tensors()) shapes.insert(qs(t.name), t.dims);
@@ -136,10 +178,10 @@ void StrategyTab::setStrategy(std::shared_ptr<const Strategy> strategy, const QS
 }
 
 bool StrategyTab::selectParameter(const QString& name) {
-    const int row = m_model->rowOf(name);
+    const int row = showsChunkMap() ? m_chunks->rowOf(name) : m_model->rowOf(name);
     if (row < 0) return false;
     m_filterEdit->clear();
-    const auto proxy = m_filter->mapFromSource(m_model->index(row, 0));
+    const auto proxy = m_filter->mapFromSource(m_filter->sourceModel()->index(row, 0));
     m_view->selectRow(proxy.row());
     m_view->scrollTo(proxy);
     return true;
@@ -148,6 +190,17 @@ bool StrategyTab::selectParameter(const QString& name) {
 void StrategyTab::showSelected() {
     const auto current = m_filter->mapToSource(m_view->currentIndex());
     const int row = current.row();
+    if (showsChunkMap()) {
+        const SourceTensor* tensor = m_chunks->tensorAt(row);
+        if (!tensor) {
+            m_diagram->setMessage(tr("Select a parameter to see its chunks."));
+            return;
+        }
+        auto chunks = m_chunks->piecesAt(row);
+        m_diagram->setSlices(qs(tensor->name), tensor->dims, std::move(chunks.pieces),
+                             std::move(chunks.labels));
+        return;
+    }
     const auto* layout = m_model->layoutAt(row);
     if (!layout) {
         m_diagram->setMessage(tr("Select a parameter to see how its tensor is cut across ranks."));

@@ -1,6 +1,8 @@
 #pragma once
 // The Strategy tab: the merged parallel strategy per parameter, and for the selected parameter
-// a drawing of the full tensor cut into its slices.
+// a drawing of the full tensor cut into its slices. A model stored as chunks without a strategy
+// (Checkpoint 2.0, shard folders) shows its chunk map instead: per tensor the chunks with their
+// global offsets and the rank (or file) that stored each.
 
 #include "Workspace.h"
 
@@ -15,6 +17,7 @@ class QTableView;
 
 namespace lms::ui {
 
+class ChunkMapModel;
 class SliceDiagram;
 class StrategyModel;
 
@@ -32,14 +35,19 @@ public:
     bool selectParameter(const QString& name);
 
     StrategyModel* strategyModel() const { return m_model; }
+    ChunkMapModel* chunkModel() const { return m_chunks; }
+    bool showsChunkMap() const;
     QTableView* view() const { return m_view; }
     SliceDiagram* diagram() const { return m_diagram; }
     QSplitter* splitter() const { return m_splitter; }
 
 private:
     void showSelected();
+    void showChunkMap(const LoadedModel& model);
+    void useStrategyModel();
 
     StrategyModel* m_model;
+    ChunkMapModel* m_chunks;
     QSortFilterProxyModel* m_filter;
     QStackedWidget* m_stack;
     QLabel* m_placeholder;

@@ -2,6 +2,7 @@
 
 #include "HistogramWidget.h"
 #include "TableColumns.h"
+#include "TableExport.h"
 #include "TensorTreeModel.h"
 #include "UiText.h"
 #include "Widgets.h"
@@ -95,6 +96,7 @@ TensorsTab::TensorsTab(QWidget* parent)
     m_view->header()->setSortIndicator(-1, Qt::AscendingOrder);
     m_view->setSortingEnabled(true);
     makeColumnsUsable(m_view, m_view->header(), TensorTreeModel::NameColumn, QStringLiteral("tensors"));
+    addExportActions(m_view, QStringLiteral("tensors"));
 
     auto* details = buildDetails(m_splitter);
     m_splitter->addWidget(m_view);

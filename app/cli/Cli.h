@@ -4,8 +4,13 @@
 
 #include "lms/base/Error.h"
 
+#include <optional>
 #include <string>
 #include <vector>
+
+namespace lms {
+struct MergeRequest;
+}
 
 namespace cli {
 
@@ -29,10 +34,17 @@ int runStrategy(const std::vector<std::string>& args, const GlobalOptions& globa
 // `loramerge adapter export SRC --dst DIR [--format ckpt|safetensors|peft] ...` (CliAdapter.cpp).
 int runAdapter(const std::vector<std::string>& args, const GlobalOptions& global);
 
+// `loramerge impact SRC [merge flags]`: per LoRA pair ‖s·B·A‖/‖W‖, ranks, unchanged elements.
+int runImpact(const std::vector<std::string>& args, const GlobalOptions& global);
+
 // Prints "loramerge: error: <describe()>" on stderr and returns kExitFailed.
 int reportError(const lms::Error& error);
 // Prints "loramerge: <message>" plus a hint to run --help, returns kExitUsage.
 int usageError(const std::string& message);
+
+// The flags of merge and plan mapped onto `request` (CliMerge.cpp); an exit code on a usage error.
+std::optional<int> parseMergeRequest(const std::vector<std::string>& args, lms::MergeRequest& request,
+                                     bool& json);
 
 // Options are accepted as --snake_case and --kebab-case; this maps both to kebab-case.
 std::string normalizeOptionName(std::string name);

@@ -188,6 +188,15 @@ void printJob(const lms::ResolvedJob& job) {
 
 }  // namespace
 
+std::optional<int> parseMergeRequest(const std::vector<std::string>& args, lms::MergeRequest& request,
+                                     bool& json) {
+    MergeSetup setup;
+    if (auto code = parseSetup(args, setup)) return code;
+    request = std::move(setup.request);
+    json = setup.json;
+    return std::nullopt;
+}
+
 int runPlan(const std::vector<std::string>& args, const GlobalOptions&) {
     MergeSetup setup;
     if (auto code = parseSetup(args, setup)) return *code;

@@ -20,6 +20,7 @@ constexpr const char* kUsage =
   or:  loramerge strategy show FILE [--json]
   or:  loramerge diff A B [--json] [--all]
   or:  loramerge adapter export SRC --dst DIR [--format ckpt|safetensors|peft]
+  or:  loramerge impact SRC [merge options] [--json]
   or:  loramerge demo DIR
 
 Commands:
@@ -44,6 +45,9 @@ Commands:
                               .safetensors with the same names, or (peft) DIR/adapter_model.safetensors with
                               base_model.model.<module>.lora_A/B.weight + adapter_config.json (r, lora_alpha from
                               the training config or --lora_alpha); --lora-only: SRC is a model, export its LoRA
+  impact SRC [merge options] [--json]
+                              before merging: per LoRA pair |s*B*A|/|W|, the rank of B*A (numerical
+                              and entropy), and the elements of W the merge would leave unchanged
   demo DIR                    write the built-in demo checkpoints into DIR
 
 Merge options (as in transform_ckpt_lora.py; --kebab-case works too):
@@ -148,6 +152,7 @@ int main(int argc, char** argv) {
     if (command == "demo") return cli::runDemo(commandArgs, global);
     if (command == "diff") return cli::runDiff(commandArgs, global);
     if (command == "adapter") return cli::runAdapter(commandArgs, global);
+    if (command == "impact") return cli::runImpact(commandArgs, global);
     if (command.starts_with("-")) return cli::runMerge(rest, global);  // seed style: flags only
     return cli::usageError("unknown command '" + command + "'");
 }

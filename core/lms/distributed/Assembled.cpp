@@ -106,6 +106,10 @@ private:
         return {};
     }
 
+public:
+    AssembledView view() const { return {&files_, &assembled_}; }
+
+private:
     std::string description_;
     std::vector<std::shared_ptr<CheckpointFile>> files_;
     std::vector<AssembledTensor> assembled_;
@@ -116,6 +120,11 @@ private:
 thread_local std::vector<std::byte> AssembledSource::buffer_;
 
 }  // namespace
+
+std::optional<AssembledView> assembledView(const ModelSource& source) {
+    if (const auto* assembled = dynamic_cast<const AssembledSource*>(&source)) return assembled->view();
+    return std::nullopt;
+}
 
 Result<std::unique_ptr<ModelSource>> makeAssembledSource(std::string description,
                                                          const std::filesystem::path& indexFile,

@@ -8,6 +8,7 @@
 #include "lms/formats/Source.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,5 +35,14 @@ struct AssembledTensor {
 [[nodiscard]] Result<std::unique_ptr<ModelSource>> makeAssembledSource(
     std::string description, const std::filesystem::path& indexFile,
     std::vector<std::shared_ptr<CheckpointFile>> files, std::vector<AssembledTensor> tensors);
+
+// The files and the pieces of every tensor (parallel to source.tensors()) of a source that
+// makeAssembledSource made, for showing where each piece is stored (the studio's chunk map);
+// nullopt for any other source. The pointers live as long as `source`.
+struct AssembledView {
+    const std::vector<std::shared_ptr<CheckpointFile>>* files = nullptr;
+    const std::vector<AssembledTensor>* tensors = nullptr;
+};
+std::optional<AssembledView> assembledView(const ModelSource& source);
 
 }  // namespace lms

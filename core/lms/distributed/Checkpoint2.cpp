@@ -255,6 +255,11 @@ Result<std::vector<AssembledTensor>> tensorsWithoutMetadata(const Shards& shards
 
 }  // namespace
 
+std::optional<int64_t> checkpoint2ShardRank(const std::string& fileName) {
+    if (auto shard = parseShardName(fileName)) return shard->rank;
+    return std::nullopt;
+}
+
 Result<std::vector<int64_t>> sliceOffset(int64_t sliceId, std::span<const int64_t> fragments,
                                          std::span<const int64_t> localShape) {
     if (fragments.size() != localShape.size())

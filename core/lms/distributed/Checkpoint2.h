@@ -19,6 +19,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ bool looksLikeCheckpoint2(const std::filesystem::path& dir);
 [[nodiscard]] Result<std::unique_ptr<ModelSource>> openCheckpoint2Source(
     const std::filesystem::path& dir, std::vector<std::string>* notes = nullptr,
     const CancelToken* cancel = nullptr);
+
+// The rank that wrote a shard, from its name "[prefix-]model-RRRRRRR-NNNNNNN.safetensors" (or opt-);
+// nullopt for any other name.
+std::optional<int64_t> checkpoint2ShardRank(const std::string& fileName);
 
 // Element offset of a block: unravel `sliceId` over `fragments` (row-major, last axis fastest)
 // times `localShape`. Errors when the id is outside the grid. Exposed for tests.

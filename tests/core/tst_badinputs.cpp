@@ -353,18 +353,19 @@ std::vector<std::pair<QString, Builder>> catalogue() {
                            "model.layers.1.wq.lora_up.weight (kohya lora_down/lora_up names are not a "
                            "supported scheme) (use --skip-invalid to merge only the valid pairs)"));
     });
-    add("DoRA magnitude vector beside A/B", [](const fs::path& dir) {
+    add("DoRA magnitude vector of the wrong length", [](const fs::path& dir) {
         auto model = smallModel();
         model.insert(model.begin() + 4, {"model.layers.0.wq.lora_magnitude_vector",
                                          "Float32",
-                                         {32},
-                                         floatBytes(DType::Float32, randomValues(32, 77))});
+                                         {24},
+                                         floatBytes(DType::Float32, randomValues(24, 77))});
         return fullCase(
             dir, model,
-            QStringLiteral("loramerge: error: {in}: 1 LoRA problem(s), nothing was written: "
-                           "model.layers.0.wq.weight: DoRA adapter (model.layers.0.wq.lora_magnitude_vector "
-                           "beside A/B): DoRA cannot be merged yet, and merging it as plain LoRA would be "
-                           "wrong (use --skip-invalid to merge only the valid pairs)"));
+            QStringLiteral(
+                "loramerge: error: {in}: 1 LoRA problem(s), nothing was written: "
+                "model.layers.0.wq.weight: DoRA adapter (model.layers.0.wq.lora_magnitude_vector "
+                "beside A/B): the magnitude is [24] but the base has 32 output rows; expected [32] "
+                "(use --skip-invalid to merge only the valid pairs)"));
     });
     add("base names that differ only in case", [](const fs::path& dir) {
         auto model = smallModel();

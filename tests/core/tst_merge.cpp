@@ -570,6 +570,82 @@ private slots:
         }
     }
 
+    // PEFT lora_bias and modules_to_save through the streaming run: the base bias gains s·b (with
+    // its LoRA pair's scaling), the modules_to_save copy replaces its base (converted from BF16 to
+    // the base's Float32 exactly, and kept byte for byte when the dtypes match).
+    void streamsLoraBiasAndModulesToSave_data() {
+        QTest::addColumn<int>("blockBytes");
+        QTest::newRow("row blocks") << 8;
+        QTest::newRow("whole") << (1 << 20);
+    }
+    void streamsLoraBiasAndModulesToSave() {
+        QFETCH(int, blockBytes);
+        const auto w = randomValues(20 * 16, 31), qa = randomValues(4 * 16, 32),
+                   qb = randomValues(20 * 4, 33);
+        const auto bias = randomValues(20, 34), loraBias = randomValues(20, 35);
+        const auto head = randomValues(10 * 16, 36);
+        const auto headCopy =
+            bytesToFloats(DType::BFloat16, floatBytes(DType::BFloat16, randomValues(10 * 16, 37)));
+        const auto scoreCopy = floatBytes(DType::Float16, randomValues(6, 38));
+        std::vector<FakeTensor> tensors{
+            {"m.q_proj.weight", "Float32", {20, 16}, floatBytes(DType::Float32, w)},
+            {"m.q_proj.bias", "Float32", {20}, floatBytes(DType::Float32, bias)},
+            {"m.q_proj.lora_A.weight", "Float32", {4, 16}, floatBytes(DType::Float32, qa)},
+            {"m.q_proj.lora_B.weight", "Float32", {20, 4}, floatBytes(DType::Float32, qb)},
+            {"m.q_proj.lora_B.bias", "Float32", {20}, floatBytes(DType::Float32, loraBias)},
+            {"lm_head.weight", "Float32", {10, 16}, floatBytes(DType::Float32, head)},
+            {"lm_head.modules_to_save.default.weight",
+             "BFloat16",
+             {10, 16},
+             floatBytes(DType::BFloat16, headCopy)},
+            {"score.weight", "Float16", {6}, floatBytes(DType::Float16, randomValues(6, 39))},
+            {"score.modules_to_save.default.weight", "Float16", {6}, scoreCopy}};
+        const auto input = dir() / "extras" / "model.ckpt";
+        writeCheckpoint(input, tensors);
+        auto source = openFullSource(input);
+        QVERIFY(source);
+        MergeOptions options;
+        options.outputFile = dir() / "extras-out" / "x.ckpt";
+        options.scaling.scaling = 0.5;
+        options.streamBlockBytes = uint64_t(blockBytes);
+        options.verify = true;
+        std::filesystem::remove_all(dir() / "extras-out");
+        auto report = runMerge(**source, options);
+        QVERIFY2(report, report ? "" : report.error().describe().c_str());
+        QCOMPARE(report->pairsMerged, size_t(4));
+        auto out = CheckpointFile::open(options.outputFile);
+        QVERIFY(out);
+        std::vector<std::string> names;
+        for (const auto& t : (*out)->tensors()) names.push_back(t.name);
+        QCOMPARE(names, (std::vector<std::string>{"m.q_proj.weight", "m.q_proj.bias", "lm_head.weight",
+                                                  "score.weight"}));
+        const auto gotBias =
+            bytesToFloats(DType::Float32, *(*out)->readTensor(*(*out)->find("m.q_proj.bias")));
+        for (size_t i = 0; i < 20; ++i)
+            QCOMPARE(gotBias[i], float(double(bias[i]) + 0.5 * double(loraBias[i])));
+        QCOMPARE(bytesToFloats(DType::Float32, *(*out)->readTensor(*(*out)->find("lm_head.weight"))),
+                 headCopy);
+        QCOMPARE(*(*out)->readTensor(*(*out)->find("score.weight")), scoreCopy);
+        const auto gotW =
+            bytesToFloats(DType::Float32, *(*out)->readTensor(*(*out)->find("m.q_proj.weight")));
+        const auto want = reference(w, qa, qb, 20, 16, 4, 0.5, false);
+        for (size_t i = 0; i < want.size(); ++i)
+            QVERIFY(std::abs(gotW[i] - want[i]) <= 1e-5f * (1 + std::abs(want[i])));
+
+        // Verification refuses an output whose bias lacks s·b, or whose head is the base's.
+        for (int wrong = 0; wrong < 2; ++wrong) {
+            std::vector<FakeTensor> outTensors{tensors[0], tensors[1], tensors[5], tensors[7]};
+            outTensors[0].content = floatBytes(DType::Float32, gotW);
+            if (wrong == 1) outTensors[1].content = floatBytes(DType::Float32, gotBias);
+            outTensors[3].content = scoreCopy;
+            const auto bad = dir() / "extras-bad" / ("bad" + std::to_string(wrong) + ".ckpt");
+            writeCheckpoint(bad, outTensors);
+            const auto verdict = verifyMergedFile(bad, **source, options);
+            QVERIFY(!verdict);
+            QCOMPARE(verdict.error().parameter, std::string(wrong == 0 ? "m.q_proj.bias" : "lm_head.weight"));
+        }
+    }
+
     // Re-sharding into 2 ranks (rows split for the merged weight, columns split for the embedding),
     // with stream blocks small enough that slices are assembled from several row blocks.
     void reshardsIntoRankFiles_data() {

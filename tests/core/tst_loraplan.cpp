@@ -449,6 +449,8 @@ private slots:
         QCOMPARE(plan.pairs[0].status, PairStatus::Ok);
         QCOMPARE(QString::fromStdString(plan.pairs[0].magnitude), stem + magnitude);
         QCOMPARE(plan.pairs[0].magnitudeDims, (std::vector<int64_t>{32}));
+        QCOMPARE(QString::fromStdString(pairNotes(plan.pairs[0])),
+                 QStringLiteral("DoRA (magnitude ") + stem + magnitude + QStringLiteral(")"));
         QCOMPARE(plan.pairs[0].base, base);
         QCOMPARE(plan.pairOfTensor, (std::vector<int>{0, 0, 0, 0}));
         QCOMPARE(plan.dropped, (std::vector<bool>{false, true, true, true}));
@@ -547,6 +549,7 @@ private slots:
         QCOMPARE(pair.rank, int64_t(rank));
         QCOMPARE(deltaRows(pair), int64_t(rows));
         QCOMPARE(deltaCols(pair), int64_t(cols));
+        QCOMPARE(pairNotes(pair), std::to_string(baseDims[0]) + " experts, " + (aLeft ? "A·B" : "B·A"));
         QCOMPARE(plan.dropped, (std::vector<bool>{false, true, true, true}));
         QCOMPARE(plan.roles, (std::vector<TensorRole>{TensorRole::Base, TensorRole::LoraA, TensorRole::LoraB,
                                                       TensorRole::OptimizerState}));
@@ -639,6 +642,8 @@ private slots:
         QCOMPARE(bias.rank, int64_t(4));
         QCOMPARE(deltaRows(bias), int64_t(32));
         QCOMPARE(deltaCols(bias), int64_t(1));
+        QCOMPARE(pairNotes(bias), "LoRA bias (scaling of " + st + weightSuffix.toStdString() + ")");
+        QCOMPARE(pairNotes(plan.pairs[0]), std::string());
         QCOMPARE(plan.dropped, (std::vector<bool>{false, false, true, true, true}));
         QCOMPARE(plan.pairOfTensor, (std::vector<int>{0, 1, 0, 0, 1}));
     }
@@ -697,6 +702,7 @@ private slots:
         QCOMPARE(plan.pairs[0].kind, PairKind::Replace);
         QCOMPARE(QString::fromStdString(plan.pairs[0].base), base);
         QCOMPARE(QString::fromStdString(plan.pairs[0].a), copy);
+        QCOMPARE(pairNotes(plan.pairs[0]), std::string("modules_to_save: replaces the base"));
         QCOMPARE(plan.dropped, (std::vector<bool>{false, true, true}));
     }
 

@@ -596,6 +596,20 @@ int64_t deltaCols(const LoraPair& pair) {
     return right.size() > at ? right[at] : 0;
 }
 
+std::string pairNotes(const LoraPair& pair) {
+    switch (pair.kind) {
+        case PairKind::Bias:
+            return "LoRA bias (scaling of " + pair.loraOf + ")";
+        case PairKind::Replace:
+            return "modules_to_save: replaces the base";
+        case PairKind::Lora:
+            break;
+    }
+    if (pair.experts > 0) return std::to_string(pair.experts) + " experts, " + (pair.aLeft ? "A·B" : "B·A");
+    if (!pair.magnitude.empty()) return "DoRA (magnitude " + pair.magnitude + ")";
+    return {};
+}
+
 size_t optimizerPrefixLength(std::string_view name) {
     size_t longest = 0;
     for (const auto prefix : kOptimizerPrefixes)

@@ -72,6 +72,11 @@ struct LoraPlan {
 int64_t deltaRows(const LoraPair& pair);
 int64_t deltaCols(const LoraPair& pair);
 
+// What sets a pair apart from a plain matrix LoRA, in words for a plan listing ("" for plain LoRA):
+// "4 experts, A·B", "DoRA (magnitude m)", "LoRA bias (scaling of x.weight)", "modules_to_save: replaces the
+// base".
+std::string pairNotes(const LoraPair& pair);
+
 // Pure function of names, dtypes and shapes. Rules:
 // - the LoRA suffixes of a scheme match in any case; the layer path (stem) is taken as written, and
 //   a pair's base is `<stem>.weight` (or PEFT's `<stem>.base_layer.weight`; a PEFT

@@ -559,7 +559,7 @@ struct StreamView {
                 // a factor: read whole and widened to double; a replacement: one row block of it
                 // read, widened to double and narrowed through float
                 const uint64_t elements = pair->kind == PairKind::Replace
-                                              ? bytes / (dtypeBits(t.dtype) / 8)
+                                              ? bytes / std::max<uint64_t>(dtypeBits(t.dtype) / 8, 1)
                                               : f.byteSize / (dtypeBits(f.dtype) / 8);
                 bytes += elements * (dtypeBits(f.dtype) / 8 + 8 + (pair->kind == PairKind::Replace ? 4 : 0));
             }

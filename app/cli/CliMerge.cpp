@@ -159,10 +159,12 @@ void printPairs(const lms::ResolvedJob& job) {
                                   : "";
         if (!scaling.empty() && p < job.pairScalingSource.size() && !job.pairScalingSource[p].empty())
             scaling += " (" + job.pairScalingSource[p] + ")";
-        std::printf("  %-8s %s  base %s  A %s  B %s  r=%lld%s%s\n", status,
+        const auto notes = lms::pairNotes(pair);
+        std::printf("  %-8s %s  base %s  A %s  B %s  r=%lld%s%s%s%s\n", status,
                     pair.base.empty() ? "(no base)" : pair.base.c_str(), dims(pair.baseDims).c_str(),
                     dims(pair.aDims).c_str(), dims(pair.bDims).c_str(), static_cast<long long>(pair.rank),
-                    pair.transposed ? "  transposed" : "", scaling.c_str());
+                    pair.transposed ? "  transposed" : "", scaling.c_str(), notes.empty() ? "" : "  ",
+                    notes.c_str());
         if (pair.status == lms::PairStatus::Problem) std::printf("           %s\n", pair.problem.c_str());
     }
 }

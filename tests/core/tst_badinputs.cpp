@@ -353,18 +353,50 @@ std::vector<std::pair<QString, Builder>> catalogue() {
                            "model.layers.1.wq.lora_up.weight (kohya lora_down/lora_up names are not a "
                            "supported scheme) (use --skip-invalid to merge only the valid pairs)"));
     });
-    add("DoRA magnitude vector beside A/B", [](const fs::path& dir) {
+    add("DoRA magnitude vector of the wrong length", [](const fs::path& dir) {
         auto model = smallModel();
         model.insert(model.begin() + 4, {"model.layers.0.wq.lora_magnitude_vector",
                                          "Float32",
-                                         {32},
-                                         floatBytes(DType::Float32, randomValues(32, 77))});
+                                         {24},
+                                         floatBytes(DType::Float32, randomValues(24, 77))});
         return fullCase(
             dir, model,
-            QStringLiteral("loramerge: error: {in}: 1 LoRA problem(s), nothing was written: "
-                           "model.layers.0.wq.weight: DoRA adapter (model.layers.0.wq.lora_magnitude_vector "
-                           "beside A/B): DoRA cannot be merged yet, and merging it as plain LoRA would be "
-                           "wrong (use --skip-invalid to merge only the valid pairs)"));
+            QStringLiteral(
+                "loramerge: error: {in}: 1 LoRA problem(s), nothing was written: "
+                "model.layers.0.wq.weight: DoRA adapter (model.layers.0.wq.lora_magnitude_vector "
+                "beside A/B): the magnitude is [24] but the base has 32 output rows; expected [32] "
+                "(use --skip-invalid to merge only the valid pairs)"));
+    });
+    add("grouped MoE LoRA whose shapes fit A·B and B·A (in == out == r)", [](const fs::path& dir) {
+        auto model = smallModel();
+        const std::vector<int64_t> cube{2, 4, 4};
+        for (const char* name :
+             {"model.experts.weight1", "model.experts.weight1_lora_a", "model.experts.weight1_lora_b"})
+            model.insert(model.end() - 1,
+                         {name, "Float32", cube, floatBytes(DType::Float32, randomValues(32, 78))});
+        return fullCase(
+            dir, model,
+            QStringLiteral(
+                "loramerge: error: {in}: 1 LoRA problem(s), nothing was written: model.experts.weight1: "
+                "ambiguous grouped LoRA: the shapes fit both A·B (A [E,in,r], B [E,r,out]) and B·A (A "
+                "[E,r,in], B [E,out,r]) (A [2,4,4], B [2,4,4], base [2,4,4]), so which product was "
+                "trained cannot be told (use --skip-invalid to merge only the valid pairs)"));
+    });
+    add("PEFT modules_to_save copy of another shape", [](const fs::path& dir) {
+        auto model = smallModel();
+        model.insert(
+            model.end() - 1,
+            {"lm_head.weight", "Float32", {16, 24}, floatBytes(DType::Float32, randomValues(16 * 24, 79))});
+        model.insert(model.end() - 1, {"lm_head.modules_to_save.default.weight",
+                                       "Float32",
+                                       {16, 20},
+                                       floatBytes(DType::Float32, randomValues(16 * 20, 80))});
+        return fullCase(
+            dir, model,
+            QStringLiteral(
+                "loramerge: error: {in}: 1 LoRA problem(s), nothing was written: lm_head.weight: shape "
+                "mismatch: modules_to_save tensor lm_head.modules_to_save.default.weight is [16,20] but "
+                "the base is [16,24] (use --skip-invalid to merge only the valid pairs)"));
     });
     add("base names that differ only in case", [](const fs::path& dir) {
         auto model = smallModel();

@@ -415,7 +415,8 @@ private slots:
     }
 
     // DoRA (PEFT use_dora: lora_magnitude_vector beside A/B) is refused, never merged as plain LoRA.
-    void doraIsRefused_data() {
+    // PEFT DoRA: the magnitude m [out] beside A/B makes a DoRA pair (Merge.cpp rescales each row).
+    void doraPairs_data() {
         QTest::addColumn<QString>("stem");
         QTest::addColumn<QString>("aSuffix");
         QTest::addColumn<QString>("bSuffix");
@@ -433,7 +434,7 @@ private slots:
                                << ".lora_B.weight"
                                << ".lora_magnitude_vector";
     }
-    void doraIsRefused() {
+    void doraPairs() {
         QFETCH(QString, stem);
         QFETCH(QString, aSuffix);
         QFETCH(QString, bSuffix);
@@ -444,15 +445,299 @@ private slots:
         tensors.push_back(tensor(s + magnitude.toStdString(), {32}));
         const auto plan = planLora(tensors);
         QCOMPARE(plan.pairs.size(), size_t(1));
-        QCOMPARE(plan.problemPairs, size_t(1));
-        QCOMPARE(
-            QString::fromStdString(plan.pairs[0].problem),
-            QStringLiteral("DoRA adapter (") + stem + magnitude +
-                QStringLiteral(
-                    " beside A/B): DoRA cannot be merged yet, and merging it as plain LoRA would be wrong"));
+        QCOMPARE(plan.okPairs, size_t(1));
+        QCOMPARE(plan.pairs[0].status, PairStatus::Ok);
+        QCOMPARE(QString::fromStdString(plan.pairs[0].magnitude), stem + magnitude);
+        QCOMPARE(plan.pairs[0].magnitudeDims, (std::vector<int64_t>{32}));
+        QCOMPARE(QString::fromStdString(pairNotes(plan.pairs[0])),
+                 QStringLiteral("DoRA (magnitude ") + stem + magnitude + QStringLiteral(")"));
         QCOMPARE(plan.pairs[0].base, base);
         QCOMPARE(plan.pairOfTensor, (std::vector<int>{0, 0, 0, 0}));
         QCOMPARE(plan.dropped, (std::vector<bool>{false, true, true, true}));
+    }
+
+    // DoRA that cannot be merged exactly is refused with the reason.
+    void doraRefusals_data() {
+        QTest::addColumn<int>("variant");
+        QTest::addColumn<QString>("problem");
+        const auto dora = [](const char* why) {
+            return QStringLiteral("DoRA adapter (q.lora_magnitude_vector beside A/B): ") +
+                   QString::fromUtf8(why);
+        };
+        QTest::newRow("magnitude-length") << 0
+                                          << dora(
+                                                 "the magnitude is [16] but the base has 32 output rows; "
+                                                 "expected [32]");
+        QTest::newRow("magnitude-2d") << 1
+                                      << dora(
+                                             "the magnitude is [32,1] but the base has 32 output rows; "
+                                             "expected [32]");
+        QTest::newRow("magnitude-int") << 2 << dora("the magnitude has type Int32; expected floating point");
+        QTest::newRow("transposed-base")
+            << 3
+            << dora(
+                   "the base [16,32] is stored [in, out], where the DoRA norm of each output row runs down a "
+                   "column; only [out, in] bases are supported");
+    }
+    void doraRefusals() {
+        QFETCH(int, variant);
+        QFETCH(QString, problem);
+        auto tensors = layer("q.weight", "q.lora_A.weight", "q.lora_B.weight");
+        const std::vector<SourceTensor> magnitudes{
+            tensor("q.lora_magnitude_vector", {16}), tensor("q.lora_magnitude_vector", {32, 1}),
+            tensor("q.lora_magnitude_vector", {32}, "Int32"), tensor("q.lora_magnitude_vector", {16})};
+        if (variant == 3) tensors[0] = tensor("q.weight", {16, 32});
+        tensors.push_back(magnitudes[size_t(variant)]);
+        const auto plan = planLora(tensors);
+        QCOMPARE(plan.problemPairs, size_t(1));
+        QCOMPARE(QString::fromStdString(plan.pairs[0].problem), problem);
+        QCOMPARE(plan.dropped, (std::vector<bool>{false, true, true, true}));
+    }
+
+    // MoE grouped LoRA (MindFormers GroupedMLPWithLoRA): `<w>_lora_a`/`_lora_b` on the expert weight
+    // `<w>` itself; the shapes decide A·B or B·A and whether the base holds the transpose.
+    void groupedLora_data() {
+        QTest::addColumn<QList<qlonglong>>("baseDims");
+        QTest::addColumn<QList<qlonglong>>("aDims");
+        QTest::addColumn<QList<qlonglong>>("bDims");
+        QTest::addColumn<bool>("aLeft");
+        QTest::addColumn<bool>("transposed");
+        QTest::addColumn<int>("rank");
+        QTest::addColumn<int>("rows");
+        QTest::addColumn<int>("cols");
+        using L = QList<qlonglong>;
+        // GroupedMLP stores [E,in,out]: weight1 [E,H,F] with A [E,H,r], B [E,r,F] (the interop fixture).
+        QTest::newRow("A·B [E,in,out]")
+            << L{4, 32, 64} << L{4, 32, 4} << L{4, 4, 64} << true << false << 4 << 32 << 64;
+        QTest::newRow("A·B weight2") << L{4, 64, 32} << L{4, 64, 4} << L{4, 4, 32} << true << false << 4 << 64
+                                     << 32;
+        QTest::newRow("A·B on [E,out,in]")
+            << L{4, 64, 32} << L{4, 32, 4} << L{4, 4, 64} << true << true << 4 << 32 << 64;
+        // The per-expert Linear layout: W [E,out,in], A [E,r,in], B [E,out,r].
+        QTest::newRow("B·A [E,out,in]")
+            << L{2, 24, 16} << L{2, 8, 16} << L{2, 24, 8} << false << false << 8 << 24 << 16;
+        QTest::newRow("B·A on [E,in,out]")
+            << L{2, 16, 24} << L{2, 8, 16} << L{2, 24, 8} << false << true << 8 << 24 << 16;
+        QTest::newRow("square experts")
+            << L{3, 16, 16} << L{3, 16, 4} << L{3, 4, 16} << true << false << 4 << 16 << 16;
+        QTest::newRow("one expert") << L{1, 8, 12} << L{1, 8, 2} << L{1, 2, 12} << true << false << 2 << 8
+                                    << 12;
+    }
+    void groupedLora() {
+        QFETCH(QList<qlonglong>, baseDims);
+        QFETCH(QList<qlonglong>, aDims);
+        QFETCH(QList<qlonglong>, bDims);
+        QFETCH(bool, aLeft);
+        QFETCH(bool, transposed);
+        QFETCH(int, rank);
+        QFETCH(int, rows);
+        QFETCH(int, cols);
+        const auto dims = [](const QList<qlonglong>& l) { return std::vector<int64_t>(l.begin(), l.end()); };
+        const std::string w = "decoder.layers.0.mlp.experts.weight1";
+        std::vector<SourceTensor> tensors{
+            tensor(w, dims(baseDims), "BFloat16"), tensor(w + "_lora_a", dims(aDims), "BFloat16"),
+            tensor(w + "_lora_b", dims(bDims), "BFloat16"), tensor("adam_m." + w + "_lora_a", dims(aDims))};
+        const auto plan = planLora(tensors);
+        QCOMPARE(plan.pairs.size(), size_t(1));
+        const auto& pair = plan.pairs[0];
+        QVERIFY2(pair.status == PairStatus::Ok, pair.problem.c_str());
+        QCOMPARE(pair.base, w);
+        QCOMPARE(pair.scheme, std::string("_lora_a"));
+        QCOMPARE(pair.experts, int64_t(baseDims[0]));
+        QCOMPARE(pair.aLeft, aLeft);
+        QCOMPARE(pair.transposed, transposed);
+        QCOMPARE(pair.rank, int64_t(rank));
+        QCOMPARE(deltaRows(pair), int64_t(rows));
+        QCOMPARE(deltaCols(pair), int64_t(cols));
+        QCOMPARE(pairNotes(pair), std::to_string(baseDims[0]) + " experts, " + (aLeft ? "A·B" : "B·A"));
+        QCOMPARE(plan.dropped, (std::vector<bool>{false, true, true, true}));
+        QCOMPARE(plan.roles, (std::vector<TensorRole>{TensorRole::Base, TensorRole::LoraA, TensorRole::LoraB,
+                                                      TensorRole::OptimizerState}));
+    }
+
+    void groupedLoraProblems_data() {
+        QTest::addColumn<QList<qlonglong>>("baseDims");
+        QTest::addColumn<QList<qlonglong>>("aDims");
+        QTest::addColumn<QList<qlonglong>>("bDims");
+        QTest::addColumn<QString>("problem");
+        using L = QList<qlonglong>;
+        QTest::newRow("in == out == r")
+            << L{2, 4, 4} << L{2, 4, 4} << L{2, 4, 4}
+            << "ambiguous grouped LoRA: the shapes fit both A·B (A [E,in,r], B "
+               "[E,r,out]) and B·A (A [E,r,in], B [E,out,r]) (A [2,4,4], B [2,4,4], "
+               "base [2,4,4]), so which product was trained cannot be told";
+        QTest::newRow("expert count")
+            << L{4, 32, 64} << L{2, 32, 4} << L{2, 4, 64}
+            << "expert count mismatch: the base has 4 experts but A has 2 and B 2 (A "
+               "[2,32,4], B [2,4,64], base [4,32,64])";
+        QTest::newRow("fits nothing")
+            << L{4, 32, 64} << L{4, 32, 4} << L{4, 4, 48}
+            << "shape mismatch: grouped LoRA fits neither A·B (A [E,in,r], B [E,r,out]) "
+               "nor B·A (A [E,r,in], B [E,out,r]) on the base (A [4,32,4], B [4,4,48], "
+               "base [4,32,64])";
+        QTest::newRow("2-D base")
+            << L{32, 64} << L{4, 32, 4} << L{4, 4, 64}
+            << "grouped LoRA needs a 3-D expert weight [E, ·, ·] (A [4,32,4], B [4,4,64], "
+               "base [32,64])";
+        QTest::newRow("A 3-D, B 2-D") << L{4, 32, 64} << L{4, 32, 4} << L{4, 64}
+                                      << "LoRA A is [4,32,4] and B is [4,64]; both must be 2-D (A [r, in], B "
+                                         "[out, r]) or both 3-D (grouped experts)";
+    }
+    void groupedLoraProblems() {
+        QFETCH(QList<qlonglong>, baseDims);
+        QFETCH(QList<qlonglong>, aDims);
+        QFETCH(QList<qlonglong>, bDims);
+        QFETCH(QString, problem);
+        const auto dims = [](const QList<qlonglong>& l) { return std::vector<int64_t>(l.begin(), l.end()); };
+        std::vector<SourceTensor> tensors{tensor("e.weight2", dims(baseDims)),
+                                          tensor("e.weight2_lora_a", dims(aDims)),
+                                          tensor("e.weight2_lora_b", dims(bDims))};
+        const auto plan = planLora(tensors);
+        QCOMPARE(plan.problemPairs, size_t(1));
+        QCOMPARE(QString::fromStdString(plan.pairs[0].problem), problem);
+        QCOMPARE(plan.dropped, (std::vector<bool>{false, true, true}));
+    }
+
+    // PEFT lora_bias: lora_B's bias adds to the base bias with its LoRA pair's scaling.
+    void loraBiasPairs_data() {
+        QTest::addColumn<QString>("stem");
+        QTest::addColumn<QString>("weightSuffix");
+        QTest::addColumn<QString>("biasSuffix");
+        QTest::addColumn<QString>("aSuffix");
+        QTest::addColumn<QString>("bSuffix");
+        QTest::addColumn<QString>("loraBias");
+        QTest::newRow("saved") << "m.q_proj"
+                               << ".weight"
+                               << ".bias"
+                               << ".lora_A.weight"
+                               << ".lora_B.weight"
+                               << ".lora_B.bias";
+        QTest::newRow("in memory") << "m.q_proj"
+                                   << ".base_layer.weight"
+                                   << ".base_layer.bias"
+                                   << ".lora_A.default.weight"
+                                   << ".lora_B.default.weight"
+                                   << ".lora_B.default.bias";
+    }
+    void loraBiasPairs() {
+        QFETCH(QString, stem);
+        QFETCH(QString, weightSuffix);
+        QFETCH(QString, biasSuffix);
+        QFETCH(QString, aSuffix);
+        QFETCH(QString, bSuffix);
+        QFETCH(QString, loraBias);
+        const auto st = stem.toStdString();
+        auto tensors =
+            layer(st + weightSuffix.toStdString(), st + aSuffix.toStdString(), st + bSuffix.toStdString());
+        tensors.insert(tensors.begin() + 1, tensor(st + biasSuffix.toStdString(), {32}));
+        tensors.push_back(tensor(st + loraBias.toStdString(), {32}));
+        const auto plan = planLora(tensors);
+        QCOMPARE(plan.pairs.size(), size_t(2));
+        QCOMPARE(plan.okPairs, size_t(2));
+        const auto& bias = plan.pairs[1];
+        QCOMPARE(bias.kind, PairKind::Bias);
+        QCOMPARE(bias.base, st + biasSuffix.toStdString());
+        QCOMPARE(bias.b, st + loraBias.toStdString());
+        QCOMPARE(bias.loraOf, st + weightSuffix.toStdString());
+        QCOMPARE(bias.rank, int64_t(4));
+        QCOMPARE(deltaRows(bias), int64_t(32));
+        QCOMPARE(deltaCols(bias), int64_t(1));
+        QCOMPARE(pairNotes(bias), "LoRA bias (scaling of " + st + weightSuffix.toStdString() + ")");
+        QCOMPARE(pairNotes(plan.pairs[0]), std::string());
+        QCOMPARE(plan.dropped, (std::vector<bool>{false, false, true, true, true}));
+        QCOMPARE(plan.pairOfTensor, (std::vector<int>{0, 1, 0, 0, 1}));
+    }
+
+    void loraBiasProblems_data() {
+        QTest::addColumn<int>("variant");
+        QTest::addColumn<QString>("problem");
+        QTest::newRow("no base bias") << 0 << "base weight m.q.bias not found";
+        QTest::newRow("length") << 1
+                                << "shape mismatch: LoRA bias m.q.lora_B.bias is [16] but the base is [32]";
+        QTest::newRow("no LoRA pair") << 2
+                                      << "LoRA bias m.q.lora_B.bias has no LoRA A/B pair beside it, so its "
+                                         "scaling is unknown";
+        QTest::newRow("LoRA pair broken") << 3 << "its LoRA pair on m.q.weight cannot be merged";
+    }
+    void loraBiasProblems() {
+        QFETCH(int, variant);
+        QFETCH(QString, problem);
+        auto tensors = layer("m.q.weight", "m.q.lora_A.weight", "m.q.lora_B.weight");
+        tensors.push_back(tensor("m.q.bias", {32}));
+        tensors.push_back(tensor("m.q.lora_B.bias", {32}));
+        if (variant == 0) tensors.erase(tensors.begin() + 3);
+        if (variant == 1) tensors.back() = tensor("m.q.lora_B.bias", {16});
+        if (variant == 2) tensors.erase(tensors.begin() + 1, tensors.begin() + 3);
+        if (variant == 3) tensors[1] = tensor("m.q.lora_A.weight", {4, 24});
+        const auto plan = planLora(tensors);
+        const auto it = std::find_if(plan.pairs.begin(), plan.pairs.end(),
+                                     [](const LoraPair& p) { return p.kind == PairKind::Bias; });
+        QVERIFY(it != plan.pairs.end());
+        QCOMPARE(it->status, PairStatus::Problem);
+        QCOMPARE(QString::fromStdString(it->problem), problem);
+    }
+
+    // PEFT modules_to_save: the trained copy replaces its module's tensor.
+    void modulesToSave_data() {
+        QTest::addColumn<QString>("base");
+        QTest::addColumn<QString>("copy");
+        QTest::newRow("beside the weight") << "lm_head.weight"
+                                           << "lm_head.modules_to_save.default.weight";
+        QTest::newRow("original_module") << "score.original_module.weight"
+                                         << "score.modules_to_save.default.weight";
+        QTest::newRow("peft prefix") << "model.embed_tokens.weight"
+                                     << "base_model.model.model.embed_tokens.modules_to_save.chat.weight";
+        QTest::newRow("bias") << "score.bias"
+                              << "score.modules_to_save.default.bias";
+    }
+    void modulesToSave() {
+        QFETCH(QString, base);
+        QFETCH(QString, copy);
+        std::vector<SourceTensor> tensors{tensor(base.toStdString(), {8, 4}, "BFloat16"),
+                                          tensor(copy.toStdString(), {8, 4}, "Float32"),
+                                          tensor("adam_m." + copy.toStdString(), {8, 4})};
+        const auto plan = planLora(tensors);
+        QCOMPARE(plan.pairs.size(), size_t(1));
+        QCOMPARE(plan.pairs[0].status, PairStatus::Ok);
+        QCOMPARE(plan.pairs[0].kind, PairKind::Replace);
+        QCOMPARE(QString::fromStdString(plan.pairs[0].base), base);
+        QCOMPARE(QString::fromStdString(plan.pairs[0].a), copy);
+        QCOMPARE(pairNotes(plan.pairs[0]), std::string("modules_to_save: replaces the base"));
+        QCOMPARE(plan.dropped, (std::vector<bool>{false, true, true}));
+    }
+
+    void modulesToSaveProblems_data() {
+        QTest::addColumn<int>("variant");
+        QTest::addColumn<QString>("problem");
+        QTest::newRow("shape")
+            << 0
+            << "shape mismatch: modules_to_save tensor head.modules_to_save.default.weight "
+               "is [8,5] but the base is [8,4]";
+        QTest::newRow("types")
+            << 1
+            << "modules_to_save tensor head.modules_to_save.default.weight has type Int32 and "
+               "the base Float32; the types must match";
+        QTest::newRow("no base") << 2 << "base weight head.weight not found";
+        QTest::newRow("LoRA too") << 3 << "two adapters on one base weight (2 LoRA pairs target head.weight)";
+    }
+    void modulesToSaveProblems() {
+        QFETCH(int, variant);
+        QFETCH(QString, problem);
+        std::vector<SourceTensor> tensors{tensor("head.weight", {8, 4}),
+                                          tensor("head.modules_to_save.default.weight", {8, 4})};
+        if (variant == 0) tensors[1] = tensor("head.modules_to_save.default.weight", {8, 5});
+        if (variant == 1) tensors[1] = tensor("head.modules_to_save.default.weight", {8, 4}, "Int32");
+        if (variant == 2) tensors[0] = tensor("body.weight", {8, 4});
+        if (variant == 3) {
+            tensors.push_back(tensor("head.lora_A.weight", {2, 4}));
+            tensors.push_back(tensor("head.lora_B.weight", {8, 2}));
+        }
+        const auto plan = planLora(tensors);
+        const auto it = std::find_if(plan.pairs.begin(), plan.pairs.end(),
+                                     [](const LoraPair& p) { return p.kind == PairKind::Replace; });
+        QVERIFY(it != plan.pairs.end());
+        QCOMPARE(it->status, PairStatus::Problem);
+        QCOMPARE(QString::fromStdString(it->problem), problem);
     }
 
     void describeProblemsListsUnpairedFirst() {

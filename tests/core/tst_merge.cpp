@@ -6,6 +6,7 @@
 #include "lms/merge/Job.h"
 #include "lms/merge/Merge.h"
 #include "lms/merge/MergeStages.h"
+#include "lms/merge/Verify.h"
 
 #include <QTemporaryDir>
 #include <QtTest>
@@ -29,6 +30,28 @@ std::vector<float> reference(const std::vector<float>& w, const std::vector<floa
             const size_t index = transposed ? size_t(j * out + i) : size_t(i * in + j);
             result[index] = float(double(w[index]) + s * delta);
         }
+    return result;
+}
+
+// A grouped (or matrix) pair's W + s·delta in float64 from the stored values, per expert e:
+// delta[e] = L[e]·R[e] with L = A, R = B when aLeft (A·B), else L = B, R = A; the base holds the
+// delta, or its transpose when `transposed`.
+std::vector<double> groupedReference(const std::vector<float>& w, const std::vector<float>& a,
+                                     const std::vector<float>& b, int64_t experts, int64_t rows, int64_t cols,
+                                     int64_t r, bool aLeft, bool transposed, double s) {
+    const auto& left = aLeft ? a : b;
+    const auto& right = aLeft ? b : a;
+    std::vector<double> result(w.begin(), w.end());
+    for (int64_t e = 0; e < experts; ++e)
+        for (int64_t i = 0; i < rows; ++i)
+            for (int64_t j = 0; j < cols; ++j) {
+                double delta = 0;
+                for (int64_t k = 0; k < r; ++k)
+                    delta += double(left[size_t((e * rows + i) * r + k)]) *
+                             double(right[size_t((e * r + k) * cols + j)]);
+                const size_t index = size_t(e * rows * cols + (transposed ? j * rows + i : i * cols + j));
+                result[index] += s * delta;
+            }
     return result;
 }
 
@@ -227,6 +250,138 @@ private slots:
         }
     }
 
+    // Grouped MoE LoRA by hand, s = 0.5, E = 2: A [2,2,1] = {[1;2], [0;1]}, B [2,1,3] = {[1 0 -1], [2 2 2]},
+    // so A·B = {[[1,0,-1],[2,0,-2]], [[0,0,0],[2,2,2]]}; the same numbers as B [2,2,1], A [2,1,3] are B·A.
+    void groupedHandComputed_data() {
+        QTest::addColumn<bool>("swapNames");
+        QTest::addColumn<bool>("transposed");
+        QTest::addColumn<QList<float>>("expected");
+        using L = QList<float>;
+        QTest::newRow("A·B [E,in,out]") << false << false << L{1.5f, 1, 0.5f, 2, 1, 0, 0, 1, 2, 4, 5, 6};
+        QTest::newRow("B·A [E,out,in]") << true << false << L{1.5f, 1, 0.5f, 2, 1, 0, 0, 1, 2, 4, 5, 6};
+        QTest::newRow("A·B on [E,out,in]") << false << true << L{1.5f, 2, 1, 1, 0.5f, 0, 0, 2, 2, 4, 4, 6};
+    }
+    void groupedHandComputed() {
+        QFETCH(bool, swapNames);
+        QFETCH(bool, transposed);
+        QFETCH(QList<float>, expected);
+        const std::vector<float> w{1, 1, 1, 1, 1, 1, 0, 1, 2, 3, 4, 5};
+        const std::vector<float> left{1, 2, 0, 1}, right{1, 0, -1, 2, 2, 2};
+        const std::vector<int64_t> leftDims{2, 2, 1}, rightDims{2, 1, 3};
+        const std::vector<int64_t> baseDims =
+            transposed ? std::vector<int64_t>{2, 3, 2} : std::vector<int64_t>{2, 2, 3};
+        SourceTensor base{}, a{}, b{};
+        base.name = "experts.weight1";
+        base.dims = baseDims;
+        a.name = "experts.weight1_lora_a";
+        a.dims = swapNames ? rightDims : leftDims;
+        b.name = "experts.weight1_lora_b";
+        b.dims = swapNames ? leftDims : rightDims;
+        for (auto* t : {&base, &a, &b}) {
+            t->typeName = "Float32";
+            t->dtype = DType::Float32;
+        }
+        const auto plan = planLora({base, a, b});
+        QCOMPARE(plan.okPairs, size_t(1));
+        QCOMPARE(plan.pairs[0].aLeft, !swapNames);
+        QCOMPARE(plan.pairs[0].transposed, transposed);
+        auto bytes = floatBytes(DType::Float32, w);
+        const auto aBytes = floatBytes(DType::Float32, swapNames ? right : left);
+        const auto bBytes = floatBytes(DType::Float32, swapNames ? left : right);
+        QVERIFY(mergeLoraPairInPlace(bytes, DType::Float32, plan.pairs[0], aBytes, DType::Float32, bBytes,
+                                     DType::Float32, 0.5));
+        QCOMPARE(bytesToFloats(DType::Float32, bytes), std::vector<float>(expected.begin(), expected.end()));
+    }
+
+    // Grouped LoRA against a float64 reference, every layout, BF16 (within 1 ulp) and Float32 bases.
+    void groupedAgainstReference_data() {
+        QTest::addColumn<QString>("baseType");
+        QTest::addColumn<bool>("aLeft");
+        QTest::addColumn<bool>("transposed");
+        for (const char* type : {"BFloat16", "Float32", "Float16"})
+            for (bool aLeft : {true, false})
+                for (bool t : {false, true})
+                    QTest::newRow(qPrintable(QStringLiteral("%1 %2%3").arg(
+                        QLatin1String(type), aLeft ? QStringLiteral("A·B") : QStringLiteral("B·A"),
+                        t ? QStringLiteral(" transposed") : QString())))
+                        << QString::fromLatin1(type) << aLeft << t;
+    }
+    void groupedAgainstReference() {
+        QFETCH(QString, baseType);
+        QFETCH(bool, aLeft);
+        QFETCH(bool, transposed);
+        const auto dtype = dtypeFromTensorType(baseType.toStdString());
+        const int64_t experts = 3, rows = 300, cols = 40, r = 4;  // 300 stored rows cross the 256-row block
+        const double s = 2.0;
+        auto w = bytesToFloats(dtype, floatBytes(dtype, randomValues(size_t(experts * rows * cols), 11)));
+        const auto left = randomValues(size_t(experts * rows * r), 12);
+        const auto right = randomValues(size_t(experts * r * cols), 13);
+        const auto& a = aLeft ? left : right;
+        const auto& b = aLeft ? right : left;
+        LoraPair pair;
+        pair.experts = experts;
+        pair.aLeft = aLeft;
+        pair.transposed = transposed;
+        pair.rank = r;
+        pair.baseDims = transposed ? std::vector<int64_t>{experts, cols, rows}
+                                   : std::vector<int64_t>{experts, rows, cols};
+        pair.aDims = aLeft ? std::vector<int64_t>{experts, rows, r} : std::vector<int64_t>{experts, r, cols};
+        pair.bDims = aLeft ? std::vector<int64_t>{experts, r, cols} : std::vector<int64_t>{experts, rows, r};
+        auto bytes = floatBytes(dtype, w);
+        QVERIFY(mergeLoraPairInPlace(bytes, dtype, pair, floatBytes(DType::Float32, a), DType::Float32,
+                                     floatBytes(DType::Float32, b), DType::Float32, s));
+        const auto expected = groupedReference(w, a, b, experts, rows, cols, r, aLeft, transposed, s);
+        const auto got = bytesToFloats(dtype, bytes);
+        for (size_t i = 0; i < expected.size(); ++i) {
+            if (dtype == DType::Float32) {
+                QVERIFY2(
+                    std::abs(double(got[i]) - expected[i]) <= 1e-6 * (1 + std::abs(expected[i])),
+                    qPrintable(QStringLiteral("%1: got %2 want %3").arg(i).arg(got[i]).arg(expected[i])));
+                continue;
+            }
+            const auto want = floatBytes(dtype, {float(expected[i])});
+            uint16_t g, e;
+            std::memcpy(&g, bytes.data() + 2 * i, 2);
+            std::memcpy(&e, want.data(), 2);
+            QVERIFY2(ulpDistance16(g, e) <= 1,
+                     qPrintable(QStringLiteral("%1: got %2 want %3").arg(i).arg(got[i]).arg(expected[i])));
+        }
+    }
+
+    // DoRA by hand (s = 1): W = [[3, 0], [0, 1]], A = [[1, 0]], B = [[1], [0]] -> W + B·A = [[4, 0], [0, 1]];
+    // row norms 4 and 1, m = [2, 3] -> [[2, 0], [0, 3]]. A second case: W = [[1, 2], [2, 1]], s = 0.5,
+    // A = [[2, 0]], B = [[1], [1]] -> [[2, 2], [3, 1]], norms √8 and √10, m = [1, 1].
+    void doraHandComputed() {
+        LoraPair pair;
+        pair.rank = 1;
+        pair.baseDims = {2, 2};
+        pair.aDims = {1, 2};
+        pair.bDims = {2, 1};
+        pair.magnitude = "m";
+        pair.magnitudeDims = {2};
+        auto w = floatBytes(DType::Float32, {3, 0, 0, 1});
+        QVERIFY(mergeLoraPairInPlace(w, DType::Float32, pair, floatBytes(DType::Float32, {1, 0}),
+                                     DType::Float32, floatBytes(DType::Float32, {1, 0}), DType::Float32, 1.0,
+                                     floatBytes(DType::Float32, {2, 3}), DType::Float32));
+        QCOMPARE(bytesToFloats(DType::Float32, w), (std::vector<float>{2, 0, 0, 3}));
+        auto w2 = floatBytes(DType::Float64, {1, 2, 2, 1});
+        QVERIFY(mergeLoraPairInPlace(w2, DType::Float64, pair, floatBytes(DType::Float32, {2, 0}),
+                                     DType::Float32, floatBytes(DType::Float32, {1, 1}), DType::Float32, 0.5,
+                                     floatBytes(DType::BFloat16, {1, 1}), DType::BFloat16));
+        std::vector<double> got(4);
+        std::memcpy(got.data(), w2.data(), 32);
+        QCOMPARE(got, (std::vector<double>{2 / std::sqrt(8.0), 2 / std::sqrt(8.0), 3 / std::sqrt(10.0),
+                                           1 / std::sqrt(10.0)}));
+        // A row that merges to all zeros has no norm: refused, not divided by zero.
+        auto zero = floatBytes(DType::Float32, {-1, 0, 0, 1});
+        const auto st =
+            mergeLoraPairInPlace(zero, DType::Float32, pair, floatBytes(DType::Float32, {1, 0}),
+                                 DType::Float32, floatBytes(DType::Float32, {1, 0}), DType::Float32, 1.0,
+                                 floatBytes(DType::Float32, {2, 3}), DType::Float32);
+        QVERIFY(!st);
+        QCOMPARE(st.error().message, std::string("DoRA: row 0 of W + s·B·A has norm 0"));
+    }
+
     void refusesWrongSizes() {
         auto w = floatBytes(DType::Float32, {1, 2, 3, 4});
         const auto a = floatBytes(DType::Float32, {1, 0, 0});
@@ -322,6 +477,173 @@ private slots:
         for (size_t i = 0; i < want.size(); ++i)
             QVERIFY(std::abs(got[i] - want[i]) <= 1e-5f * (1 + std::abs(want[i])));
         QCOMPARE(*(*out)->readTensor(*(*out)->find("model.embedding")), m.tensors[0].content);
+    }
+
+    // A grouped MoE pair (both layouts) and a DoRA pair through the streaming run, one row (= one
+    // expert) per block, verified before publishing; then verification must catch outputs that
+    // lack the grouped delta or the DoRA rescale.
+    void streamsGroupedAndDora_data() {
+        QTest::addColumn<bool>("aLeft");
+        QTest::addColumn<int>("blockBytes");
+        QTest::newRow("A·B one expert per block") << true << 1;
+        QTest::newRow("B·A one expert per block") << false << 1;
+        QTest::newRow("A·B whole") << true << (1 << 20);
+    }
+    void streamsGroupedAndDora() {
+        QFETCH(bool, aLeft);
+        QFETCH(int, blockBytes);
+        const int64_t E = 3, rows = 40, cols = 24, r = 4;
+        const auto w = randomValues(size_t(E * rows * cols), 21);
+        const auto left = randomValues(size_t(E * rows * r), 22),
+                   right = randomValues(size_t(E * r * cols), 23);
+        const auto& a = aLeft ? left : right;
+        const auto& b = aLeft ? right : left;
+        const auto q = randomValues(20 * 16, 24), qa = randomValues(4 * 16, 25),
+                   qb = randomValues(20 * 4, 26);
+        auto m = randomValues(20, 27);
+        for (auto& v : m) v += 2;  // magnitudes are norms: positive
+        const std::vector<int64_t> aDims =
+            aLeft ? std::vector<int64_t>{E, rows, r} : std::vector<int64_t>{E, r, cols};
+        const std::vector<int64_t> bDims =
+            aLeft ? std::vector<int64_t>{E, r, cols} : std::vector<int64_t>{E, rows, r};
+        std::vector<FakeTensor> tensors{
+            {"experts.weight1", "Float32", {E, rows, cols}, floatBytes(DType::Float32, w)},
+            {"experts.weight1_lora_a", "Float32", aDims, floatBytes(DType::Float32, a)},
+            {"experts.weight1_lora_b", "Float32", bDims, floatBytes(DType::Float32, b)},
+            {"q.weight", "Float32", {20, 16}, floatBytes(DType::Float32, q)},
+            {"q.lora_A.weight", "Float32", {4, 16}, floatBytes(DType::Float32, qa)},
+            {"q.lora_B.weight", "Float32", {20, 4}, floatBytes(DType::Float32, qb)},
+            {"q.lora_magnitude_vector", "Float32", {20}, floatBytes(DType::Float32, m)}};
+        const auto input = dir() / "grouped" / "model.ckpt";
+        writeCheckpoint(input, tensors);
+        const auto before = treeDigest(input.parent_path());
+        auto source = openFullSource(input);
+        QVERIFY(source);
+        MergeOptions options;
+        options.outputFile = dir() / "grouped-out" / "g.ckpt";
+        options.scaling.scaling = 2.0;
+        options.streamBlockBytes = uint64_t(blockBytes);
+        options.verify = true;
+        std::filesystem::remove_all(dir() / "grouped-out");
+        auto report = runMerge(**source, options);
+        QVERIFY2(report, report ? "" : report.error().describe().c_str());
+        QCOMPARE(report->pairsMerged, size_t(2));
+        QCOMPARE(report->tensorsWritten, size_t(2));
+        QCOMPARE(treeDigest(input.parent_path()), before);
+        auto out = CheckpointFile::open(options.outputFile);
+        QVERIFY(out);
+        const auto experts =
+            bytesToFloats(DType::Float32, *(*out)->readTensor(*(*out)->find("experts.weight1")));
+        const auto want = groupedReference(w, a, b, E, rows, cols, r, aLeft, false, 2.0);
+        for (size_t i = 0; i < want.size(); ++i)
+            QVERIFY(std::abs(experts[i] - want[i]) <= 1e-6 * (1 + std::abs(want[i])));
+        // DoRA in float64: m[i]·v / ‖v‖ for each row v of W + s·B·A.
+        const auto qGot = bytesToFloats(DType::Float32, *(*out)->readTensor(*(*out)->find("q.weight")));
+        const auto plain = groupedReference(q, qa, qb, 1, 20, 16, 4, false, false, 2.0);
+        for (int i = 0; i < 20; ++i) {
+            double norm = 0;
+            for (int j = 0; j < 16; ++j) norm += plain[size_t(i * 16 + j)] * plain[size_t(i * 16 + j)];
+            norm = std::sqrt(norm);
+            for (int j = 0; j < 16; ++j) {
+                const float expected = float(double(m[size_t(i)]) * plain[size_t(i * 16 + j)] / norm);
+                QCOMPARE(qGot[size_t(i * 16 + j)], expected);  // rounded once from float64
+            }
+        }
+
+        // Outputs that verification must refuse: the expert weight without its delta, and q merged
+        // as plain LoRA (no DoRA rescale).
+        for (int wrong = 0; wrong < 2; ++wrong) {
+            std::vector<FakeTensor> outTensors{tensors[0], tensors[3]};
+            if (wrong == 1) {
+                outTensors[0].content = floatBytes(DType::Float32, experts);
+                std::vector<float> lora(plain.begin(), plain.end());
+                outTensors[1].content = floatBytes(DType::Float32, lora);
+            }
+            const auto bad = dir() / "grouped-bad" / ("bad" + std::to_string(wrong) + ".ckpt");
+            writeCheckpoint(bad, outTensors);
+            const auto verdict = verifyMergedFile(bad, **source, options);
+            QVERIFY(!verdict);
+            QCOMPARE(verdict.error().parameter, std::string(wrong == 0 ? "experts.weight1" : "q.weight"));
+            QVERIFY2(verdict.error().message.starts_with(wrong == 0 ? "verification failed at ["
+                                                                    : "verification failed at ["),
+                     verdict.error().message.c_str());
+        }
+    }
+
+    // PEFT lora_bias and modules_to_save through the streaming run: the base bias gains s·b (with
+    // its LoRA pair's scaling), the modules_to_save copy replaces its base (converted from BF16 to
+    // the base's Float32 exactly, and kept byte for byte when the dtypes match).
+    void streamsLoraBiasAndModulesToSave_data() {
+        QTest::addColumn<int>("blockBytes");
+        QTest::newRow("row blocks") << 8;
+        QTest::newRow("whole") << (1 << 20);
+    }
+    void streamsLoraBiasAndModulesToSave() {
+        QFETCH(int, blockBytes);
+        const auto w = randomValues(20 * 16, 31), qa = randomValues(4 * 16, 32),
+                   qb = randomValues(20 * 4, 33);
+        const auto bias = randomValues(20, 34), loraBias = randomValues(20, 35);
+        const auto head = randomValues(10 * 16, 36);
+        const auto headCopy =
+            bytesToFloats(DType::BFloat16, floatBytes(DType::BFloat16, randomValues(10 * 16, 37)));
+        const auto scoreCopy = floatBytes(DType::Float16, randomValues(6, 38));
+        std::vector<FakeTensor> tensors{
+            {"m.q_proj.weight", "Float32", {20, 16}, floatBytes(DType::Float32, w)},
+            {"m.q_proj.bias", "Float32", {20}, floatBytes(DType::Float32, bias)},
+            {"m.q_proj.lora_A.weight", "Float32", {4, 16}, floatBytes(DType::Float32, qa)},
+            {"m.q_proj.lora_B.weight", "Float32", {20, 4}, floatBytes(DType::Float32, qb)},
+            {"m.q_proj.lora_B.bias", "Float32", {20}, floatBytes(DType::Float32, loraBias)},
+            {"lm_head.weight", "Float32", {10, 16}, floatBytes(DType::Float32, head)},
+            {"lm_head.modules_to_save.default.weight",
+             "BFloat16",
+             {10, 16},
+             floatBytes(DType::BFloat16, headCopy)},
+            {"score.weight", "Float16", {6}, floatBytes(DType::Float16, randomValues(6, 39))},
+            {"score.modules_to_save.default.weight", "Float16", {6}, scoreCopy}};
+        const auto input = dir() / "extras" / "model.ckpt";
+        writeCheckpoint(input, tensors);
+        auto source = openFullSource(input);
+        QVERIFY(source);
+        MergeOptions options;
+        options.outputFile = dir() / "extras-out" / "x.ckpt";
+        options.scaling.scaling = 0.5;
+        options.streamBlockBytes = uint64_t(blockBytes);
+        options.verify = true;
+        std::filesystem::remove_all(dir() / "extras-out");
+        auto report = runMerge(**source, options);
+        QVERIFY2(report, report ? "" : report.error().describe().c_str());
+        QCOMPARE(report->pairsMerged, size_t(4));
+        auto out = CheckpointFile::open(options.outputFile);
+        QVERIFY(out);
+        std::vector<std::string> names;
+        for (const auto& t : (*out)->tensors()) names.push_back(t.name);
+        QCOMPARE(names, (std::vector<std::string>{"m.q_proj.weight", "m.q_proj.bias", "lm_head.weight",
+                                                  "score.weight"}));
+        const auto gotBias =
+            bytesToFloats(DType::Float32, *(*out)->readTensor(*(*out)->find("m.q_proj.bias")));
+        for (size_t i = 0; i < 20; ++i)
+            QCOMPARE(gotBias[i], float(double(bias[i]) + 0.5 * double(loraBias[i])));
+        QCOMPARE(bytesToFloats(DType::Float32, *(*out)->readTensor(*(*out)->find("lm_head.weight"))),
+                 headCopy);
+        QCOMPARE(*(*out)->readTensor(*(*out)->find("score.weight")), scoreCopy);
+        const auto gotW =
+            bytesToFloats(DType::Float32, *(*out)->readTensor(*(*out)->find("m.q_proj.weight")));
+        const auto want = reference(w, qa, qb, 20, 16, 4, 0.5, false);
+        for (size_t i = 0; i < want.size(); ++i)
+            QVERIFY(std::abs(gotW[i] - want[i]) <= 1e-5f * (1 + std::abs(want[i])));
+
+        // Verification refuses an output whose bias lacks s·b, or whose head is the base's.
+        for (int wrong = 0; wrong < 2; ++wrong) {
+            std::vector<FakeTensor> outTensors{tensors[0], tensors[1], tensors[5], tensors[7]};
+            outTensors[0].content = floatBytes(DType::Float32, gotW);
+            if (wrong == 1) outTensors[1].content = floatBytes(DType::Float32, gotBias);
+            outTensors[3].content = scoreCopy;
+            const auto bad = dir() / "extras-bad" / ("bad" + std::to_string(wrong) + ".ckpt");
+            writeCheckpoint(bad, outTensors);
+            const auto verdict = verifyMergedFile(bad, **source, options);
+            QVERIFY(!verdict);
+            QCOMPARE(verdict.error().parameter, std::string(wrong == 0 ? "m.q_proj.bias" : "lm_head.weight"));
+        }
     }
 
     // Re-sharding into 2 ranks (rows split for the merged weight, columns split for the embedding),

@@ -6,6 +6,7 @@
 #include <array>
 #include <cctype>
 #include <map>
+#include <span>
 #include <unordered_map>
 
 namespace lms {
@@ -52,11 +53,18 @@ struct Scheme {
     std::string_view name;
     std::string_view suffixA, suffixB;
 };
-constexpr std::array<Scheme, 4> kSchemes{{
+// The last, MoE grouped LoRA, names its base without a `.weight`: MindFormers' PyNative
+// GroupedMLPWithLoRA declares Parameter(name="weight1_lora_a") [E, hidden, r] and "weight1_lora_b"
+// [E, r, ffn] beside the expert weight `weight1` [E, hidden, ffn] (mindspore-ai/mindformers
+// mindformers/pynative/pet/moe_lora_layer.py, GroupedMLPWithLoRA.__init__ and experts_forward:
+// x·A·B per expert), and tools/lora_merge_utils.py `_merge_delta` merges it as A@B.
+constexpr std::string_view kGroupedScheme = "_lora_a";
+constexpr std::array<Scheme, 5> kSchemes{{
     {"mindpet_delta", ".mindpet_delta_lora_a", ".mindpet_delta_lora_b"},
     {"tk_delta", ".tk_delta_lora_a", ".tk_delta_lora_b"},
     {"lora_A.weight", ".lora_a.weight", ".lora_b.weight"},
     {".lora_a", ".lora_a", ".lora_b"},
+    {kGroupedScheme, "_lora_a", "_lora_b"},
 }};
 
 // PEFT saves adapters with the PeftModel's prefix on every key (huggingface/peft
@@ -69,7 +77,7 @@ struct MarkerWord {
     std::string_view word;
     Marker kind;
 };
-constexpr std::array<MarkerWord, 9> kMarkers{{
+constexpr std::array<MarkerWord, 10> kMarkers{{
     {"lora_magnitude", Marker::Magnitude},  // PEFT DoRA: lora_magnitude_vector
     {"lora_embedding_a", Marker::A},        // PEFT LoRA on embeddings
     {"lora_embedding_b", Marker::B},
@@ -79,6 +87,7 @@ constexpr std::array<MarkerWord, 9> kMarkers{{
     {"lora_b", Marker::B},
     {"mindpet_delta", Marker::Other},  // every MindPet delta (LoRA, adapter, prefix, ...)
     {"tk_delta", Marker::Other},
+    {"modules_to_save", Marker::Other},  // PEFT: a trained copy that replaces its module's tensor
 }};
 
 struct MarkerHit {
@@ -148,6 +157,38 @@ LoraName matchLora(std::string_view name) {
     return matchPeftInfix(name, lowered);
 }
 
+// PEFT's other trained tensors beside A/B: the LoRA bias and modules_to_save copies.
+struct ExtraName {
+    PairKind kind = PairKind::Lora;  // Lora: not one of them
+    std::string stem;                // Bias: the layer path; Replace: the module path
+    std::string param;               // Replace: the parameter under the module ("weight", "bias")
+};
+
+ExtraName matchExtra(std::string_view name) {
+    const auto lowered = lower(name);
+    // lora_bias=True: lora_B is an nn.Linear with a bias, saved as <stem>.lora_B.bias and held in memory
+    // as <stem>.lora_B.<adapter>.bias; merging adds lora_B.bias * scaling to the base layer's bias
+    // (huggingface/peft src/peft/tuners/lora/layer.py, LoraLayer.update_layer and Linear.merge).
+    if (endsWith(lowered, ".bias")) {
+        const auto rest = std::string_view(lowered).substr(0, lowered.size() - 5);
+        if (endsWith(rest, ".lora_b"))
+            return {PairKind::Bias, std::string(name.substr(0, rest.size() - 7)), {}};
+        const size_t dot = rest.rfind('.');
+        if (dot != std::string::npos && endsWith(rest.substr(0, dot), ".lora_b"))
+            return {PairKind::Bias, std::string(name.substr(0, dot - 7)), {}};
+    }
+    // ModulesToSaveWrapper keeps the trained copy as <module>.modules_to_save.<adapter>.<param> beside
+    // <module>.original_module.<param>; merge_and_unload puts the copy in the module's place
+    // (huggingface/peft src/peft/utils/other.py, ModulesToSaveWrapper).
+    constexpr std::string_view infix = ".modules_to_save.";
+    const size_t at = name.find(infix);
+    if (at == std::string::npos || at == 0) return {};
+    const auto after = name.substr(at + infix.size());
+    const size_t dot = after.find('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 == after.size()) return {};
+    return {PairKind::Replace, std::string(name.substr(0, at)), std::string(after.substr(dot + 1))};
+}
+
 std::string dimsText(const std::vector<int64_t>& dims) {
     return formatDims(dims);
 }
@@ -156,6 +197,47 @@ void setProblem(LoraPair& pair, std::string text) {
     if (pair.status == PairStatus::Problem) return;  // keep the first, most basic problem
     pair.status = PairStatus::Problem;
     pair.problem = std::move(text);
+}
+
+// One reading of 3-D A/B: which factor is on the left, and whether the base holds the transpose.
+struct GroupedLayout {
+    bool aLeft, transposed;
+};
+
+// Grouped (MoE) LoRA: E experts, each W[e] + s·delta[e]. The shapes decide the layout (LoraPlan.h).
+void validateGrouped(LoraPair& pair, const SourceTensor& base, const SourceTensor& a, const SourceTensor& b) {
+    const auto shapes = "A " + dimsText(a.dims) + ", B " + dimsText(b.dims) + ", base " + dimsText(base.dims);
+    if (base.dims.size() != 3)
+        return setProblem(pair, "grouped LoRA needs a 3-D expert weight [E, ·, ·] (" + shapes + ")");
+    const int64_t experts = base.dims[0];
+    if (a.dims[0] != experts || b.dims[0] != experts)
+        return setProblem(pair, "expert count mismatch: the base has " + std::to_string(experts) +
+                                    " experts but A has " + std::to_string(a.dims[0]) + " and B " +
+                                    std::to_string(b.dims[0]) + " (" + shapes + ")");
+    std::vector<GroupedLayout> fits;
+    const auto tryLayout = [&](bool aLeft, int64_t rankA, int64_t rankB, int64_t rows, int64_t cols) {
+        if (rankA != rankB || rankA <= 0) return;
+        if (base.dims[1] == rows && base.dims[2] == cols)
+            fits.push_back({aLeft, false});  // also the square case: the layout's own orientation
+        else if (base.dims[1] == cols && base.dims[2] == rows)
+            fits.push_back({aLeft, true});
+    };
+    tryLayout(true, a.dims[2], b.dims[1], a.dims[1], b.dims[2]);   // A [E,in,r] · B [E,r,out]
+    tryLayout(false, a.dims[1], b.dims[2], b.dims[1], a.dims[2]);  // B [E,out,r] · A [E,r,in]
+    if (fits.empty())
+        return setProblem(pair,
+                          "shape mismatch: grouped LoRA fits neither A·B (A [E,in,r], B [E,r,out]) nor "
+                          "B·A (A [E,r,in], B [E,out,r]) on the base (" +
+                              shapes + ")");
+    if (fits.size() > 1)
+        return setProblem(pair,
+                          "ambiguous grouped LoRA: the shapes fit both A·B (A [E,in,r], B [E,r,out]) and "
+                          "B·A (A [E,r,in], B [E,out,r]) (" +
+                              shapes + "), so which product was trained cannot be told");
+    pair.experts = experts;
+    pair.aLeft = fits.front().aLeft;
+    pair.transposed = fits.front().transposed;
+    pair.rank = pair.aLeft ? a.dims[2] : a.dims[1];
 }
 
 void validateShapes(LoraPair& pair, const SourceTensor& base, const SourceTensor& a, const SourceTensor& b,
@@ -169,9 +251,11 @@ void validateShapes(LoraPair& pair, const SourceTensor& base, const SourceTensor
     if (!isFloatingPoint(a.dtype) || !isFloatingPoint(b.dtype))
         return setProblem(
             pair, "LoRA A/B have type " + a.typeName + "/" + b.typeName + "; expected floating point");
+    if (a.dims.size() == 3 && b.dims.size() == 3) return validateGrouped(pair, base, a, b);
     if (a.dims.size() != 2 || b.dims.size() != 2)
-        return setProblem(pair, "LoRA A is " + dimsText(a.dims) + " and B is " + dimsText(b.dims) +
-                                    "; both must be 2-D (A [r, in], B [out, r])");
+        return setProblem(pair,
+                          "LoRA A is " + dimsText(a.dims) + " and B is " + dimsText(b.dims) +
+                              "; both must be 2-D (A [r, in], B [out, r]) or both 3-D (grouped experts)");
     pair.rank = a.dims[0];
     if (pair.rank <= 0) return setProblem(pair, "LoRA rank is 0 (A is " + dimsText(a.dims) + ")");
     if (b.dims[1] != pair.rank)
@@ -195,6 +279,30 @@ void validateShapes(LoraPair& pair, const SourceTensor& base, const SourceTensor
     }
 }
 
+// DoRA: PEFT merges W' = m·(W + s·B·A) / ‖W + s·B·A‖ with the norm over dim 1 of the [out, in]
+// weight, one per output row (huggingface/peft src/peft/tuners/lora/dora.py,
+// DoraLinearLayer.get_weight_norm: torch.linalg.norm(weight, dim=1); tuners/lora/layer.py
+// Linear.merge: dora_factor = magnitude / weight_norm, applied as dora_factor.view(-1, 1)). Each
+// stored row of an [out, in] base is one output row, so a row block holds what its norm needs.
+void validateMagnitude(LoraPair& pair, const SourceTensor& m) {
+    pair.magnitude = m.name;
+    pair.magnitudeDims = m.dims;
+    if (pair.status == PairStatus::Problem) return;
+    const auto dora = "DoRA adapter (" + m.name + " beside A/B): ";
+    if (pair.experts > 0) return setProblem(pair, dora + "DoRA on grouped expert weights is not supported");
+    if (pair.transposed)
+        return setProblem(pair,
+                          dora + "the base " + dimsText(pair.baseDims) +
+                              " is stored [in, out], where the DoRA norm of each output row runs down a "
+                              "column; only [out, in] bases are supported");
+    if (!isFloatingPoint(m.dtype))
+        return setProblem(pair, dora + "the magnitude has type " + m.typeName + "; expected floating point");
+    if (m.dims != std::vector<int64_t>{deltaRows(pair)})
+        return setProblem(pair, dora + "the magnitude is " + dimsText(m.dims) + " but the base has " +
+                                    std::to_string(deltaRows(pair)) + " output rows; expected " +
+                                    dimsText({deltaRows(pair)}));
+}
+
 // Name lookups: exact first, then case-folded (every tensor whose lower-case name matches).
 struct NameIndex {
     std::unordered_map<std::string, size_t> exact;
@@ -215,9 +323,10 @@ struct Group {
 };
 
 struct Sorted {
-    std::vector<Group> groups;                 // in order of their first tensor
-    std::map<std::string, size_t> magnitudes;  // DoRA magnitude vectors by layer path
-    std::vector<size_t> unpaired;              // LoRA-marked tensors no scheme pairs
+    std::vector<Group> groups;                         // in order of their first tensor
+    std::map<std::string, size_t> magnitudes;          // DoRA magnitude vectors by layer path
+    std::vector<size_t> unpaired;                      // LoRA-marked tensors no scheme pairs
+    std::vector<std::pair<size_t, ExtraName>> extras;  // LoRA biases and modules_to_save copies
 };
 
 // Sets roles and `dropped` for every tensor and sorts the LoRA ones into groups.
@@ -230,6 +339,12 @@ Sorted sortTensors(const std::vector<SourceTensor>& tensors, LoraPlan& plan) {
             plan.roles[i] = TensorRole::OptimizerState;
             // Optimizer copies of LoRA weights go with the LoRA weights (spec §6.18).
             plan.dropped[i] = hasLoraMarker(std::string_view(name).substr(prefix));
+            continue;
+        }
+        if (auto extra = matchExtra(name); extra.kind != PairKind::Lora) {
+            plan.roles[i] = extra.kind == PairKind::Bias ? TensorRole::LoraB : TensorRole::LoraA;
+            plan.dropped[i] = true;
+            out.extras.emplace_back(i, std::move(extra));
             continue;
         }
         const auto match = matchLora(name);
@@ -263,15 +378,20 @@ struct BaseLookup {
 
 // The base of a layer path: <stem>.weight or PEFT's <stem>.base_layer.weight, also without the
 // PEFT prefix; exact names first, a case-insensitive match only when it is the only one.
-BaseLookup findBase(const std::string& stem, const NameIndex& index, const std::vector<SourceTensor>& tensors,
-                    const std::vector<bool>& dropped) {
+// `<path><suffix>` for each suffix, for the stem as written and without the PEFT prefix.
+std::vector<std::string> baseCandidates(const std::string& stem,
+                                        std::initializer_list<std::string_view> suffixes) {
     std::vector<std::string> candidates;
     for (const auto& path :
          {stem, stem.starts_with(kPeftPrefix) ? stem.substr(kPeftPrefix.size()) : std::string()}) {
         if (path.empty()) continue;
-        candidates.push_back(path + ".weight");
-        candidates.push_back(path + ".base_layer.weight");
+        for (const auto suffix : suffixes) candidates.push_back(path + std::string(suffix));
     }
+    return candidates;
+}
+
+BaseLookup findBase(const std::vector<std::string>& candidates, const NameIndex& index,
+                    const std::vector<SourceTensor>& tensors, const std::vector<bool>& dropped) {
     for (const auto& name : candidates)
         if (const auto it = index.exact.find(name); it != index.exact.end() && !dropped[it->second])
             return {it->second, {}};
@@ -298,7 +418,9 @@ struct Built {
     size_t position = 0;
     LoraPair pair;
     std::optional<size_t> base;
-    std::vector<size_t> members;  // A, B, DoRA magnitude
+    std::vector<size_t> members;    // A, B, DoRA magnitude
+    std::string stem;               // the layer path of a LoRA pair
+    std::optional<size_t> sibling;  // a LoRA bias: the Built of its LoRA pair
 };
 
 Built buildPair(const Group& group, const std::vector<SourceTensor>& tensors, const NameIndex& index,
@@ -306,6 +428,7 @@ Built buildPair(const Group& group, const std::vector<SourceTensor>& tensors, co
     Built built;
     auto& pair = built.pair;
     pair.scheme = group.scheme;
+    built.stem = group.stem;
     built.position = tensors.size();
     for (const auto* list : {&group.as, &group.bs}) {
         if (list->empty()) continue;
@@ -315,7 +438,10 @@ Built buildPair(const Group& group, const std::vector<SourceTensor>& tensors, co
         built.position = std::min(built.position, list->front());
         built.members.insert(built.members.end(), list->begin(), list->end());
     }
-    const auto base = findBase(group.stem, index, tensors, plan.dropped);
+    const auto base = findBase(group.scheme == kGroupedScheme
+                                   ? baseCandidates(group.stem, {""})
+                                   : baseCandidates(group.stem, {".weight", ".base_layer.weight"}),
+                               index, tensors, plan.dropped);
     if (base.index) {
         built.base = base.index;
         pair.base = tensors[*base.index].name;
@@ -328,21 +454,79 @@ Built buildPair(const Group& group, const std::vector<SourceTensor>& tensors, co
     if (pair.a.empty()) setProblem(pair, "LoRA B " + pair.b + " has no matching A");
     if (pair.b.empty()) setProblem(pair, "LoRA A " + pair.a + " has no matching B");
     if (!base.index) setProblem(pair, base.problem);
-    if (const auto it = magnitudes.find(group.stem); it != magnitudes.end()) {
-        // DoRA rescales every column of W + s·B·A to a learned norm: merging A/B alone would be wrong.
-        setProblem(
-            pair, "DoRA adapter (" + tensors[it->second].name +
-                      " beside A/B): DoRA cannot be merged yet, and merging it as plain LoRA would be wrong");
-        built.members.push_back(it->second);
-        magnitudes.erase(it);
-    }
     if (pair.status != PairStatus::Problem)
         validateShapes(pair, tensors[*base.index], tensors[group.as.front()], tensors[group.bs.front()],
                        options.squareOrientation);
+    if (const auto it = magnitudes.find(group.stem); it != magnitudes.end()) {
+        built.members.push_back(it->second);
+        validateMagnitude(pair, tensors[it->second]);
+        magnitudes.erase(it);
+    }
     if (pair.status == PairStatus::Ok && std::find(options.disabledBases.begin(), options.disabledBases.end(),
                                                    pair.base) != options.disabledBases.end())
         pair.status = PairStatus::Disabled;
     return built;
+}
+
+// A PEFT LoRA bias or modules_to_save copy (matchExtra) as a pair of its own on its base tensor.
+Built buildExtra(size_t i, const ExtraName& extra, const std::vector<SourceTensor>& tensors,
+                 const NameIndex& index, const std::vector<bool>& dropped, std::span<const Built> loras) {
+    const auto& t = tensors[i];
+    Built built;
+    built.position = i;
+    built.members = {i};
+    auto& pair = built.pair;
+    pair.kind = extra.kind;
+    const bool bias = extra.kind == PairKind::Bias;
+    (bias ? pair.b : pair.a) = t.name;
+    (bias ? pair.bDims : pair.aDims) = t.dims;
+    pair.scheme = bias ? "lora_B.bias" : "modules_to_save";
+    const auto base =
+        findBase(bias ? baseCandidates(extra.stem, {".bias", ".base_layer.bias"})
+                      : baseCandidates(extra.stem, {"." + extra.param, ".original_module." + extra.param}),
+                 index, tensors, dropped);
+    if (!base.index) {
+        setProblem(pair, base.problem);
+        return built;
+    }
+    const auto& b = tensors[*base.index];
+    built.base = base.index;
+    built.position = *base.index;
+    pair.base = b.name;
+    pair.baseDims = b.dims;
+    const auto what = std::string(bias ? "LoRA bias " : "modules_to_save tensor ") + t.name;
+    if (!isFloatingPoint(b.dtype) || !isFloatingPoint(t.dtype)) {
+        if (bias || t.dtype != b.dtype)
+            setProblem(pair,
+                       what + " has type " + t.typeName + " and the base " + b.typeName +
+                           (bias ? "; only floating-point biases can be merged" : "; the types must match"));
+    }
+    if (t.dims != b.dims || (bias && t.dims.size() != 1))
+        setProblem(pair, "shape mismatch: " + what + " is " + dimsText(t.dims) + " but the base is " +
+                             dimsText(b.dims));
+    if (!bias) return built;
+    for (size_t k = 0; k < loras.size(); ++k)
+        if (loras[k].stem == extra.stem && loras[k].pair.scheme != kGroupedScheme) built.sibling = k;
+    if (!built.sibling) {
+        setProblem(pair, what + " has no LoRA A/B pair beside it, so its scaling is unknown");
+        return built;
+    }
+    pair.loraOf = loras[*built.sibling].pair.base;
+    pair.rank = loras[*built.sibling].pair.rank;
+    return built;
+}
+
+// A LoRA bias follows its LoRA pair: left out with it, and not merged when the pair cannot be.
+void followSiblings(std::vector<Built>& built) {
+    for (auto& item : built) {
+        if (!item.sibling || item.pair.status == PairStatus::Problem) continue;
+        const auto& lora = built[*item.sibling].pair;
+        if (lora.status == PairStatus::Problem)
+            setProblem(item.pair,
+                       "its LoRA pair on " + (lora.base.empty() ? lora.a : lora.base) + " cannot be merged");
+        else if (lora.status == PairStatus::Disabled)
+            item.pair.status = PairStatus::Disabled;
+    }
 }
 
 Built unpairedTensor(const SourceTensor& t, size_t i, TensorRole role) {
@@ -399,6 +583,33 @@ const char* tensorRoleName(TensorRole role) {
     return "other";
 }
 
+int64_t deltaRows(const LoraPair& pair) {
+    const auto& left = pair.aLeft ? pair.aDims : pair.bDims;
+    const size_t at = pair.experts > 0 ? 1 : 0;
+    return left.size() > at ? left[at] : 0;
+}
+
+int64_t deltaCols(const LoraPair& pair) {
+    if (pair.kind == PairKind::Bias) return 1;  // the bias as a column [out, 1]
+    const auto& right = pair.aLeft ? pair.bDims : pair.aDims;
+    const size_t at = pair.experts > 0 ? 2 : 1;
+    return right.size() > at ? right[at] : 0;
+}
+
+std::string pairNotes(const LoraPair& pair) {
+    switch (pair.kind) {
+        case PairKind::Bias:
+            return "LoRA bias (scaling of " + pair.loraOf + ")";
+        case PairKind::Replace:
+            return "modules_to_save: replaces the base";
+        case PairKind::Lora:
+            break;
+    }
+    if (pair.experts > 0) return std::to_string(pair.experts) + " experts, " + (pair.aLeft ? "A·B" : "B·A");
+    if (!pair.magnitude.empty()) return "DoRA (magnitude " + pair.magnitude + ")";
+    return {};
+}
+
 size_t optimizerPrefixLength(std::string_view name) {
     size_t longest = 0;
     for (const auto prefix : kOptimizerPrefixes)
@@ -431,9 +642,14 @@ LoraPlan planLora(const std::vector<SourceTensor>& tensors, const PlanOptions& o
     std::vector<Built> built;
     for (const auto& group : sorted.groups)
         built.push_back(buildPair(group, tensors, index, sorted.magnitudes, plan, options));
+    const size_t loraCount = built.size();
+    for (const auto& [i, extra] : sorted.extras)
+        built.push_back(buildExtra(i, extra, tensors, index, plan.dropped,
+                                   std::span<const Built>(built.data(), loraCount)));
     for (const auto& [stem, i] : sorted.magnitudes) sorted.unpaired.push_back(i);  // DoRA vectors left over
     for (size_t i : sorted.unpaired) built.push_back(unpairedTensor(tensors[i], i, plan.roles[i]));
     flagSharedBases(built);
+    followSiblings(built);
     std::stable_sort(built.begin(), built.end(),
                      [](const Built& x, const Built& y) { return x.position < y.position; });
 

@@ -19,6 +19,13 @@ enum class SquareOrientation { OutIn, InOut };
 
 enum class PairStatus { Ok, Problem, Disabled };
 
+// What a pair does to its base. Lora: W + s·delta. Bias (PEFT lora_bias): `b` names
+// `<stem>.lora_B[.<adapter>].bias`, and the base bias `<stem>.bias` gains s·b with the scaling of the
+// LoRA pair on `loraOf`. Replace (PEFT modules_to_save): `a` names
+// `<module>.modules_to_save.<adapter>.<param>`, whose values replace the base `<module>.<param>` (or
+// `<module>.original_module.<param>`), converted to the base dtype.
+enum class PairKind { Lora, Bias, Replace };
+
 struct LoraPair {
     std::string base;  // empty when the base is missing
     std::string a, b;  // empty when missing
@@ -27,8 +34,20 @@ struct LoraPair {
     // but matches no scheme (its name is in `a` or `b`, the problem says why).
     std::string scheme;
     std::vector<int64_t> baseDims, aDims, bDims;
-    int64_t rank = 0;         // r, from A's rows (0 when unknown)
-    bool transposed = false;  // base stored [in, out]: add (B·A)ᵀ
+    int64_t rank = 0;  // r, from A's rows (A's columns when aLeft; 0 when unknown)
+    bool transposed =
+        false;  // base stored as the delta's transpose (e.g. [in, out] for B·A): add it transposed
+    // Grouped (MoE) pair: base, A and B are 3-D with the expert count E first, and expert e merges
+    // W[e] + s·delta[e]; 0 for a matrix pair.
+    int64_t experts = 0;
+    // The delta is A·B (MindFormers GroupedMLPWithLoRA: A [E,in,r], B [E,r,out]) rather than B·A.
+    bool aLeft = false;
+    // DoRA (PEFT lora_magnitude_vector m [out]): the merged row i is m[i]·(W + s·B·A)[i] / ‖(W + s·B·A)[i]‖;
+    // empty for plain LoRA.
+    std::string magnitude;
+    std::vector<int64_t> magnitudeDims;
+    PairKind kind = PairKind::Lora;
+    std::string loraOf;  // Bias: the base weight of the LoRA pair whose scaling applies
     PairStatus status = PairStatus::Ok;
     std::string problem;  // in words, when status == Problem
 };
@@ -48,16 +67,34 @@ struct LoraPlan {
     uint64_t tensorsToWrite = 0;
 };
 
+// The delta's [rows, cols] per expert, as computed: B·A is [out, in], A·B (aLeft) is [in, out], a LoRA
+// bias is [out, 1]. The base stores it as is, or transposed when `transposed`.
+int64_t deltaRows(const LoraPair& pair);
+int64_t deltaCols(const LoraPair& pair);
+
+// What sets a pair apart from a plain matrix LoRA, in words for a plan listing ("" for plain LoRA):
+// "4 experts, A·B", "DoRA (magnitude m)", "LoRA bias (scaling of x.weight)", "modules_to_save: replaces the
+// base".
+std::string pairNotes(const LoraPair& pair);
+
 // Pure function of names, dtypes and shapes. Rules:
 // - the LoRA suffixes of a scheme match in any case; the layer path (stem) is taken as written, and
 //   a pair's base is `<stem>.weight` (or PEFT's `<stem>.base_layer.weight`; a PEFT
 //   `base_model.model.` prefix on the stem is dropped). The base is found by its exact name first;
 //   a weight whose name differs only in case is used when it is the only one, and two such
 //   candidates are a problem (MindSpore names are case-sensitive Cell paths).
+// - grouped MoE LoRA `<w>_lora_a` / `<w>_lora_b` pairs with the base `<w>` itself. 3-D A/B decide the
+//   layout by shape: A [E,in,r] with B [E,r,out] (delta A·B) or A [E,r,in] with B [E,out,r] (delta B·A),
+//   the base [E,·,·] holding the delta or its transpose; a square delta takes the layout's own
+//   orientation, and shapes that fit both layouts (in == out == r) are a problem.
 // - `<optimizer prefix><name>` is an optimizer copy; it is dropped when <name> carries a LoRA
 //   marker and kept otherwise.
 // - Every other tensor with a LoRA marker (hasLoraMarker) that no scheme pairs is a problem pair
-//   of scheme "unpaired"; a DoRA magnitude vector beside a pair makes that pair a problem.
+//   of scheme "unpaired". A DoRA magnitude vector beside a pair makes it a DoRA pair when the
+//   magnitude is floating point of shape [out] and the base is a matrix stored [out, in]; otherwise
+//   the pair is a problem.
+// - PEFT `lora_B.bias` pairs with the base bias (kind Bias) and needs a mergeable LoRA pair on the
+//   same layer; PEFT `modules_to_save` tensors replace their base (kind Replace) and need its dims.
 // LoRA tensors, optimizer copies of them and unpaired LoRA tensors are never written.
 LoraPlan planLora(const std::vector<SourceTensor>& tensors, const PlanOptions& options = {});
 

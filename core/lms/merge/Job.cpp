@@ -37,7 +37,7 @@ public:
                     const CancelToken* cancel) const override {
         const size_t split = base_->tensors().size();
         return index < split ? base_->readRows(index, rowBegin, rowEnd, out, cancel)
-                             : adapter_->readRows(index - split, rowBegin, rowEnd, out, cancel);
+                             : adapter_->readRows(kept_[index - split], rowBegin, rowEnd, out, cancel);
     }
     std::optional<RawRecords> rawRecords(size_t index) const override {
         const size_t split = base_->tensors().size();

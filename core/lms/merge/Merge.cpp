@@ -49,8 +49,13 @@ RowMatrix<Scalar> widen(std::span<const std::byte> bytes, DType type, int64_t ro
 // W (rows [row0, row0 + rows) of the base as stored) += s·(B·A) or its transpose, in blocks of
 // base rows so the widened scratch stays small.
 template <class Scalar>
-void addDeltaRows(std::span<std::byte> bytes, DType baseType, int64_t row0, int64_t rows, int64_t storedCols,
-                  bool transposed, const RowMatrix<Scalar>& a, const RowMatrix<Scalar>& scaledB) {
+std::optional<int64_t> rescaleRows(RowMatrix<Scalar>& block, int64_t row0,
+                                   const std::vector<double>& magnitude);
+
+template <class Scalar>
+std::optional<int64_t> addDeltaRows(std::span<std::byte> bytes, DType baseType, int64_t row0, int64_t rows,
+                                    int64_t storedCols, bool transposed, const RowMatrix<Scalar>& a,
+                                    const RowMatrix<Scalar>& scaledB, const std::vector<double>& magnitude) {
     const size_t elementBytes = dtypeBits(baseType) / 8;
     RowMatrix<Scalar> block;
     std::vector<float> narrowScratch;
@@ -65,6 +70,8 @@ void addDeltaRows(std::span<std::byte> bytes, DType baseType, int64_t row0, int6
             block.noalias() +=
                 a.middleCols(row0 + done, n).transpose() * scaledB.transpose();  // [n,r]·[r,out]
         }
+        if (!magnitude.empty())
+            if (const auto zero = rescaleRows(block, row0 + done, magnitude)) return zero;
         if constexpr (std::is_same_v<Scalar, float>) {
             narrowFromFloat(baseType, std::span<const float>(block.data(), size_t(block.size())), part);
         } else if (baseType == DType::Float64) {
@@ -74,39 +81,90 @@ void addDeltaRows(std::span<std::byte> bytes, DType baseType, int64_t row0, int6
             narrowFromFloat(baseType, narrowScratch, part);
         }
     }
+    return std::nullopt;
 }
 
-// One LoRA pair, widened and pre-scaled once, applied to any row range of its base.
+// DoRA (LoraPlan.cpp validateMagnitude): each merged row v of W + s·B·A becomes m[i]·v / ‖v‖, the
+// norm in double; returns the first row (of `rows`, counted from `row0`) whose norm is 0, where the
+// result would not be finite.
+template <class Scalar>
+std::optional<int64_t> rescaleRows(RowMatrix<Scalar>& block, int64_t row0,
+                                   const std::vector<double>& magnitude) {
+    for (int64_t k = 0; k < block.rows(); ++k) {
+        double sum = 0;
+        for (int64_t j = 0; j < block.cols(); ++j) sum += double(block(k, j)) * double(block(k, j));
+        if (!(sum > 0)) return row0 + k;
+        const double factor = magnitude[size_t(row0 + k)] / std::sqrt(sum);
+        for (int64_t j = 0; j < block.cols(); ++j) block(k, j) = Scalar(double(block(k, j)) * factor);
+    }
+    return std::nullopt;
+}
+
+// One LoRA pair, widened and pre-scaled once, applied to any row range of its base: per expert e
+// (one for a matrix pair) delta[e] = L[e]·R[e], L = B and R = A for B·A, L = A and R = B for A·B.
 class PairDelta {
 public:
-    PairDelta(DType baseType, int64_t out, int64_t in, bool transposed, std::span<const std::byte> a,
-              DType aType, std::span<const std::byte> b, DType bType, int64_t rank, double scaling)
-        : baseType_(baseType), storedCols_(transposed ? out : in), transposed_(transposed) {
+    PairDelta(DType baseType, const LoraPair& pair, std::span<const std::byte> a, DType aType,
+              std::span<const std::byte> b, DType bType, double scaling,
+              std::span<const std::byte> magnitude = {}, DType magnitudeType = DType::Float32)
+        : baseType_(baseType),
+          rows_(deltaRows(pair)),
+          cols_(deltaCols(pair)),
+          experts_(pair.experts),
+          transposed_(pair.transposed) {
         // Float16 has subnormals down to 6e-8, where a float32 product sum that cancels against W
         // can be off by more than one unit of the result; double keeps every value within one ulp.
-        useDouble_ = baseType == DType::Float64 || baseType == DType::Float16;
-        if (useDouble_) {
-            aD_ = widen<double>(a, aType, rank, in);
-            sbD_ = widen<double>(b, bType, out, rank) * scaling;
-        } else {
-            aF_ = widen<float>(a, aType, rank, in);
-            sbF_ = widen<float>(b, bType, out, rank) * float(scaling);
+        // DoRA divides by a norm of the merged row: double, rounded once at the end.
+        useDouble_ = baseType == DType::Float64 || baseType == DType::Float16 || !magnitude.empty();
+        const auto left = pair.aLeft ? a : b, right = pair.aLeft ? b : a;
+        const auto leftType = pair.aLeft ? aType : bType, rightType = pair.aLeft ? bType : aType;
+        const int64_t r = pair.rank;
+        const size_t leftBytes = size_t(rows_ * r) * (dtypeBits(leftType) / 8);
+        const size_t rightBytes = size_t(r * cols_) * (dtypeBits(rightType) / 8);
+        for (int64_t e = 0; e < std::max<int64_t>(experts_, 1); ++e) {
+            const auto l = left.subspan(size_t(e) * leftBytes, leftBytes);
+            const auto rt = right.subspan(size_t(e) * rightBytes, rightBytes);
+            if (useDouble_) {
+                rightD_.push_back(widen<double>(rt, rightType, r, cols_));
+                leftD_.push_back(widen<double>(l, leftType, rows_, r) * scaling);
+            } else {
+                rightF_.push_back(widen<float>(rt, rightType, r, cols_));
+                leftF_.push_back(widen<float>(l, leftType, rows_, r) * float(scaling));
+            }
+        }
+        if (!magnitude.empty()) {
+            const auto m = widen<double>(magnitude, magnitudeType, 1, rows_);
+            magnitude_.assign(m.data(), m.data() + m.size());
         }
     }
-    // `bytes` holds stored rows [row0, row0 + rows) of the base.
-    void apply(std::span<std::byte> bytes, int64_t row0, int64_t rows) const {
-        if (useDouble_)
-            addDeltaRows<double>(bytes, baseType_, row0, rows, storedCols_, transposed_, aD_, sbD_);
-        else
-            addDeltaRows<float>(bytes, baseType_, row0, rows, storedCols_, transposed_, aF_, sbF_);
+    // `bytes` holds stored rows [row0, row0 + rows) of the base (experts, for a grouped pair). Returns
+    // the first stored row whose DoRA norm is 0 (nothing else can fail).
+    std::optional<int64_t> apply(std::span<std::byte> bytes, int64_t row0, int64_t rows) const {
+        if (experts_ == 0) return applyExpert(bytes, 0, row0, rows);
+        const int64_t storedRows = transposed_ ? cols_ : rows_;
+        const size_t expertBytes = size_t(storedRows * storedCols()) * (dtypeBits(baseType_) / 8);
+        for (int64_t k = 0; k < rows; ++k)
+            applyExpert(bytes.subspan(size_t(k) * expertBytes, expertBytes), size_t(row0 + k), 0, storedRows);
+        return std::nullopt;
     }
 
 private:
+    int64_t storedCols() const { return transposed_ ? rows_ : cols_; }
+    std::optional<int64_t> applyExpert(std::span<std::byte> bytes, size_t e, int64_t row0,
+                                       int64_t rows) const {
+        if (useDouble_)
+            return addDeltaRows<double>(bytes, baseType_, row0, rows, storedCols(), transposed_, rightD_[e],
+                                        leftD_[e], magnitude_);
+        return addDeltaRows<float>(bytes, baseType_, row0, rows, storedCols(), transposed_, rightF_[e],
+                                   leftF_[e], magnitude_);
+    }
+
     DType baseType_;
-    int64_t storedCols_;
+    int64_t rows_, cols_, experts_;
     bool transposed_, useDouble_ = false;
-    RowMatrix<float> aF_, sbF_;
-    RowMatrix<double> aD_, sbD_;
+    std::vector<RowMatrix<float>> rightF_, leftF_;
+    std::vector<RowMatrix<double>> rightD_, leftD_;
+    std::vector<double> magnitude_;  // DoRA m, one per output row; empty for plain LoRA
 };
 
 // A merge that pairs nothing only makes sense when it also converts (the format, the layout, or
@@ -318,8 +376,38 @@ Status mergePairInPlace(std::span<std::byte> base, DType baseType, int64_t out, 
     if (base.size() != bytesOf(baseType, out * in) || a.size() != bytesOf(aType, rank * in) ||
         b.size() != bytesOf(bType, out * rank))
         return fail(ErrorCode::Mismatch, "tensor sizes do not match the LoRA shapes");
-    PairDelta(baseType, out, in, transposed, a, aType, b, bType, rank, scaling)
-        .apply(base, 0, transposed ? in : out);
+    LoraPair pair;
+    pair.aDims = {rank, in};
+    pair.bDims = {out, rank};
+    pair.rank = rank;
+    pair.transposed = transposed;
+    PairDelta(baseType, pair, a, aType, b, bType, scaling).apply(base, 0, transposed ? in : out);
+    return {};
+}
+
+Status mergeLoraPairInPlace(std::span<std::byte> base, DType baseType, const LoraPair& pair,
+                            std::span<const std::byte> a, DType aType, std::span<const std::byte> b,
+                            DType bType, double scaling, std::span<const std::byte> magnitude,
+                            DType magnitudeType) {
+    if (pair.status != PairStatus::Ok) return fail(ErrorCode::InvalidArgument, "the pair cannot be merged");
+    if (!isFloatingPoint(baseType) || !isFloatingPoint(aType) || !isFloatingPoint(bType) ||
+        (!magnitude.empty() && !isFloatingPoint(magnitudeType)))
+        return fail(ErrorCode::Unsupported, "only floating-point weights can be merged");
+    const auto bytesOf = [](DType t, const std::vector<int64_t>& dims) {
+        uint64_t n = dtypeBits(t) / 8;
+        for (auto d : dims) n *= uint64_t(d);
+        return n;
+    };
+    const bool doraOk = pair.magnitude.empty()
+                            ? magnitude.empty()
+                            : magnitude.size() == bytesOf(magnitudeType, pair.magnitudeDims);
+    if (base.size() != bytesOf(baseType, pair.baseDims) || a.size() != bytesOf(aType, pair.aDims) ||
+        b.size() != bytesOf(bType, pair.bDims) || !doraOk)
+        return fail(ErrorCode::Mismatch, "tensor sizes do not match the LoRA shapes");
+    const int64_t rows = pair.baseDims.empty() ? 0 : pair.baseDims[0];
+    if (const auto zero = PairDelta(baseType, pair, a, aType, b, bType, scaling, magnitude, magnitudeType)
+                              .apply(base, 0, rows))
+        return fail(ErrorCode::Mismatch, "DoRA: row " + std::to_string(*zero) + " of W + s·B·A has norm 0");
     return {};
 }
 
@@ -364,8 +452,14 @@ Status checkPlanMergeable(const ModelSource& source, const LoraPlan& plan, const
 Result<std::vector<double>> pairScalings(const LoraPlan& plan, const ScalingSpec& scaling) {
     std::vector<double> scalings(plan.pairs.size(), 0.0);
     for (size_t p = 0; p < plan.pairs.size(); ++p) {
-        if (plan.pairs[p].status != PairStatus::Ok) continue;
-        auto s = scaling.scalingFor(plan.pairs[p]);
+        const auto& pair = plan.pairs[p];
+        if (pair.status != PairStatus::Ok || pair.kind == PairKind::Replace) continue;  // a copy: no scaling
+        auto s = [&] {
+            if (pair.kind != PairKind::Bias) return scaling.scalingFor(pair);
+            LoraPair lora = pair;  // a LoRA bias takes the scaling of its LoRA pair
+            lora.base = pair.loraOf;
+            return scaling.scalingFor(lora);
+        }();
         if (!s) return std::unexpected(s.error());
         scalings[p] = *s;
     }
@@ -459,8 +553,16 @@ struct StreamView {
         const auto& t = tensors[i];
         uint64_t bytes = std::min<uint64_t>(t.byteSize, uint64_t(rowsPerBlock(i)) * rowBytes(t));
         if (const auto* pair = mergedPairOf(i)) {
-            bytes += tensors[indexOf.at(pair->a)].byteSize + tensors[indexOf.at(pair->b)].byteSize;
-            bytes += uint64_t(pair->rank) * uint64_t(pair->aDims[1] + pair->bDims[0]) * 8;
+            for (const auto* name : {&pair->a, &pair->b, &pair->magnitude}) {
+                if (name->empty()) continue;
+                const auto& f = tensors[indexOf.at(*name)];
+                // a factor: read whole and widened to double; a replacement: one row block of it
+                // read, widened to double and narrowed through float
+                const uint64_t elements = pair->kind == PairKind::Replace
+                                              ? bytes / std::max<uint64_t>(dtypeBits(t.dtype) / 8, 1)
+                                              : f.byteSize / (dtypeBits(f.dtype) / 8);
+                bytes += elements * (dtypeBits(f.dtype) / 8 + 8 + (pair->kind == PairKind::Replace ? 4 : 0));
+            }
         }
         return bytes;
     }
@@ -471,21 +573,91 @@ struct StreamView {
     uint64_t blockBytes;
 };
 
-// Queues tensor i in row blocks, its delta already added; false if the queue was stopped.
+// Reads tensor `index` whole and checks it is finite ("LoRA A", "LoRA B", ...).
+Result<std::vector<std::byte>> readChecked(const StreamView& v, size_t index, std::string_view role,
+                                           const CancelToken* cancel) {
+    std::vector<std::byte> bytes(size_t(v.tensors[index].byteSize));
+    if (auto st = v.run.source->read(index, bytes, cancel); !st) return std::unexpected(st.error());
+    if (auto st = checkInputFinite(*v.run.source, index, role, bytes); !st)
+        return std::unexpected(st.error());
+    return bytes;
+}
+
+// The delta of a LoRA or LoRA-bias pair, read, checked and widened once. A bias b [out] is the
+// rank-1 product b·[1] ([out, 1] · [1, 1]) on the base bias seen as [out, 1].
+Result<std::optional<PairDelta>> makeDelta(const StreamView& v, size_t i, const LoraPair& pair,
+                                           const CancelToken* cancel) {
+    const double scaling = v.run.scalings[size_t(v.run.plan.pairOfTensor[i])];
+    const auto baseType = v.tensors[i].dtype;
+    const size_t ib = v.indexOf.at(pair.b);
+    auto b = readChecked(v, ib, pair.kind == PairKind::Bias ? "LoRA bias" : "LoRA B", cancel);
+    if (!b) return std::unexpected(b.error());
+    if (pair.kind == PairKind::Bias) {
+        LoraPair column;
+        column.rank = 1;
+        column.aDims = {1, 1};
+        column.bDims = {pair.bDims[0], 1};
+        const float one = 1.0f;
+        return std::optional<PairDelta>(std::in_place, baseType, column, std::as_bytes(std::span(&one, 1)),
+                                        DType::Float32, *b, v.tensors[ib].dtype, scaling);
+    }
+    const size_t ia = v.indexOf.at(pair.a);
+    auto a = readChecked(v, ia, "LoRA A", cancel);
+    if (!a) return std::unexpected(a.error());
+    std::vector<std::byte> m;
+    DType mType = DType::Float32;
+    if (!pair.magnitude.empty()) {
+        const size_t im = v.indexOf.at(pair.magnitude);
+        auto read = readChecked(v, im, "DoRA magnitude", cancel);
+        if (!read) return std::unexpected(read.error());
+        m = std::move(*read);
+        mType = v.tensors[im].dtype;
+    }
+    return std::optional<PairDelta>(std::in_place, baseType, pair, *a, v.tensors[ia].dtype, *b,
+                                    v.tensors[ib].dtype, scaling, m, mType);
+}
+
+// Rows [r0, r1) of a modules_to_save copy (`replacement`, same dims as base `i`) in the base dtype.
+Status readReplacementRows(const StreamView& v, size_t i, size_t replacement, int64_t r0, int64_t r1,
+                           std::span<std::byte> out, const CancelToken* cancel) {
+    const auto& source = *v.run.source;
+    const auto& t = v.tensors[i];
+    const auto& r = v.tensors[replacement];
+    if (r.dtype == t.dtype) {
+        if (auto st = source.readRows(replacement, r0, r1, out, cancel); !st) return st;
+        return isFloatingPoint(t.dtype)
+                   ? checkInputFinite(source, replacement, "modules_to_save tensor", out, r0)
+                   : Status{};
+    }
+    std::vector<std::byte> raw(size_t(uint64_t(r1 - r0) * rowBytes(r)));
+    if (auto st = source.readRows(replacement, r0, r1, raw, cancel); !st) return st;
+    if (auto st = checkInputFinite(source, replacement, "modules_to_save tensor", raw, r0); !st) return st;
+    const int64_t cols = int64_t(rowBytes(r) / (dtypeBits(r.dtype) / 8));
+    const auto values = widen<double>(raw, r.dtype, r1 - r0, cols);
+    if (t.dtype == DType::Float64) {
+        std::memcpy(out.data(), values.data(), out.size());
+        return {};
+    }
+    const std::vector<float> narrow(values.data(), values.data() + values.size());
+    narrowFromFloat(t.dtype, narrow, out);
+    return checkMergedInRange(source, i, out, r0);
+}
+
+// Queues tensor i in row blocks, its delta already added (or its modules_to_save copy in its
+// place); false if the queue was stopped.
 Result<bool> queueTensor(const StreamView& v, size_t i, BlockQueue& queue, const CancelToken* cancel) {
     const auto& source = *v.run.source;
     if (v.rawForAll(i)) return queue.push(Block{i, -1, -1, true, true, {}, std::nullopt});
     std::optional<PairDelta> delta;
+    std::optional<size_t> replacement;
     if (const auto* pair = v.mergedPairOf(i)) {
-        const size_t ia = v.indexOf.at(pair->a), ib = v.indexOf.at(pair->b);
-        std::vector<std::byte> a(size_t(v.tensors[ia].byteSize)), b(size_t(v.tensors[ib].byteSize));
-        if (auto st = source.read(ia, a, cancel); !st) return std::unexpected(st.error());
-        if (auto st = checkInputFinite(source, ia, "LoRA A", a); !st) return std::unexpected(st.error());
-        if (auto st = source.read(ib, b, cancel); !st) return std::unexpected(st.error());
-        if (auto st = checkInputFinite(source, ib, "LoRA B", b); !st) return std::unexpected(st.error());
-        delta.emplace(v.tensors[i].dtype, pair->bDims[0], pair->aDims[1], pair->transposed, a,
-                      v.tensors[ia].dtype, b, v.tensors[ib].dtype, pair->rank,
-                      v.run.scalings[size_t(v.run.plan.pairOfTensor[i])]);
+        if (pair->kind == PairKind::Replace) {
+            replacement = v.indexOf.at(pair->a);
+        } else {
+            auto made = makeDelta(v, i, *pair, cancel);
+            if (!made) return std::unexpected(made.error());
+            delta = std::move(*made);
+        }
     }
     const int64_t rows = rowCount(v.tensors[i]);
     const uint64_t stride = rowBytes(v.tensors[i]);
@@ -496,14 +668,22 @@ Result<bool> queueTensor(const StreamView& v, size_t i, BlockQueue& queue, const
         Block block{i,           r0,         r1,
                     r0 == 0,     r1 == rows, std::vector<std::byte>(size_t(uint64_t(r1 - r0) * stride)),
                     std::nullopt};
-        if (auto st = source.readRows(i, r0, r1, block.bytes, cancel); !st)
+        if (auto st = replacement ? readReplacementRows(v, i, *replacement, r0, r1, block.bytes, cancel)
+                                  : source.readRows(i, r0, r1, block.bytes, cancel);
+            !st)
             return std::unexpected(st.error());
         // The delta is added here, on the reader thread, so that computing overlaps writing;
         // non-finite inputs and results fail the run here, naming the input (Verify.h).
         if (delta) {
             if (auto st = checkInputFinite(source, i, "base weight", block.bytes, r0); !st)
                 return std::unexpected(st.error());
-            delta->apply(block.bytes, r0, r1 - r0);
+            if (const auto zero = delta->apply(block.bytes, r0, r1 - r0))
+                return fail(
+                    ErrorCode::Mismatch,
+                    "DoRA: row " + std::to_string(*zero) +
+                        " of W + s·B·A is all zeros, so it has no norm to rescale to the magnitude",
+                    source.inputFiles().empty() ? std::string() : source.inputFiles().front().string(),
+                    v.tensors[i].name);
             if (auto st = checkMergedInRange(source, i, block.bytes, r0); !st)
                 return std::unexpected(st.error());
         }
@@ -604,7 +784,10 @@ Status writeStream(MergeRun& run, const StreamView& v, BlockQueue& queue, Thrott
             progress(run.state);
             if (const auto* pair = v.mergedPairOf(i)) {
                 ++run.report.pairsMerged;
-                run.merged.push_back({i, v.indexOf.at(pair->a), v.indexOf.at(pair->b), pair,
+                const auto indexOf = [&](const std::string& name) {
+                    return name.empty() ? SIZE_MAX : v.indexOf.at(name);
+                };
+                run.merged.push_back({i, indexOf(pair->a), indexOf(pair->b), pair,
                                       run.scalings[size_t(run.plan.pairOfTensor[i])]});
             }
         }

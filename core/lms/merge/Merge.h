@@ -123,4 +123,13 @@ ShardPlan planOutputShards(const ModelSource& source, const LoraPlan& plan, uint
                                       std::span<const std::byte> b, DType bType, int64_t rank,
                                       double scaling);
 
+// Merges one planned pair (planLora: Ok status, any layout — matrix or grouped experts, B·A or A·B,
+// transposed, DoRA when the pair names a magnitude, given in `magnitude`) into the whole base tensor,
+// exactly as the streaming merge does. Exposed for tests.
+[[nodiscard]] Status mergeLoraPairInPlace(std::span<std::byte> base, DType baseType, const LoraPair& pair,
+                                          std::span<const std::byte> a, DType aType,
+                                          std::span<const std::byte> b, DType bType, double scaling,
+                                          std::span<const std::byte> magnitude = {},
+                                          DType magnitudeType = DType::Float32);
+
 }  // namespace lms

@@ -2,6 +2,7 @@
 
 #include "lms/base/DType.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -38,6 +39,16 @@ std::string positionText(std::span<const int64_t> dims, uint64_t flat) {
     }
     std::string text = "[";
     for (size_t d = 0; d < index.size(); ++d) text += (d ? ", " : "") + std::to_string(index[d]);
+    return text + "]";
+}
+
+// "[i, j, ...]".
+std::string indexText(const std::vector<int64_t>& index) {
+    std::string text = "[";
+    for (size_t d = 0; d < index.size(); ++d) {
+        if (d) text += ", ";
+        text += std::to_string(index[d]);
+    }
     return text + "]";
 }
 
@@ -130,67 +141,185 @@ Status checkIndex(const CheckpointFile& output, std::span<const Placement> place
     return {};
 }
 
-// One stored element of a merged base to recompute: [row, col] of W as stored, inside the box
-// this output holds; the index of that element inside the output tensor.
+// One stored element of a merged base to recompute: [expert, row, col] of W as stored (expert 0 for
+// a matrix), inside the box this output holds; the index of that element inside the output tensor.
 struct Sample {
-    int64_t row, col;
+    int64_t expert, row, col;
     uint64_t outputIndex;
 };
 
-// kSamplesPerPair positions inside `box` ([rows, cols] of W as stored); the first is off the
-// diagonal when the box has more than one column, so a transposed delta cannot hide on it.
+// kSamplesPerPair positions inside `box` ([rows, cols] or [experts, rows, cols] of W as stored); the
+// first is off the diagonal when the box has more than one column, so a transposed delta cannot
+// hide on it.
 std::vector<Sample> samplePositions(const Box& box, std::mt19937_64& rng) {
-    const int64_t rows = box.end[0] - box.begin[0], cols = box.end[1] - box.begin[1];
+    const size_t d = box.begin.size() - 2;  // 0 for a matrix, 1 for grouped experts
+    const int64_t experts = d ? box.end[0] - box.begin[0] : 1;
+    const int64_t rows = box.end[d] - box.begin[d], cols = box.end[d + 1] - box.begin[d + 1];
     std::vector<Sample> samples;
     for (int k = 0; k < kSamplesPerPair; ++k) {
+        const int64_t e = int64_t(rng() % uint64_t(experts));
         int64_t r = int64_t(rng() % uint64_t(rows)), c = int64_t(rng() % uint64_t(cols));
-        if (k == 0 && cols > 1 && box.begin[0] + r == box.begin[1] + c) c = (c + 1) % cols;
-        samples.push_back({box.begin[0] + r, box.begin[1] + c, uint64_t(r * cols + c)});
+        if (k == 0 && cols > 1 && box.begin[d] + r == box.begin[d + 1] + c) c = (c + 1) % cols;
+        samples.push_back({(d ? box.begin[0] : 0) + e, box.begin[d] + r, box.begin[d + 1] + c,
+                           uint64_t((e * rows + r) * cols + c)});
     }
     return samples;
+}
+
+// The factors of one merged pair as read: delta[e] = L[e]·R[e] (LoraPlan.h deltaRows/deltaCols).
+struct Factors {
+    std::vector<std::byte> left, right, magnitude;
+    DType leftType, rightType, magnitudeType = DType::Float32;
+    int64_t rows, cols, rank;
+    // delta[e][i, j] and Σ_k |L·R| over its terms.
+    std::pair<double, double> at(int64_t e, int64_t i, int64_t j) const {
+        double delta = 0, magnitude = 0;
+        for (int64_t k = 0; k < rank; ++k) {
+            const double term = elementAt(left, leftType, size_t((e * rows + i) * rank + k)) *
+                                elementAt(right, rightType, size_t((e * rank + k) * cols + j));
+            delta += term;
+            magnitude += std::abs(term);
+        }
+        return {delta, magnitude};
+    }
+};
+
+Result<Factors> readFactors(const MergedPairRef& ref, const ModelSource& source, const CancelToken* cancel) {
+    const auto& tensors = source.tensors();
+    const auto& pair = *ref.pair;
+    if (pair.kind == PairKind::Bias) {  // b [out] · [1]
+        const float one = 1.0f;
+        const auto oneBytes = std::as_bytes(std::span(&one, 1));
+        Factors f{std::vector<std::byte>(size_t(tensors[ref.bIndex].byteSize)),
+                  std::vector<std::byte>(oneBytes.begin(), oneBytes.end()),
+                  {},
+                  tensors[ref.bIndex].dtype,
+                  DType::Float32,
+                  DType::Float32,
+                  deltaRows(pair),
+                  1,
+                  1};
+        if (auto st = source.read(ref.bIndex, f.left, cancel); !st) return std::unexpected(st.error());
+        return f;
+    }
+    const size_t left = pair.aLeft ? ref.aIndex : ref.bIndex, right = pair.aLeft ? ref.bIndex : ref.aIndex;
+    Factors f{std::vector<std::byte>(size_t(tensors[left].byteSize)),
+              std::vector<std::byte>(size_t(tensors[right].byteSize)),
+              {},
+              tensors[left].dtype,
+              tensors[right].dtype,
+              DType::Float32,
+              deltaRows(pair),
+              deltaCols(pair),
+              pair.rank};
+    if (auto st = source.read(left, f.left, cancel); !st) return std::unexpected(st.error());
+    if (auto st = source.read(right, f.right, cancel); !st) return std::unexpected(st.error());
+    if (!pair.magnitude.empty()) {
+        const auto it = std::find_if(tensors.begin(), tensors.end(),
+                                     [&](const SourceTensor& t) { return t.name == pair.magnitude; });
+        f.magnitude.resize(size_t(it->byteSize));
+        f.magnitudeType = it->dtype;
+        if (auto st = source.read(size_t(it - tensors.begin()), f.magnitude, cancel); !st)
+            return std::unexpected(st.error());
+    }
+    return f;
+}
+
+// DoRA: the factor m[i] / ‖(W + s·B·A)[i]‖ of stored row `row` (`storedRow` holds W's row).
+double doraFactor(const Factors& f, const SourceTensor& t, std::span<const std::byte> storedRow, int64_t row,
+                  double scaling) {
+    double sum = 0;
+    for (int64_t j = 0; j < f.cols; ++j) {
+        const double v = elementAt(storedRow, t.dtype, size_t(j)) + scaling * f.at(0, row, j).first;
+        sum += v * v;
+    }
+    return elementAt(f.magnitude, f.magnitudeType, size_t(row)) / std::sqrt(sum);
+}
+
+// A modules_to_save copy: sampled elements of the output must equal the copy's, converted to the
+// base dtype (exactly when the dtypes match).
+Status spotCheckReplace(const CheckpointFile& output, const TensorInfo& got, const Placement& placement,
+                        const MergedPairRef& ref, const ModelSource& source, std::mt19937_64& rng,
+                        const std::string& shownName) {
+    const auto& t = source.tensors()[ref.baseIndex];
+    const auto& r = source.tensors()[ref.aIndex];
+    const uint64_t perRow = elementsPerRow(t), rows = uint64_t(std::max<int64_t>(rowCount(t), 0));
+    if (!placement.whole || perRow == 0 || rows == 0) return {};
+    const uint64_t elementBytes = dtypeBits(t.dtype) / 8;
+    std::vector<std::byte> row(static_cast<size_t>(rowBytes(r))), written(static_cast<size_t>(elementBytes));
+    for (int k = 0; k < kSamplesPerPair; ++k) {
+        const uint64_t flat = rng() % (rows * perRow);
+        if (auto st =
+                source.readRows(ref.aIndex, int64_t(flat / perRow), int64_t(flat / perRow) + 1, row, nullptr);
+            !st)
+            return st;
+        if (auto st = output.readRange(got, flat * elementBytes, written); !st) return st;
+        const bool same = r.dtype == t.dtype;
+        const size_t at = size_t(flat % perRow);
+        const bool equal =
+            same ? std::memcmp(written.data(), row.data() + at * elementBytes, size_t(elementBytes)) == 0
+                 : std::abs(elementAt(written, t.dtype, 0) - elementAt(row, r.dtype, at)) <=
+                       mergeTolerance(t.dtype, elementAt(row, r.dtype, at), 0, 0);
+        if (!equal)
+            return fail(ErrorCode::Mismatch,
+                        "verification failed at " + positionText(t.dims, flat) +
+                            ": the output does not hold the modules_to_save tensor " + r.name,
+                        shownName, t.name);
+    }
+    return {};
 }
 
 // Recomputes the sampled elements of one merged pair in double and compares them with the output.
 Status spotCheckPair(const CheckpointFile& output, const TensorInfo& got, const Placement& placement,
                      const MergedPairRef& ref, const ModelSource& source, std::mt19937_64& rng,
                      const std::string& shownName, const CancelToken* cancel) {
-    const auto& tensors = source.tensors();
-    const auto& t = tensors[ref.baseIndex];
-    const int64_t outDim = ref.pair->bDims[0], inDim = ref.pair->aDims[1], r = ref.pair->rank;
+    const auto& t = source.tensors()[ref.baseIndex];
     const bool transposed = ref.pair->transposed;
+    const int64_t outDim = deltaRows(*ref.pair), inDim = deltaCols(*ref.pair);
     const int64_t storedRows = transposed ? inDim : outDim, storedCols = transposed ? outDim : inDim;
-    const Box box = placement.whole ? Box{{0, 0}, {storedRows, storedCols}} : placement.box;
-    if (box.begin.size() != 2 || box.end[0] <= box.begin[0] || box.end[1] <= box.begin[1]) return {};
-    const auto aType = tensors[ref.aIndex].dtype, bType = tensors[ref.bIndex].dtype;
+    const size_t d = ref.pair->experts > 0 ? 1 : 0;
+    Box box = placement.box;
+    if (placement.whole) {
+        box.begin.assign(d + 2, 0);
+        box.end = d ? std::vector<int64_t>{ref.pair->experts, storedRows, storedCols}
+                    : std::vector<int64_t>{storedRows, storedCols};
+    }
+    if (box.begin.size() != d + 2) return {};
+    for (size_t k = 0; k < box.begin.size(); ++k)
+        if (box.end[k] <= box.begin[k]) return {};
+    auto factors = readFactors(ref, source, cancel);
+    if (!factors) return std::unexpected(factors.error());
     const uint64_t elementBytes = dtypeBits(t.dtype) / 8;
-    std::vector<std::byte> a(size_t(tensors[ref.aIndex].byteSize)),
-        bRow(size_t(uint64_t(r) * dtypeBits(bType) / 8));
-    std::vector<std::byte> storedRow(size_t(uint64_t(storedCols) * elementBytes));
+    // A row of the base as streamed: one stored row of a matrix, one whole expert of a grouped weight.
+    std::vector<std::byte> storedRow(
+        size_t(uint64_t(d ? storedRows : 1) * uint64_t(storedCols) * elementBytes));
     std::vector<std::byte> written(static_cast<size_t>(elementBytes));
-    if (auto st = source.read(ref.aIndex, a, cancel); !st) return st;
     for (const auto& sample : samplePositions(box, rng)) {
         const int64_t row = transposed ? sample.col : sample.row, col = transposed ? sample.row : sample.col;
-        if (auto st = source.readRows(ref.bIndex, row, row + 1, bRow, cancel); !st) return st;
-        double delta = 0, magnitude = 0;
-        for (int64_t k = 0; k < r; ++k) {
-            const double term =
-                elementAt(bRow, bType, size_t(k)) * elementAt(a, aType, size_t(k * inDim + col));
-            delta += term;
-            magnitude += std::abs(term);
-        }
-        if (auto st = source.readRows(ref.baseIndex, sample.row, sample.row + 1, storedRow, cancel); !st)
+        const auto [delta, magnitude] = factors->at(sample.expert, row, col);
+        const int64_t streamed = d ? sample.expert : sample.row;
+        if (auto st = source.readRows(ref.baseIndex, streamed, streamed + 1, storedRow, cancel); !st)
             return st;
         if (auto st = output.readRange(got, sample.outputIndex * elementBytes, written); !st) return st;
-        const double base = elementAt(storedRow, t.dtype, size_t(sample.col));
-        const double expected = base + ref.scaling * delta;
+        const auto inRow = std::span<const std::byte>(storedRow).subspan(
+            size_t(uint64_t(d ? sample.row : 0) * uint64_t(storedCols) * elementBytes));
+        const double base = elementAt(inRow, t.dtype, size_t(sample.col));
+        double expected = base + ref.scaling * delta;
+        double bound = mergeTolerance(t.dtype, base, std::abs(ref.scaling) * magnitude, ref.pair->rank);
+        if (!factors->magnitude.empty()) {
+            const double factor = doraFactor(*factors, t, inRow, sample.row, ref.scaling);
+            expected *= factor;
+            bound *= std::abs(factor);
+        }
         const double actual = elementAt(written, t.dtype, 0);
-        if (!(std::abs(actual - expected) <=
-              mergeTolerance(t.dtype, base, std::abs(ref.scaling) * magnitude, r)))
+        if (!(std::abs(actual - expected) <= bound)) {
+            std::vector<int64_t> at{sample.row, sample.col};
+            if (d) at.insert(at.begin(), sample.expert);
             return fail(ErrorCode::Mismatch,
-                        "verification failed at [" + std::to_string(sample.row) + ", " +
-                            std::to_string(sample.col) + "]: wrote " + formatNumber(actual) +
+                        "verification failed at " + indexText(at) + ": wrote " + formatNumber(actual) +
                             ", but W + s·B·A recomputed from the inputs is " + formatNumber(expected),
                         shownName, t.name);
+        }
     }
     return {};
 }
@@ -218,7 +347,10 @@ Status verifyOutput(const std::filesystem::path& writtenFile, const std::filesys
         if (!placements[ref.baseIndex].held) continue;  // another shard holds it
         const auto* got = (*output)->find(source.tensors()[ref.baseIndex].name);
         if (auto st =
-                spotCheckPair(**output, *got, placements[ref.baseIndex], ref, source, rng, shownName, cancel);
+                ref.pair->kind == PairKind::Replace
+                    ? spotCheckReplace(**output, *got, placements[ref.baseIndex], ref, source, rng, shownName)
+                    : spotCheckPair(**output, *got, placements[ref.baseIndex], ref, source, rng, shownName,
+                                    cancel);
             !st)
             return st;
     }
@@ -233,12 +365,14 @@ Status verifyMergedFile(const std::filesystem::path& file, const ModelSource& so
     for (const auto& t : tensors) placements.push_back({true, {}, t.dims, t.byteSize});
     std::unordered_map<std::string, size_t> indexOf;
     for (size_t i = 0; i < tensors.size(); ++i) indexOf.emplace(tensors[i].name, i);
+    auto scalings = pairScalings(plan, options.scaling);
+    if (!scalings) return std::unexpected(scalings.error());
+    const auto find = [&](const std::string& name) { return name.empty() ? SIZE_MAX : indexOf.at(name); };
     std::vector<MergedPairRef> merged;
-    for (const auto& pair : plan.pairs) {
+    for (size_t p = 0; p < plan.pairs.size(); ++p) {
+        const auto& pair = plan.pairs[p];
         if (pair.status != PairStatus::Ok) continue;
-        auto s = options.scaling.scalingFor(pair);
-        if (!s) return std::unexpected(s.error());
-        merged.push_back({indexOf.at(pair.base), indexOf.at(pair.a), indexOf.at(pair.b), &pair, *s});
+        merged.push_back({indexOf.at(pair.base), find(pair.a), find(pair.b), &pair, (*scalings)[p]});
     }
     return verifyOutput(file, file, placements, source, plan, merged, cancel);
 }

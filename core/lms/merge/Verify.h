@@ -29,7 +29,8 @@ struct Placement {
     bool held = true;  // false: another output file (shard) holds this tensor
 };
 
-// A pair that was merged: indexes into source.tensors() and the scaling used.
+// A pair that was merged: indexes into source.tensors() (SIZE_MAX for a tensor the pair's kind has
+// not, e.g. A of a LoRA bias) and the scaling used.
 struct MergedPairRef {
     size_t baseIndex, aIndex, bIndex;
     const LoraPair* pair;
@@ -61,9 +62,9 @@ double mergeTolerance(DType dtype, double base, double scaledMagnitude, int64_t 
 // Re-opens `writtenFile` (the finished temp file; errors name `shownFile`, the final name) and
 // checks its index against `placements` (one per source tensor; dropped ones unused). Then, for
 // every merged pair, recomputes kSamplesPerPair elements inside this file's placement of the base
-// (the whole tensor, or this rank's slice) in double from W, A and B,
-// reading only the sampled rows of W and B; the first sample is off the diagonal when the shape
-// allows, so a delta added transposed is caught.
+// (the whole tensor, or this rank's slice) in double from W, A and B (and the DoRA magnitude, whose
+// row norm it recomputes), reading A, B and the sampled rows of W (whole experts of a grouped pair);
+// the first sample is off the diagonal when the shape allows, so a delta added transposed is caught.
 [[nodiscard]] Status verifyOutput(const std::filesystem::path& writtenFile,
                                   const std::filesystem::path& shownFile,
                                   std::span<const Placement> placements, const ModelSource& source,

@@ -74,6 +74,9 @@ QString CheckpointFileFilter::kindText(const QString& path, bool isDir) const {
         const auto ranks = discoverRanks(toPath(path));
         kind = tr("%n rank(s)", nullptr, ranks ? int(ranks->size()) : 0);
         m_distributedFolders.insert(path);
+    } else if (pathKind == PathKind::Checkpoint2 || pathKind == PathKind::ShardFolder) {
+        kind = pathKind == PathKind::Checkpoint2 ? tr("Checkpoint 2.0") : tr("safetensors shards");
+        m_distributedFolders.insert(path);  // opens as one model, like a distributed checkpoint
     } else {
         kind = QString();
     }
@@ -287,6 +290,12 @@ void BrowserPanel::updateDetails() {
         case PathKind::MergedOutput:
             text = tr("<b>Merged checkpoint</b> (rank_0 only, no strategy): opens as a full checkpoint");
             break;
+        case PathKind::Checkpoint2:
+            text = tr("<b>Checkpoint 2.0</b> (MindFormers save): opens as one model");
+            break;
+        case PathKind::ShardFolder:
+            text = tr("<b>Safetensors shards</b> with their index: open as one model");
+            break;
         case PathKind::FullCheckpoint:
         case PathKind::Adapter:
             text = tr("<b>Checkpoint</b>, %1").arg(bytesText(uint64_t(info.size())));
@@ -316,7 +325,7 @@ void BrowserPanel::rebuildRecentMenu() {
         action->setObjectName(QStringLiteral("browserRecentAction%1").arg(number++));
         connect(action, &QAction::triggered, this, [this, path] {
             reveal(path);
-            emit openRequested(path);
+            emit recentRequested(path);
         });
     }
     if (paths.isEmpty()) {

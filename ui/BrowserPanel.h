@@ -55,6 +55,8 @@ public:
 
 signals:
     void openRequested(const QString& path);
+    // A path picked from the recent list: opened again with the options it was opened with.
+    void recentRequested(const QString& path);
 
 private:
     void activate(const QModelIndex& proxyIndex);

@@ -63,7 +63,14 @@ MainWindow::MainWindow(LogModel* log, QWidget* parent)
     m_tabs->addTab(m_lora, tr("LoRA"));
     centreLayout->addWidget(m_messageBar);
     centreLayout->addWidget(m_tabs, 1);
-    setCentralWidget(centre);
+    // In a scroll area, so the tabs' minimum size never makes the window larger than a small screen
+    // (1024×700, or 1600×1000 at scale 2): they scroll instead.
+    auto* centreScroll = new QScrollArea(this);
+    centreScroll->setObjectName(QStringLiteral("centreScrollArea"));
+    centreScroll->setWidgetResizable(true);
+    centreScroll->setFrameShape(QFrame::NoFrame);
+    centreScroll->setWidget(centre);
+    setCentralWidget(centreScroll);
 
     setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
     setCorner(Qt::TopLeftCorner, Qt::LeftDockWidgetArea);

@@ -661,8 +661,8 @@ QString MergePanel::changedInputField() const {
     return {};
 }
 
-QString MergePanel::blockingReason(const Resolution& r) const {
-    // The panel's own state first (a run in progress, a field not yet applied), then the request.
+QString MergePanel::stateReason() const {
+    // The panel's own state: a run in progress, a field not yet applied or not understood.
     if (isRunning()) return tr("A merge is running.");
     if (m_loading) return tr("Opening the checkpoint…");
     if (!m_model) return tr("Open a checkpoint first.");
@@ -678,11 +678,19 @@ QString MergePanel::blockingReason(const Resolution& r) const {
     if (auto spec = scalingSpec(); !spec) return errorText(spec.error());
     if (auto bytes = shardBytes(m_shardSizeEdit->text()); !bytes)
         return tr("Max shard size: %1").arg(errorText(bytes.error()));
-    if (r.refusals.empty()) return QString();
+    return {};
+}
+
+QString MergePanel::refusalText(const Refusal& refusal) const {
     // The studio's words for its own fields; every other refusal as the core (and the CLI) says it.
-    if (r.refusals.front().code == RefusalCode::NoScaling)
+    if (refusal.code == RefusalCode::NoScaling)
         return tr("No scaling: give α and r, a scaling, or a LoRA config.");
-    return errorText(r.refusals.front().error);
+    return errorText(refusal.error);
+}
+
+QString MergePanel::blockingReason(const Resolution& r) const {
+    if (QString state = stateReason(); !state.isEmpty()) return state;
+    return r.refusals.empty() ? QString() : refusalText(r.refusals.front());
 }
 
 QStringList MergePanel::summaryLines(const ResolvedJob& job) const {
@@ -723,7 +731,13 @@ void MergePanel::updateSummary() {
         m_summaryLabel->setText(summaryLines(*r.job).join(QStringLiteral("<br>")));
     const QString reason = blockingReason(r);
     m_mergeButton->setEnabled(reason.isEmpty());
-    m_hintLabel->setText(isRunning() ? QString() : reason);
+    // Every refusal, not only the first, so one look shows all that stands in the way.
+    QStringList reasons;
+    if (stateReason().isEmpty())
+        for (const auto& refusal : r.refusals) reasons << refusalText(refusal);
+    m_hintLabel->setText(isRunning()         ? QString()
+                         : reasons.isEmpty() ? reason
+                                             : reasons.join(QLatin1Char('\n')));
     m_hintLabel->setVisible(!reason.isEmpty() && !isRunning());
 }
 

@@ -62,7 +62,8 @@ public:
     Result<ScalingSpec> scalingSpec() const;
     // dst/rank_0/<prefix>0.ckpt, or "" when destination or prefix are missing.
     QString outputFile() const;
-    // Why Merge is disabled ("" when it is enabled).
+    // Why Merge is disabled ("" when it is enabled): the first reason; the hint under Merge lists
+    // every refusal of resolve().
     QString blockingReason() const;
     void requestCancel();
 
@@ -87,6 +88,8 @@ private:
     QString outputText(const Resolution& r) const;  // the "Writes:" line
     QString blockingReason(const Resolution& r) const;
     QString changedInputField() const;
+    QString stateReason() const;  // why the panel itself blocks Merge ("" when it does not)
+    QString refusalText(const Refusal& refusal) const;
     void updateScalingText(const Resolution& r);
     void resetForNewModel();
     QString proposedDestination() const;

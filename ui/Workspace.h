@@ -31,6 +31,8 @@ struct TensorPlacement {
 // the command line and the Merge panel's input fields give them. The fields map onto
 // lms::SourceRequest / StrategyRequest / ScalingRequest.configFile.
 struct OpenRequest {
+    OpenRequest() = default;
+    OpenRequest(QString path_, QString strategy_) : path(std::move(path_)), strategy(std::move(strategy_)) {}
     QString path;
     QString strategy;    // distributed only; "" = look for it (lms::findStrategyNear)
     QString adapter;     // a LoRA-only adapter merged into `path` ("" = none)

@@ -62,11 +62,14 @@ OpenRequest openOf(const fs::path& path) {
 
 // A base checkpoint without LoRA and a LoRA-only adapter for it (MindPet's DELTA_CKP-*.ckpt).
 void writeBaseAndAdapter(const fs::path& dir) {
-    const auto f32 = [](size_t n, uint32_t seed) { return floatBytes(DType::Float32, randomValues(n, seed)); };
-    writeCheckpoint(dir / "base.ckpt",
-                    {{"l0.wq.weight", "Float32", {8, 4}, f32(32, 1)}, {"l0.wk.weight", "Float32", {8, 4}, f32(32, 2)}});
-    writeCheckpoint(dir / "DELTA_CKP-1_2.ckpt", {{"l0.wq.mindpet_delta_lora_a", "Float32", {2, 4}, f32(8, 3)},
-                                                 {"l0.wq.mindpet_delta_lora_b", "Float32", {8, 2}, f32(16, 4)}});
+    const auto f32 = [](size_t n, uint32_t seed) {
+        return floatBytes(DType::Float32, randomValues(n, seed));
+    };
+    writeCheckpoint(dir / "base.ckpt", {{"l0.wq.weight", "Float32", {8, 4}, f32(32, 1)},
+                                        {"l0.wk.weight", "Float32", {8, 4}, f32(32, 2)}});
+    writeCheckpoint(dir / "DELTA_CKP-1_2.ckpt",
+                    {{"l0.wq.mindpet_delta_lora_a", "Float32", {2, 4}, f32(8, 3)},
+                     {"l0.wq.mindpet_delta_lora_b", "Float32", {8, 2}, f32(16, 4)}});
 }
 
 }  // namespace
@@ -84,6 +87,7 @@ private slots:
     void proposedDestination_data();
     void proposedDestination();
     void adapterMapsToTheRequest();
+    void hintListsEveryRefusal();
     void sameInputsSameRequestAsTheCli_data();
     void sameInputsSameRequestAsTheCli();
 
@@ -110,7 +114,8 @@ void TestMergePanel::scalingStartsEmpty_data() {
 void TestMergePanel::scalingStartsEmpty() {
     QFETCH(QString, which);
     QTemporaryDir tmp;
-    OpenRequest request = openOf(which == QLatin1StringView("full") ? m_demo.fullCheckpoint : m_demo.distributedDir);
+    OpenRequest request =
+        openOf(which == QLatin1StringView("full") ? m_demo.fullCheckpoint : m_demo.distributedDir);
     if (which == QLatin1StringView("adapter")) {
         writeBaseAndAdapter(tmp.path().toStdString());
         request.path = tmp.filePath(QStringLiteral("base.ckpt"));
@@ -140,17 +145,21 @@ void TestMergePanel::scalingStartsEmpty() {
 }
 
 void TestMergePanel::scalingFromAConfig_data() {
-    QTest::addColumn<QString>("how");       // beside: finetune.yaml next to the file; given: the field
+    QTest::addColumn<QString>("how");        // beside: finetune.yaml next to the file; given: the field
     QTest::addColumn<double>("typedAlpha");  // 0: nothing typed
     QTest::addColumn<double>("scaling");     // of every pair (r = 4)
     QTest::addColumn<QString>("provenance");
     QTest::newRow("finetune.yaml beside the checkpoint")
-        << "beside" << 0.0 << 4.0 << "from finetune.yaml: model.model_config.pet_config lora_alpha 16, lora_rank 4";
+        << "beside" << 0.0 << 4.0
+        << "from finetune.yaml: model.model_config.pet_config lora_alpha 16, lora_rank 4";
     QTest::newRow("config given in the field")
         << "given" << 0.0 << 8.0 << "from run.yaml: model.model_config.pet_config lora_alpha 32, lora_rank 4";
-    QTest::newRow("typed α overrides the file beside")
-        << "beside" << 2.0 << 0.5
-        << "from α 2 and each pair's r (overrides finetune.yaml: model.model_config.pet_config lora_alpha 16, "
+    // A typed value wins: a file found beside is then not read, one given says it was overridden.
+    QTest::newRow("typed α wins over the file beside")
+        << "beside" << 2.0 << 0.5 << "from α 2 and each pair's r";
+    QTest::newRow("typed α overrides the config given")
+        << "given" << 2.0 << 0.5
+        << "from α 2 and each pair's r (overrides run.yaml: model.model_config.pet_config lora_alpha 32, "
            "lora_rank 4)";
 }
 
@@ -198,7 +207,8 @@ void TestMergePanel::anotherModelResetsTheForm() {
     child<QLineEdit>(&panel, "scalingEdit")->setText(QStringLiteral("3"));
     child<QLineEdit>(&panel, "destinationEdit")->setText(m_dir.filePath(QStringLiteral("mine")));
     child<QLineEdit>(&panel, "loraConfigEdit")->setText(m_dir.filePath(QStringLiteral("x.yaml")));
-    child<QLineEdit>(&panel, "dstStrategyEdit")->setText(qs(m_demo.strategyDir / "ckpt_strategy_rank_0.ckpt"));
+    child<QLineEdit>(&panel, "dstStrategyEdit")
+        ->setText(qs(m_demo.strategyDir / "ckpt_strategy_rank_0.ckpt"));
     child<QLineEdit>(&panel, "maxShardSizeEdit")->setText(QStringLiteral("5GB"));
 
     panel.setModel(open(openOf(samePath ? m_demo.distributedDir : m_demo.fullCheckpoint)));
@@ -217,7 +227,8 @@ void TestMergePanel::anotherModelResetsTheForm() {
     QCOMPARE(child<QLineEdit>(&panel, "loraConfigEdit")->text(), QString());
     QCOMPARE(child<QLineEdit>(&panel, "dstStrategyEdit")->text(), QString());
     QCOMPARE(child<QLineEdit>(&panel, "maxShardSizeEdit")->text(), QString());
-    QCOMPARE(child<QLineEdit>(&panel, "destinationEdit")->text(), qs(m_demo.fullCheckpoint.parent_path() / "merged"));
+    QCOMPARE(child<QLineEdit>(&panel, "destinationEdit")->text(),
+             qs(m_demo.fullCheckpoint.parent_path() / "merged"));
     QCOMPARE(child<QLineEdit>(&panel, "strategyEdit")->text(), QString());
     QCOMPARE(panel.blockingReason(), kNoScaling);
 }
@@ -298,9 +309,8 @@ void TestMergePanel::adapterMapsToTheRequest() {
     QVERIFY(!child<QPushButton>(&panel, "reopenButton")->isVisibleTo(&panel));
 
     adapter->setText(qs(dir / "other.ckpt"));
-    QCOMPARE(panel.blockingReason(),
-             QStringLiteral(
-                 "The adapter field was changed: press Enter in it, or Reopen, to reopen the checkpoint with it."));
+    QCOMPARE(panel.blockingReason(), QStringLiteral("The adapter field was changed: press Enter in it, or "
+                                                    "Reopen, to reopen the checkpoint with it."));
     QVERIFY(!child<QPushButton>(&panel, "mergeButton")->isEnabled());
     QVERIFY(child<QPushButton>(&panel, "reopenButton")->isVisibleTo(&panel));
     QSignalSpy reopen(&panel, &MergePanel::openRequested);
@@ -311,9 +321,23 @@ void TestMergePanel::adapterMapsToTheRequest() {
     QCOMPARE(asked.adapter, qs(dir / "other.ckpt"));
 }
 
+// The preview is the result: every refusal resolve() has is on screen before Merge is pressed.
+void TestMergePanel::hintListsEveryRefusal() {
+    MergePanel panel;
+    panel.setModel(open(openOf(m_demo.fullCheckpoint)));
+    child<QLineEdit>(&panel, "prefixEdit")->setText(QStringLiteral("a/b_"));
+    const auto resolution = resolve(panel.request(), nullptr);
+    QCOMPARE(resolution.refusals.size(), size_t(2));
+    QCOMPARE(panel.blockingReason(), errorText(resolution.refusals.front().error));
+    QCOMPARE(child<QLabel>(&panel, "mergeHintLabel")->text(),
+             errorText(resolution.refusals.front().error) + QLatin1Char('\n') + kNoScaling);
+    QVERIFY(!child<QPushButton>(&panel, "mergeButton")->isEnabled());
+}
+
 void TestMergePanel::sameInputsSameRequestAsTheCli_data() {
     // One set of inputs per row, given once as loramerge flags and once through the panel.
-    QTest::addColumn<QString>("model");  // full, distributed, twofiles (rank folders with an older file), adapter
+    QTest::addColumn<QString>(
+        "model");  // full, distributed, twofiles (rank folders with an older file), adapter
     QTest::addColumn<QVariantMap>("inputs");
     const auto map = [](std::initializer_list<std::pair<const char*, QVariant>> items) {
         QVariantMap m;
@@ -322,10 +346,12 @@ void TestMergePanel::sameInputsSameRequestAsTheCli_data() {
     };
     QTest::newRow("α and r") << "full" << map({{"lora_alpha", 16}, {"lora_rank", 8}});
     QTest::newRow("scaling") << "distributed" << map({{"lora_scaling", QStringLiteral("12/4")}});
-    QTest::newRow("safetensors in shards")
-        << "full"
-        << map({{"lora_alpha", 8}, {"save_format", QStringLiteral("safetensors")}, {"max_shard_size", QStringLiteral("20KB")}});
-    QTest::newRow("re-shard to a strategy") << "full" << map({{"lora_alpha", 8}, {"dst_ckpt_strategy", true}});
+    QTest::newRow("safetensors in shards") << "full"
+                                           << map({{"lora_alpha", 8},
+                                                   {"save_format", QStringLiteral("safetensors")},
+                                                   {"max_shard_size", QStringLiteral("20KB")}});
+    QTest::newRow("re-shard to a strategy")
+        << "full" << map({{"lora_alpha", 8}, {"dst_ckpt_strategy", true}});
     QTest::newRow("rank file choice")
         << "twofiles" << map({{"lora_alpha", 8}, {"ckpt-name", QStringLiteral("checkpoint_*")}});
     QTest::newRow("check replicas sampled")
@@ -345,7 +371,8 @@ void TestMergePanel::sameInputsSameRequestAsTheCli() {
     fs::path adapter;
     if (model == QLatin1StringView("twofiles"))  // an older save sorts last: only --ckpt-name picks ours
         for (const char* r : {"0", "1"})
-            writeText(demo->distributedDir / (std::string("rank_") + r) / "zz_old-1_1.ckpt", "not a checkpoint");
+            writeText(demo->distributedDir / (std::string("rank_") + r) / "zz_old-1_1.ckpt",
+                      "not a checkpoint");
     if (model == QLatin1StringView("adapter")) {
         writeBaseAndAdapter(root / "a");
         src = root / "a" / "base.ckpt";
@@ -360,8 +387,8 @@ void TestMergePanel::sameInputsSameRequestAsTheCli() {
     // The CLI.
     QStringList args{QStringLiteral("merge"), QStringLiteral("--src_ckpt_path_or_dir"), qs(src),
                      QStringLiteral("--dst_ckpt_dir"), qs(root / "cli")};
-    for (const char* key : {"lora_alpha", "lora_rank", "lora_scaling", "save_format", "max_shard_size", "ckpt-name",
-                            "check-replicas"})
+    for (const char* key : {"lora_alpha", "lora_rank", "lora_scaling", "save_format", "max_shard_size",
+                            "ckpt-name", "check-replicas"})
         if (has(key)) args << QStringLiteral("--") + QString::fromLatin1(key) << text(key);
     if (has("dst_ckpt_strategy")) args << QStringLiteral("--dst_ckpt_strategy") << qs(dstStrategy);
     if (has("adapter")) args << QStringLiteral("--adapter") << qs(adapter);
@@ -375,13 +402,15 @@ void TestMergePanel::sameInputsSameRequestAsTheCli() {
     OpenRequest request = openOf(src);
     if (has("adapter")) request.adapter = qs(adapter);
     if (has("ckpt-name")) request.ckptName = text("ckpt-name");
-    if (has("check-replicas")) request.replicaCheck = *parseReplicaCheck(text("check-replicas").toStdString());
+    if (has("check-replicas"))
+        request.replicaCheck = *parseReplicaCheck(text("check-replicas").toStdString());
     MergePanel panel;
     auto opened = open(request);
     QVERIFY(opened);
     panel.setModel(opened);
     child<QLineEdit>(&panel, "destinationEdit")->setText(qs(root / "panel"));
-    if (has("lora_alpha")) child<QDoubleSpinBox>(&panel, "alphaSpin")->setValue(text("lora_alpha").toDouble());
+    if (has("lora_alpha"))
+        child<QDoubleSpinBox>(&panel, "alphaSpin")->setValue(text("lora_alpha").toDouble());
     if (has("lora_rank")) child<QSpinBox>(&panel, "rankSpin")->setValue(text("lora_rank").toInt());
     if (has("lora_scaling")) {
         child<QRadioButton>(&panel, "scalingRadio")->setChecked(true);
@@ -400,8 +429,9 @@ void TestMergePanel::sameInputsSameRequestAsTheCli() {
     const auto mapped = panel.request(OverwritePolicy::Refuse);
     QCOMPARE(qs(mapped.source.adapter), has("adapter") ? qs(adapter) : QString());
     QCOMPARE(qs(mapped.source.ckptNameGlob), text("ckpt-name"));
-    QCOMPARE(mapped.source.replicaCheck,
-             has("check-replicas") ? *parseReplicaCheck(text("check-replicas").toStdString()) : ReplicaCheck::Full);
+    QCOMPARE(mapped.source.replicaCheck, has("check-replicas")
+                                             ? *parseReplicaCheck(text("check-replicas").toStdString())
+                                             : ReplicaCheck::Full);
     QCOMPARE(mapped.destination.format, has("save_format") ? OutputFormat::Safetensors : OutputFormat::Ckpt);
     QCOMPARE(mapped.options.maxShardBytes, has("max_shard_size") ? uint64_t(20000) : uint64_t(0));
     QCOMPARE(qs(mapped.destination.strategy), has("dst_ckpt_strategy") ? qs(dstStrategy) : QString());

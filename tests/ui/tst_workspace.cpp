@@ -83,7 +83,7 @@ void TestWorkspace::opensEveryKindAsOneModel_data() {
     QTest::newRow("Checkpoint 2.0 save root (fixture)") << "ck2_iteration_tp2"
                                                         << "input/checkpoint" << 8;
     QTest::newRow("Hugging Face shard folder (fixture)") << "unified_hf_index"
-                                                         << "input/model" << 8;
+                                                         << "input/model" << 10;
 }
 
 // Every kind the core classifies opens in the studio as one full model (with what it was opened with).

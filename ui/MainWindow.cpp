@@ -99,8 +99,6 @@ MainWindow::MainWindow(LogModel* log, QWidget* parent)
 
     m_logDock = new LogDock(log, this);
     addDockWidget(Qt::BottomDockWidgetArea, m_logDock);
-    resizeDocks({m_browserDock, m_mergeDock}, {300, 400}, Qt::Horizontal);
-    resizeDocks({m_logDock}, {150}, Qt::Vertical);
 
     createStatusBar();
 
@@ -303,7 +301,12 @@ void MainWindow::restoreSettings() {
         const QRect available = screen() ? screen()->availableGeometry() : QRect(0, 0, 1600, 1000);
         resize(std::min(1720, available.width() * 92 / 100), std::min(1000, available.height() * 92 / 100));
     }
-    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    if (!restoreState(settings.value(QStringLiteral("window/state")).toByteArray())) {
+        // First start: docks in proportion to the window, so the tabs keep room on a 1024-wide screen.
+        resizeDocks({m_browserDock, m_mergeDock},
+                    {std::clamp(width() / 6, 140, 300), std::min(400, width() * 3 / 10)}, Qt::Horizontal);
+        resizeDocks({m_logDock}, {std::min(150, height() / 5)}, Qt::Vertical);
+    }
     m_tensors->splitter()->restoreState(
         settings.value(QStringLiteral("window/tensorsSplitter")).toByteArray());
     m_strategy->splitter()->restoreState(

@@ -148,7 +148,9 @@ QGroupBox* MergePanel::buildInputGroup() {
     auto* adapterRow = new QHBoxLayout;
     adapterRow->addWidget(m_adapterEdit, 1);
     adapterRow->addWidget(adapterBrowse);
-    inputForm->addRow(tr("&Adapter:"), adapterRow);
+    auto* adapterLabel = new QLabel(tr("&Adapter:"), input);
+    adapterLabel->setBuddy(m_adapterEdit);
+    inputForm->addRow(adapterLabel, adapterRow);
     m_ckptNameEdit = new QLineEdit(input);
     m_ckptNameEdit->setObjectName(QStringLiteral("ckptNameEdit"));
     m_ckptNameEdit->setPlaceholderText(tr("the lexicographically last file"));

@@ -36,7 +36,8 @@ protected:
 private:
     QString kindText(const QString& path, bool isDir) const;
     mutable QHash<QString, QString> m_folderKinds;  // listing a folder costs a system call
-    mutable QSet<QString> m_distributedFolders;
+    mutable QSet<QString> m_distributedFolders;     // folders that open as one model
+    mutable QHash<QString, QString> m_folderTips;
 };
 
 class BrowserPanel final : public QWidget {

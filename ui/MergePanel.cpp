@@ -461,11 +461,23 @@ QString MergePanel::proposedDestination() const {
     // Beside the model: <folder>_merged for a folder (rank folders, shards, a Checkpoint 2.0 save, or
     // the rank_0 of a merged output), <dir>/merged for a file.
     const QFileInfo info(m_model->path);
-    if (info.isDir()) return info.absoluteFilePath() + QStringLiteral("_merged");
-    const QDir dir = info.absoluteDir();
-    if (isRankFolderName(dir.dirName().toStdString()))
-        return QFileInfo(dir.absolutePath()).absolutePath() + QStringLiteral("_merged");
-    return dir.filePath(QStringLiteral("merged"));
+    QString proposal;
+    if (info.isDir()) {
+        proposal = info.absoluteFilePath() + QStringLiteral("_merged");
+    } else {
+        const QDir dir = info.absoluteDir();
+        proposal = isRankFolderName(dir.dirName().toStdString())
+                       ? QFileInfo(dir.absolutePath()).absolutePath() + QStringLiteral("_merged")
+                       : dir.filePath(QStringLiteral("merged"));
+    }
+    // With a strategy near it (MindFormers' output/strategy beside output/checkpoint) the output
+    // would later open as a distributed checkpoint missing ranks: one level up instead, as
+    // MindFormers nests outputs under dst/<source-dir-name>/ (spec §4.11).
+    if (!findStrategyNear(toPath(proposal)).path.empty()) {
+        const QFileInfo at(proposal);
+        proposal = QDir(at.absolutePath() + QStringLiteral("_merged")).filePath(at.fileName());
+    }
+    return proposal;
 }
 
 void MergePanel::setModel(std::shared_ptr<const LoadedModel> model) {

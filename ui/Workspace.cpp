@@ -226,6 +226,8 @@ LoadOutcome loadPath(const OpenRequest& given, const CancelToken* cancel) {
         case PathKind::ShardFolder:
             return loadFull(request, path, cancel);
         case PathKind::MergedOutput: {
+            // A strategy given for it says it is distributed after all (a run missing rank_1, ...).
+            if (!request.strategy.isEmpty()) return loadDistributed(request, cancel);
             // dst/rank_0/<prefix>0.ckpt of a merge of ours (or its shard folder): the full model it holds.
             auto ranks = discoverRanks(toPath(path), request.ckptName.toStdString());
             if (ranks && !ranks->empty() && !shardIndexFile(ranks->front().dir).empty())

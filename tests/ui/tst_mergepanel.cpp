@@ -243,10 +243,14 @@ void TestMergePanel::proposedDestination_data() {
     QTest::newRow("distributed folder") << "distributed"
                                         << "distributed"
                                         << "distributed_merged";
-    // The folder of our own output, next to the source whose strategy lies beside both.
-    QTest::newRow("merged output beside its source") << "merged"
-                                                     << "distributed_merged"
-                                                     << "distributed_merged_merged";
+    QTest::newRow("our merged output") << "merged"
+                                       << "distributed_merged"
+                                       << "distributed_merged_merged";
+    // MindFormers' layout: output/strategy beside output/checkpoint. output/checkpoint_merged would
+    // have that strategy near it and later open as a distributed checkpoint missing rank_1.
+    QTest::newRow("strategy beside the model folder") << "mindformers"
+                                                      << "output/checkpoint"
+                                                      << "output_merged/checkpoint_merged";
     QTest::newRow("shard folder") << "shards"
                                   << "hf"
                                   << "hf_merged";
@@ -260,8 +264,12 @@ void TestMergePanel::proposedDestination() {
     const fs::path root = tmp.path().toStdString();
     auto demo = writeDemo(root);
     QVERIFY(demo.has_value());
+    if (kind == QLatin1StringView("mindformers")) {
+        fs::create_directories(root / "output");
+        fs::copy(demo->distributedDir, root / "output" / "checkpoint", fs::copy_options::recursive);
+        fs::rename(root / "output" / "checkpoint" / "strategy", root / "output" / "strategy");
+    }
     if (kind == QLatin1StringView("merged")) {
-        writeText(root / "strategy" / "ckpt_strategy_rank_0.ckpt", "x");  // ../strategy of the output
         fs::create_directories(root / "distributed_merged" / "rank_0");
         fs::copy_file(demo->fullCheckpoint, root / "distributed_merged" / "rank_0" / "checkpoint_0.ckpt");
     }

@@ -33,6 +33,7 @@ private slots:
     void opensOurMergedOutputFolderAsAFullCheckpoint();
     void opensEveryKindAsOneModel_data();
     void opensEveryKindAsOneModel();
+    void rank0WithAGivenStrategyIsDistributed();
     void loadsTheDemoFullCheckpoint();
     void loadsTheDemoDistributedCheckpoint();
     void loadsAStrategyFileOnItsOwn();
@@ -74,8 +75,8 @@ void TestWorkspace::opensEveryKindAsOneModel_data() {
     QTest::addColumn<QString>("kind");
     QTest::addColumn<QString>("path");  // relative to the row's folder
     QTest::addColumn<int>("pairs");     // LoRA pairs the opened model holds
-    QTest::newRow("our output next to the source's ../strategy") << "merged"
-                                                                 << "distributed_merged" << 0;
+    QTest::newRow("our output") << "merged"
+                                << "distributed_merged" << 0;
     QTest::newRow("our sharded safetensors output") << "sharded"
                                                     << "dst" << 1;
     QTest::newRow("a base with its adapter") << "adapter"
@@ -100,9 +101,6 @@ void TestWorkspace::opensEveryKindAsOneModel() {
     };
     OpenRequest request;
     if (kind == QLatin1StringView("merged")) {
-        fs::create_directories(root / "strategy");
-        fs::copy_file(m_demo.strategyDir / "ckpt_strategy_rank_0.ckpt",
-                      root / "strategy" / "ckpt_strategy_rank_0.ckpt");
         fs::create_directories(root / "distributed_merged" / "rank_0");
         writeCheckpoint(root / "distributed_merged" / "rank_0" / "checkpoint_0.ckpt",
                         {{"l0.wq.weight", "Float32", {8, 4}, f32(32, 1)}});
@@ -140,6 +138,22 @@ void TestWorkspace::opensEveryKindAsOneModel() {
     QCOMPARE(outcome.model->kind, LoadedModel::Kind::Full);
     QCOMPARE(outcome.model->opened.adapter, request.adapter);
     QCOMPARE(int(planLora(outcome.model->source->tensors()).pairs.size()), pairs);
+}
+
+// Only rank_0 named like our output, but a strategy given: a run missing rank_1, refused in words
+// (never its rank-0 slice taken for the whole model).
+void TestWorkspace::rank0WithAGivenStrategyIsDistributed() {
+    QTemporaryDir tmp;
+    namespace fs = std::filesystem;
+    const fs::path root = tmp.path().toStdString();
+    fs::create_directories(root / "m" / "rank_0");
+    fs::copy_file(m_demo.distributedDir / "rank_0" / "checkpoint_0.ckpt",
+                  root / "m" / "rank_0" / "checkpoint_0.ckpt");
+    QCOMPARE(classifyPath(root / "m"), PathKind::MergedOutput);
+    const auto outcome = loadPath({q(root / "m"), q(m_demo.strategyDir)}, nullptr);
+    QVERIFY(!outcome.model);
+    QVERIFY2(outcome.error.startsWith(QStringLiteral("Rank_1 is missing under ") + q(root / "m")),
+             qPrintable(outcome.error));
 }
 
 void TestWorkspace::loadsTheDemoFullCheckpoint() {
@@ -253,13 +267,15 @@ void TestWorkspace::browserFilterShowsWhatMatters() {
     touch(dir.filePath(QStringLiteral("ckpt_strategy_rank_0.ckpt")));
     touch(dir.filePath(QStringLiteral("dist/rank_0/a.ckpt")));
     touch(dir.filePath(QStringLiteral("plain/readme.md")));
+    touch(dir.filePath(QStringLiteral("save/latest_checkpointed_iteration.txt")));
+    touch(dir.filePath(QStringLiteral("hf/model.safetensors.index.json")));
     QFileSystemModel fs;
     CheckpointFileFilter filter;
     filter.setSourceModel(&fs);
     filter.sort(0);
     const auto root = fs.setRootPath(dir.path());
     QSignalSpy loaded(&fs, &QFileSystemModel::directoryLoaded);
-    QTRY_COMPARE(fs.rowCount(root), 5);
+    QTRY_COMPARE(fs.rowCount(root), 7);
     const auto proxyRoot = filter.mapFromSource(root);
     QStringList names, kinds;
     for (int row = 0; row < filter.rowCount(proxyRoot); ++row) {
@@ -267,14 +283,16 @@ void TestWorkspace::browserFilterShowsWhatMatters() {
         kinds << filter.index(row, 2, proxyRoot).data().toString();
     }
     // Folders first, then checkpoints and strategies; notes.txt is hidden.
-    QCOMPARE(names, (QStringList{QStringLiteral("dist"), QStringLiteral("plain"),
-                                 QStringLiteral("ckpt_strategy_rank_0.ckpt"), QStringLiteral("model.ckpt")}));
-    QCOMPARE(kinds, (QStringList{QStringLiteral("1 rank"), QString(), QStringLiteral("strategy"),
+    QCOMPARE(names, (QStringList{QStringLiteral("dist"), QStringLiteral("hf"), QStringLiteral("plain"),
+                                 QStringLiteral("save"), QStringLiteral("ckpt_strategy_rank_0.ckpt"),
+                                 QStringLiteral("model.ckpt")}));
+    QCOMPARE(kinds, (QStringList{QStringLiteral("1 rank"), QStringLiteral("safetensors shards"), QString(),
+                                 QStringLiteral("Checkpoint 2.0"), QStringLiteral("strategy"),
                                  QStringLiteral("checkpoint")}));
-    QVERIFY(filter.index(0, 0, proxyRoot)
-                .data(Qt::ToolTipRole)
-                .toString()
-                .startsWith(QStringLiteral("Distributed checkpoint")));
+    QCOMPARE(filter.index(0, 0, proxyRoot).data(Qt::ToolTipRole).toString(),
+             QStringLiteral("Distributed checkpoint: 1 rank\nDouble-click to open it as one model."));
+    QCOMPARE(filter.index(3, 0, proxyRoot).data(Qt::ToolTipRole).toString(),
+             QStringLiteral("MindFormers Checkpoint 2.0 save\nDouble-click to open it as one model."));
 }
 
 void TestWorkspace::realMindSporeFiles_data() {

@@ -53,16 +53,6 @@ PathKind classifyFile(const fs::path& path, bool readIndex) {
     return onlyLora ? PathKind::Adapter : PathKind::FullCheckpoint;
 }
 
-// A strategy that belongs to this folder itself: the places findStrategyNear looks inside it. One
-// beside the folder (../strategy, files in the parent) belongs to its siblings as well, e.g. the
-// source of a merge whose output went to <model>_merged next to it.
-bool strategyInside(const fs::path& dir) {
-    std::error_code ec;
-    for (const fs::path& candidate : {dir / "strategy", dir / "ckpt_strategy", dir / "output" / "strategy"})
-        if (fs::is_directory(candidate, ec) && !strategyFilesIn(candidate).empty()) return true;
-    return !strategyFilesIn(dir).empty();
-}
-
 // rank_0 as a merge writes it (mergedOutputFile, or the shards and index of a sharded output), and
 // as MindSpore's transform_checkpoints writes it: dst/rank_<r>/<prefix><r>.ckpt (spec §4.11).
 // MindSpore's own saves are named <prefix>-<epoch>_<step>.ckpt (spec §1.10), which this excludes.
@@ -140,8 +130,9 @@ PathKind classifyPath(const fs::path& path, bool readIndex) {
         return PathKind::Folder;
     }
     if (!ranks || ranks->size() != 1 || ranks->front().rank != 0) return PathKind::DistributedFolder;
-    return looksLikeOurRank0(ranks->front().dir) && !strategyInside(path) ? PathKind::MergedOutput
-                                                                          : PathKind::DistributedFolder;
+    return looksLikeOurRank0(ranks->front().dir) && findStrategyNear(path).path.empty()
+               ? PathKind::MergedOutput
+               : PathKind::DistributedFolder;
 }
 
 Result<std::vector<RankEntry>> discoverRanks(const fs::path& modelDir, const std::string& nameGlob) {

@@ -18,8 +18,9 @@ enum class PathKind {
     FullCheckpoint,     // a .ckpt / .safetensors file (also a merged output's rank_0 file)
     DistributedFolder,  // rank_<n> folders of a distributed checkpoint
     // Our output (and MindSpore transform_checkpoints' for one rank): only rank_0, holding one
-    // <prefix>0.<ext> file (or the shards and index of a sharded output), no strategy inside the
-    // folder. A full checkpoint: a strategy beside the folder belongs to its siblings.
+    // <prefix>0.<ext> file (or the shards and index of a sharded output), and no strategy near
+    // (findStrategyNear). A full checkpoint. With a strategy near, the same folder is what a run
+    // missing rank_1.. looks like, so it stays a distributed one (and opening it says what is missing).
     MergedOutput,
     Adapter,       // a checkpoint holding only LoRA weights (needs readIndex)
     StrategyFile,  // "strategy" in a .ckpt / .json name

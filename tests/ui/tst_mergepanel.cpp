@@ -1,7 +1,7 @@
 // The Merge panel on its own (offscreen): nothing guessed (the scaling starts empty, Merge says
 // why), the scaling read from a config shows where it came from, another model resets the form,
-// the adapter and the other open inputs map onto the request, and the same inputs through the
-// CLI's flags and through the panel's widgets give the same request and the same bytes.
+// the adapter and the other open inputs map onto the request (tst_requestparity: the same inputs
+// through the CLI's flags give the same request and the same bytes).
 
 #include "EnglishPlurals.h"
 #include "MergePanel.h"
@@ -10,11 +10,9 @@
 #include "lms/merge/Demo.h"
 #include "lms/merge/Request.h"
 
-#include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QLabel>
 #include <QLineEdit>
-#include <QProcess>
 #include <QPushButton>
 #include <QRadioButton>
 #include <QSpinBox>
@@ -88,8 +86,6 @@ private slots:
     void proposedDestination();
     void adapterMapsToTheRequest();
     void hintListsEveryRefusal();
-    void sameInputsSameRequestAsTheCli_data();
-    void sameInputsSameRequestAsTheCli();
 
 private:
     QTemporaryDir m_dir;
@@ -340,126 +336,6 @@ void TestMergePanel::hintListsEveryRefusal() {
     QCOMPARE(child<QLabel>(&panel, "mergeHintLabel")->text(),
              errorText(resolution.refusals.front().error) + QLatin1Char('\n') + kNoScaling);
     QVERIFY(!child<QPushButton>(&panel, "mergeButton")->isEnabled());
-}
-
-void TestMergePanel::sameInputsSameRequestAsTheCli_data() {
-    // One set of inputs per row, given once as loramerge flags and once through the panel.
-    QTest::addColumn<QString>(
-        "model");  // full, distributed, twofiles (rank folders with an older file), adapter
-    QTest::addColumn<QVariantMap>("inputs");
-    const auto map = [](std::initializer_list<std::pair<const char*, QVariant>> items) {
-        QVariantMap m;
-        for (const auto& [k, v] : items) m.insert(QString::fromLatin1(k), v);
-        return m;
-    };
-    QTest::newRow("α and r") << "full" << map({{"lora_alpha", 16}, {"lora_rank", 8}});
-    QTest::newRow("scaling") << "distributed" << map({{"lora_scaling", QStringLiteral("12/4")}});
-    QTest::newRow("safetensors in shards") << "full"
-                                           << map({{"lora_alpha", 8},
-                                                   {"save_format", QStringLiteral("safetensors")},
-                                                   {"max_shard_size", QStringLiteral("20KB")}});
-    QTest::newRow("re-shard to a strategy")
-        << "full" << map({{"lora_alpha", 8}, {"dst_ckpt_strategy", true}});
-    QTest::newRow("rank file choice")
-        << "twofiles" << map({{"lora_alpha", 8}, {"ckpt-name", QStringLiteral("checkpoint_*")}});
-    QTest::newRow("check replicas sampled")
-        << "distributed" << map({{"lora_alpha", 8}, {"check-replicas", QStringLiteral("sampled")}});
-    QTest::newRow("adapter") << "adapter" << map({{"lora_alpha", 4}, {"adapter", true}});
-    QTest::newRow("LoRA config") << "full" << map({{"lora_config", true}});
-}
-
-void TestMergePanel::sameInputsSameRequestAsTheCli() {
-    QFETCH(QString, model);
-    QFETCH(QVariantMap, inputs);
-    QTemporaryDir tmp;
-    const fs::path root = tmp.path().toStdString();
-    auto demo = writeDemo(root / "demo");
-    QVERIFY(demo.has_value());
-    fs::path src = model == QLatin1StringView("full") ? demo->fullCheckpoint : demo->distributedDir;
-    fs::path adapter;
-    if (model == QLatin1StringView("twofiles"))  // an older save sorts last: only --ckpt-name picks ours
-        for (const char* r : {"0", "1"})
-            writeText(demo->distributedDir / (std::string("rank_") + r) / "zz_old-1_1.ckpt",
-                      "not a checkpoint");
-    if (model == QLatin1StringView("adapter")) {
-        writeBaseAndAdapter(root / "a");
-        src = root / "a" / "base.ckpt";
-        adapter = root / "a" / "DELTA_CKP-1_2.ckpt";
-    }
-    const fs::path config = root / "cfg" / "finetune.yaml";
-    writeText(config, petConfig(12, 4));
-    const fs::path dstStrategy = demo->strategyDir / "ckpt_strategy_rank_0.ckpt";
-    const auto has = [&](const char* key) { return inputs.contains(QString::fromLatin1(key)); };
-    const auto text = [&](const char* key) { return inputs.value(QString::fromLatin1(key)).toString(); };
-
-    // The CLI.
-    QStringList args{QStringLiteral("merge"), QStringLiteral("--src_ckpt_path_or_dir"), qs(src),
-                     QStringLiteral("--dst_ckpt_dir"), qs(root / "cli")};
-    for (const char* key : {"lora_alpha", "lora_rank", "lora_scaling", "save_format", "max_shard_size",
-                            "ckpt-name", "check-replicas"})
-        if (has(key)) args << QStringLiteral("--") + QString::fromLatin1(key) << text(key);
-    if (has("dst_ckpt_strategy")) args << QStringLiteral("--dst_ckpt_strategy") << qs(dstStrategy);
-    if (has("adapter")) args << QStringLiteral("--adapter") << qs(adapter);
-    if (has("lora_config")) args << QStringLiteral("--lora_config") << qs(config);
-    QProcess cli;
-    cli.start(cliPath(), args);
-    QVERIFY(cli.waitForFinished(60000));
-    QVERIFY2(cli.exitCode() == 0, cli.readAllStandardError().constData());
-
-    // The panel: the same inputs, the open ones through the open request.
-    OpenRequest request = openOf(src);
-    if (has("adapter")) request.adapter = qs(adapter);
-    if (has("ckpt-name")) request.ckptName = text("ckpt-name");
-    if (has("check-replicas"))
-        request.replicaCheck = *parseReplicaCheck(text("check-replicas").toStdString());
-    MergePanel panel;
-    auto opened = open(request);
-    QVERIFY(opened);
-    panel.setModel(opened);
-    child<QLineEdit>(&panel, "destinationEdit")->setText(qs(root / "panel"));
-    if (has("lora_alpha"))
-        child<QDoubleSpinBox>(&panel, "alphaSpin")->setValue(text("lora_alpha").toDouble());
-    if (has("lora_rank")) child<QSpinBox>(&panel, "rankSpin")->setValue(text("lora_rank").toInt());
-    if (has("lora_scaling")) {
-        child<QRadioButton>(&panel, "scalingRadio")->setChecked(true);
-        child<QLineEdit>(&panel, "scalingEdit")->setText(text("lora_scaling"));
-    }
-    if (has("save_format")) {
-        auto* format = child<QComboBox>(&panel, "formatCombo");
-        format->setCurrentIndex(format->findData(int(OutputFormat::Safetensors)));
-    }
-    if (has("max_shard_size")) child<QLineEdit>(&panel, "maxShardSizeEdit")->setText(text("max_shard_size"));
-    if (has("dst_ckpt_strategy")) child<QLineEdit>(&panel, "dstStrategyEdit")->setText(qs(dstStrategy));
-    if (has("lora_config")) child<QLineEdit>(&panel, "loraConfigEdit")->setText(qs(config));
-    QCOMPARE(panel.blockingReason(), QString());
-
-    // The fields the flags set, as the panel maps them.
-    const auto mapped = panel.request(OverwritePolicy::Refuse);
-    QCOMPARE(qs(mapped.source.adapter), has("adapter") ? qs(adapter) : QString());
-    QCOMPARE(qs(mapped.source.ckptNameGlob), text("ckpt-name"));
-    QCOMPARE(mapped.source.replicaCheck, has("check-replicas")
-                                             ? *parseReplicaCheck(text("check-replicas").toStdString())
-                                             : ReplicaCheck::Full);
-    QCOMPARE(mapped.destination.format, has("save_format") ? OutputFormat::Safetensors : OutputFormat::Ckpt);
-    QCOMPARE(mapped.options.maxShardBytes, has("max_shard_size") ? uint64_t(20000) : uint64_t(0));
-    QCOMPARE(qs(mapped.destination.strategy), has("dst_ckpt_strategy") ? qs(dstStrategy) : QString());
-    QCOMPARE(qs(mapped.scaling.configFile), has("lora_config") ? qs(config) : QString());
-    QCOMPARE(mapped.scaling.spec.alpha.value_or(0), has("lora_alpha") ? text("lora_alpha").toDouble() : 0.0);
-    QCOMPARE(mapped.scaling.spec.rank.value_or(0), has("lora_rank") ? text("lora_rank").toDouble() : 0.0);
-    QCOMPARE(mapped.scaling.spec.scaling.value_or(0), has("lora_scaling") ? 3.0 : 0.0);
-
-    // And the same bytes: the panel's job, merged as its worker merges it.
-    auto resolution = resolve(mapped, opened->source);
-    QVERIFY(resolution.ok());
-    auto report = run(*resolution.job);
-    QVERIFY2(report.has_value(), report ? "" : report.error().describe().c_str());
-    const auto cliFiles = listFiles(root / "cli");
-    QCOMPARE(listFiles(root / "panel"), cliFiles);
-    QVERIFY(!cliFiles.empty());
-    if (has("max_shard_size")) QVERIFY(cliFiles.size() > 2);  // shards and their index
-    if (has("dst_ckpt_strategy")) QCOMPARE(cliFiles.size(), size_t(2));
-    for (const auto& file : cliFiles)
-        QVERIFY2(readFileBytes(root / "cli" / file) == readFileBytes(root / "panel" / file), file.c_str());
 }
 
 QTEST_MAIN(TestMergePanel)

@@ -31,6 +31,7 @@ CheckpointFileFilter::CheckpointFileFilter(QObject* parent) : QSortFilterProxyMo
 void CheckpointFileFilter::forgetFolders() {
     m_folderKinds.clear();
     m_distributedFolders.clear();
+    m_folderTips.clear();
     if (rowCount() > 0) emit dataChanged(index(0, 0), index(rowCount() - 1, columnCount() - 1));
 }
 
@@ -70,10 +71,18 @@ QString CheckpointFileFilter::kindText(const QString& path, bool isDir) const {
     } else if (pathKind == PathKind::MergedOutput) {
         kind = tr("merged checkpoint");
         m_distributedFolders.insert(path);  // opens like a checkpoint, not a folder to browse
+        m_folderTips.insert(path, tr("Merged checkpoint (rank_0 only)"));
     } else if (pathKind == PathKind::DistributedFolder) {
         const auto ranks = discoverRanks(toPath(path));
         kind = tr("%n rank(s)", nullptr, ranks ? int(ranks->size()) : 0);
         m_distributedFolders.insert(path);
+        m_folderTips.insert(path, tr("Distributed checkpoint: %1").arg(kind));
+    } else if (pathKind == PathKind::Checkpoint2 || pathKind == PathKind::ShardFolder) {
+        kind = pathKind == PathKind::Checkpoint2 ? tr("Checkpoint 2.0") : tr("safetensors shards");
+        m_distributedFolders.insert(path);  // opens as one model, like a distributed checkpoint
+        m_folderTips.insert(path, pathKind == PathKind::Checkpoint2
+                                      ? tr("MindFormers Checkpoint 2.0 save")
+                                      : tr("Safetensors shards with their index"));
     } else {
         kind = QString();
     }
@@ -91,7 +100,8 @@ QVariant CheckpointFileFilter::data(const QModelIndex& index, int role) const {
         const QString kind = kindText(fs->filePath(source), true);
         if (m_distributedFolders.contains(fs->filePath(source))) {
             if (role == Qt::ToolTipRole)
-                return tr("Distributed checkpoint: %1\nDouble-click to open it as one model.").arg(kind);
+                return tr("%1\nDouble-click to open it as one model.")
+                    .arg(m_folderTips.value(fs->filePath(source)));
             return QApplication::style()->standardIcon(QStyle::SP_DriveHDIcon);
         }
     }
@@ -287,6 +297,12 @@ void BrowserPanel::updateDetails() {
         case PathKind::MergedOutput:
             text = tr("<b>Merged checkpoint</b> (rank_0 only, no strategy): opens as a full checkpoint");
             break;
+        case PathKind::Checkpoint2:
+            text = tr("<b>Checkpoint 2.0</b> (MindFormers save): opens as one model");
+            break;
+        case PathKind::ShardFolder:
+            text = tr("<b>Safetensors shards</b> with their index: open as one model");
+            break;
         case PathKind::FullCheckpoint:
         case PathKind::Adapter:
             text = tr("<b>Checkpoint</b>, %1").arg(bytesText(uint64_t(info.size())));
@@ -316,7 +332,7 @@ void BrowserPanel::rebuildRecentMenu() {
         action->setObjectName(QStringLiteral("browserRecentAction%1").arg(number++));
         connect(action, &QAction::triggered, this, [this, path] {
             reveal(path);
-            emit openRequested(path);
+            emit recentRequested(path);
         });
     }
     if (paths.isEmpty()) {

@@ -36,7 +36,8 @@ protected:
 private:
     QString kindText(const QString& path, bool isDir) const;
     mutable QHash<QString, QString> m_folderKinds;  // listing a folder costs a system call
-    mutable QSet<QString> m_distributedFolders;
+    mutable QSet<QString> m_distributedFolders;     // folders that open as one model
+    mutable QHash<QString, QString> m_folderTips;
 };
 
 class BrowserPanel final : public QWidget {
@@ -55,6 +56,8 @@ public:
 
 signals:
     void openRequested(const QString& path);
+    // A path picked from the recent list: opened again with the options it was opened with.
+    void recentRequested(const QString& path);
 
 private:
     void activate(const QModelIndex& proxyIndex);

@@ -69,7 +69,14 @@ MainWindow::MainWindow(LogModel* log, QWidget* parent)
     m_tabs->addTab(m_compare, tr("Compare"));
     centreLayout->addWidget(m_messageBar);
     centreLayout->addWidget(m_tabs, 1);
-    setCentralWidget(centre);
+    // In a scroll area, so the tabs' minimum size never makes the window larger than a small screen
+    // (1024×700, or 1600×1000 at scale 2): they scroll instead.
+    auto* centreScroll = new QScrollArea(this);
+    centreScroll->setObjectName(QStringLiteral("centreScrollArea"));
+    centreScroll->setWidgetResizable(true);
+    centreScroll->setFrameShape(QFrame::NoFrame);
+    centreScroll->setWidget(centre);
+    setCentralWidget(centreScroll);
 
     setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
     setCorner(Qt::TopLeftCorner, Qt::LeftDockWidgetArea);
@@ -100,8 +107,6 @@ MainWindow::MainWindow(LogModel* log, QWidget* parent)
 
     m_logDock = new LogDock(log, this);
     addDockWidget(Qt::BottomDockWidgetArea, m_logDock);
-    resizeDocks({m_browserDock, m_mergeDock}, {300, 400}, Qt::Horizontal);
-    resizeDocks({m_logDock}, {150}, Qt::Vertical);
 
     createStatusBar();
 
@@ -139,8 +144,8 @@ void MainWindow::createStatusBar() {
 
 void MainWindow::connectSignals() {
     connect(m_browser, &BrowserPanel::openRequested, this, [this](const QString& path) { openPath(path); });
-    connect(m_merge, &MergePanel::openRequested, this,
-            [this](const OpenRequest& request) { openPath(request.path, request.strategy); });
+    connect(m_browser, &BrowserPanel::recentRequested, this, &MainWindow::openRecent);
+    connect(m_merge, &MergePanel::openRequested, this, &MainWindow::open);
     connect(m_loader, &ModelLoader::busyChanged, this, [this](bool busy, const QString& path) {
         m_busyBar->setVisible(busy);
         m_cancelOpenButton->setVisible(busy);
@@ -156,7 +161,6 @@ void MainWindow::connectSignals() {
                 m_statusLabel->setText(m_model ? tr("Could not open %1; still showing %2.")
                                                      .arg(QFileInfo(path).fileName(), m_model->displayName())
                                                : tr("Could not open %1.").arg(QFileInfo(path).fileName()));
-                if (path == m_demoOpening) m_demoOpening.clear();
                 emit openFailed(path, message);
             });
     connect(m_lora, &LoraTab::planOptionsChanged, this, &MainWindow::replan);
@@ -222,6 +226,19 @@ void MainWindow::createActions() {
     m_aboutAction->setObjectName(QStringLiteral("actionAbout"));
     m_aboutAction->setMenuRole(QAction::AboutRole);
     connect(m_aboutAction, &QAction::triggered, this, &MainWindow::showAbout);
+
+    m_cancelAction = new QAction(tr("Cancel"), this);
+    m_cancelAction->setObjectName(QStringLiteral("actionCancel"));
+    m_cancelAction->setShortcut(QKeySequence(Qt::Key_Escape));
+    m_cancelAction->setShortcutContext(Qt::WindowShortcut);
+    m_cancelAction->setStatusTip(tr("Stop the running merge, or the checkpoint being opened"));
+    addAction(m_cancelAction);
+    connect(m_cancelAction, &QAction::triggered, this, [this] {
+        if (m_merge->isRunning())
+            m_merge->requestCancel();
+        else if (m_loader->isBusy())
+            m_loader->cancel();
+    });
 }
 
 void MainWindow::createMenus() {
@@ -271,7 +288,7 @@ void MainWindow::rebuildRecentMenu() {
     for (const auto& path : m_recent->paths()) {
         auto* action = m_recentMenu->addAction(QDir::toNativeSeparators(path));
         action->setObjectName(QStringLiteral("recentAction%1").arg(number++));
-        connect(action, &QAction::triggered, this, [this, path] { openPath(path); });
+        connect(action, &QAction::triggered, this, [this, path] { openRecent(path); });
     }
     if (m_recent->paths().isEmpty()) {
         auto* none = m_recentMenu->addAction(tr("(nothing opened yet)"));
@@ -292,7 +309,12 @@ void MainWindow::restoreSettings() {
         const QRect available = screen() ? screen()->availableGeometry() : QRect(0, 0, 1600, 1000);
         resize(std::min(1720, available.width() * 92 / 100), std::min(1000, available.height() * 92 / 100));
     }
-    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    if (!restoreState(settings.value(QStringLiteral("window/state")).toByteArray())) {
+        // First start: docks in proportion to the window, so the tabs keep room on a 1024-wide screen.
+        resizeDocks({m_browserDock, m_mergeDock},
+                    {std::clamp(width() / 6, 140, 300), std::min(400, width() * 3 / 10)}, Qt::Horizontal);
+        resizeDocks({m_logDock}, {std::min(150, height() / 5)}, Qt::Vertical);
+    }
     m_tensors->splitter()->restoreState(
         settings.value(QStringLiteral("window/tensorsSplitter")).toByteArray());
     m_strategy->splitter()->restoreState(
@@ -318,10 +340,98 @@ bool MainWindow::isLoading() const {
 }
 
 void MainWindow::openPath(const QString& path, const QString& strategy) {
-    if (path.trimmed().isEmpty()) return;
+    OpenRequest request;
+    request.path = path;
+    request.strategy = strategy;
+    open(request);
+}
+
+void MainWindow::open(const OpenRequest& given) {
+    OpenRequest request = given;
+    for (QString* text : {&request.path, &request.strategy, &request.adapter, &request.loraConfig})
+        *text = QDir::fromNativeSeparators(text->trimmed());
+    if (request.path.isEmpty()) return;
     m_messageBar->hide();
-    m_loader->open(
-        {QDir::fromNativeSeparators(path.trimmed()), QDir::fromNativeSeparators(strategy.trimmed())});
+    m_loader->open(request);
+}
+
+namespace {
+
+// The options of an open request worth restoring from the recent list, and back.
+QVariantMap optionsOf(const OpenRequest& request) {
+    QVariantMap options;
+    const auto put = [&](const char* key, const QString& value) {
+        if (!value.isEmpty()) options.insert(QString::fromLatin1(key), value);
+    };
+    put("strategy", request.strategy);
+    put("adapter", request.adapter);
+    put("loraConfig", request.loraConfig);
+    put("ckptName", request.ckptName);
+    if (request.replicaCheck != ReplicaCheck::Full)
+        options.insert(QStringLiteral("replicaCheck"), int(request.replicaCheck));
+    return options;
+}
+
+OpenRequest requestOf(const QString& path, const QVariantMap& options) {
+    OpenRequest request;
+    request.path = path;
+    request.strategy = options.value(QStringLiteral("strategy")).toString();
+    request.adapter = options.value(QStringLiteral("adapter")).toString();
+    request.loraConfig = options.value(QStringLiteral("loraConfig")).toString();
+    request.ckptName = options.value(QStringLiteral("ckptName")).toString();
+    const int check = options.value(QStringLiteral("replicaCheck"), int(ReplicaCheck::Full)).toInt();
+    if (check >= int(ReplicaCheck::Full) && check <= int(ReplicaCheck::Off))
+        request.replicaCheck = ReplicaCheck(check);
+    return request;
+}
+
+bool isLoraConfigName(const QString& path) {
+    const QString name = QFileInfo(path).fileName().toLower();
+    return name.endsWith(QLatin1StringView(".yaml")) || name.endsWith(QLatin1StringView(".yml")) ||
+           name == QLatin1StringView("adapter_config.json");
+}
+
+}  // namespace
+
+void MainWindow::openRecent(const QString& path) {
+    open(requestOf(path, m_recent->options(path)));
+}
+
+OpenRequest MainWindow::requestForPaths(const QStringList& paths) const {
+    OpenRequest request;
+    for (const QString& path : paths) {
+        if (isLoraConfigName(path)) {
+            request.loraConfig = path;
+            continue;
+        }
+        switch (classifyPath(toPath(path), paths.size() > 1 || m_model != nullptr)) {
+            case PathKind::StrategyFile:
+                request.strategy = path;
+                break;
+            case PathKind::Adapter:
+                // The adapter of the model dropped with it, or of the one open; alone it opens as itself.
+                if (request.adapter.isEmpty() && (paths.size() > 1 || m_model))
+                    request.adapter = path;
+                else if (request.path.isEmpty())
+                    request.path = path;
+                break;
+            default:
+                if (request.path.isEmpty()) request.path = path;
+                break;
+        }
+    }
+    if (request.path.isEmpty() && m_model && (!request.adapter.isEmpty() || !request.loraConfig.isEmpty())) {
+        // Only an adapter or a config dropped: they go with the model that is open.
+        const OpenRequest current = m_model->opened;
+        request.path = current.path;
+        if (request.strategy.isEmpty()) request.strategy = current.strategy;
+        if (request.adapter.isEmpty()) request.adapter = current.adapter;
+        request.ckptName = current.ckptName;
+        request.replicaCheck = current.replicaCheck;
+    }
+    if (request.path.isEmpty() && !request.strategy.isEmpty())
+        request.path = request.strategy;  // shown alone
+    return request;
 }
 
 void MainWindow::openDemoWorkspace() {
@@ -344,9 +454,8 @@ void MainWindow::openDemoWorkspace() {
         m_demo = *result;
         lms::log().info("demo workspace written to {}", dir.toStdString());
         m_browser->setFolder(dir);
-        m_demoOpening = qs(m_demo.distributedDir);
         emit demoReady(dir);
-        openPath(m_demoOpening);
+        openPath(qs(m_demo.distributedDir));
     });
     watcher->setFuture(QtConcurrent::run([dir] { return writeDemo(toPath(dir)); }));
 }
@@ -361,16 +470,13 @@ void MainWindow::showModel(std::shared_ptr<const LoadedModel> model) {
     m_plan = planLora(m_model->source->tensors(), options);
     m_lora->setPlan(m_plan);
     m_tensors->setModel(m_model, m_plan);
+    m_tensors->clearFilter();  // a filter typed for the previous model would hide this one's tensors
     m_strategy->setModel(m_model);
     m_merge->setModel(m_model);
     m_merge->setPlan(m_plan, options);
     m_impact->setModel(m_model, m_plan);
     m_compare->setModel(m_model);
-    if (!m_demoOpening.isEmpty() && m_model->path == QFileInfo(m_demoOpening).absoluteFilePath()) {
-        m_merge->setSuggestedScaling(m_demo.loraAlpha, m_demo.loraRank);
-        m_demoOpening.clear();
-    }
-    m_recent->add(m_model->path);
+    m_recent->add(m_model->opened.path, optionsOf(m_model->opened));
     m_browser->reveal(m_model->path);
     if (!m_model->notes.isEmpty()) {
         QStringList notes;
@@ -491,10 +597,12 @@ void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
 }
 
 void MainWindow::dropEvent(QDropEvent* event) {
-    const auto urls = event->mimeData()->urls();
-    if (urls.isEmpty() || !urls.front().isLocalFile()) return;
+    QStringList paths;
+    for (const auto& url : event->mimeData()->urls())
+        if (url.isLocalFile()) paths << url.toLocalFile();
+    if (paths.isEmpty()) return;
     event->acceptProposedAction();
-    openPath(urls.front().toLocalFile());
+    open(requestForPaths(paths));
 }
 
 }  // namespace lms::ui

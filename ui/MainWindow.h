@@ -43,6 +43,14 @@ public:
     // Opens a checkpoint file, a distributed checkpoint folder or a strategy file, off the UI
     // thread; the result (or the error) shows up in the window.
     void openPath(const QString& path, const QString& strategy = QString());
+    // Opens a model with its strategy, adapter and the other open options.
+    void open(const OpenRequest& request);
+    // Opens a recent location again with the options it was last opened with.
+    void openRecent(const QString& path);
+    // What a drop of these paths opens: the model, a strategy file, an adapter and a LoRA config
+    // each recognised by kind (lms::classifyPath); a strategy or adapter alone goes with the model
+    // that is open. Empty path when nothing to open.
+    OpenRequest requestForPaths(const QStringList& paths) const;
     // Writes the built-in demo into a temporary folder and opens its distributed checkpoint.
     void openDemoWorkspace();
 
@@ -121,11 +129,11 @@ private:
     QAction* m_findAction = nullptr;
     QAction* m_demoAction = nullptr;
     QAction* m_aboutAction = nullptr;
+    QAction* m_cancelAction = nullptr;  // Esc: stops a running merge, else an open in progress
     QMenu* m_recentMenu = nullptr;
 
     std::unique_ptr<QTemporaryDir> m_demoDir;
     DemoInfo m_demo;
-    QString m_demoOpening;  // the demo path being opened, to pre-fill its known scaling
     bool m_closeAfterMerge = false;
 };
 

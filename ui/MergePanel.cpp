@@ -3,6 +3,8 @@
 #include "Prompts.h"
 #include "UiText.h"
 #include "lms/base/Log.h"
+#include "lms/formats/Sharding.h"
+#include "lms/merge/Discovery.h"
 #include "lms/merge/Request.h"
 
 #include <QButtonGroup>
@@ -20,6 +22,7 @@
 #include <QPushButton>
 #include <QRadioButton>
 #include <QScrollArea>
+#include <QSignalBlocker>
 #include <QSpinBox>
 #include <QStyle>
 #include <QThread>
@@ -51,6 +54,13 @@ QString existingAncestor(QString path) {
 
 QString numberOrFraction(double value) {
     return QString::number(value, 'g', 8);
+}
+
+// The max shard size field: empty is no sharding (0).
+Result<uint64_t> shardBytes(const QString& text) {
+    const QString trimmed = text.trimmed();
+    if (trimmed.isEmpty()) return uint64_t(0);
+    return parseShardSize(trimmed.toStdString());
 }
 
 }  // namespace
@@ -125,7 +135,44 @@ QGroupBox* MergePanel::buildInputGroup() {
     auto* strategyLabel = new QLabel(tr("S&trategy:"), input);
     strategyLabel->setBuddy(m_strategyEdit);
     inputForm->addRow(strategyLabel, strategyRow);
+    m_adapterEdit = new QLineEdit(input);
+    m_adapterEdit->setObjectName(QStringLiteral("adapterEdit"));
+    m_adapterEdit->setPlaceholderText(tr("none: the LoRA weights are in the source"));
+    m_adapterEdit->setToolTip(
+        tr("A LoRA-only adapter (e.g. MindPet's DELTA_CKP-*.ckpt, or rank folders of one) merged into the "
+           "source, as loramerge's --adapter. Press Enter to reopen with it."));
+    auto* adapterBrowse = new QToolButton(input);
+    adapterBrowse->setObjectName(QStringLiteral("adapterBrowseButton"));
+    adapterBrowse->setText(tr("…"));
+    adapterBrowse->setToolTip(tr("Choose the adapter file"));
+    auto* adapterRow = new QHBoxLayout;
+    adapterRow->addWidget(m_adapterEdit, 1);
+    adapterRow->addWidget(adapterBrowse);
+    auto* adapterLabel = new QLabel(tr("&Adapter:"), input);
+    adapterLabel->setBuddy(m_adapterEdit);
+    inputForm->addRow(adapterLabel, adapterRow);
+    m_ckptNameEdit = new QLineEdit(input);
+    m_ckptNameEdit->setObjectName(QStringLiteral("ckptNameEdit"));
+    m_ckptNameEdit->setPlaceholderText(tr("the lexicographically last file"));
+    m_ckptNameEdit->setToolTip(
+        tr("Which file each rank folder contributes, a glob such as llama_rank_*-10_2.ckpt "
+           "(loramerge's --ckpt-name). Press Enter to reopen with it."));
+    inputForm->addRow(tr("Rank &file:"), m_ckptNameEdit);
+    m_replicaCombo = new QComboBox(input);
+    m_replicaCombo->setObjectName(QStringLiteral("replicaCheckCombo"));
+    m_replicaCombo->addItem(tr("every byte (full)"), int(ReplicaCheck::Full));
+    m_replicaCombo->addItem(tr("sampled blocks"), int(ReplicaCheck::Sampled));
+    m_replicaCombo->addItem(tr("off"), int(ReplicaCheck::Off));
+    m_replicaCombo->setToolTip(
+        tr("How replicated slices of the rank files are compared "
+           "(loramerge's --check-replicas)"));
+    inputForm->addRow(tr("Check &replicas:"), m_replicaCombo);
+    m_reopenButton = new QPushButton(tr("Reopen with these inputs"), input);
+    m_reopenButton->setObjectName(QStringLiteral("reopenButton"));
+    m_reopenButton->setVisible(false);
+    inputForm->addRow(QString(), m_reopenButton);
     connect(sourceBrowse, &QToolButton::clicked, this, &MergePanel::chooseSource);
+    connect(adapterBrowse, &QToolButton::clicked, this, &MergePanel::chooseAdapter);
     return input;
 }
 
@@ -157,6 +204,14 @@ QGroupBox* MergePanel::buildOutputGroup() {
     m_formatCombo->setToolTip(tr("The output format, as loramerge's --save_format"));
     outputForm->addRow(tr("&Format:"), m_formatCombo);
     connect(m_formatCombo, &QComboBox::currentIndexChanged, this, &MergePanel::updateSummary);
+    m_shardSizeEdit = new QLineEdit(output);
+    m_shardSizeEdit->setObjectName(QStringLiteral("maxShardSizeEdit"));
+    m_shardSizeEdit->setPlaceholderText(tr("empty: one file"));
+    m_shardSizeEdit->setToolTip(
+        tr("Split a safetensors output into shards of at most this size, e.g. 5GB or 500MB, with "
+           "model.safetensors.index.json (loramerge's --max_shard_size)"));
+    outputForm->addRow(tr("Max &shard size:"), m_shardSizeEdit);
+    connect(m_shardSizeEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
     m_dstStrategyEdit = new QLineEdit(output);
     m_dstStrategyEdit->setObjectName(QStringLiteral("dstStrategyEdit"));
     m_dstStrategyEdit->setPlaceholderText(tr("empty: one full checkpoint"));
@@ -185,18 +240,18 @@ QGroupBox* MergePanel::buildScalingGroup() {
     alphaRow->setContentsMargins(20, 0, 0, 0);
     m_alphaSpin = new QDoubleSpinBox(scaling);
     m_alphaSpin->setObjectName(QStringLiteral("alphaSpin"));
-    m_alphaSpin->setRange(0.0001, 1e6);
+    // Nothing is guessed: at its minimum (0) the field shows "not set" and gives no alpha.
+    m_alphaSpin->setRange(0, 1e6);
     m_alphaSpin->setDecimals(4);
-    m_alphaSpin->setValue(16);
-    m_alphaSpin->setToolTip(
-        tr("lora_alpha from pet_config in the training YAML (MindFormers' default is 16)"));
+    m_alphaSpin->setSpecialValueText(tr("not set"));
+    m_alphaSpin->setValue(0);
+    m_alphaSpin->setToolTip(tr("lora_alpha from pet_config in the training YAML"));
     m_rankSpin = new QSpinBox(scaling);
     m_rankSpin->setObjectName(QStringLiteral("rankSpin"));
     m_rankSpin->setRange(0, 1 << 20);
     m_rankSpin->setSpecialValueText(tr("each pair's r"));
     m_rankSpin->setToolTip(
-        tr("lora_rank from pet_config; pre-filled from the LoRA shapes. At its minimum, each "
-           "pair's own r (the rows of A) is used."));
+        tr("lora_rank from pet_config. At its minimum, each pair's own r (the rows of A) is used."));
     auto* alphaLabel = new QLabel(tr("α"), scaling);
     alphaLabel->setBuddy(m_alphaSpin);
     auto* rankLabel = new QLabel(tr("r"), scaling);
@@ -225,6 +280,21 @@ QGroupBox* MergePanel::buildScalingGroup() {
     scalingLayout->addLayout(alphaRow);
     scalingLayout->addWidget(m_scalingRadio);
     scalingLayout->addLayout(scalingRow);
+    m_loraConfigEdit = new QLineEdit(scaling);
+    m_loraConfigEdit->setObjectName(QStringLiteral("loraConfigEdit"));
+    m_loraConfigEdit->setPlaceholderText(tr("LoRA config: none (one beside the model is read)"));
+    m_loraConfigEdit->setToolTip(
+        tr("The training YAML (pet_config) or PEFT adapter_config.json to read lora_alpha and lora_rank "
+           "from (loramerge's --lora_config); α or a scaling typed above override it"));
+    auto* configBrowse = new QToolButton(scaling);
+    configBrowse->setObjectName(QStringLiteral("loraConfigBrowseButton"));
+    configBrowse->setText(tr("…"));
+    configBrowse->setToolTip(tr("Choose the LoRA config"));
+    auto* configRow = new QHBoxLayout;
+    configRow->addWidget(m_loraConfigEdit, 1);
+    configRow->addWidget(configBrowse);
+    connect(configBrowse, &QToolButton::clicked, this, &MergePanel::chooseLoraConfig);
+    scalingLayout->addLayout(configRow);
     scalingLayout->addWidget(m_scalingLabel);
     return scaling;
 }
@@ -268,8 +338,9 @@ QGroupBox* MergePanel::buildRunGroup() {
     m_cancelButton = new QPushButton(tr("Cancel"), run);
     m_cancelButton->setObjectName(QStringLiteral("cancelButton"));
     m_cancelButton->setIcon(style()->standardIcon(QStyle::SP_BrowserStop));
+    m_cancelButton->setToolTip(tr("Stop the merge; nothing of it is kept (Esc)"));
     buttons->addWidget(m_mergeButton, 1);
-    buttons->addWidget(m_cancelButton);
+    buttons->addWidget(m_cancelButton, 1);
     m_progressBar = new QProgressBar(run);
     m_progressBar->setObjectName(QStringLiteral("mergeProgressBar"));
     m_progressBar->setRange(0, 1000);
@@ -300,45 +371,59 @@ QGroupBox* MergePanel::buildResultGroup() {
     m_openOutputButton = new QPushButton(tr("Open output folder"), m_resultBox);
     m_openOutputButton->setObjectName(QStringLiteral("openOutputButton"));
     m_openOutputButton->setIcon(style()->standardIcon(QStyle::SP_DirOpenIcon));
+    m_openFailedLabel = new QLabel(m_resultBox);
+    m_openFailedLabel->setObjectName(QStringLiteral("openOutputFailedLabel"));
+    m_openFailedLabel->setWordWrap(true);
+    m_openFailedLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_openFailedLabel->hide();
     resultLayout->addWidget(m_resultLabel);
     resultLayout->addWidget(m_openOutputButton, 0, Qt::AlignLeft);
+    resultLayout->addWidget(m_openFailedLabel);
     return m_resultBox;
 }
 
 void MergePanel::connectInputs() {
-    connect(m_sourceEdit, &QLineEdit::returnPressed, this, [this] {
-        const QString path = m_sourceEdit->text().trimmed();
-        if (!path.isEmpty()) emit openRequested({path, m_strategyEdit->text().trimmed()});
-    });
-    connect(m_sourceEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
-    connect(m_strategyEdit, &QLineEdit::returnPressed, this, [this] {
-        const QString path = m_sourceEdit->text().trimmed();
-        if (!path.isEmpty()) emit openRequested({path, m_strategyEdit->text().trimmed()});
-    });
-    connect(m_strategyEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
+    // The inputs the model is opened with: Enter in any of them (or Reopen) opens it with them all.
+    const auto reopen = [this] {
+        const auto open = openRequest();
+        if (!open.path.isEmpty()) emit openRequested(open);
+    };
+    for (QLineEdit* edit : {m_sourceEdit, m_strategyEdit, m_adapterEdit, m_ckptNameEdit}) {
+        connect(edit, &QLineEdit::returnPressed, this, reopen);
+        connect(edit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
+    }
+    connect(m_replicaCombo, &QComboBox::currentIndexChanged, this, &MergePanel::updateSummary);
+    connect(m_reopenButton, &QPushButton::clicked, this, reopen);
+    connect(m_loraConfigEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
     connect(m_strategyFileButton, &QToolButton::clicked, this, [this] { chooseStrategy(false); });
     connect(m_strategyFolderButton, &QToolButton::clicked, this, [this] { chooseStrategy(true); });
-    connect(m_destinationEdit, &QLineEdit::textEdited, this, [this] { m_destinationEdited = true; });
     connect(m_destinationEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
     connect(m_prefixEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
     // Editing a field selects its way of giving the scaling; programmatic changes (the rank
     // pre-filled from the shapes) leave the choice alone.
     connect(m_alphaSpin, &QDoubleSpinBox::valueChanged, this, [this] {
         if (m_alphaSpin->hasFocus()) m_alphaRadio->setChecked(true);
-        updateScalingText();
+        updateSummary();
     });
     connect(m_rankSpin, &QSpinBox::valueChanged, this, [this] {
         if (m_rankSpin->hasFocus()) m_alphaRadio->setChecked(true);
-        updateScalingText();
+        updateSummary();
     });
     connect(m_scalingEdit, &QLineEdit::textEdited, this, [this] { m_scalingRadio->setChecked(true); });
-    connect(m_scalingEdit, &QLineEdit::textChanged, this, &MergePanel::updateScalingText);
-    connect(m_alphaRadio, &QRadioButton::toggled, this, &MergePanel::updateScalingText);
+    connect(m_scalingEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
+    connect(m_alphaRadio, &QRadioButton::toggled, this, &MergePanel::updateSummary);
     connect(m_skipInvalidCheck, &QCheckBox::toggled, this, &MergePanel::updateSummary);
     connect(m_mergeButton, &QPushButton::clicked, this, &MergePanel::onMergeClicked);
     connect(m_cancelButton, &QPushButton::clicked, this, &MergePanel::requestCancel);
     connect(m_openOutputButton, &QPushButton::clicked, this, [this] {
-        if (!m_lastOutputFile.isEmpty()) prompts().openFolder(QFileInfo(m_lastOutputFile).absolutePath());
+        if (m_lastOutputFile.isEmpty()) return;
+        const QString folder = QFileInfo(m_lastOutputFile).absolutePath();
+        if (prompts().openFolder(folder)) return;
+        // No file manager answered (a server, a bare X session): say where the output is instead.
+        m_openFailedLabel->setText(
+            tr("No file manager could be opened. The merged checkpoint is %1 (in %2).")
+                .arg(QDir::toNativeSeparators(m_lastOutputFile), QDir::toNativeSeparators(folder)));
+        m_openFailedLabel->show();
     });
 }
 
@@ -347,26 +432,71 @@ void MergePanel::clear() {
     m_plan = {};
     m_sourceEdit->clear();
     m_strategyEdit->clear();
-    if (!m_destinationEdited) m_destinationEdit->clear();
+    m_adapterEdit->clear();
+    m_ckptNameEdit->clear();
+    m_replicaCombo->setCurrentIndex(0);
+    resetForNewModel();
+    m_destinationEdit->clear();
     m_resultBox->hide();
     m_progressBar->setValue(0);
     m_progressBar->setVisible(false);
     m_currentLabel->clear();
     m_speedLabel->clear();
     setRunning(false);
-    updateScalingText();
+}
+
+void MergePanel::resetForNewModel() {
+    // Nothing of the previous model is carried over: a scaling, config or re-shard strategy typed
+    // for it would be a guess for this one.
+    m_alphaRadio->setChecked(true);
+    m_alphaSpin->setValue(0);
+    m_rankSpin->setValue(0);
+    m_scalingEdit->clear();
+    m_loraConfigEdit->clear();
+    m_dstStrategyEdit->clear();
+    m_shardSizeEdit->clear();
+}
+
+QString MergePanel::proposedDestination() const {
+    // Beside the model: <folder>_merged for a folder (rank folders, shards, a Checkpoint 2.0 save, or
+    // the rank_0 of a merged output), <dir>/merged for a file.
+    const QFileInfo info(m_model->path);
+    QString proposal;
+    if (info.isDir()) {
+        proposal = info.absoluteFilePath() + QStringLiteral("_merged");
+    } else {
+        const QDir dir = info.absoluteDir();
+        proposal = isRankFolderName(dir.dirName().toStdString())
+                       ? QFileInfo(dir.absolutePath()).absolutePath() + QStringLiteral("_merged")
+                       : dir.filePath(QStringLiteral("merged"));
+    }
+    // With a strategy near it (MindFormers' output/strategy beside output/checkpoint) the output
+    // would later open as a distributed checkpoint missing ranks: one level up instead, as
+    // MindFormers nests outputs under dst/<source-dir-name>/ (spec §4.11).
+    if (!findStrategyNear(toPath(proposal)).path.empty()) {
+        const QFileInfo at(proposal);
+        proposal = QDir(at.absolutePath() + QStringLiteral("_merged")).filePath(at.fileName());
+    }
+    return proposal;
 }
 
 void MergePanel::setModel(std::shared_ptr<const LoadedModel> model) {
+    const bool samePath = m_model && model && m_model->opened.path == model->opened.path;
     m_model = std::move(model);
-    m_sourceEdit->setText(m_model->path);
-    m_strategyEdit->setText(m_model->isDistributed() ? m_model->strategyArgument : QString());
-    if (!m_destinationEdited) {
-        const QFileInfo info(m_model->path);
-        m_destinationEdit->setText(m_model->isDistributed()
-                                       ? info.absoluteFilePath() + QStringLiteral("_merged")
-                                       : QDir(info.absolutePath()).filePath(QStringLiteral("merged")));
+    const auto& opened = m_model->opened;
+    {
+        const QSignalBlocker blockSource(m_sourceEdit);  // one summary update at the end
+        m_sourceEdit->setText(m_model->path);
     }
+    m_strategyEdit->setText(m_model->isDistributed() ? m_model->strategyArgument : QString());
+    m_adapterEdit->setText(opened.adapter);
+    m_ckptNameEdit->setText(opened.ckptName);
+    m_replicaCombo->setCurrentIndex(std::max(0, m_replicaCombo->findData(int(opened.replicaCheck))));
+    if (!samePath) {
+        resetForNewModel();
+        m_destinationEdit->setText(proposedDestination());
+    }
+    if (!opened.loraConfig.isEmpty()) m_loraConfigEdit->setText(opened.loraConfig);
     if (!m_running) {  // a running merge keeps its progress on screen; it holds its own source
         m_resultBox->hide();
         m_progressBar->setValue(0);
@@ -374,19 +504,14 @@ void MergePanel::setModel(std::shared_ptr<const LoadedModel> model) {
         m_currentLabel->clear();
         m_speedLabel->clear();
     }
-    // lora_rank from the shapes: the one r all pairs share; otherwise each pair's own.
     m_plan = planLora(m_model->source->tensors());
-    std::set<int64_t> ranks;
-    for (const auto& pair : m_plan.pairs)
-        if (pair.rank > 0) ranks.insert(pair.rank);
-    m_rankSpin->setValue(ranks.size() == 1 ? int(*ranks.begin()) : 0);
     updateSummary();
 }
 
 void MergePanel::setPlan(const LoraPlan& plan, const PlanOptions& options) {
     m_plan = plan;
     m_planOptions = options;
-    updateScalingText();
+    updateSummary();
 }
 
 void MergePanel::setLoading(bool loading) {
@@ -404,62 +529,107 @@ void MergePanel::setStrategyPath(const QString& path) {
     m_strategyEdit->setText(path);
 }
 
+OpenRequest MergePanel::openRequest() const {
+    const auto absolute = [](const QString& text) {
+        const QString path = QDir::fromNativeSeparators(text.trimmed());
+        return path.isEmpty() ? path : QFileInfo(path).absoluteFilePath();
+    };
+    OpenRequest open;
+    open.path = absolute(m_sourceEdit->text());
+    open.strategy = absolute(m_strategyEdit->text());
+    open.adapter = absolute(m_adapterEdit->text());
+    open.loraConfig = absolute(m_loraConfigEdit->text());
+    open.ckptName = m_ckptNameEdit->text().trimmed();
+    open.replicaCheck = ReplicaCheck(m_replicaCombo->currentData().toInt());
+    return open;
+}
+
 Result<ScalingSpec> MergePanel::scalingSpec() const {
     ScalingSpec spec;
     if (m_scalingRadio->isChecked()) {
         const QString text = m_scalingEdit->text().trimmed();
-        if (text.isEmpty()) return fail(ErrorCode::InvalidArgument, "enter the scaling, e.g. 2 or 16/8");
+        if (text.isEmpty()) return spec;  // none given: resolve() says so, or reads a config
         auto value = parseScalingText(text.toStdString());
         if (!value) return std::unexpected(value.error());
         spec.scaling = *value;
         return spec;
     }
+    if (m_alphaSpin->value() <= 0) return spec;  // "not set": r alone says nothing
     spec.alpha = m_alphaSpin->value();
     if (m_rankSpin->value() > 0) spec.rank = m_rankSpin->value();
     return spec;
 }
 
-void MergePanel::updateScalingText() {
+void MergePanel::updateScalingText(const Resolution& r) {
     auto spec = scalingSpec();
     if (!spec) {
         m_scalingLabel->setText(coloured(errorText(spec.error()).toHtmlEscaped(), kErrorColour));
-        updateSummary();
         return;
     }
+    const ResolvedJob* job = r.job ? &*r.job : nullptr;
     QString text;
     if (spec->scaling) {
         text = tr("Scaling s = <b>%1</b>").arg(numberOrFraction(*spec->scaling));
-    } else if (spec->rank) {
+    } else if (spec->alpha && spec->rank) {
         text = tr("Scaling s = α / r = %1 / %2 = <b>%3</b>")
                    .arg(numberOrFraction(*spec->alpha), numberOrFraction(*spec->rank),
                         numberOrFraction(*spec->alpha / *spec->rank));
-    } else {
-        std::set<int64_t> ranks;
-        for (const auto& pair : m_plan.pairs)
-            if (pair.rank > 0) ranks.insert(pair.rank);
+    } else if (spec->alpha || (job && job->options.scaling.config)) {
+        // α and each pair's r, or the config's settings: the scaling of each pair, as resolve() has it.
+        std::set<std::pair<int64_t, double>> values;
+        if (job)
+            for (size_t p = 0; p < job->plan.pairs.size() && p < job->pairScaling.size(); ++p)
+                if (job->plan.pairs[p].status == PairStatus::Ok)
+                    values.insert({job->plan.pairs[p].rank, job->pairScaling[p]});
+        if (values.empty() && spec->alpha)
+            for (const auto& pair : m_plan.pairs)
+                if (pair.rank > 0) values.insert({pair.rank, *spec->alpha / double(pair.rank)});
         QStringList parts;
-        for (auto r : ranks)
-            parts << tr("r %1 → <b>%2</b>").arg(r).arg(numberOrFraction(*spec->alpha / double(r)));
-        text = tr("Scaling s = α / r of each pair") +
+        for (const auto& [rank, value] : values)
+            parts << tr("r %1 → <b>%2</b>").arg(rank).arg(numberOrFraction(value));
+        text = (spec->alpha ? tr("Scaling s = α / r of each pair") : tr("Scaling s per pair")) +
                (parts.isEmpty() ? QString() : QStringLiteral(": ") + parts.join(QStringLiteral(", ")));
+    } else {
+        text = tr("No scaling yet: type α (and r) or the scaling, or choose the training config.");
     }
+    // Where the value comes from, as resolve() says ("from finetune.yaml: pet_config lora_alpha 16, ...").
+    if (job && !job->scalingProvenance.empty())
+        text += QStringLiteral("<br>") + qs(job->scalingProvenance).toHtmlEscaped();
     m_scalingLabel->setText(text);
-    updateSummary();
 }
 
 MergeRequest MergePanel::request(OverwritePolicy overwrite) const {
     // The widgets map onto request fields; every rule about them is resolve()'s.
     MergeRequest request;
     if (m_model) {
+        const auto& opened = m_model->opened;
         request.source.path = toPath(m_model->path);
+        request.source.adapter = toPath(opened.adapter);
+        request.source.ckptNameGlob = opened.ckptName.toStdString();
+        request.source.replicaCheck = opened.replicaCheck;
         if (m_model->isDistributed())
             request.strategy = {StrategyMode::Given, toPath(m_model->strategyArgument)};
     }
-    if (auto spec = scalingSpec()) request.scaling.spec = *spec;
+    if (auto spec = scalingSpec()) {
+        auto& scaling = request.scaling;
+        scaling.spec = *spec;
+        if (spec->scaling) {
+            scaling.origin = ScalingOrigin::Scaling;
+            scaling.provenance = "from the scaling " + m_scalingEdit->text().trimmed().toStdString();
+        } else if (spec->alpha) {
+            const std::string alpha = numberOrFraction(*spec->alpha).toStdString();
+            scaling.origin = spec->rank ? ScalingOrigin::AlphaRank : ScalingOrigin::AlphaPerPair;
+            scaling.provenance = spec->rank
+                                     ? "from α " + alpha + " and r " + std::to_string(int64_t(*spec->rank))
+                                     : "from α " + alpha + " and each pair's r";
+        }
+    }
+    request.scaling.configFile = toPath(QDir::fromNativeSeparators(m_loraConfigEdit->text().trimmed()));
     request.destination.dir = toPath(m_destinationEdit->text().trimmed());
     request.destination.prefix = m_prefixEdit->text().toStdString();
     request.destination.format = OutputFormat(m_formatCombo->currentData().toInt());
     request.destination.strategy = toPath(m_dstStrategyEdit->text().trimmed());
+    if (auto bytes = shardBytes(m_shardSizeEdit->text())) request.options.maxShardBytes = *bytes;
     request.options.plan = m_planOptions;
     request.options.skipInvalid = m_skipInvalidCheck->isChecked();
     request.options.verify = m_verifyCheck->isChecked();
@@ -490,21 +660,51 @@ QString MergePanel::blockingReason() const {
     return blockingReason(m_model ? resolution() : Resolution{});
 }
 
-QString MergePanel::blockingReason(const Resolution& r) const {
-    // The panel's own state first (a run in progress, a field not yet applied), then the request.
+QString MergePanel::changedInputField() const {
+    // Which input field differs from what the model was opened with ("" when none does).
+    if (!m_model) return {};
+    const auto open = openRequest();
+    const auto& was = m_model->opened;
+    if (open.path != QFileInfo(m_model->path).absoluteFilePath()) return tr("source");
+    if (m_model->isDistributed() && !open.strategy.isEmpty() &&
+        open.strategy != QFileInfo(m_model->strategyArgument).absoluteFilePath())
+        return tr("strategy");
+    if (open.adapter != was.adapter) return tr("adapter");
+    if (open.ckptName != was.ckptName) return tr("rank file");
+    if (open.replicaCheck != was.replicaCheck) return tr("check replicas");
+    return {};
+}
+
+QString MergePanel::stateReason() const {
+    // The panel's own state: a run in progress, a field not yet applied or not understood.
     if (isRunning()) return tr("A merge is running.");
     if (m_loading) return tr("Opening the checkpoint…");
     if (!m_model) return tr("Open a checkpoint first.");
-    if (QFileInfo(m_sourceEdit->text().trimmed()).absoluteFilePath() !=
-        QFileInfo(m_model->path).absoluteFilePath())
+    const QString changed = changedInputField();
+    if (changed == tr("source"))
         return tr("The source field was changed: press Enter in it to open that checkpoint.");
-    if (m_model->isDistributed() && !m_strategyEdit->text().trimmed().isEmpty() &&
-        QFileInfo(m_strategyEdit->text().trimmed()).absoluteFilePath() !=
-            QFileInfo(m_model->strategyArgument).absoluteFilePath())
+    if (changed == tr("strategy"))
         return tr(
             "The strategy field was changed: press Enter in it to reopen the checkpoint with that strategy.");
+    if (!changed.isEmpty())
+        return tr("The %1 field was changed: press Enter in it, or Reopen, to reopen the checkpoint with it.")
+            .arg(changed);
     if (auto spec = scalingSpec(); !spec) return errorText(spec.error());
-    return r.refusals.empty() ? QString() : errorText(r.refusals.front().error);
+    if (auto bytes = shardBytes(m_shardSizeEdit->text()); !bytes)
+        return tr("Max shard size: %1").arg(errorText(bytes.error()));
+    return {};
+}
+
+QString MergePanel::refusalText(const Refusal& refusal) const {
+    // The studio's words for its own fields; every other refusal as the core (and the CLI) says it.
+    if (refusal.code == RefusalCode::NoScaling)
+        return tr("No scaling: give α and r, a scaling, or a LoRA config.");
+    return errorText(refusal.error);
+}
+
+QString MergePanel::blockingReason(const Resolution& r) const {
+    if (QString state = stateReason(); !state.isEmpty()) return state;
+    return r.refusals.empty() ? QString() : refusalText(r.refusals.front());
 }
 
 QStringList MergePanel::summaryLines(const ResolvedJob& job) const {
@@ -536,6 +736,8 @@ QStringList MergePanel::summaryLines(const ResolvedJob& job) const {
 
 void MergePanel::updateSummary() {
     const auto r = resolution();  // once per update: every line below shows this one answer
+    updateScalingText(r);
+    m_reopenButton->setVisible(!changedInputField().isEmpty() && changedInputField() != tr("source"));
     m_outputLabel->setText(outputText(r));
     if (!m_model || !r.job)
         m_summaryLabel->setText(tr("Open a checkpoint to see what the merge will do."));
@@ -543,12 +745,20 @@ void MergePanel::updateSummary() {
         m_summaryLabel->setText(summaryLines(*r.job).join(QStringLiteral("<br>")));
     const QString reason = blockingReason(r);
     m_mergeButton->setEnabled(reason.isEmpty());
-    m_hintLabel->setText(isRunning() ? QString() : reason);
+    // Every refusal, not only the first, so one look shows all that stands in the way.
+    QStringList reasons;
+    if (stateReason().isEmpty())
+        for (const auto& refusal : r.refusals) reasons << refusalText(refusal);
+    m_hintLabel->setText(isRunning()         ? QString()
+                         : reasons.isEmpty() ? reason
+                                             : reasons.join(QLatin1Char('\n')));
     m_hintLabel->setVisible(!reason.isEmpty() && !isRunning());
 }
 
 void MergePanel::setRunning(bool running) {
     for (auto* widget : m_inputs) widget->setEnabled(!running);
+    // Cancel takes Merge's place while the merge runs, so the pointer (and Enter) stay on it.
+    m_mergeButton->setVisible(!running);
     m_cancelButton->setEnabled(running);
     m_cancelButton->setVisible(running);
     if (running) m_progressBar->setVisible(true);
@@ -661,6 +871,7 @@ void MergePanel::onSucceeded(const MergeOutcome& o) {
     }
     m_resultLabel->setText(text);
     m_openOutputButton->setVisible(true);
+    m_openFailedLabel->hide();
     m_resultBox->show();
     setRunning(false);
     revealResult();
@@ -678,6 +889,7 @@ void MergePanel::onFailed(const QString& message, bool cancelled) {
                                      : coloured(tr("<b>The merge failed.</b>"), kErrorColour) +
                                            QStringLiteral("<br>") + message.toHtmlEscaped());
     m_openOutputButton->setVisible(false);
+    m_openFailedLabel->hide();
     m_resultBox->show();
     setRunning(false);
     revealResult();
@@ -700,7 +912,10 @@ void MergePanel::chooseSource() {
     prompts().chooseFile(this, tr("Open checkpoint"), start,
                          tr("Checkpoints (*.ckpt *.safetensors);;All files (*)"),
                          [self = QPointer<MergePanel>(this)](const QString& path) {
-                             if (self && !path.isEmpty()) emit self->openRequested({path, QString()});
+                             if (!self || path.isEmpty()) return;
+                             OpenRequest open;
+                             open.path = path;
+                             emit self->openRequested(open);
                          });
 }
 
@@ -709,8 +924,8 @@ void MergePanel::chooseStrategy(bool folder) {
     auto done = [self = QPointer<MergePanel>(this)](const QString& path) {
         if (!self || path.isEmpty()) return;
         self->m_strategyEdit->setText(path);
-        const QString source = self->m_sourceEdit->text().trimmed();
-        if (!source.isEmpty()) emit self->openRequested({source, path});
+        const auto open = self->openRequest();
+        if (!open.path.isEmpty()) emit self->openRequested(open);
     };
     if (folder)
         prompts().chooseDirectory(this, tr("Choose the folder of strategy files"), start, done);
@@ -719,12 +934,32 @@ void MergePanel::chooseStrategy(bool folder) {
                              tr("Strategy files (*.ckpt *.json);;All files (*)"), done);
 }
 
+void MergePanel::chooseAdapter() {
+    const QString start = m_model ? QFileInfo(m_model->path).absolutePath() : QDir::homePath();
+    prompts().chooseFile(this, tr("Choose the LoRA adapter"), start,
+                         tr("Checkpoints (*.ckpt *.safetensors);;All files (*)"),
+                         [self = QPointer<MergePanel>(this)](const QString& path) {
+                             if (!self || path.isEmpty()) return;
+                             self->m_adapterEdit->setText(path);
+                             const auto open = self->openRequest();
+                             if (!open.path.isEmpty()) emit self->openRequested(open);
+                         });
+}
+
+void MergePanel::chooseLoraConfig() {
+    const QString start = m_model ? QFileInfo(m_model->path).absolutePath() : QDir::homePath();
+    prompts().chooseFile(this, tr("Choose the LoRA config"), start,
+                         tr("Training configs (*.yaml *.yml *.json);;All files (*)"),
+                         [self = QPointer<MergePanel>(this)](const QString& path) {
+                             if (self && !path.isEmpty()) self->m_loraConfigEdit->setText(path);
+                         });
+}
+
 void MergePanel::chooseDestination() {
     const QString start = m_destinationEdit->text().isEmpty() ? QDir::homePath() : m_destinationEdit->text();
     prompts().chooseDirectory(this, tr("Choose the destination folder"), existingAncestor(start),
                               [self = QPointer<MergePanel>(this)](const QString& path) {
                                   if (!self || path.isEmpty()) return;
-                                  self->m_destinationEdited = true;
                                   self->m_destinationEdit->setText(path);
                               });
 }

@@ -1,8 +1,11 @@
 #pragma once
-// The Merge panel: source, strategy, destination and prefix; lora_alpha and lora_rank (or the
-// scaling directly) with the resulting scaling shown live; a dry-run summary; then the merge
-// itself on a worker thread with progress, throughput, time left and Cancel; at the end a
-// result summary and "Open output folder".
+// The Merge panel: source, strategy, adapter, rank-file choice and replica check (the inputs the
+// model was opened with); destination, prefix, format, shard size and re-shard strategy;
+// lora_alpha and lora_rank, the scaling directly, or a LoRA config — nothing pre-filled: the
+// scaling is typed for this model or read from a config (its provenance shown). Every change
+// re-runs lms::resolve() and its refusals disable Merge with the reason. Then the merge itself on a
+// worker thread with progress, throughput, time left and Cancel (Esc); at the end a result
+// summary and "Open output folder".
 
 #include "MergeWorker.h"
 #include "Workspace.h"
@@ -33,17 +36,23 @@ public:
     explicit MergePanel(QWidget* parent = nullptr);
     ~MergePanel() override;
 
-    // A newly opened model: fills source, strategy, destination (unless the user chose one)
-    // and lora_rank from the LoRA shapes.
+    // A newly opened model: fills source, strategy, adapter and the other input fields from what it
+    // was opened with. Another model (a new path) also resets the destination (proposed from the
+    // new path), the scaling (empty), the LoRA config, shard size and re-shard strategy; reopening
+    // the same path (another strategy or adapter) keeps what the user typed.
     void setModel(std::shared_ptr<const LoadedModel> model);
     void clear();
     // The plan after the user's choices in the LoRA tab (pairs left out, orientation).
     void setPlan(const LoraPlan& plan, const PlanOptions& options);
     // While a model is being opened the merge is not possible.
     void setLoading(bool loading);
-    // Pre-fills lora_alpha / lora_rank (e.g. the demo's known values).
+    // Sets lora_alpha / lora_rank as the user would type them (rank 0: each pair's own r).
     void setSuggestedScaling(double alpha, int rank);
     void setStrategyPath(const QString& path);
+    // The input fields as an open request (what Enter in them, or Reopen, opens).
+    OpenRequest openRequest() const;
+    // The request the widgets describe (the preview assumes Replace: Merge asks before replacing).
+    MergeRequest request(OverwritePolicy overwrite = OverwritePolicy::Replace) const;
 
     bool isRunning() const { return m_running; }
     // The running merge's worker, for observers that connect to it when mergeStarted is emitted;
@@ -53,7 +62,8 @@ public:
     Result<ScalingSpec> scalingSpec() const;
     // dst/rank_0/<prefix>0.ckpt, or "" when destination or prefix are missing.
     QString outputFile() const;
-    // Why Merge is disabled ("" when it is enabled).
+    // Why Merge is disabled ("" when it is enabled): the first reason; the hint under Merge lists
+    // every refusal of resolve().
     QString blockingReason() const;
     void requestCancel();
 
@@ -72,13 +82,19 @@ private:
     QGroupBox* buildRunGroup();
     QGroupBox* buildResultGroup();
     void connectInputs();
-    // The request the widgets describe, and what the core says of it.
-    MergeRequest request(OverwritePolicy overwrite = OverwritePolicy::Replace) const;
+    // What the core says of the request.
     Resolution resolution(OverwritePolicy overwrite = OverwritePolicy::Replace) const;
     QStringList summaryLines(const ResolvedJob& job) const;
     QString outputText(const Resolution& r) const;  // the "Writes:" line
     QString blockingReason(const Resolution& r) const;
-    void updateScalingText();
+    QString changedInputField() const;
+    QString stateReason() const;  // why the panel itself blocks Merge ("" when it does not)
+    QString refusalText(const Refusal& refusal) const;
+    void updateScalingText(const Resolution& r);
+    void resetForNewModel();
+    QString proposedDestination() const;
+    void chooseAdapter();
+    void chooseLoraConfig();
     void updateSummary();
     void onMergeClicked();
     void startMerge(bool overwrite = false);  // overwrite: the user confirmed replacing the output
@@ -95,7 +111,6 @@ private:
     LoraPlan m_plan;
     PlanOptions m_planOptions;
     bool m_loading = false;
-    bool m_destinationEdited = false;
     QString m_lastOutputFile;
     bool m_running = false;
     std::shared_ptr<CancelToken> m_cancel;  // of the running merge
@@ -106,7 +121,13 @@ private:
     QLineEdit* m_strategyEdit = nullptr;
     QToolButton* m_strategyFileButton = nullptr;
     QToolButton* m_strategyFolderButton = nullptr;
+    QLineEdit* m_adapterEdit = nullptr;
+    QLineEdit* m_ckptNameEdit = nullptr;
+    QComboBox* m_replicaCombo = nullptr;
+    QPushButton* m_reopenButton = nullptr;
     QLineEdit* m_destinationEdit = nullptr;
+    QLineEdit* m_shardSizeEdit = nullptr;
+    QLineEdit* m_loraConfigEdit = nullptr;
     QLineEdit* m_prefixEdit = nullptr;
     QComboBox* m_formatCombo = nullptr;
     QLineEdit* m_dstStrategyEdit = nullptr;
@@ -130,6 +151,7 @@ private:
     QGroupBox* m_resultBox = nullptr;
     QLabel* m_resultLabel = nullptr;
     QPushButton* m_openOutputButton = nullptr;
+    QLabel* m_openFailedLabel = nullptr;
     QList<QWidget*> m_inputs;  // disabled while a merge runs
 };
 

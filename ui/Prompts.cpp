@@ -76,8 +76,8 @@ void DialogPrompts::inform(QWidget* parent, const QString& title, const QString&
     box->open();
 }
 
-void DialogPrompts::openFolder(const QString& path) {
-    QDesktopServices::openUrl(QUrl::fromLocalFile(path));
+bool DialogPrompts::openFolder(const QString& path) {
+    return QDesktopServices::openUrl(QUrl::fromLocalFile(path));
 }
 
 QString ScriptedPrompts::takePath() {
@@ -114,8 +114,9 @@ void ScriptedPrompts::inform(QWidget*, const QString& title, const QString& text
     informed << text;
 }
 
-void ScriptedPrompts::openFolder(const QString& path) {
+bool ScriptedPrompts::openFolder(const QString& path) {
     openedFolders << path;
+    return openFolderWorks;
 }
 
 }  // namespace lms::ui

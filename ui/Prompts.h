@@ -28,8 +28,9 @@ public:
                          const QString& acceptLabel, AnswerCallback done) = 0;
     // An informational box (rich text allowed); returns at once.
     virtual void inform(QWidget* parent, const QString& title, const QString& text) = 0;
-    // Shows a folder in the desktop's file manager.
-    virtual void openFolder(const QString& path) = 0;
+    // Shows a folder in the desktop's file manager; false when that failed (no file manager, no
+    // desktop session), so the caller can say where the folder is instead.
+    virtual bool openFolder(const QString& path) = 0;
 };
 
 // The prompts in use: the real dialogs unless a test installed others with setPrompts().
@@ -47,7 +48,7 @@ public:
     void confirm(QWidget* parent, const QString& title, const QString& text, const QString& acceptLabel,
                  AnswerCallback done) override;
     void inform(QWidget* parent, const QString& title, const QString& text) override;
-    void openFolder(const QString& path) override;
+    bool openFolder(const QString& path) override;
 };
 
 // Answers from queues that a test fills beforehand, and records what was asked. An empty
@@ -56,9 +57,10 @@ class ScriptedPrompts final : public Prompts {
 public:
     std::deque<QString> nextPaths;
     std::deque<bool> nextAnswers;
-    QStringList asked;          // titles of every prompt, in order
-    QStringList informed;       // texts given to inform()
-    QStringList openedFolders;  // paths given to openFolder()
+    QStringList asked;            // titles of every prompt, in order
+    QStringList informed;         // texts given to inform()
+    QStringList openedFolders;    // paths given to openFolder()
+    bool openFolderWorks = true;  // what openFolder() answers
 
     void chooseFile(QWidget* parent, const QString& title, const QString& startDir, const QString& filter,
                     PathCallback done) override;
@@ -67,7 +69,7 @@ public:
     void confirm(QWidget* parent, const QString& title, const QString& text, const QString& acceptLabel,
                  AnswerCallback done) override;
     void inform(QWidget* parent, const QString& title, const QString& text) override;
-    void openFolder(const QString& path) override;
+    bool openFolder(const QString& path) override;
 
 private:
     QString takePath();

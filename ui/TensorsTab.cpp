@@ -220,6 +220,11 @@ void TensorsTab::clear() {
     updateCount();
 }
 
+void TensorsTab::clearFilter() {
+    m_filterEdit->clear();
+    m_roleCombo->setCurrentIndex(0);
+}
+
 void TensorsTab::focusFilter() {
     m_filterEdit->setFocus(Qt::ShortcutFocusReason);
     m_filterEdit->selectAll();

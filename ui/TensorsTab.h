@@ -33,6 +33,8 @@ public:
 
     void setModel(std::shared_ptr<const LoadedModel> model, const LoraPlan& plan);
     void clear();
+    // Empties the name filter and the role choice.
+    void clearFilter();
     void focusFilter();
     // Selects and shows the parameter `name`; false when it does not exist.
     bool selectTensor(const QString& name);

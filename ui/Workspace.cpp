@@ -3,6 +3,7 @@
 #include "UiText.h"
 #include "lms/base/Log.h"
 #include "lms/distributed/Layout.h"
+#include "lms/formats/ShardFolder.h"
 #include "lms/merge/Job.h"
 
 #include <QCoreApplication>
@@ -98,12 +99,24 @@ LoadOutcome loadStrategyOnly(const QString& path) {
     return outcome;
 }
 
-LoadOutcome loadFull(const QString& path, const CancelToken* cancel) {
-    auto source = openFullSource(toPath(path), cancel);
+// The request's source options (adapter, file choice, replica check) for the core's openSource.
+SourceSpec specOf(const OpenRequest& request, const QString& path) {
+    SourceSpec spec;
+    spec.src = toPath(path);
+    spec.adapter = toPath(request.adapter);
+    spec.ckptNameGlob = request.ckptName.toStdString();
+    spec.replicaCheck = request.replicaCheck;
+    return spec;
+}
+
+// A full model: a file, a shard folder or a Checkpoint 2.0 save, with the adapter when one is given.
+LoadOutcome loadFull(const OpenRequest& request, const QString& path, const CancelToken* cancel) {
+    std::vector<std::string> notes;
+    auto source = openSource(specOf(request, path), &notes, cancel);
     const QString name = QFileInfo(path).fileName();
     if (!source) {
         // A strategy file that is not named like one is still worth recognising.
-        if (source.error().code == ErrorCode::Malformed &&
+        if (request.adapter.isEmpty() && source.error().code == ErrorCode::Malformed &&
             (path.endsWith(QLatin1StringView(".ckpt"), Qt::CaseInsensitive) ||
              path.endsWith(QLatin1StringView(".json"), Qt::CaseInsensitive))) {
             if (auto strategy = readStrategyFile(toPath(path)); strategy && !strategy->layouts.empty()) {
@@ -118,8 +131,12 @@ LoadOutcome loadFull(const QString& path, const CancelToken* cancel) {
     auto model = std::make_shared<LoadedModel>();
     model->kind = LoadedModel::Kind::Full;
     model->path = path;
+    model->opened = request;
+    model->opened.path = path;
+    model->opened.strategy.clear();
     model->description = qs((*source)->description());
     model->source = std::shared_ptr<const ModelSource>(std::move(*source));
+    for (const auto& note : notes) model->notes << qs(note);
     int64_t rank = -1;
     const QDir rankDir = QFileInfo(path).dir();
     if (isRankFolderName(rankDir.dirName().toStdString(), &rank) &&
@@ -140,7 +157,7 @@ LoadOutcome loadDistributed(const OpenRequest& request, const CancelToken* cance
     auto model = std::make_shared<LoadedModel>();
     model->kind = LoadedModel::Kind::Distributed;
     model->path = request.path;
-    auto ranks = discoverRanks(toPath(request.path));
+    auto ranks = discoverRanks(toPath(request.path), request.ckptName.toStdString());
     if (!ranks) return failure(request.path, title, ranks.error());
     model->ranks = std::move(*ranks);
     const auto found = request.strategy.isEmpty() ? findStrategyNear(toPath(request.path)) : StrategyFound{};
@@ -159,18 +176,21 @@ LoadOutcome loadDistributed(const OpenRequest& request, const CancelToken* cance
     if (!strategy) return failure(request.path, title, strategy.error());
     if (cancel && cancel->isCancelled()) return failure(request.path, title, tr("Cancelled."));
 
-    SourceSpec spec;
-    spec.src = toPath(request.path);
+    SourceSpec spec = specOf(request, request.path);
     spec.strategy = strategy->file;  // the file actually used, so a folder is not merged twice
     spec.fallbackStrategyDir = toPath(fallback);
     auto source = openSource(spec, &notes, cancel);
     if (!source) return failure(request.path, title, source.error());
 
+    model->opened = request;
+    model->opened.strategy = model->strategyArgument;
     model->strategyFile = qs(strategy->file);
     model->strategy = std::make_shared<const Strategy>(std::move(*strategy));
     model->description = qs((*source)->description());
     model->source = std::shared_ptr<const ModelSource>(std::move(*source));
-    for (const auto& note : notes) model->notes << qs(note);
+    // Reading the strategy and opening the source can say the same thing (a folder merged in memory).
+    for (const auto& note : notes)
+        if (!model->notes.contains(qs(note))) model->notes << qs(note);
     model->placement.reserve(model->source->tensors().size());
     for (const auto& tensor : model->source->tensors())
         model->placement.push_back(placementOf(*model->strategy, tensor));
@@ -187,38 +207,46 @@ QString LoadedModel::displayName() const {
     return info.fileName().isEmpty() ? path : info.fileName();
 }
 
-LoadOutcome loadPath(const OpenRequest& request, const CancelToken* cancel) {
+LoadOutcome loadPath(const OpenRequest& given, const CancelToken* cancel) {
+    OpenRequest request = given;
     const QString path = QFileInfo(request.path).absoluteFilePath();
+    request.path = path;
+    for (QString* file : {&request.strategy, &request.adapter, &request.loraConfig})
+        if (!file->isEmpty()) *file = QFileInfo(*file).absoluteFilePath();
     switch (classifyPath(toPath(path))) {
         case PathKind::Missing:
-            return failure(request.path, tr("Cannot open %1").arg(request.path),
-                           tr("There is no file or folder at %1.").arg(request.path));
+            return failure(given.path, tr("Cannot open %1").arg(given.path),
+                           tr("There is no file or folder at %1.").arg(given.path));
         case PathKind::StrategyFile:
             return loadStrategyOnly(path);
         case PathKind::FullCheckpoint:
         case PathKind::Adapter:
         case PathKind::OtherFile:
-            return loadFull(path, cancel);
+        case PathKind::Checkpoint2:
+        case PathKind::ShardFolder:
+            return loadFull(request, path, cancel);
         case PathKind::MergedOutput: {
-            // dst/rank_0/<prefix>0.ckpt of a merge of ours: the full checkpoint it holds.
-            auto ranks = discoverRanks(toPath(path));
+            // A strategy given for it says it is distributed after all (a run missing rank_1, ...).
+            if (!request.strategy.isEmpty()) return loadDistributed(request, cancel);
+            // dst/rank_0/<prefix>0.ckpt of a merge of ours (or its shard folder): the full model it holds.
+            auto ranks = discoverRanks(toPath(path), request.ckptName.toStdString());
+            if (ranks && !ranks->empty() && !shardIndexFile(ranks->front().dir).empty())
+                return loadFull(request, qs(ranks->front().dir), cancel);
             if (!ranks || ranks->empty() || ranks->front().picked.empty())
-                return failure(request.path, tr("Cannot open %1").arg(request.path),
+                return failure(given.path, tr("Cannot open %1").arg(given.path),
                                ranks && !ranks->empty() ? qs(ranks->front().why) : tr("No rank_0 file."));
-            return loadFull(qs(ranks->front().picked.string()), cancel);
+            return loadFull(request, qs(ranks->front().picked), cancel);
         }
-        case PathKind::DistributedFolder: {
-            OpenRequest absolute = request;
-            absolute.path = path;
-            return loadDistributed(absolute, cancel);
-        }
+        case PathKind::DistributedFolder:
+            return loadDistributed(request, cancel);
         case PathKind::Folder:
             return failure(
-                request.path, tr("Nothing to open in %1").arg(QFileInfo(path).fileName()),
+                given.path, tr("Nothing to open in %1").arg(QFileInfo(path).fileName()),
                 tr("This folder is neither a checkpoint nor a distributed checkpoint. Choose a .ckpt or "
-                   ".safetensors file, or a folder that holds rank_0, rank_1, … folders."));
+                   ".safetensors file, a folder that holds rank_0, rank_1, … folders, a Checkpoint 2.0 "
+                   "save or a folder of safetensors shards with its index."));
     }
-    return failure(request.path, tr("Cannot open %1").arg(request.path), tr("Unknown kind of path."));
+    return failure(given.path, tr("Cannot open %1").arg(given.path), tr("Unknown kind of path."));
 }
 
 ModelLoader::ModelLoader(QObject* parent) : QObject(parent) {}

@@ -4,6 +4,7 @@
 // therefore runs off the UI thread in ModelLoader, which hands back an immutable LoadedModel.
 
 #include "lms/base/Progress.h"
+#include "lms/distributed/Distributed.h"
 #include "lms/formats/Source.h"
 #include "lms/formats/Strategy.h"
 #include "lms/merge/Discovery.h"
@@ -26,10 +27,26 @@ struct TensorPlacement {
     QString details;  // one line per slice: "[0:16, 0:32] on rank 0"
 };
 
+// What to open: a model with its strategy and adapter, as the open dialog, a drop, the recent list,
+// the command line and the Merge panel's input fields give them. The fields map onto
+// lms::SourceRequest / StrategyRequest / ScalingRequest.configFile.
+struct OpenRequest {
+    OpenRequest() = default;
+    OpenRequest(QString path_, QString strategy_) : path(std::move(path_)), strategy(std::move(strategy_)) {}
+    QString path;
+    QString strategy;    // distributed only; "" = look for it (lms::findStrategyNear)
+    QString adapter;     // a LoRA-only adapter merged into `path` ("" = none)
+    QString loraConfig;  // the training config for the scaling; resolve() reads it, opening does not
+    QString ckptName;    // which file a rank folder contributes (--ckpt-name); "" = the last one
+    ReplicaCheck replicaCheck = ReplicaCheck::Full;  // --check-replicas
+    bool operator==(const OpenRequest&) const = default;
+};
+
 struct LoadedModel {
     enum class Kind { Full, Distributed };
     Kind kind = Kind::Full;
     QString path;              // the file, or the model_dir
+    OpenRequest opened;        // what was asked for (absolute paths; strategy as found)
     QString strategyArgument;  // the strategy file or folder used (distributed only)
     QString strategyFile;      // the strategy file actually read (a merged one for a folder)
     std::shared_ptr<const ModelSource> source;
@@ -42,11 +59,6 @@ struct LoadedModel {
     bool isDistributed() const { return kind == Kind::Distributed; }
     // Display name: the file name, or the folder name for a distributed checkpoint.
     QString displayName() const;
-};
-
-struct OpenRequest {
-    QString path;
-    QString strategy;  // distributed only; "" = look for it (lms::findStrategyNear)
 };
 
 // The result of one open: a model, a strategy on its own, or an error for people.

@@ -51,6 +51,10 @@ const char* kindName(PathKind kind) {
             return "folder";
         case PathKind::OtherFile:
             return "other";
+        case PathKind::Checkpoint2:
+            return "checkpoint2";
+        case PathKind::ShardFolder:
+            return "shards";
     }
     return "?";
 }
@@ -121,6 +125,49 @@ private slots:
         QTest::newRow("1-rank run with its strategy")
             << strings({"m/rank_0/a.ckpt", "m/strategy/ckpt_strategy_rank_0.ckpt"}) << "m"
             << "distributed";
+        // A strategy beside the folder: the same as a run missing rank_1.. (bad_missing_rank), so
+        // not taken for ours; the studio proposes destinations without a strategy near.
+        QTest::newRow("only rank_0 of ours, ../strategy beside")
+            << strings({"strategy/ckpt_strategy_rank_0.ckpt", "m_merged/rank_0/checkpoint_0.ckpt"})
+            << "m_merged"
+            << "distributed";
+        QTest::newRow("our output with another prefix")
+            << strings({"dst/rank_0/llama_0.safetensors"}) << "dst"
+            << "merged-output";
+        QTest::newRow("only rank_0, strategy folder inside")
+            << strings({"m/rank_0/checkpoint_0.ckpt", "m/strategy/ckpt_strategy_rank_0.ckpt"}) << "m"
+            << "distributed";
+        QTest::newRow("only rank_0, strategy file inside")
+            << strings({"m/rank_0/checkpoint_0.ckpt", "m/ckpt_strategy.ckpt"}) << "m"
+            << "distributed";
+        QTest::newRow("MindSpore's name ending in _0") << strings({"m/rank_0/llama-1_0.ckpt"}) << "m"
+                                                       << "distributed";
+        QTest::newRow("rank 10 of ours is not rank 0") << strings({"m/rank_0/checkpoint_10.ckpt"}) << "m"
+                                                       << "distributed";
+        QTest::newRow("two files in rank_0")
+            << strings({"m/rank_0/checkpoint_0.ckpt", "m/rank_0/b_0.ckpt"}) << "m"
+            << "distributed";
+        QTest::newRow("our sharded output") << strings({"dst/rank_0/model-00001-of-00002.safetensors",
+                                                        "dst/rank_0/model-00002-of-00002.safetensors",
+                                                        "dst/rank_0/model.safetensors.index.json"})
+                                            << "dst"
+                                            << "merged-output";
+        QTest::newRow("Checkpoint 2.0 save root")
+            << strings({"save/latest_checkpointed_iteration.txt",
+                        "save/iteration_00000010/model-0000000-0000002.safetensors"})
+            << "save"
+            << "checkpoint2";
+        QTest::newRow("Checkpoint 2.0 iteration folder")
+            << strings({"save/iteration_00000010/model-0000000-0000002.safetensors",
+                        "save/iteration_00000010/metadata.json"})
+            << "save/iteration_00000010"
+            << "checkpoint2";
+        QTest::newRow("HF shard folder")
+            << strings({"hf/model-00001-of-00002.safetensors", "hf/model.safetensors.index.json"}) << "hf"
+            << "shards";
+        QTest::newRow("unified safetensors with param_name_map.json")
+            << strings({"u/a.safetensors", "u/param_name_map.json"}) << "u"
+            << "shards";
         QTest::newRow("only rank_1") << strings({"m/rank_1/a.ckpt"}) << "m"
                                      << "distributed";
         QTest::newRow("duplicate rank names") << strings({"m/rank_1/a.ckpt", "m/rank_01/a.ckpt"}) << "m"

@@ -36,6 +36,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QRadioButton>
+#include <QScrollArea>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSpinBox>
@@ -100,11 +101,21 @@ private slots:
     void aboutShowsTheVersion();
     void windowStateIsRestored();
     void everyInteractiveWidgetHasAName();
+    void escapeCancelsARunningMerge();
+    void openOutputFolderSaysWhereWhenItCannot();
+    void adapterOpensWithTheModelAndRecentRestoresIt();
+    void droppingAModelWithItsAdapterOpensThemTogether();
+    void anotherModelResetsFilterAndPairs();
+    void windowFitsSmallScreens_data();
+    void windowFitsSmallScreens();
 
 private:
     // Opens the demo in a fresh window and waits until it is shown.
     bool openDemo();
+    bool openAndWait(const OpenRequest& request);
     QString merge(const QString& destination);
+    // Types α and r into the Merge panel, as a user does.
+    void typeScaling(double alpha, int rank);
 
     QTemporaryDir m_home;
     LogModel* m_log = nullptr;
@@ -150,6 +161,26 @@ bool TestMainWindow::openDemo() {
     m_window->openDemoWorkspace();
     if (!shown.wait(20000)) return false;
     return m_window->currentModel() && m_window->currentModel()->isDistributed();
+}
+
+bool TestMainWindow::openAndWait(const OpenRequest& request) {
+    QSignalSpy shown(m_window.get(), &MainWindow::modelShown);
+    m_window->open(request);
+    return shown.wait(20000);
+}
+
+void TestMainWindow::typeScaling(double alpha, int rank) {
+    auto* panel = m_window->mergePanel();
+    auto* alphaSpin = child<QDoubleSpinBox>(panel, "alphaSpin");
+    alphaSpin->setFocus();
+    alphaSpin->selectAll();
+    QTest::keyClicks(alphaSpin, QString::number(alpha));
+    auto* rankSpin = child<QSpinBox>(panel, "rankSpin");
+    rankSpin->setFocus();
+    rankSpin->selectAll();
+    QTest::keyClicks(rankSpin, QString::number(rank));
+    QCOMPARE(alphaSpin->value(), alpha);
+    QCOMPARE(rankSpin->value(), rank);
 }
 
 QString TestMainWindow::merge(const QString& destination) {
@@ -224,11 +255,18 @@ void TestMainWindow::demoFillsEveryTab() {
     QCOMPARE(strategy->diagram()->pieces().size(), size_t(1));
     QCOMPARE(strategy->diagram()->pieces()[0].ranks, (std::vector<int64_t>{0, 1}));
 
-    // Merge panel: demo scaling pre-filled, rank from the shapes, destination beside the source.
+    // Merge panel: no scaling guessed (not even the demo's), so Merge says why; the strategy found
+    // next to the model; the destination beside the source.
     auto* panel = m_window->mergePanel();
-    QCOMPARE(child<QDoubleSpinBox>(panel, "alphaSpin")->value(), 8.0);
-    QCOMPARE(child<QSpinBox>(panel, "rankSpin")->value(), 4);
+    QCOMPARE(child<QDoubleSpinBox>(panel, "alphaSpin")->value(), 0.0);
+    QCOMPARE(child<QSpinBox>(panel, "rankSpin")->value(), 0);
     QCOMPARE(child<QLineEdit>(panel, "strategyEdit")->text(), q(demo.strategyDir));
+    QCOMPARE(child<QLineEdit>(panel, "destinationEdit")->text(),
+             q(demo.distributedDir) + QStringLiteral("_merged"));
+    QVERIFY(!child<QPushButton>(panel, "mergeButton")->isEnabled());
+    QCOMPARE(child<QLabel>(panel, "mergeHintLabel")->text(),
+             QStringLiteral("No scaling: give α and r, a scaling, or a LoRA config."));
+    typeScaling(8, 4);
     QVERIFY(child<QPushButton>(panel, "mergeButton")->isEnabled());
     QVERIFY(child<QLabel>(panel, "dryRunLabel")->text().contains(QStringLiteral("8 pairs</b> to merge")));
     QVERIFY(child<QLabel>(panel, "dryRunLabel")->text().contains(QStringLiteral("free at the destination")));
@@ -394,6 +432,7 @@ void TestMainWindow::mergeOfTheFullCheckpointAsksBeforeReplacing() {
     QVERIFY(shown.wait(10000));
     QVERIFY(!m_window->currentModel()->isDistributed());
     QCOMPARE(child<QLineEdit>(m_window->mergePanel(), "strategyEdit")->text(), QString());
+    typeScaling(8, 4);
     QVERIFY(m_window->strategyTab()
                 ->findChild<QLabel*>(QStringLiteral("strategyPlaceholder"))
                 ->text()
@@ -427,6 +466,7 @@ void TestMainWindow::leavingAPairOutKeepsItsBase() {
     QCOMPARE(m_window->currentPlan().disabledPairs, size_t(1));
     QVERIFY(
         child<QLabel>(m_window->mergePanel(), "dryRunLabel")->text().contains(QStringLiteral("1 left out")));
+    typeScaling(8, 4);
     QTemporaryDir out;
     QVERIFY(merge(out.filePath(QStringLiteral("m"))).isEmpty());
     auto output =
@@ -445,6 +485,7 @@ void TestMainWindow::leavingAPairOutKeepsItsBase() {
 
 void TestMainWindow::cancelledMergeLeavesNothingBehind() {
     QVERIFY(openDemo());
+    typeScaling(8, 4);
     auto* panel = m_window->mergePanel();
     auto* cancel = child<QPushButton>(panel, "cancelButton");
     // Click Cancel while the worker is held inside its first progress report, so the merge is
@@ -505,6 +546,7 @@ void TestMainWindow::badFileIsReportedAndTheWindowKeepsWorking() {
 
     // The window still works: the demo opens, and a second bad file keeps the model shown.
     QVERIFY(openDemo());
+    typeScaling(8, 4);
     QVERIFY(!bar->isVisible() || bar->kind() != MessageBar::Kind::Error);
     failed.clear();
     m_window->openPath(dir.filePath(QStringLiteral("missing.ckpt")));
@@ -612,6 +654,177 @@ void TestMainWindow::everyInteractiveWidgetHasAName() {
             !action->menu())
             unnamed << action->text();
     QVERIFY2(unnamed.isEmpty(), qPrintable(unnamed.join(QStringLiteral("; "))));
+}
+
+namespace {
+
+// A base checkpoint without LoRA and a LoRA-only adapter for it (MindPet's DELTA_CKP-*.ckpt).
+void writeBaseAndAdapter(const std::filesystem::path& dir) {
+    using namespace lms::test;
+    const auto f32 = [](size_t n, uint32_t seed) {
+        return floatBytes(DType::Float32, randomValues(n, seed));
+    };
+    writeCheckpoint(dir / "base.ckpt", {{"l0.wq.weight", "Float32", {8, 4}, f32(32, 1)}});
+    writeCheckpoint(dir / "DELTA_CKP-1_2.ckpt",
+                    {{"l0.wq.mindpet_delta_lora_a", "Float32", {2, 4}, f32(8, 3)},
+                     {"l0.wq.mindpet_delta_lora_b", "Float32", {8, 2}, f32(16, 4)}});
+}
+
+}  // namespace
+
+void TestMainWindow::escapeCancelsARunningMerge() {
+    QVERIFY(openDemo());
+    typeScaling(8, 4);
+    auto* panel = m_window->mergePanel();
+    auto* mergeButton = child<QPushButton>(panel, "mergeButton");
+    auto* cancel = child<QPushButton>(panel, "cancelButton");
+    QVERIFY(!cancel->isVisible());
+    QTemporaryDir out;
+    const QString dst = out.filePath(QStringLiteral("esc"));
+    child<QLineEdit>(panel, "destinationEdit")->setText(dst);
+    m_window->activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
+    QApplication::processEvents();
+    const QRect mergeAt = mergeButton->geometry();
+    bool pressed = false;
+    connect(panel, &MergePanel::mergeStarted, this, [&](MergeWorker* worker) {
+        connect(
+            worker, &MergeWorker::progressed, panel,
+            [&] {
+                if (pressed) return;
+                pressed = true;
+                // Cancel stands where Merge was; Esc anywhere in the window presses it.
+                QVERIFY(cancel->isVisible() && !mergeButton->isVisible());
+                QCOMPARE(cancel->geometry().left(), mergeAt.left());
+                QTest::keyClick(m_window->tensorsTab(), Qt::Key_Escape);
+            },
+            Qt::BlockingQueuedConnection);
+    });
+    QSignalSpy finished(panel, &MergePanel::mergeFinished);
+    QTest::mouseClick(mergeButton, Qt::LeftButton);
+    QVERIFY(finished.wait(30000));
+    QVERIFY(pressed);
+    QCOMPARE(finished.at(0).at(1).toBool(), true);  // cancelled
+    QVERIFY(!QFileInfo::exists(dst));
+    QVERIFY(mergeButton->isVisible() && !cancel->isVisible());
+}
+
+void TestMainWindow::openOutputFolderSaysWhereWhenItCannot() {
+    QVERIFY(openDemo());
+    typeScaling(8, 4);
+    QTemporaryDir out;
+    QVERIFY(merge(out.filePath(QStringLiteral("m"))).isEmpty());
+    auto* panel = m_window->mergePanel();
+    auto* label = child<QLabel>(panel, "openOutputFailedLabel");
+    QVERIFY(!label->isVisible());
+    m_prompts.openFolderWorks = false;
+    QTest::mouseClick(child<QPushButton>(panel, "openOutputButton"), Qt::LeftButton);
+    QVERIFY(label->isVisible());
+    QCOMPARE(label->text(),
+             QStringLiteral("No file manager could be opened. The merged checkpoint is %1 (in %2).")
+                 .arg(out.filePath(QStringLiteral("m/rank_0/checkpoint_0.ckpt")),
+                      out.filePath(QStringLiteral("m/rank_0"))));
+}
+
+void TestMainWindow::adapterOpensWithTheModelAndRecentRestoresIt() {
+    QTemporaryDir dir;
+    writeBaseAndAdapter(dir.path().toStdString());
+    const QString base = dir.filePath(QStringLiteral("base.ckpt"));
+    const QString adapter = dir.filePath(QStringLiteral("DELTA_CKP-1_2.ckpt"));
+    OpenRequest request;
+    request.path = base;
+    request.adapter = adapter;
+    QVERIFY(openAndWait(request));
+    auto* panel = m_window->mergePanel();
+    QCOMPARE(child<QLineEdit>(panel, "adapterEdit")->text(), adapter);
+    QCOMPARE(m_window->currentPlan().okPairs, size_t(1));  // the adapter's pair, with the base's weight
+    // Another model: the adapter field is empty again.
+    QVERIFY(openAndWait([&] {
+        OpenRequest other;
+        other.path = dir.filePath(QStringLiteral("DELTA_CKP-1_2.ckpt"));
+        return other;
+    }()));
+    QCOMPARE(child<QLineEdit>(panel, "adapterEdit")->text(), QString());
+    // File → Open Recent → base.ckpt opens it with its adapter again.
+    QAction* recent = nullptr;
+    for (auto* action : child<QMenu>(m_window.get(), "recentMenu")->actions())
+        if (action->text() == QDir::toNativeSeparators(base)) recent = action;
+    QVERIFY(recent);
+    QSignalSpy shown(m_window.get(), &MainWindow::modelShown);
+    recent->trigger();
+    QVERIFY(shown.wait(10000));
+    QCOMPARE(m_window->currentModel()->opened.adapter, adapter);
+    QCOMPARE(child<QLineEdit>(panel, "adapterEdit")->text(), adapter);
+}
+
+void TestMainWindow::droppingAModelWithItsAdapterOpensThemTogether() {
+    QTemporaryDir dir;
+    writeBaseAndAdapter(dir.path().toStdString());
+    const QString base = dir.filePath(QStringLiteral("base.ckpt"));
+    const QString adapter = dir.filePath(QStringLiteral("DELTA_CKP-1_2.ckpt"));
+    const QString config = dir.filePath(QStringLiteral("finetune.yaml"));
+    lms::test::writeFileBytes(config.toStdString(), std::vector<std::byte>(1, std::byte('\n')));
+    // Any order: each path is recognised by its kind.
+    const auto request = m_window->requestForPaths({adapter, config, base});
+    QCOMPARE(request.path, base);
+    QCOMPARE(request.adapter, adapter);
+    QCOMPARE(request.loraConfig, config);
+    QSignalSpy shown(m_window.get(), &MainWindow::modelShown);
+    QMimeData mime;
+    mime.setUrls({QUrl::fromLocalFile(adapter), QUrl::fromLocalFile(base)});
+    QSignalSpy failed(m_window.get(), &MainWindow::openFailed);
+    QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(m_window.get(), &enter);  // Qt delivers a drop to the drag's current target
+    QVERIFY(enter.isAccepted());
+    QDropEvent drop(QPointF(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(m_window.get(), &drop);
+    QVERIFY(drop.isAccepted());
+    QVERIFY(m_window->isLoading());
+    QVERIFY2(shown.wait(10000), failed.isEmpty() ? "" : qPrintable(failed.at(0).at(1).toString()));
+    QCOMPARE(m_window->currentModel()->opened.path, base);
+    QCOMPARE(m_window->currentModel()->opened.adapter, adapter);
+}
+
+void TestMainWindow::anotherModelResetsFilterAndPairs() {
+    QVERIFY(openDemo());
+    auto* filter = child<QLineEdit>(m_window->tensorsTab(), "tensorFilterEdit");
+    QTest::keyClicks(filter, QStringLiteral("lora_b"));
+    auto* pairs = m_window->loraTab()->view()->model();
+    QVERIFY(pairs->setData(pairs->index(0, 0), Qt::Unchecked, Qt::CheckStateRole));
+    QCOMPARE(m_window->currentPlan().disabledPairs, size_t(1));
+    QSignalSpy shown(m_window.get(), &MainWindow::modelShown);
+    m_window->openPath(q(m_window->demoInfo().fullCheckpoint));
+    QVERIFY(shown.wait(10000));
+    QCOMPARE(filter->text(), QString());
+    QCOMPARE(child<QLabel>(m_window->tensorsTab(), "tensorCountLabel")->text().left(13),
+             QStringLiteral("72 parameters"));
+    QCOMPARE(m_window->currentPlan().disabledPairs, size_t(0));
+    QCOMPARE(child<QLineEdit>(m_window->mergePanel(), "destinationEdit")->text(),
+             q(m_window->demoInfo().fullCheckpoint.parent_path() / "merged"));
+}
+
+void TestMainWindow::windowFitsSmallScreens_data() {
+    QTest::addColumn<QSize>("screen");  // in device-independent pixels
+    QTest::newRow("1024×700") << QSize(1024, 700);
+    QTest::newRow("1600×1000 at scale 2") << QSize(800, 500);
+}
+
+// No minimum size larger than the screen, and the Merge button can be scrolled to.
+void TestMainWindow::windowFitsSmallScreens() {
+    QFETCH(QSize, screen);
+    QVERIFY(openDemo());
+    const QSize minimum = m_window->minimumSizeHint().expandedTo(m_window->minimumSize());
+    QVERIFY2(minimum.width() <= screen.width() && minimum.height() <= screen.height(),
+             qPrintable(QStringLiteral("%1×%2").arg(minimum.width()).arg(minimum.height())));
+    m_window->resize(screen);
+    QTRY_COMPARE(m_window->size(), screen);
+    auto* scroll = child<QScrollArea>(m_window.get(), "mergeScrollArea");
+    auto* button = child<QPushButton>(m_window->mergePanel(), "mergeButton");
+    scroll->ensureWidgetVisible(button);
+    QApplication::processEvents();
+    const QRect inViewport(button->mapTo(scroll->viewport(), QPoint(0, 0)), button->size());
+    QVERIFY(scroll->viewport()->rect().intersects(inViewport));
+    QVERIFY(!button->visibleRegion().isEmpty());
 }
 
 QTEST_MAIN(TestMainWindow)

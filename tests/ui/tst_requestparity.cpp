@@ -1,20 +1,28 @@
 // The same merge request gives the same refusal in both front ends: the `loramerge` CLI (its
 // last stderr line) and the studio's Merge panel (the hint under the Merge button) both show
-// the refusal lms::resolve() returns, and the panel's Merge button is disabled.
+// the refusal lms::resolve() returns, and the panel's Merge button is disabled. And the same
+// inputs given as CLI flags and through the panel's widgets map onto the same request fields and
+// merge to the same bytes.
 
 #include "EnglishPlurals.h"
 #include "MergePanel.h"
 #include "TestSupport.h"
 #include "UiText.h"
+#include "lms/merge/Demo.h"
 #include "lms/merge/Request.h"
 
 #include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QLabel>
 #include <QLineEdit>
 #include <QProcess>
 #include <QPushButton>
+#include <QRadioButton>
+#include <QSpinBox>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <fstream>
 
 using namespace lms;
 using namespace lms::ui;
@@ -36,6 +44,47 @@ std::vector<FakeTensor> model(int64_t bRank, bool withBase) {
     return tensors;
 }
 
+template <class T>
+T* child(QObject* parent, const char* name) {
+    auto* found = parent->findChild<T*>(QString::fromLatin1(name));
+    if (!found) qWarning("no child %s", name);
+    return found;
+}
+
+void writeText(const fs::path& path, const std::string& text) {
+    fs::create_directories(path.parent_path());
+    std::ofstream(path) << text;
+}
+
+std::string petConfig(int alpha, int rank) {
+    return "model:\n  model_config:\n    pet_config:\n      pet_type: lora\n      lora_rank: " +
+           std::to_string(rank) + "\n      lora_alpha: " + std::to_string(alpha) + "\n";
+}
+
+std::shared_ptr<const LoadedModel> open(const OpenRequest& request) {
+    auto outcome = loadPath(request, nullptr);
+    if (!outcome.model) qWarning("%s", qPrintable(outcome.error));
+    return outcome.model;
+}
+
+OpenRequest openOf(const fs::path& path) {
+    OpenRequest request;
+    request.path = qs(path);
+    return request;
+}
+
+// A base checkpoint without LoRA and a LoRA-only adapter for it (MindPet's DELTA_CKP-*.ckpt).
+void writeBaseAndAdapter(const fs::path& dir) {
+    const auto f32 = [](size_t n, uint32_t seed) {
+        return floatBytes(DType::Float32, randomValues(n, seed));
+    };
+    writeCheckpoint(dir / "base.ckpt", {{"l0.wq.weight", "Float32", {8, 4}, f32(32, 1)},
+                                        {"l0.wk.weight", "Float32", {8, 4}, f32(32, 2)}});
+    writeCheckpoint(dir / "DELTA_CKP-1_2.ckpt",
+                    {{"l0.wq.mindpet_delta_lora_a", "Float32", {2, 4}, f32(8, 3)},
+                     {"l0.wq.mindpet_delta_lora_b", "Float32", {8, 2}, f32(16, 4)}});
+}
+
 }  // namespace
 
 class TestRequestParity : public QObject {
@@ -44,6 +93,8 @@ private slots:
     void initTestCase() { installEnglishPlurals(); }
     void sameRefusal_data();
     void sameRefusal();
+    void sameInputsSameRequestAsTheCli_data();
+    void sameInputsSameRequestAsTheCli();
 };
 
 void TestRequestParity::sameRefusal_data() {
@@ -132,6 +183,126 @@ void TestRequestParity::sameRefusal() {
     QCOMPARE(panel.findChild<QLabel*>(QStringLiteral("mergeHintLabel"))->text(), errorText(error));
     QVERIFY(!panel.findChild<QPushButton*>(QStringLiteral("mergeButton"))->isEnabled());
     QVERIFY(!fs::exists(dir / "dst" / "rank_0" / "checkpoint_0.ckpt"));
+}
+
+void TestRequestParity::sameInputsSameRequestAsTheCli_data() {
+    // One set of inputs per row, given once as loramerge flags and once through the panel.
+    QTest::addColumn<QString>(
+        "model");  // full, distributed, twofiles (rank folders with an older file), adapter
+    QTest::addColumn<QVariantMap>("inputs");
+    const auto map = [](std::initializer_list<std::pair<const char*, QVariant>> items) {
+        QVariantMap m;
+        for (const auto& [k, v] : items) m.insert(QString::fromLatin1(k), v);
+        return m;
+    };
+    QTest::newRow("α and r") << "full" << map({{"lora_alpha", 16}, {"lora_rank", 8}});
+    QTest::newRow("scaling") << "distributed" << map({{"lora_scaling", QStringLiteral("12/4")}});
+    QTest::newRow("safetensors in shards") << "full"
+                                           << map({{"lora_alpha", 8},
+                                                   {"save_format", QStringLiteral("safetensors")},
+                                                   {"max_shard_size", QStringLiteral("20KB")}});
+    QTest::newRow("re-shard to a strategy")
+        << "full" << map({{"lora_alpha", 8}, {"dst_ckpt_strategy", true}});
+    QTest::newRow("rank file choice")
+        << "twofiles" << map({{"lora_alpha", 8}, {"ckpt-name", QStringLiteral("checkpoint_*")}});
+    QTest::newRow("check replicas sampled")
+        << "distributed" << map({{"lora_alpha", 8}, {"check-replicas", QStringLiteral("sampled")}});
+    QTest::newRow("adapter") << "adapter" << map({{"lora_alpha", 4}, {"adapter", true}});
+    QTest::newRow("LoRA config") << "full" << map({{"lora_config", true}});
+}
+
+void TestRequestParity::sameInputsSameRequestAsTheCli() {
+    QFETCH(QString, model);
+    QFETCH(QVariantMap, inputs);
+    QTemporaryDir tmp;
+    const fs::path root = tmp.path().toStdString();
+    auto demo = writeDemo(root / "demo");
+    QVERIFY(demo.has_value());
+    fs::path src = model == QLatin1StringView("full") ? demo->fullCheckpoint : demo->distributedDir;
+    fs::path adapter;
+    if (model == QLatin1StringView("twofiles"))  // an older save sorts last: only --ckpt-name picks ours
+        for (const char* r : {"0", "1"})
+            writeText(demo->distributedDir / (std::string("rank_") + r) / "zz_old-1_1.ckpt",
+                      "not a checkpoint");
+    if (model == QLatin1StringView("adapter")) {
+        writeBaseAndAdapter(root / "a");
+        src = root / "a" / "base.ckpt";
+        adapter = root / "a" / "DELTA_CKP-1_2.ckpt";
+    }
+    const fs::path config = root / "cfg" / "finetune.yaml";
+    writeText(config, petConfig(12, 4));
+    const fs::path dstStrategy = demo->strategyDir / "ckpt_strategy_rank_0.ckpt";
+    const auto has = [&](const char* key) { return inputs.contains(QString::fromLatin1(key)); };
+    const auto text = [&](const char* key) { return inputs.value(QString::fromLatin1(key)).toString(); };
+
+    // The CLI.
+    QStringList args{QStringLiteral("merge"), QStringLiteral("--src_ckpt_path_or_dir"), qs(src),
+                     QStringLiteral("--dst_ckpt_dir"), qs(root / "cli")};
+    for (const char* key : {"lora_alpha", "lora_rank", "lora_scaling", "save_format", "max_shard_size",
+                            "ckpt-name", "check-replicas"})
+        if (has(key)) args << QStringLiteral("--") + QString::fromLatin1(key) << text(key);
+    if (has("dst_ckpt_strategy")) args << QStringLiteral("--dst_ckpt_strategy") << qs(dstStrategy);
+    if (has("adapter")) args << QStringLiteral("--adapter") << qs(adapter);
+    if (has("lora_config")) args << QStringLiteral("--lora_config") << qs(config);
+    QProcess cli;
+    cli.start(cliPath(), args);
+    QVERIFY(cli.waitForFinished(60000));
+    QVERIFY2(cli.exitCode() == 0, cli.readAllStandardError().constData());
+
+    // The panel: the same inputs, the open ones through the open request.
+    OpenRequest request = openOf(src);
+    if (has("adapter")) request.adapter = qs(adapter);
+    if (has("ckpt-name")) request.ckptName = text("ckpt-name");
+    if (has("check-replicas"))
+        request.replicaCheck = *parseReplicaCheck(text("check-replicas").toStdString());
+    MergePanel panel;
+    auto opened = open(request);
+    QVERIFY(opened);
+    panel.setModel(opened);
+    child<QLineEdit>(&panel, "destinationEdit")->setText(qs(root / "panel"));
+    if (has("lora_alpha"))
+        child<QDoubleSpinBox>(&panel, "alphaSpin")->setValue(text("lora_alpha").toDouble());
+    if (has("lora_rank")) child<QSpinBox>(&panel, "rankSpin")->setValue(text("lora_rank").toInt());
+    if (has("lora_scaling")) {
+        child<QRadioButton>(&panel, "scalingRadio")->setChecked(true);
+        child<QLineEdit>(&panel, "scalingEdit")->setText(text("lora_scaling"));
+    }
+    if (has("save_format")) {
+        auto* format = child<QComboBox>(&panel, "formatCombo");
+        format->setCurrentIndex(format->findData(int(OutputFormat::Safetensors)));
+    }
+    if (has("max_shard_size")) child<QLineEdit>(&panel, "maxShardSizeEdit")->setText(text("max_shard_size"));
+    if (has("dst_ckpt_strategy")) child<QLineEdit>(&panel, "dstStrategyEdit")->setText(qs(dstStrategy));
+    if (has("lora_config")) child<QLineEdit>(&panel, "loraConfigEdit")->setText(qs(config));
+    QCOMPARE(panel.blockingReason(), QString());
+
+    // The fields the flags set, as the panel maps them.
+    const auto mapped = panel.request(OverwritePolicy::Refuse);
+    QCOMPARE(qs(mapped.source.adapter), has("adapter") ? qs(adapter) : QString());
+    QCOMPARE(qs(mapped.source.ckptNameGlob), text("ckpt-name"));
+    QCOMPARE(mapped.source.replicaCheck, has("check-replicas")
+                                             ? *parseReplicaCheck(text("check-replicas").toStdString())
+                                             : ReplicaCheck::Full);
+    QCOMPARE(mapped.destination.format, has("save_format") ? OutputFormat::Safetensors : OutputFormat::Ckpt);
+    QCOMPARE(mapped.options.maxShardBytes, has("max_shard_size") ? uint64_t(20000) : uint64_t(0));
+    QCOMPARE(qs(mapped.destination.strategy), has("dst_ckpt_strategy") ? qs(dstStrategy) : QString());
+    QCOMPARE(qs(mapped.scaling.configFile), has("lora_config") ? qs(config) : QString());
+    QCOMPARE(mapped.scaling.spec.alpha.value_or(0), has("lora_alpha") ? text("lora_alpha").toDouble() : 0.0);
+    QCOMPARE(mapped.scaling.spec.rank.value_or(0), has("lora_rank") ? text("lora_rank").toDouble() : 0.0);
+    QCOMPARE(mapped.scaling.spec.scaling.value_or(0), has("lora_scaling") ? 3.0 : 0.0);
+
+    // And the same bytes: the panel's job, merged as its worker merges it.
+    auto resolution = resolve(mapped, opened->source);
+    QVERIFY(resolution.ok());
+    auto report = run(*resolution.job);
+    QVERIFY2(report.has_value(), report ? "" : report.error().describe().c_str());
+    const auto cliFiles = listFiles(root / "cli");
+    QCOMPARE(listFiles(root / "panel"), cliFiles);
+    QVERIFY(!cliFiles.empty());
+    if (has("max_shard_size")) QVERIFY(cliFiles.size() > 2);  // shards and their index
+    if (has("dst_ckpt_strategy")) QCOMPARE(cliFiles.size(), size_t(2));
+    for (const auto& file : cliFiles)
+        QVERIFY2(readFileBytes(root / "cli" / file) == readFileBytes(root / "panel" / file), file.c_str());
 }
 
 QTEST_MAIN(TestRequestParity)

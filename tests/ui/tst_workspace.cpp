@@ -5,12 +5,14 @@
 #include "EnglishPlurals.h"
 #include "TestSupport.h"
 #include "Workspace.h"
+#include "lms/lora/LoraPlan.h"
 #include "lms/merge/Demo.h"
 
 #include <QFileSystemModel>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <cstring>
 
 using namespace lms;
 using namespace lms::ui;
@@ -29,6 +31,9 @@ class TestWorkspace : public QObject {
 private slots:
     void initTestCase();
     void opensOurMergedOutputFolderAsAFullCheckpoint();
+    void opensEveryKindAsOneModel_data();
+    void opensEveryKindAsOneModel();
+    void rank0WithAGivenStrategyIsDistributed();
     void loadsTheDemoFullCheckpoint();
     void loadsTheDemoDistributedCheckpoint();
     void loadsAStrategyFileOnItsOwn();
@@ -64,6 +69,91 @@ void TestWorkspace::opensOurMergedOutputFolderAsAFullCheckpoint() {
     QCOMPARE(outcome.model->path, q(merged / "checkpoint_0.ckpt"));
     QCOMPARE(outcome.model->source->tensors().size(), size_t(72));
     QVERIFY(outcome.model->notes.isEmpty());  // not "the slice that rank 0 stored"
+}
+
+void TestWorkspace::opensEveryKindAsOneModel_data() {
+    QTest::addColumn<QString>("kind");
+    QTest::addColumn<QString>("path");  // relative to the row's folder
+    QTest::addColumn<int>("pairs");     // LoRA pairs the opened model holds
+    QTest::newRow("our output") << "merged"
+                                << "distributed_merged" << 0;
+    QTest::newRow("our sharded safetensors output") << "sharded"
+                                                    << "dst" << 1;
+    QTest::newRow("a base with its adapter") << "adapter"
+                                             << "base.ckpt" << 1;
+    QTest::newRow("Checkpoint 2.0 save root (fixture)") << "ck2_iteration_tp2"
+                                                        << "input/checkpoint" << 8;
+    QTest::newRow("Hugging Face shard folder (fixture)") << "unified_hf_index"
+                                                         << "input/model" << 10;
+}
+
+// Every kind the core classifies opens in the studio as one full model (with what it was opened with).
+void TestWorkspace::opensEveryKindAsOneModel() {
+    QFETCH(QString, kind);
+    QFETCH(QString, path);
+    QFETCH(int, pairs);
+    QTemporaryDir tmp;
+    namespace fs = std::filesystem;
+    using namespace lms::test;
+    fs::path root = tmp.path().toStdString();
+    const auto f32 = [](size_t n, uint32_t seed) {
+        return floatBytes(DType::Float32, randomValues(n, seed));
+    };
+    OpenRequest request;
+    if (kind == QLatin1StringView("merged")) {
+        fs::create_directories(root / "distributed_merged" / "rank_0");
+        writeCheckpoint(root / "distributed_merged" / "rank_0" / "checkpoint_0.ckpt",
+                        {{"l0.wq.weight", "Float32", {8, 4}, f32(32, 1)}});
+    } else if (kind == QLatin1StringView("sharded")) {
+        const fs::path rank0 = root / "dst" / "rank_0";
+        fs::create_directories(rank0);
+        writeSafetensors(rank0 / "model-00001-of-00002.safetensors",
+                         {{"l0.wq.weight", "Float32", {8, 4}, f32(32, 1)}});
+        writeSafetensors(rank0 / "model-00002-of-00002.safetensors",
+                         {{"l0.wq.lora_A.weight", "Float32", {2, 4}, f32(8, 2)},
+                          {"l0.wq.lora_B.weight", "Float32", {8, 2}, f32(16, 3)}});
+        lms::test::writeFileBytes(rank0 / "model.safetensors.index.json", [] {
+            const std::string json =
+                R"({"metadata": {}, "weight_map": {"l0.wq.weight": "model-00001-of-00002.safetensors", )"
+                R"("l0.wq.lora_A.weight": "model-00002-of-00002.safetensors", )"
+                R"("l0.wq.lora_B.weight": "model-00002-of-00002.safetensors"}})";
+            std::vector<std::byte> bytes(json.size());
+            std::memcpy(bytes.data(), json.data(), json.size());
+            return bytes;
+        }());
+    } else if (kind == QLatin1StringView("adapter")) {
+        writeCheckpoint(root / "base.ckpt", {{"l0.wq.weight", "Float32", {8, 4}, f32(32, 1)}});
+        writeCheckpoint(root / "DELTA_CKP-1_2.ckpt",
+                        {{"l0.wq.mindpet_delta_lora_a", "Float32", {2, 4}, f32(8, 3)},
+                         {"l0.wq.mindpet_delta_lora_b", "Float32", {8, 2}, f32(16, 4)}});
+        request.adapter = q(root / "DELTA_CKP-1_2.ckpt");
+    } else {
+        const QString why = generateFixtures(root, {kind});
+        if (!why.isEmpty()) QSKIP(qPrintable(why));
+        root /= kind.toStdString();
+    }
+    request.path = q(root / path.toStdString());
+    const auto outcome = loadPath(request, nullptr);
+    QVERIFY2(outcome.model, qPrintable(outcome.error));
+    QCOMPARE(outcome.model->kind, LoadedModel::Kind::Full);
+    QCOMPARE(outcome.model->opened.adapter, request.adapter);
+    QCOMPARE(int(planLora(outcome.model->source->tensors()).pairs.size()), pairs);
+}
+
+// Only rank_0 named like our output, but a strategy given: a run missing rank_1, refused in words
+// (never its rank-0 slice taken for the whole model).
+void TestWorkspace::rank0WithAGivenStrategyIsDistributed() {
+    QTemporaryDir tmp;
+    namespace fs = std::filesystem;
+    const fs::path root = tmp.path().toStdString();
+    fs::create_directories(root / "m" / "rank_0");
+    fs::copy_file(m_demo.distributedDir / "rank_0" / "checkpoint_0.ckpt",
+                  root / "m" / "rank_0" / "checkpoint_0.ckpt");
+    QCOMPARE(classifyPath(root / "m"), PathKind::MergedOutput);
+    const auto outcome = loadPath({q(root / "m"), q(m_demo.strategyDir)}, nullptr);
+    QVERIFY(!outcome.model);
+    QVERIFY2(outcome.error.startsWith(QStringLiteral("Rank_1 is missing under ") + q(root / "m")),
+             qPrintable(outcome.error));
 }
 
 void TestWorkspace::loadsTheDemoFullCheckpoint() {
@@ -177,13 +267,15 @@ void TestWorkspace::browserFilterShowsWhatMatters() {
     touch(dir.filePath(QStringLiteral("ckpt_strategy_rank_0.ckpt")));
     touch(dir.filePath(QStringLiteral("dist/rank_0/a.ckpt")));
     touch(dir.filePath(QStringLiteral("plain/readme.md")));
+    touch(dir.filePath(QStringLiteral("save/latest_checkpointed_iteration.txt")));
+    touch(dir.filePath(QStringLiteral("hf/model.safetensors.index.json")));
     QFileSystemModel fs;
     CheckpointFileFilter filter;
     filter.setSourceModel(&fs);
     filter.sort(0);
     const auto root = fs.setRootPath(dir.path());
     QSignalSpy loaded(&fs, &QFileSystemModel::directoryLoaded);
-    QTRY_COMPARE(fs.rowCount(root), 5);
+    QTRY_COMPARE(fs.rowCount(root), 7);
     const auto proxyRoot = filter.mapFromSource(root);
     QStringList names, kinds;
     for (int row = 0; row < filter.rowCount(proxyRoot); ++row) {
@@ -191,14 +283,16 @@ void TestWorkspace::browserFilterShowsWhatMatters() {
         kinds << filter.index(row, 2, proxyRoot).data().toString();
     }
     // Folders first, then checkpoints and strategies; notes.txt is hidden.
-    QCOMPARE(names, (QStringList{QStringLiteral("dist"), QStringLiteral("plain"),
-                                 QStringLiteral("ckpt_strategy_rank_0.ckpt"), QStringLiteral("model.ckpt")}));
-    QCOMPARE(kinds, (QStringList{QStringLiteral("1 rank"), QString(), QStringLiteral("strategy"),
+    QCOMPARE(names, (QStringList{QStringLiteral("dist"), QStringLiteral("hf"), QStringLiteral("plain"),
+                                 QStringLiteral("save"), QStringLiteral("ckpt_strategy_rank_0.ckpt"),
+                                 QStringLiteral("model.ckpt")}));
+    QCOMPARE(kinds, (QStringList{QStringLiteral("1 rank"), QStringLiteral("safetensors shards"), QString(),
+                                 QStringLiteral("Checkpoint 2.0"), QStringLiteral("strategy"),
                                  QStringLiteral("checkpoint")}));
-    QVERIFY(filter.index(0, 0, proxyRoot)
-                .data(Qt::ToolTipRole)
-                .toString()
-                .startsWith(QStringLiteral("Distributed checkpoint")));
+    QCOMPARE(filter.index(0, 0, proxyRoot).data(Qt::ToolTipRole).toString(),
+             QStringLiteral("Distributed checkpoint: 1 rank\nDouble-click to open it as one model."));
+    QCOMPARE(filter.index(3, 0, proxyRoot).data(Qt::ToolTipRole).toString(),
+             QStringLiteral("MindFormers Checkpoint 2.0 save\nDouble-click to open it as one model."));
 }
 
 void TestWorkspace::realMindSporeFiles_data() {

@@ -1,12 +1,15 @@
 #include "lms/merge/Discovery.h"
 
+#include "lms/distributed/Checkpoint2.h"
 #include "lms/distributed/Distributed.h"
+#include "lms/formats/ShardFolder.h"
 #include "lms/formats/Source.h"
 #include "lms/formats/Strategy.h"
 #include "lms/lora/LoraPlan.h"
 
 #include <algorithm>
 #include <cctype>
+#include <regex>
 
 namespace lms {
 namespace fs = std::filesystem;
@@ -50,7 +53,48 @@ PathKind classifyFile(const fs::path& path, bool readIndex) {
     return onlyLora ? PathKind::Adapter : PathKind::FullCheckpoint;
 }
 
+// rank_0 as a merge writes it (mergedOutputFile, or the shards and index of a sharded output), and
+// as MindSpore's transform_checkpoints writes it: dst/rank_<r>/<prefix><r>.ckpt (spec §4.11).
+// MindSpore's own saves are named <prefix>-<epoch>_<step>.ckpt (spec §1.10), which this excludes.
+bool looksLikeOurRank0(const fs::path& rank0) {
+    if (!shardIndexFile(rank0).empty()) return true;
+    size_t candidates = 0;
+    auto picked = pickRankCheckpoint(rank0, {}, &candidates);
+    if (!picked || candidates != 1) return false;
+    const std::string stem = picked->stem().string();
+    static const std::regex mindSporeSave(R"(-[0-9]+_[0-9]+$)");
+    return stem.size() >= 2 && stem.back() == '0' &&
+           !std::isdigit(static_cast<unsigned char>(stem[stem.size() - 2])) &&
+           !std::regex_search(stem, mindSporeSave);
+}
+
 }  // namespace
+
+const char* pathKindText(PathKind kind) {
+    switch (kind) {
+        case PathKind::Missing:
+            return "missing";
+        case PathKind::FullCheckpoint:
+            return "full checkpoint";
+        case PathKind::DistributedFolder:
+            return "distributed checkpoint";
+        case PathKind::MergedOutput:
+            return "merged checkpoint";
+        case PathKind::Adapter:
+            return "LoRA adapter";
+        case PathKind::StrategyFile:
+            return "strategy";
+        case PathKind::Folder:
+            return "folder";
+        case PathKind::OtherFile:
+            return "file";
+        case PathKind::Checkpoint2:
+            return "Checkpoint 2.0";
+        case PathKind::ShardFolder:
+            return "shard folder";
+    }
+    return "?";
+}
 
 bool isRankFolderName(std::string_view name, int64_t* rank) {
     // The rule of parseRankFolderName in Distributed.cpp: "rank_" and 1 to 9 digits.
@@ -80,15 +124,15 @@ PathKind classifyPath(const fs::path& path, bool readIndex) {
     if (path.empty() || !fs::exists(path, ec)) return PathKind::Missing;
     if (!fs::is_directory(path, ec)) return classifyFile(path, readIndex);
     auto ranks = findRankFolders(path);
-    if (!ranks || ranks->empty()) return ranks ? PathKind::Folder : PathKind::DistributedFolder;
-    // dst/rank_0/<prefix>0.ckpt is what a merge of ours writes (mergedOutputFile): a full
-    // checkpoint. A real 1-rank distributed checkpoint comes with its strategy and MindSpore's
-    // names (<prefix>-<epoch>_<step>.ckpt); ours has neither.
-    if (ranks->size() != 1 || ranks->front().rank != 0 || !findStrategyNear(path).path.empty())
-        return PathKind::DistributedFolder;
-    auto picked = pickRankCheckpoint(ranks->front().dir, {});
-    const bool ours = picked && picked->stem().string().ends_with('0');
-    return ours ? PathKind::MergedOutput : PathKind::DistributedFolder;
+    if (ranks && ranks->empty()) {
+        if (!shardIndexFile(path).empty()) return PathKind::ShardFolder;
+        if (looksLikeCheckpoint2(path)) return PathKind::Checkpoint2;
+        return PathKind::Folder;
+    }
+    if (!ranks || ranks->size() != 1 || ranks->front().rank != 0) return PathKind::DistributedFolder;
+    return looksLikeOurRank0(ranks->front().dir) && findStrategyNear(path).path.empty()
+               ? PathKind::MergedOutput
+               : PathKind::DistributedFolder;
 }
 
 Result<std::vector<RankEntry>> discoverRanks(const fs::path& modelDir, const std::string& nameGlob) {

@@ -17,12 +17,21 @@ enum class PathKind {
     Missing,
     FullCheckpoint,     // a .ckpt / .safetensors file (also a merged output's rank_0 file)
     DistributedFolder,  // rank_<n> folders of a distributed checkpoint
-    MergedOutput,  // our output: only rank_0 holding <prefix>0.<ext>, no strategy near (a full checkpoint)
+    // Our output (and MindSpore transform_checkpoints' for one rank): only rank_0, holding one
+    // <prefix>0.<ext> file (or the shards and index of a sharded output), and no strategy near
+    // (findStrategyNear). A full checkpoint. With a strategy near, the same folder is what a run
+    // missing rank_1.. looks like, so it stays a distributed one (and opening it says what is missing).
+    MergedOutput,
     Adapter,       // a checkpoint holding only LoRA weights (needs readIndex)
     StrategyFile,  // "strategy" in a .ckpt / .json name
     Folder,        // any other folder
     OtherFile,
+    Checkpoint2,  // a MindFormers Checkpoint 2.0 save root or iteration folder (Checkpoint2.h)
+    ShardFolder,  // safetensors shards with model.safetensors.index.json or param_name_map.json
 };
+
+// A short name of the kind for people: "full checkpoint", "distributed checkpoint", ...
+const char* pathKindText(PathKind kind);
 
 // "rank_<n>", n all digits (spec §4.11); `rank` receives n.
 bool isRankFolderName(std::string_view name, int64_t* rank = nullptr);

@@ -3,6 +3,7 @@
 #include "lms/io/FileIO.h"
 
 #include "lms/base/Text.h"
+#include "lms/formats/ShardFolder.h"
 #include "lms/lora/LoraConfig.h"
 #include "lms/merge/Discovery.h"
 #include "lms/merge/Job.h"
@@ -29,8 +30,15 @@ Refusal refusal(RefusalCode code, Error error, const MergeRequest& request) {
 // A folder of ours (only rank_0, no strategy) is a full checkpoint: its rank_0 file.
 fs::path effectiveSourcePath(const MergeRequest& request, std::vector<std::string>& notes) {
     const auto& path = request.source.path;
-    if (classifyPath(path) != PathKind::MergedOutput) return path;
+    // A strategy given for it says the folder is distributed (e.g. a run missing rank_1, ...).
+    if (request.strategy.mode == StrategyMode::Given || classifyPath(path) != PathKind::MergedOutput)
+        return path;
     auto ranks = discoverRanks(path, request.source.ckptNameGlob);
+    if (ranks && !ranks->empty() && !shardIndexFile(ranks->front().dir).empty()) {
+        notes.push_back(path.string() + " holds only rank_0 with the shards of a sharded output: reading " +
+                        ranks->front().dir.string() + " as one model");
+        return ranks->front().dir;
+    }
     if (!ranks || ranks->empty() || ranks->front().picked.empty()) return path;  // opening says why
     notes.push_back(path.string() + " holds only rank_0 and no strategy, as a merged output does: reading " +
                     ranks->front().picked.string() + " as a full checkpoint");

@@ -1,0 +1,342 @@
+// The Merge panel on its own (offscreen): nothing guessed (the scaling starts empty, Merge says
+// why), the scaling read from a config shows where it came from, another model resets the form,
+// the adapter and the other open inputs map onto the request (tst_requestparity: the same inputs
+// through the CLI's flags give the same request and the same bytes).
+
+#include "EnglishPlurals.h"
+#include "MergePanel.h"
+#include "TestSupport.h"
+#include "UiText.h"
+#include "lms/merge/Demo.h"
+#include "lms/merge/Request.h"
+
+#include <QDoubleSpinBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QRadioButton>
+#include <QSpinBox>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <fstream>
+
+using namespace lms;
+using namespace lms::ui;
+using namespace lms::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const QString kNoScaling = QStringLiteral("No scaling: give α and r, a scaling, or a LoRA config.");
+
+template <class T>
+T* child(QObject* parent, const char* name) {
+    auto* found = parent->findChild<T*>(QString::fromLatin1(name));
+    if (!found) qWarning("no child %s", name);
+    return found;
+}
+
+void writeText(const fs::path& path, const std::string& text) {
+    fs::create_directories(path.parent_path());
+    std::ofstream(path) << text;
+}
+
+std::string petConfig(int alpha, int rank) {
+    return "model:\n  model_config:\n    pet_config:\n      pet_type: lora\n      lora_rank: " +
+           std::to_string(rank) + "\n      lora_alpha: " + std::to_string(alpha) + "\n";
+}
+
+std::shared_ptr<const LoadedModel> open(const OpenRequest& request) {
+    auto outcome = loadPath(request, nullptr);
+    if (!outcome.model) qWarning("%s", qPrintable(outcome.error));
+    return outcome.model;
+}
+
+OpenRequest openOf(const fs::path& path) {
+    OpenRequest request;
+    request.path = qs(path);
+    return request;
+}
+
+// A base checkpoint without LoRA and a LoRA-only adapter for it (MindPet's DELTA_CKP-*.ckpt).
+void writeBaseAndAdapter(const fs::path& dir) {
+    const auto f32 = [](size_t n, uint32_t seed) {
+        return floatBytes(DType::Float32, randomValues(n, seed));
+    };
+    writeCheckpoint(dir / "base.ckpt", {{"l0.wq.weight", "Float32", {8, 4}, f32(32, 1)},
+                                        {"l0.wk.weight", "Float32", {8, 4}, f32(32, 2)}});
+    writeCheckpoint(dir / "DELTA_CKP-1_2.ckpt",
+                    {{"l0.wq.mindpet_delta_lora_a", "Float32", {2, 4}, f32(8, 3)},
+                     {"l0.wq.mindpet_delta_lora_b", "Float32", {8, 2}, f32(16, 4)}});
+}
+
+}  // namespace
+
+class TestMergePanel : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void scalingStartsEmpty_data();
+    void scalingStartsEmpty();
+    void scalingFromAConfig_data();
+    void scalingFromAConfig();
+    void anotherModelResetsTheForm_data();
+    void anotherModelResetsTheForm();
+    void proposedDestination_data();
+    void proposedDestination();
+    void adapterMapsToTheRequest();
+    void hintListsEveryRefusal();
+
+private:
+    QTemporaryDir m_dir;
+    DemoInfo m_demo;
+};
+
+void TestMergePanel::initTestCase() {
+    installEnglishPlurals();
+    auto demo = writeDemo(m_dir.filePath(QStringLiteral("demo")).toStdString());
+    QVERIFY2(demo.has_value(), demo ? "" : demo.error().describe().c_str());
+    m_demo = *demo;
+}
+
+void TestMergePanel::scalingStartsEmpty_data() {
+    QTest::addColumn<QString>("which");
+    QTest::newRow("full checkpoint") << "full";
+    QTest::newRow("distributed checkpoint") << "distributed";
+    QTest::newRow("base with an adapter") << "adapter";
+}
+
+// No α is pre-filled for any model (the demo included): Merge is disabled and says why.
+void TestMergePanel::scalingStartsEmpty() {
+    QFETCH(QString, which);
+    QTemporaryDir tmp;
+    OpenRequest request =
+        openOf(which == QLatin1StringView("full") ? m_demo.fullCheckpoint : m_demo.distributedDir);
+    if (which == QLatin1StringView("adapter")) {
+        writeBaseAndAdapter(tmp.path().toStdString());
+        request.path = tmp.filePath(QStringLiteral("base.ckpt"));
+        request.adapter = tmp.filePath(QStringLiteral("DELTA_CKP-1_2.ckpt"));
+    }
+    auto model = open(request);
+    QVERIFY(model);
+    MergePanel panel;
+    panel.setModel(model);
+    auto* alpha = child<QDoubleSpinBox>(&panel, "alphaSpin");
+    QCOMPARE(alpha->value(), 0.0);
+    QCOMPARE(alpha->text(), QStringLiteral("not set"));
+    QCOMPARE(child<QSpinBox>(&panel, "rankSpin")->value(), 0);
+    QCOMPARE(child<QLineEdit>(&panel, "scalingEdit")->text(), QString());
+    QCOMPARE(child<QLineEdit>(&panel, "loraConfigEdit")->text(), QString());
+    QVERIFY(child<QRadioButton>(&panel, "alphaRankRadio")->isChecked());
+    QVERIFY(!panel.request().scaling.spec.isSet());
+    QVERIFY(!child<QPushButton>(&panel, "mergeButton")->isEnabled());
+    QCOMPARE(panel.blockingReason(), kNoScaling);
+    QCOMPARE(child<QLabel>(&panel, "mergeHintLabel")->text(), kNoScaling);
+    QCOMPARE(child<QLabel>(&panel, "scalingResultLabel")->text(),
+             QStringLiteral("No scaling yet: type α (and r) or the scaling, or choose the training config."));
+    // Typing α is enough (each pair's r from the shapes), as --lora_alpha is for the CLI.
+    alpha->setValue(8);
+    QCOMPARE(panel.blockingReason(), QString());
+    QVERIFY(child<QPushButton>(&panel, "mergeButton")->isEnabled());
+}
+
+void TestMergePanel::scalingFromAConfig_data() {
+    QTest::addColumn<QString>("how");        // beside: finetune.yaml next to the file; given: the field
+    QTest::addColumn<double>("typedAlpha");  // 0: nothing typed
+    QTest::addColumn<double>("scaling");     // of every pair (r = 4)
+    QTest::addColumn<QString>("provenance");
+    QTest::newRow("finetune.yaml beside the checkpoint")
+        << "beside" << 0.0 << 4.0
+        << "from finetune.yaml: model.model_config.pet_config lora_alpha 16, lora_rank 4";
+    QTest::newRow("config given in the field")
+        << "given" << 0.0 << 8.0 << "from run.yaml: model.model_config.pet_config lora_alpha 32, lora_rank 4";
+    // A typed value wins: a file found beside is then not read, one given says it was overridden.
+    QTest::newRow("typed α wins over the file beside")
+        << "beside" << 2.0 << 0.5 << "from α 2 and each pair's r";
+    QTest::newRow("typed α overrides the config given")
+        << "given" << 2.0 << 0.5
+        << "from α 2 and each pair's r (overrides run.yaml: model.model_config.pet_config lora_alpha 32, "
+           "lora_rank 4)";
+}
+
+// A value read from a config is used and shown with where it came from; one typed wins and says so.
+void TestMergePanel::scalingFromAConfig() {
+    QFETCH(QString, how);
+    QFETCH(double, typedAlpha);
+    QFETCH(double, scaling);
+    QFETCH(QString, provenance);
+    QTemporaryDir tmp;
+    const fs::path dir = tmp.path().toStdString();
+    fs::copy_file(m_demo.fullCheckpoint, dir / "model.ckpt");
+    if (how == QLatin1StringView("beside")) writeText(dir / "finetune.yaml", petConfig(16, 4));
+    writeText(dir / "configs" / "run.yaml", petConfig(32, 4));
+    MergePanel panel;
+    panel.setModel(open(openOf(dir / "model.ckpt")));
+    if (how == QLatin1StringView("given"))
+        child<QLineEdit>(&panel, "loraConfigEdit")->setText(qs(dir / "configs" / "run.yaml"));
+    if (typedAlpha > 0) child<QDoubleSpinBox>(&panel, "alphaSpin")->setValue(typedAlpha);
+    QCOMPARE(panel.blockingReason(), QString());
+    QVERIFY(child<QPushButton>(&panel, "mergeButton")->isEnabled());
+    const QString label = child<QLabel>(&panel, "scalingResultLabel")->text();
+    QVERIFY2(label.endsWith(QStringLiteral("<br>") + provenance.toHtmlEscaped()), qPrintable(label));
+    QVERIFY2(label.contains(QStringLiteral("r 4 → <b>%1</b>").arg(scaling)), qPrintable(label));
+    const auto resolution = resolve(panel.request(), nullptr);
+    QVERIFY(resolution.ok());
+    QCOMPARE(qs(resolution.job->scalingProvenance), provenance);
+    QCOMPARE(resolution.job->pairScaling.size(), size_t(8));
+    for (double s : resolution.job->pairScaling) QCOMPARE(s, scaling);
+}
+
+void TestMergePanel::anotherModelResetsTheForm_data() {
+    QTest::addColumn<bool>("samePath");
+    QTest::newRow("another model") << false;
+    QTest::newRow("the same model reopened (another adapter or strategy)") << true;
+}
+
+// What was typed for one model is not carried over to another; reopening the same one keeps it.
+void TestMergePanel::anotherModelResetsTheForm() {
+    QFETCH(bool, samePath);
+    MergePanel panel;
+    panel.setModel(open(openOf(m_demo.distributedDir)));
+    child<QDoubleSpinBox>(&panel, "alphaSpin")->setValue(16);
+    child<QSpinBox>(&panel, "rankSpin")->setValue(8);
+    child<QLineEdit>(&panel, "scalingEdit")->setText(QStringLiteral("3"));
+    child<QLineEdit>(&panel, "destinationEdit")->setText(m_dir.filePath(QStringLiteral("mine")));
+    child<QLineEdit>(&panel, "loraConfigEdit")->setText(m_dir.filePath(QStringLiteral("x.yaml")));
+    child<QLineEdit>(&panel, "dstStrategyEdit")
+        ->setText(qs(m_demo.strategyDir / "ckpt_strategy_rank_0.ckpt"));
+    child<QLineEdit>(&panel, "maxShardSizeEdit")->setText(QStringLiteral("5GB"));
+
+    panel.setModel(open(openOf(samePath ? m_demo.distributedDir : m_demo.fullCheckpoint)));
+    if (samePath) {
+        QCOMPARE(child<QDoubleSpinBox>(&panel, "alphaSpin")->value(), 16.0);
+        QCOMPARE(child<QSpinBox>(&panel, "rankSpin")->value(), 8);
+        QCOMPARE(child<QLineEdit>(&panel, "scalingEdit")->text(), QStringLiteral("3"));
+        QCOMPARE(child<QLineEdit>(&panel, "destinationEdit")->text(), m_dir.filePath(QStringLiteral("mine")));
+        QCOMPARE(child<QLineEdit>(&panel, "maxShardSizeEdit")->text(), QStringLiteral("5GB"));
+        return;
+    }
+    QCOMPARE(child<QDoubleSpinBox>(&panel, "alphaSpin")->value(), 0.0);
+    QCOMPARE(child<QSpinBox>(&panel, "rankSpin")->value(), 0);
+    QCOMPARE(child<QLineEdit>(&panel, "scalingEdit")->text(), QString());
+    QVERIFY(child<QRadioButton>(&panel, "alphaRankRadio")->isChecked());
+    QCOMPARE(child<QLineEdit>(&panel, "loraConfigEdit")->text(), QString());
+    QCOMPARE(child<QLineEdit>(&panel, "dstStrategyEdit")->text(), QString());
+    QCOMPARE(child<QLineEdit>(&panel, "maxShardSizeEdit")->text(), QString());
+    QCOMPARE(child<QLineEdit>(&panel, "destinationEdit")->text(),
+             qs(m_demo.fullCheckpoint.parent_path() / "merged"));
+    QCOMPARE(child<QLineEdit>(&panel, "strategyEdit")->text(), QString());
+    QCOMPARE(panel.blockingReason(), kNoScaling);
+}
+
+void TestMergePanel::proposedDestination_data() {
+    QTest::addColumn<QString>("kind");
+    QTest::addColumn<QString>("opened");       // relative to the row's folder
+    QTest::addColumn<QString>("destination");  // relative to the row's folder
+    QTest::newRow("full file") << "full"
+                               << "full/model.ckpt"
+                               << "full/merged";
+    QTest::newRow("distributed folder") << "distributed"
+                                        << "distributed"
+                                        << "distributed_merged";
+    QTest::newRow("our merged output") << "merged"
+                                       << "distributed_merged"
+                                       << "distributed_merged_merged";
+    // MindFormers' layout: output/strategy beside output/checkpoint. output/checkpoint_merged would
+    // have that strategy near it and later open as a distributed checkpoint missing rank_1.
+    QTest::newRow("strategy beside the model folder") << "mindformers"
+                                                      << "output/checkpoint"
+                                                      << "output_merged/checkpoint_merged";
+    QTest::newRow("shard folder") << "shards"
+                                  << "hf"
+                                  << "hf_merged";
+}
+
+void TestMergePanel::proposedDestination() {
+    QFETCH(QString, kind);
+    QFETCH(QString, opened);
+    QFETCH(QString, destination);
+    QTemporaryDir tmp;
+    const fs::path root = tmp.path().toStdString();
+    auto demo = writeDemo(root);
+    QVERIFY(demo.has_value());
+    if (kind == QLatin1StringView("mindformers")) {
+        fs::create_directories(root / "output");
+        fs::copy(demo->distributedDir, root / "output" / "checkpoint", fs::copy_options::recursive);
+        fs::rename(root / "output" / "checkpoint" / "strategy", root / "output" / "strategy");
+    }
+    if (kind == QLatin1StringView("merged")) {
+        fs::create_directories(root / "distributed_merged" / "rank_0");
+        fs::copy_file(demo->fullCheckpoint, root / "distributed_merged" / "rank_0" / "checkpoint_0.ckpt");
+    }
+    if (kind == QLatin1StringView("shards")) {
+        const auto f32 = [](size_t n) { return floatBytes(DType::Float32, randomValues(n, 7)); };
+        fs::create_directories(root / "hf");
+        writeSafetensors(root / "hf" / "model-00001-of-00001.safetensors",
+                         {{"l0.wq.weight", "Float32", {8, 4}, f32(32)},
+                          {"l0.wq.lora_A.weight", "Float32", {2, 4}, f32(8)},
+                          {"l0.wq.lora_B.weight", "Float32", {8, 2}, f32(16)}});
+        writeText(root / "hf" / "model.safetensors.index.json",
+                  R"({"metadata": {}, "weight_map": {"l0.wq.weight": "model-00001-of-00001.safetensors", )"
+                  R"("l0.wq.lora_A.weight": "model-00001-of-00001.safetensors", )"
+                  R"("l0.wq.lora_B.weight": "model-00001-of-00001.safetensors"}})");
+    }
+    auto model = open(openOf(root / opened.toStdString()));
+    QVERIFY(model);
+    MergePanel panel;
+    panel.setModel(model);
+    QCOMPARE(child<QLineEdit>(&panel, "destinationEdit")->text(), qs(root / destination.toStdString()));
+    panel.setSuggestedScaling(8, 0);
+    QCOMPARE(panel.blockingReason(), QString());  // the proposal is a place the merge may write to
+}
+
+// The adapter field shows what the model was opened with and maps to SourceRequest.adapter; changing
+// it asks for a reopen instead of merging something else than the preview shows.
+void TestMergePanel::adapterMapsToTheRequest() {
+    QTemporaryDir tmp;
+    const fs::path dir = tmp.path().toStdString();
+    writeBaseAndAdapter(dir);
+    OpenRequest request = openOf(dir / "base.ckpt");
+    request.adapter = qs(dir / "DELTA_CKP-1_2.ckpt");
+    MergePanel panel;
+    panel.setModel(open(request));
+    auto* adapter = child<QLineEdit>(&panel, "adapterEdit");
+    QCOMPARE(adapter->text(), qs(dir / "DELTA_CKP-1_2.ckpt"));
+    panel.setSuggestedScaling(4, 0);
+    QCOMPARE(panel.blockingReason(), QString());
+    const auto mapped = panel.request();
+    QCOMPARE(qs(mapped.source.adapter), qs(dir / "DELTA_CKP-1_2.ckpt"));
+    QCOMPARE(qs(mapped.source.path), qs(dir / "base.ckpt"));
+    const auto resolution = resolve(mapped);  // opened from the request alone, as the CLI does
+    QVERIFY(resolution.ok());
+    QCOMPARE(resolution.job->plan.okPairs, size_t(1));
+    QVERIFY(!child<QPushButton>(&panel, "reopenButton")->isVisibleTo(&panel));
+
+    adapter->setText(qs(dir / "other.ckpt"));
+    QCOMPARE(panel.blockingReason(), QStringLiteral("The adapter field was changed: press Enter in it, or "
+                                                    "Reopen, to reopen the checkpoint with it."));
+    QVERIFY(!child<QPushButton>(&panel, "mergeButton")->isEnabled());
+    QVERIFY(child<QPushButton>(&panel, "reopenButton")->isVisibleTo(&panel));
+    QSignalSpy reopen(&panel, &MergePanel::openRequested);
+    QTest::mouseClick(child<QPushButton>(&panel, "reopenButton"), Qt::LeftButton);
+    QCOMPARE(reopen.count(), 1);
+    const auto asked = reopen.at(0).at(0).value<OpenRequest>();
+    QCOMPARE(asked.path, qs(dir / "base.ckpt"));
+    QCOMPARE(asked.adapter, qs(dir / "other.ckpt"));
+}
+
+// The preview is the result: every refusal resolve() has is on screen before Merge is pressed.
+void TestMergePanel::hintListsEveryRefusal() {
+    MergePanel panel;
+    panel.setModel(open(openOf(m_demo.fullCheckpoint)));
+    child<QLineEdit>(&panel, "prefixEdit")->setText(QStringLiteral("a/b_"));
+    const auto resolution = resolve(panel.request(), nullptr);
+    QCOMPARE(resolution.refusals.size(), size_t(2));
+    QCOMPARE(panel.blockingReason(), errorText(resolution.refusals.front().error));
+    QCOMPARE(child<QLabel>(&panel, "mergeHintLabel")->text(),
+             errorText(resolution.refusals.front().error) + QLatin1Char('\n') + kNoScaling);
+    QVERIFY(!child<QPushButton>(&panel, "mergeButton")->isEnabled());
+}
+
+QTEST_MAIN(TestMergePanel)
+#include "tst_mergepanel.moc"

@@ -21,6 +21,7 @@
 #include <QToolButton>
 #include <QTreeView>
 #include <QVBoxLayout>
+#include <algorithm>
 
 namespace lms::ui {
 
@@ -154,8 +155,12 @@ BrowserPanel::BrowserPanel(RecentLocations* recent, QWidget* parent)
     m_view->setUniformRowHeights(true);
     m_view->setSortingEnabled(true);
     m_view->sortByColumn(0, Qt::AscendingOrder);
+    // A narrow dock: the name and the kind ("2 ranks", "merged", ...) matter; a file's size is in the
+    // summary below the list, so the size and date columns are hidden and the names stay legible.
+    m_view->setColumnHidden(1, true);  // size
     m_view->setColumnHidden(3, true);  // date modified
-    makeColumnsUsable(m_view, m_view->header(), 0, QStringLiteral("browser"));
+    m_view->setIndentation(14);
+    makeColumnsUsable(m_view, m_view->header(), 0, QStringLiteral("browser"), 0.35);
     m_view->setSelectionMode(QAbstractItemView::SingleSelection);
     m_view->setDragEnabled(false);
     layout->addWidget(m_view, 1);
@@ -188,6 +193,7 @@ BrowserPanel::BrowserPanel(RecentLocations* recent, QWidget* parent)
         const QString path = selectedPath();
         if (!path.isEmpty()) emit openRequested(path);
     });
+    connect(m_fs, &QFileSystemModel::directoryLoaded, this, &BrowserPanel::widenNames);
     connect(m_fs, &QFileSystemModel::directoryLoaded, this, [this](const QString& loaded) {
         if (m_pendingSelection.isEmpty() || QFileInfo(m_pendingSelection).absolutePath() != loaded) return;
         const auto index = m_filter->mapFromSource(m_fs->index(m_pendingSelection));
@@ -345,6 +351,15 @@ void BrowserPanel::rebuildRecentMenu() {
     clearAction->setObjectName(QStringLiteral("browserClearRecentAction"));
     clearAction->setEnabled(!paths.isEmpty());
     connect(clearAction, &QAction::triggered, m_recent, &RecentLocations::clear);
+}
+
+// The folder's entries arrive after the columns were first fitted (QFileSystemModel loads in the
+// background), so the name column widens to the names it now holds, up to two thirds of the view.
+void BrowserPanel::widenNames() {
+    const int before = m_view->columnWidth(0);
+    m_view->resizeColumnToContents(0);
+    m_view->setColumnWidth(
+        0, std::max(before, std::min(m_view->columnWidth(0), m_view->viewport()->width() * 2 / 3)));
 }
 
 }  // namespace lms::ui

@@ -63,6 +63,7 @@ private:
     void activate(const QModelIndex& proxyIndex);
     QString distributedDetails(const QString& path) const;
     void updateDetails();
+    void widenNames();
     void rebuildRecentMenu();
     void goUp();
 

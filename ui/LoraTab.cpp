@@ -73,6 +73,9 @@ LoraTab::LoraTab(QWidget* parent)
     m_view->setSelectionMode(QAbstractItemView::SingleSelection);
     m_view->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
     m_view->setSortingEnabled(true);
+    // Status next to the base weight, so "will be merged" / the problem is visible without scrolling
+    // on a narrow screen (the model's column order, which exports use, is unchanged).
+    m_view->horizontalHeader()->moveSection(LoraPairModel::StatusColumn, 1);
     makeColumnsUsable(m_view, m_view->horizontalHeader(), LoraPairModel::BaseColumn,
                       QStringLiteral("loraPairs"));
     addExportActions(m_view, QStringLiteral("lora-plan"));

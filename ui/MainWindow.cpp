@@ -312,7 +312,7 @@ void MainWindow::restoreSettings() {
     if (!restoreState(settings.value(QStringLiteral("window/state")).toByteArray())) {
         // First start: docks in proportion to the window, so the tabs keep room on a 1024-wide screen.
         resizeDocks({m_browserDock, m_mergeDock},
-                    {std::clamp(width() / 6, 140, 300), std::min(400, width() * 3 / 10)}, Qt::Horizontal);
+                    {std::clamp(width() / 5, 140, 300), std::min(400, width() * 3 / 10)}, Qt::Horizontal);
         resizeDocks({m_logDock}, {std::min(150, height() / 5)}, Qt::Vertical);
     }
     m_tensors->splitter()->restoreState(

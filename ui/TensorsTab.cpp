@@ -17,6 +17,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
+#include <QScrollArea>
 #include <QSplitter>
 #include <QStackedWidget>
 #include <QToolButton>
@@ -90,6 +91,7 @@ TensorsTab::TensorsTab(QWidget* parent)
     m_view->setObjectName(QStringLiteral("tensorView"));
     m_view->setModel(m_filter);
     m_view->setUniformRowHeights(true);
+    m_view->setIndentation(14);  // deep name trees (model.layers.0.attention.wq) keep room for the names
     m_view->setAlternatingRowColors(true);
     m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_view->setSelectionMode(QAbstractItemView::SingleSelection);
@@ -101,8 +103,8 @@ TensorsTab::TensorsTab(QWidget* parent)
     auto* details = buildDetails(m_splitter);
     m_splitter->addWidget(m_view);
     m_splitter->addWidget(details);
-    m_splitter->setStretchFactor(0, 3);
-    m_splitter->setStretchFactor(1, 2);
+    m_splitter->setStretchFactor(0, 1);  // half each: on a 700-pixel screen the statistics stay in view
+    m_splitter->setStretchFactor(1, 1);
     layout->addWidget(m_splitter, 1);
     m_stack->addWidget(page);
 
@@ -124,12 +126,21 @@ TensorsTab::TensorsTab(QWidget* parent)
     clear();
 }
 
-// Details: what the selected parameter is, its statistics and its histogram.
+// Details: what the selected parameter is, its statistics and its histogram. The text column
+// scrolls when the splitter leaves it less height than its wrapped lines need (a 1024×700 screen),
+// so labels never overlap.
 QWidget* TensorsTab::buildDetails(QWidget* parent) {
     auto* details = new QWidget(parent);
     auto* detailsLayout = new QHBoxLayout(details);
     detailsLayout->setContentsMargins(0, 4, 0, 0);
-    auto* left = new QVBoxLayout;
+    auto* leftScroll = new QScrollArea(details);
+    leftScroll->setObjectName(QStringLiteral("tensorDetailsScroll"));
+    leftScroll->setWidgetResizable(true);
+    leftScroll->setFrameShape(QFrame::NoFrame);
+    leftScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    auto* leftWidget = new QWidget(leftScroll);
+    auto* left = new QVBoxLayout(leftWidget);
+    left->setContentsMargins(0, 0, 4, 0);
     m_titleLabel = new QLabel(details);
     m_titleLabel->setObjectName(QStringLiteral("tensorTitleLabel"));
     m_titleLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -153,12 +164,11 @@ QWidget* TensorsTab::buildDetails(QWidget* parent) {
         auto* value = new QLabel(QStringLiteral("–"), details);
         value->setObjectName(ids[i]);
         value->setTextInteractionFlags(Qt::TextSelectableByMouse);
-        grid->addWidget(caption, i % 4, (i / 4) * 2);
-        grid->addWidget(value, i % 4, (i / 4) * 2 + 1);
+        grid->addWidget(caption, i, 0);  // one column of pairs: nothing cut off in a narrow pane
+        grid->addWidget(value, i, 1);
         m_statValues << value;
     }
     grid->setColumnStretch(1, 1);
-    grid->setColumnStretch(3, 1);
     m_statusLabel = new QLabel(details);
     m_statusLabel->setObjectName(QStringLiteral("statsStatusLabel"));
     m_statusLabel->setWordWrap(true);
@@ -173,8 +183,9 @@ QWidget* TensorsTab::buildDetails(QWidget* parent) {
     m_logCheck->setObjectName(QStringLiteral("histogramLogCheck"));
     right->addWidget(m_histogram, 1);
     right->addWidget(m_logCheck, 0, Qt::AlignRight);
-    detailsLayout->addLayout(left, 2);
-    detailsLayout->addLayout(right, 3);
+    leftScroll->setWidget(leftWidget);
+    detailsLayout->addWidget(leftScroll, 1);
+    detailsLayout->addLayout(right, 1);
     return details;
 }
 

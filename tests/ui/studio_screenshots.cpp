@@ -60,8 +60,10 @@ public:
     Shooter(QString dir, QString prefix) : m_dir(std::move(dir)), m_prefix(std::move(prefix)) {}
     void shoot(const QString& step) {
         settle();
-        const QString file = QDir(m_dir).filePath(m_prefix + QLatin1Char('-') + step + QStringLiteral(".png"));
-        if (QProcess::execute(QStringLiteral("import"), {QStringLiteral("-window"), QStringLiteral("root"), file}) != 0) {
+        const QString file =
+            QDir(m_dir).filePath(m_prefix + QLatin1Char('-') + step + QStringLiteral(".png"));
+        if (QProcess::execute(QStringLiteral("import"),
+                              {QStringLiteral("-window"), QStringLiteral("root"), file}) != 0) {
             std::fprintf(stderr, "lms-studio-screenshots: import failed for %s\n", qPrintable(file));
             std::exit(1);
         }
@@ -81,8 +83,8 @@ void require(bool ok, const char* step) {
 // Selects the first row whose text in column 0 contains `text` (searching the whole tree).
 bool selectRow(QAbstractItemView* view, const QString& text) {
     auto* model = view->model();
-    const auto hits = model->match(model->index(0, 0), Qt::DisplayRole, text, 1,
-                                   Qt::MatchContains | Qt::MatchRecursive);
+    const auto hits =
+        model->match(model->index(0, 0), Qt::DisplayRole, text, 1, Qt::MatchContains | Qt::MatchRecursive);
     if (hits.isEmpty()) return false;
     view->setCurrentIndex(hits.front());
     view->scrollTo(hits.front());
@@ -152,13 +154,13 @@ int main(int argc, char** argv) {
     shooter.shoot(QStringLiteral("5-impact"));
 
     showTab(window, "compareTab");
-    const QString merged = QString::fromStdString(
-        (window.demoInfo().distributedDir.parent_path() / "distributed_merged" / "rank_0" / "checkpoint_0.ckpt")
-            .string());
+    const QString merged = QString::fromStdString((window.demoInfo().distributedDir.parent_path() /
+                                                   "distributed_merged" / "rank_0" / "checkpoint_0.ckpt")
+                                                      .string());
     child<QLineEdit>(&window, "compareOtherEdit")->setText(merged);
     bool compared = false;
-    QObject::connect(child<lms::ui::CompareTab>(&window, "compareTab"), &lms::ui::CompareTab::comparisonFinished,
-                     [&compared] { compared = true; });
+    QObject::connect(child<lms::ui::CompareTab>(&window, "compareTab"),
+                     &lms::ui::CompareTab::comparisonFinished, [&compared] { compared = true; });
     child<QPushButton>(&window, "compareButton")->click();
     require(waitFor([&] { return compared; }, 60000), "compare");
     child<QCheckBox>(&window, "compareOnlyDiff")->setChecked(true);

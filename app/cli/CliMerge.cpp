@@ -28,7 +28,7 @@ const std::vector<OptionSpec> kMergeOptions{
     {"no-verify", false, ""},
     {"no-crc-check", false, ""},
     {"json", false, ""},
-    {"adapter", true, ""},
+    {"adapter", true, "", true},
     {"save-format", true, ""},
     {"dst-ckpt-strategy", true, ""},
     {"allow-no-lora", false, ""},

@@ -244,6 +244,13 @@ private slots:
             << QString::fromUtf8("{dir}/base/base.ckpt: 1 LoRA problem(s), nothing was written: adapter2:l9.wq.mindpet_delta_lora_a: in adapter 2: base "
                                  "weight l9.wq.weight not found (use --skip-invalid to merge only the valid pairs)") +
                    legend;
+        QTest::newRow("DoRA on a base another adapter adapts")
+            << 3 << "pair-problems"
+            << QString::fromUtf8("{dir}/base/base.ckpt: 1 LoRA problem(s), nothing was written: l0.wq.weight: in "
+                                 "adapter 2: DoRA rescales the merged rows by their norm, so it cannot be summed "
+                                 "with another adapter's pair on l0.wq.weight; merge this adapter on its own (use "
+                                 "--skip-invalid to merge only the valid pairs)") +
+                   legend;
         QTest::newRow("weight 0")
             << 2 << "bad-adapter-weight"
             << "{dir}/a1/adapter.ckpt: parameter 'adapter': the adapter weight 0 is not usable: give a finite "
@@ -262,6 +269,15 @@ private slots:
                               floatBytes(DType::Float32, randomValues(size_t(kRank * kIn), 41))});
             second.push_back({"l0.wq.lora_B.weight", "Float32", {kOut, kRank},
                               floatBytes(DType::Float32, randomValues(size_t(kOut * kRank), 42))});
+        }
+        if (kind == 3) {  // PEFT DoRA: A, B and the magnitude vector m [out]
+            second.clear();
+            second.push_back({"l0.wq.lora_A.weight", "Float32", {kRank, kIn},
+                              floatBytes(DType::Float32, randomValues(size_t(kRank * kIn), 51))});
+            second.push_back({"l0.wq.lora_B.weight", "Float32", {kOut, kRank},
+                              floatBytes(DType::Float32, randomValues(size_t(kOut * kRank), 52))});
+            second.push_back({"l0.wq.lora_magnitude_vector", "Float32", {kOut},
+                              floatBytes(DType::Float32, randomValues(size_t(kOut), 53))});
         }
         if (kind == 1)
             for (auto& t : second) t.name.replace(0, 2, "l9");

@@ -13,7 +13,7 @@ namespace cli {
 struct OptionSpec {
     std::string name;  // kebab-case, without dashes
     bool takesValue = false;
-    std::string shortName;  // e.g. "o" for -o; optional
+    std::string shortName;    // e.g. "o" for -o; optional
     bool repeatable = false;  // may be given several times (all(): every value in order)
 };
 

@@ -21,7 +21,9 @@ const std::vector<std::string> kBases{"l0.wq", "l0.wk"};
 std::vector<FakeTensor> baseModel() {
     std::vector<FakeTensor> tensors;
     for (size_t b = 0; b < kBases.size(); ++b)
-        tensors.push_back({kBases[b] + ".weight", "Float32", {kOut, kIn},
+        tensors.push_back({kBases[b] + ".weight",
+                           "Float32",
+                           {kOut, kIn},
                            floatBytes(DType::Float32, randomValues(size_t(kOut * kIn), uint32_t(10 + b)))});
     return tensors;
 }
@@ -31,10 +33,16 @@ std::vector<FakeTensor> adapter(const std::vector<int>& bases, uint32_t seed) {
     std::vector<FakeTensor> tensors;
     for (int b : bases) {
         const auto& stem = kBases[size_t(b)];
-        tensors.push_back({stem + ".mindpet_delta_lora_a", "Float32", {kRank, kIn},
-                           floatBytes(DType::Float32, randomValues(size_t(kRank * kIn), seed + uint32_t(b) * 2))});
-        tensors.push_back({stem + ".mindpet_delta_lora_b", "Float32", {kOut, kRank},
-                           floatBytes(DType::Float32, randomValues(size_t(kOut * kRank), seed + uint32_t(b) * 2 + 1))});
+        tensors.push_back(
+            {stem + ".mindpet_delta_lora_a",
+             "Float32",
+             {kRank, kIn},
+             floatBytes(DType::Float32, randomValues(size_t(kRank * kIn), seed + uint32_t(b) * 2))});
+        tensors.push_back(
+            {stem + ".mindpet_delta_lora_b",
+             "Float32",
+             {kOut, kRank},
+             floatBytes(DType::Float32, randomValues(size_t(kOut * kRank), seed + uint32_t(b) * 2 + 1))});
     }
     return tensors;
 }
@@ -46,8 +54,8 @@ std::vector<float> valuesOf(const std::vector<FakeTensor>& tensors, const std::s
 }
 
 // W + Σ_k w_k·s·B_k·A_k of base `b`, in double.
-std::vector<double> expected(const std::vector<std::vector<FakeTensor>>& adapters, const std::vector<double>& weights,
-                             double s, size_t b) {
+std::vector<double> expected(const std::vector<std::vector<FakeTensor>>& adapters,
+                             const std::vector<double>& weights, double s, size_t b) {
     const auto w = valuesOf(baseModel(), kBases[b] + ".weight");
     std::vector<double> result(w.begin(), w.end());
     for (size_t k = 0; k < adapters.size(); ++k) {
@@ -57,7 +65,8 @@ std::vector<double> expected(const std::vector<std::vector<FakeTensor>>& adapter
         for (int64_t i = 0; i < kOut; ++i)
             for (int64_t j = 0; j < kIn; ++j) {
                 double d = 0;
-                for (int64_t r = 0; r < kRank; ++r) d += double(bb[size_t(i * kRank + r)]) * a[size_t(r * kIn + j)];
+                for (int64_t r = 0; r < kRank; ++r)
+                    d += double(bb[size_t(i * kRank + r)]) * a[size_t(r * kIn + j)];
                 result[size_t(i * kIn + j)] += weights[k] * s * d;
             }
     }
@@ -104,25 +113,42 @@ private slots:
         QTest::addColumn<QString>("path");
         QTest::addColumn<double>("weight");
         QTest::addColumn<QString>("error");  // describe(); empty when it parses
-        QTest::newRow("no weight") << "a.ckpt" << "a.ckpt" << 1.0 << "";
-        QTest::newRow("half") << "a.ckpt:0.5" << "a.ckpt" << 0.5 << "";
-        QTest::newRow("minus one") << "a.ckpt:-1" << "a.ckpt" << -1.0 << "";
-        QTest::newRow("plus, exponent") << "a.ckpt:+2e-1" << "a.ckpt" << 0.2 << "";
-        QTest::newRow("colon in a folder") << "dir:x/a.ckpt" << "dir:x/a.ckpt" << 1.0 << "";
-        QTest::newRow("colon in a folder, weight") << "dir:x/a.ckpt:3" << "dir:x/a.ckpt" << 3.0 << "";
-        QTest::newRow("suffix not a number") << "a.ckpt:v2" << "a.ckpt:v2" << 1.0 << "";
-        QTest::newRow("inf is a name") << "a.ckpt:inf" << "a.ckpt:inf" << 1.0 << "";
-        QTest::newRow("trailing colon") << "a.ckpt:" << "a.ckpt:" << 1.0 << "";
+        QTest::newRow("no weight") << "a.ckpt"
+                                   << "a.ckpt" << 1.0 << "";
+        QTest::newRow("half") << "a.ckpt:0.5"
+                              << "a.ckpt" << 0.5 << "";
+        QTest::newRow("minus one") << "a.ckpt:-1"
+                                   << "a.ckpt" << -1.0 << "";
+        QTest::newRow("plus, exponent") << "a.ckpt:+2e-1"
+                                        << "a.ckpt" << 0.2 << "";
+        QTest::newRow("colon in a folder") << "dir:x/a.ckpt"
+                                           << "dir:x/a.ckpt" << 1.0 << "";
+        QTest::newRow("colon in a folder, weight") << "dir:x/a.ckpt:3"
+                                                   << "dir:x/a.ckpt" << 3.0 << "";
+        QTest::newRow("suffix not a number") << "a.ckpt:v2"
+                                             << "a.ckpt:v2" << 1.0 << "";
+        QTest::newRow("inf is a name") << "a.ckpt:inf"
+                                       << "a.ckpt:inf" << 1.0 << "";
+        QTest::newRow("trailing colon") << "a.ckpt:"
+                                        << "a.ckpt:" << 1.0 << "";
         const QString unusable = QStringLiteral(
             " is not usable: give a finite number other than 0 (a negative weight subtracts the adapter)");
-        QTest::newRow("zero") << "a.ckpt:0" << "" << 0.0
-                              << QString::fromUtf8("a.ckpt: parameter 'adapter': the adapter weight 0") + unusable;
-        QTest::newRow("minus zero") << "a.ckpt:-0.0" << "" << 0.0
-                                    << QString::fromUtf8("a.ckpt: parameter 'adapter': the adapter weight -0.0") + unusable;
-        QTest::newRow("overflow") << "a.ckpt:1e999" << "" << 0.0
-                                  << QString::fromUtf8("a.ckpt: parameter 'adapter': the adapter weight 1e999") + unusable;
-        QTest::newRow("no file") << ":2" << "" << 0.0
-                                 << "parameter 'adapter': no adapter file before the weight";
+        QTest::newRow("zero") << "a.ckpt:0"
+                              << "" << 0.0
+                              << QString::fromUtf8("a.ckpt: parameter 'adapter': the adapter weight 0") +
+                                     unusable;
+        QTest::newRow("minus zero") << "a.ckpt:-0.0"
+                                    << "" << 0.0
+                                    << QString::fromUtf8(
+                                           "a.ckpt: parameter 'adapter': the adapter weight -0.0") +
+                                           unusable;
+        QTest::newRow("overflow") << "a.ckpt:1e999"
+                                  << "" << 0.0
+                                  << QString::fromUtf8(
+                                         "a.ckpt: parameter 'adapter': the adapter weight 1e999") +
+                                         unusable;
+        QTest::newRow("no file") << ":2"
+                                 << "" << 0.0 << "parameter 'adapter': no adapter file before the weight";
     }
     void adapterSpec() {
         QFETCH(QString, text);
@@ -231,30 +257,38 @@ private slots:
         QTest::addColumn<int>("kind");
         QTest::addColumn<QString>("code");
         QTest::addColumn<QString>("message");
-        const QString legend = QStringLiteral("; adapter 1 is {dir}/a0/adapter.ckpt, adapter 2 is {dir}/a1/adapter.ckpt");
+        const QString legend =
+            QStringLiteral("; adapter 1 is {dir}/a0/adapter.ckpt, adapter 2 is {dir}/a1/adapter.ckpt");
         QTest::newRow("two pairs for one base inside adapter 2")
             << 0 << "pair-problems"
-            << QString::fromUtf8("{dir}/base/base.ckpt: 2 LoRA problem(s), nothing was written: l0.wq.weight: in adapter 2: two "
-               "adapters on one base weight (2 LoRA pairs target l0.wq.weight); l0.wq.weight: in adapter 2: two "
-               "adapters on one base weight (2 LoRA pairs target l0.wq.weight) (use --skip-invalid to merge only "
-               "the valid pairs)") +
+            << QString::fromUtf8(
+                   "{dir}/base/base.ckpt: 2 LoRA problem(s), nothing was written: l0.wq.weight: in adapter "
+                   "2: two "
+                   "adapters on one base weight (2 LoRA pairs target l0.wq.weight); l0.wq.weight: in adapter "
+                   "2: two "
+                   "adapters on one base weight (2 LoRA pairs target l0.wq.weight) (use --skip-invalid to "
+                   "merge only "
+                   "the valid pairs)") +
                    legend;
         QTest::newRow("adapter 2's base is missing")
             << 1 << "pair-problems"
-            << QString::fromUtf8("{dir}/base/base.ckpt: 1 LoRA problem(s), nothing was written: adapter2:l9.wq.mindpet_delta_lora_a: in adapter 2: base "
-                                 "weight l9.wq.weight not found (use --skip-invalid to merge only the valid pairs)") +
+            << QString::fromUtf8(
+                   "{dir}/base/base.ckpt: 1 LoRA problem(s), nothing was written: "
+                   "adapter2:l9.wq.mindpet_delta_lora_a: in adapter 2: base "
+                   "weight l9.wq.weight not found (use --skip-invalid to merge only the valid pairs)") +
                    legend;
         QTest::newRow("DoRA on a base another adapter adapts")
             << 3 << "pair-problems"
-            << QString::fromUtf8("{dir}/base/base.ckpt: 1 LoRA problem(s), nothing was written: l0.wq.weight: in "
-                                 "adapter 2: DoRA rescales the merged rows by their norm, so it cannot be summed "
-                                 "with another adapter's pair on l0.wq.weight; merge this adapter on its own (use "
-                                 "--skip-invalid to merge only the valid pairs)") +
+            << QString::fromUtf8(
+                   "{dir}/base/base.ckpt: 1 LoRA problem(s), nothing was written: l0.wq.weight: in "
+                   "adapter 2: DoRA rescales the merged rows by their norm, so it cannot be summed "
+                   "with another adapter's pair on l0.wq.weight; merge this adapter on its own (use "
+                   "--skip-invalid to merge only the valid pairs)") +
                    legend;
-        QTest::newRow("weight 0")
-            << 2 << "bad-adapter-weight"
-            << "{dir}/a1/adapter.ckpt: parameter 'adapter': the adapter weight 0 is not usable: give a finite "
-               "number other than 0 (a negative weight subtracts the adapter)";
+        QTest::newRow("weight 0") << 2 << "bad-adapter-weight"
+                                  << "{dir}/a1/adapter.ckpt: parameter 'adapter': the adapter weight 0 is "
+                                     "not usable: give a finite "
+                                     "number other than 0 (a negative weight subtracts the adapter)";
     }
     void refusals() {
         QFETCH(int, kind);
@@ -265,18 +299,28 @@ private slots:
         writeCheckpoint(dir / "base" / "base.ckpt", baseModel());
         auto second = adapter({0}, 30);
         if (kind == 0) {  // the same base once more, under PEFT names
-            second.push_back({"l0.wq.lora_A.weight", "Float32", {kRank, kIn},
+            second.push_back({"l0.wq.lora_A.weight",
+                              "Float32",
+                              {kRank, kIn},
                               floatBytes(DType::Float32, randomValues(size_t(kRank * kIn), 41))});
-            second.push_back({"l0.wq.lora_B.weight", "Float32", {kOut, kRank},
+            second.push_back({"l0.wq.lora_B.weight",
+                              "Float32",
+                              {kOut, kRank},
                               floatBytes(DType::Float32, randomValues(size_t(kOut * kRank), 42))});
         }
         if (kind == 3) {  // PEFT DoRA: A, B and the magnitude vector m [out]
             second.clear();
-            second.push_back({"l0.wq.lora_A.weight", "Float32", {kRank, kIn},
+            second.push_back({"l0.wq.lora_A.weight",
+                              "Float32",
+                              {kRank, kIn},
                               floatBytes(DType::Float32, randomValues(size_t(kRank * kIn), 51))});
-            second.push_back({"l0.wq.lora_B.weight", "Float32", {kOut, kRank},
+            second.push_back({"l0.wq.lora_B.weight",
+                              "Float32",
+                              {kOut, kRank},
                               floatBytes(DType::Float32, randomValues(size_t(kOut * kRank), 52))});
-            second.push_back({"l0.wq.lora_magnitude_vector", "Float32", {kOut},
+            second.push_back({"l0.wq.lora_magnitude_vector",
+                              "Float32",
+                              {kOut},
                               floatBytes(DType::Float32, randomValues(size_t(kOut), 53))});
         }
         if (kind == 1)
@@ -304,25 +348,28 @@ private slots:
         QTest::addColumn<QStringList>("lines");  // stdout lines that must appear (exit 0), or the stderr
         QTest::newRow("merge two adapters")
             << strings({"merge", "{dir}/base/base.ckpt", "--adapter", "{dir}/a0/adapter.ckpt", "--adapter",
-                           "{dir}/a1/adapter.ckpt:-0.5", "--lora_scaling", "2", "--dst_ckpt_dir", "{dir}/out"})
+                        "{dir}/a1/adapter.ckpt:-0.5", "--lora_scaling", "2", "--dst_ckpt_dir", "{dir}/out"})
             << 0
-            << strings({"adapter 1: {dir}/a0/adapter.ckpt  weight 1  2 pair(s) merged  scaling from --lora_scaling 2",
-                           "adapter 2: {dir}/a1/adapter.ckpt  weight -0.5  1 pair(s) merged  scaling from "
-                           "--lora_scaling 2"});
+            << strings({"adapter 1: {dir}/a0/adapter.ckpt  weight 1  2 pair(s) merged  scaling from "
+                        "--lora_scaling 2",
+                        "adapter 2: {dir}/a1/adapter.ckpt  weight -0.5  1 pair(s) merged  scaling from "
+                        "--lora_scaling 2"});
         QTest::newRow("plan lists each adapter")
             << strings({"plan", "{dir}/base/base.ckpt", "--adapter", "{dir}/a0/adapter.ckpt", "--adapter",
-                           "{dir}/a1/adapter.ckpt:-0.5", "--lora_scaling", "2"})
+                        "{dir}/a1/adapter.ckpt:-0.5", "--lora_scaling", "2"})
             << 0
-            << strings({"adapter 1: {dir}/a0/adapter.ckpt  weight 1  2 pair(s)  scaling from --lora_scaling 2",
-                           "  ok       l0.wq.weight  base [8,4]  A [2,4]  B [8,2]  r=2  s=2",
-                           "adapter 2: {dir}/a1/adapter.ckpt  weight -0.5  1 pair(s)  scaling from --lora_scaling 2",
-                           "  ok       l0.wq.weight  base [8,4]  A [2,4]  B [8,2]  r=2  s=-1"});
+            << strings(
+                   {"adapter 1: {dir}/a0/adapter.ckpt  weight 1  2 pair(s)  scaling from --lora_scaling 2",
+                    "  ok       l0.wq.weight  base [8,4]  A [2,4]  B [8,2]  r=2  s=2",
+                    "adapter 2: {dir}/a1/adapter.ckpt  weight -0.5  1 pair(s)  scaling from --lora_scaling 2",
+                    "  ok       l0.wq.weight  base [8,4]  A [2,4]  B [8,2]  r=2  s=-1"});
         QTest::newRow("weight 0 is a usage error")
             << strings({"merge", "{dir}/base/base.ckpt", "--adapter", "{dir}/a0/adapter.ckpt:0",
-                           "--lora_scaling", "2", "--dst_ckpt_dir", "{dir}/out"})
+                        "--lora_scaling", "2", "--dst_ckpt_dir", "{dir}/out"})
             << 2
-            << strings({"loramerge: --adapter {dir}/a0/adapter.ckpt:0: the adapter weight 0 is not usable: give "
-                           "a finite number other than 0 (a negative weight subtracts the adapter)"});
+            << strings(
+                   {"loramerge: --adapter {dir}/a0/adapter.ckpt:0: the adapter weight 0 is not usable: give "
+                    "a finite number other than 0 (a negative weight subtracts the adapter)"});
     }
     void cli() {
         QFETCH(QStringList, args);

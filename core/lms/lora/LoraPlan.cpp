@@ -758,7 +758,8 @@ LoraPlan planAdapters(const std::vector<SourceTensor>& tensors, const PlanOption
     // Base order, each base's pairs in adapter order; pairOfTensor follows the new indexes.
     std::vector<size_t> order(plan.pairs.size());
     for (size_t p = 0; p < order.size(); ++p) order[p] = p;
-    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return positions[x] < positions[y]; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t x, size_t y) { return positions[x] < positions[y]; });
     std::vector<int> newIndex(order.size());
     std::vector<LoraPair> pairs;
     for (size_t p = 0; p < order.size(); ++p) {
@@ -817,7 +818,8 @@ std::string adapterTensorName(size_t adapter, std::string_view name) {
 std::pair<size_t, std::string_view> splitAdapterTag(std::string_view name) {
     if (!name.starts_with("adapter")) return {0, name};
     size_t k = 7, number = 0;
-    while (k < name.size() && k < 12 && name[k] >= '0' && name[k] <= '9') number = number * 10 + size_t(name[k++] - '0');
+    while (k < name.size() && k < 12 && name[k] >= '0' && name[k] <= '9')
+        number = number * 10 + size_t(name[k++] - '0');
     if (k == 7 || k >= name.size() || name[k] != ':' || number < 2 || name[7] == '0') return {0, name};
     return {number - 1, name.substr(k + 1)};
 }

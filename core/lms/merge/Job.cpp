@@ -173,7 +173,9 @@ Result<std::vector<size_t>> adapterTensors(const std::unordered_set<std::string>
                 "); an adapter must hold only LoRA A/B tensors, their optimizer copies and scalar records",
             where, foreign.front());
     if (!bookkeeping.empty() && notes)
-        notes->push_back("ignored " + std::to_string(bookkeeping.size()) + " scalar record(s) of the adapter (" + nameList(bookkeeping, 5) + "); the base checkpoint's records are written");
+        notes->push_back("ignored " + std::to_string(bookkeeping.size()) +
+                         " scalar record(s) of the adapter (" + nameList(bookkeeping, 5) +
+                         "); the base checkpoint's records are written");
     return kept;
 }
 

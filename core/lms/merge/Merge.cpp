@@ -154,12 +154,16 @@ public:
     template <class Scalar>
     void addTo(RowMatrix<Scalar>& block, int64_t row0) const {
         const auto& a = [&]() -> const RowMatrix<Scalar>& {
-            if constexpr (std::is_same_v<Scalar, double>) return rightD_[0];
-            else return rightF_[0];
+            if constexpr (std::is_same_v<Scalar, double>)
+                return rightD_[0];
+            else
+                return rightF_[0];
         }();
         const auto& scaledB = [&]() -> const RowMatrix<Scalar>& {
-            if constexpr (std::is_same_v<Scalar, double>) return leftD_[0];
-            else return leftF_[0];
+            if constexpr (std::is_same_v<Scalar, double>)
+                return leftD_[0];
+            else
+                return leftF_[0];
         }();
         const int64_t n = block.rows();
         if (!transposed_)
@@ -189,8 +193,8 @@ private:
 // Several adapters' plain matrix deltas on one base (LoraPlan.h): W + Σ_k s_k·L_k·R_k, added in the
 // working precision and rounded once to the base dtype. One delta: exactly PairDelta::apply.
 template <class Scalar>
-void addSummedRows(std::span<const PairDelta> deltas, std::span<std::byte> bytes, DType baseType, int64_t row0,
-                   int64_t rows) {
+void addSummedRows(std::span<const PairDelta> deltas, std::span<std::byte> bytes, DType baseType,
+                   int64_t row0, int64_t rows) {
     const int64_t cols = deltas.front().storedCols();
     const size_t elementBytes = dtypeBits(baseType) / 8;
     std::vector<float> narrowScratch;
@@ -210,8 +214,8 @@ void addSummedRows(std::span<const PairDelta> deltas, std::span<std::byte> bytes
     }
 }
 
-std::optional<int64_t> applyDeltas(std::span<const PairDelta> deltas, std::span<std::byte> bytes, DType baseType,
-                                   int64_t row0, int64_t rows) {
+std::optional<int64_t> applyDeltas(std::span<const PairDelta> deltas, std::span<std::byte> bytes,
+                                   DType baseType, int64_t row0, int64_t rows) {
     if (deltas.size() == 1) return deltas.front().apply(bytes, row0, rows);
     if (deltas.front().usesDouble())
         addSummedRows<double>(deltas, bytes, baseType, row0, rows);

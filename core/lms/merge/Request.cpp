@@ -9,8 +9,8 @@
 #include "lms/merge/Job.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -222,7 +222,8 @@ std::optional<Refusal> resolveSlora(MergeRequest& request, std::vector<std::stri
 std::optional<Refusal> normalizeAdapters(MergeRequest& request) {
     auto& source = request.source;
     if (!source.adapter.empty())
-        source.adapters.insert(source.adapters.begin(), AdapterRequest{source.adapter, 1, source.adapterName});
+        source.adapters.insert(source.adapters.begin(),
+                               AdapterRequest{source.adapter, 1, source.adapterName});
     if (source.adapters.empty()) return std::nullopt;
     source.adapter = source.adapters.front().path;
     if (!source.adapters.front().name.empty()) source.adapterName = source.adapters.front().name;
@@ -275,7 +276,8 @@ void resolveAdapterTerms(const MergeRequest& request, ResolvedJob& job, std::vec
         std::string provenance = job.scalingProvenance;
         auto spec = k == 0 ? job.options.scaling : adapterScaling(request, k, provenance, out);
         job.options.adapters.push_back({std::move(spec), adapters[k].weight});
-        job.adapters.push_back({k == 0 ? request.source.adapter : adapters[k].path, adapters[k].weight, provenance});
+        job.adapters.push_back(
+            {k == 0 ? request.source.adapter : adapters[k].path, adapters[k].weight, provenance});
     }
 }
 
@@ -285,7 +287,8 @@ std::string adapterLegend(const MergeRequest& request) {
     if (adapters.size() < 2) return {};
     std::string text;
     for (size_t k = 0; k < adapters.size(); ++k)
-        text += (k ? ", adapter " : "; adapter ") + std::to_string(k + 1) + " is " + adapters[k].path.string();
+        text +=
+            (k ? ", adapter " : "; adapter ") + std::to_string(k + 1) + " is " + adapters[k].path.string();
     return text;
 }
 
@@ -318,9 +321,8 @@ void resolvePlan(const MergeRequest& request, ResolvedJob& job, std::vector<Refu
                                : job.options.scaling;
         std::string_view module = pair.base;
         if (module.ends_with(".weight")) module.remove_suffix(7);
-        job.pairScalingSource.push_back(spec.config && !spec.scaling && !spec.alpha
-                                            ? spec.config->patternsFor(module)
-                                            : std::string());
+        job.pairScalingSource.push_back(
+            spec.config && !spec.scaling && !spec.alpha ? spec.config->patternsFor(module) : std::string());
     }
     const auto& spec = job.options.scaling;
     std::set<int64_t> ranks;
@@ -396,7 +398,8 @@ Result<AdapterRequest> parseAdapterSpec(std::string_view text) {
                         " is not usable: give a finite number other than 0 (a negative weight subtracts "
                         "the adapter)",
                     path, "adapter");
-    if (path.empty()) return fail(ErrorCode::InvalidArgument, "no adapter file before the weight", {}, "adapter");
+    if (path.empty())
+        return fail(ErrorCode::InvalidArgument, "no adapter file before the weight", {}, "adapter");
     return AdapterRequest{path, weight, {}};
 }
 

@@ -330,13 +330,14 @@ Status spotCheckPair(const CheckpointFile& output, const TensorInfo& got, const 
         if (!(std::abs(actual - expected) <= bound)) {
             std::vector<int64_t> at{sample.row, sample.col};
             if (d) at.insert(at.begin(), sample.expert);
-            return fail(ErrorCode::Mismatch,
-                        "verification failed at " + indexText(at) + ": wrote " + formatNumber(actual) +
-                            (refs.size() > 1 ? ", but W + Σ s·B·A of " + std::to_string(refs.size()) +
-                                                   " adapters recomputed from the inputs is "
-                                             : std::string(", but W + s·B·A recomputed from the inputs is ")) +
-                            formatNumber(expected),
-                        shownName, t.name);
+            return fail(
+                ErrorCode::Mismatch,
+                "verification failed at " + indexText(at) + ": wrote " + formatNumber(actual) +
+                    (refs.size() > 1 ? ", but W + Σ s·B·A of " + std::to_string(refs.size()) +
+                                           " adapters recomputed from the inputs is "
+                                     : std::string(", but W + s·B·A recomputed from the inputs is ")) +
+                    formatNumber(expected),
+                shownName, t.name);
         }
     }
     return {};

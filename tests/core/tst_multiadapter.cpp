@@ -3,6 +3,7 @@
 // --adapter PATH[:WEIGHT] rule, the plan's problems per adapter, and the CLI end to end.
 #include "TestSupport.h"
 #include "lms/merge/Request.h"
+#include "lms/merge/Verify.h"
 
 #include <QProcess>
 #include <QTemporaryDir>
@@ -210,6 +211,23 @@ private slots:
         auto report = run(job);
         QVERIFY2(report, report ? "" : report.error().describe().c_str());
         QCOMPARE(report->pairsMerged, pairs);
+        // Verification recomputes every term: it passes with the options used and fails with a
+        // sign flipped.
+        QVERIFY(verifyMergedFile(report->outputFile, *job.source, job.options));
+        auto wrong = job.options;
+        wrong.adapters.back().weight = -wrong.adapters.back().weight;
+        const auto refuted = verifyMergedFile(report->outputFile, *job.source, wrong);
+        QVERIFY(!refuted);
+        const QString text = QString::fromStdString(refuted.error().message);
+        QVERIFY2(text.startsWith(QStringLiteral("verification failed at ")), qPrintable(text));
+        // The first base that differs is the last adapter's first; the message counts its terms.
+        const int changed = adapters.back().front();
+        int terms = 0;
+        for (const auto& a : adapters) terms += std::count(a.begin(), a.end(), changed) > 0;
+        QVERIFY2(
+            text.contains(terms > 1 ? QStringLiteral("but W + Σ s·B·A of %1 adapters recomputed").arg(terms)
+                                    : QStringLiteral("but W + s·B·A recomputed")),
+            qPrintable(text));
         const auto out = job.outputFiles.front();
         for (size_t b = 0; b < kBases.size(); ++b) {
             const auto want = expected(written, weights, 2.0, b);
@@ -223,6 +241,39 @@ private slots:
                                         .arg(got[e])
                                         .arg(want[e])));
         }
+    }
+
+    // Without a global scaling each adapter takes the config found beside it: s_k = alpha_k / r.
+    void ownConfigs() {
+        QTemporaryDir tmp;
+        const fs::path dir = tmp.path().toStdString();
+        writeCheckpoint(dir / "base" / "base.ckpt", baseModel());
+        MergeRequest request;
+        request.source.path = dir / "base" / "base.ckpt";
+        request.destination.dir = dir / "out";
+        const std::vector<int> alphas{4, 10};
+        const Weights weights{1, -0.5};
+        for (size_t k = 0; k < alphas.size(); ++k) {
+            const auto folder = dir / ("a" + std::to_string(k));
+            writeCheckpoint(folder / "adapter.ckpt", adapter({0}, uint32_t(60 + 10 * k)));
+            const std::string config = R"({"r":2,"lora_alpha":)" + std::to_string(alphas[k]) + "}";
+            writeFileBytes(folder / "adapter_config.json",
+                           std::span(reinterpret_cast<const std::byte*>(config.data()), config.size()));
+            request.source.adapters.push_back({folder / "adapter.ckpt", weights[k], {}});
+        }
+        const auto resolution = resolve(request);
+        QVERIFY2(resolution.ok(), resolution.refusals.empty()
+                                      ? "no job"
+                                      : resolution.refusals.front().error.describe().c_str());
+        const auto& job = *resolution.job;
+        QCOMPARE(job.plan.pairs.size(), size_t(2));
+        QCOMPARE(job.pairScaling[0], 2.0);   // adapter 1: 4 / 2, weight 1
+        QCOMPARE(job.pairScaling[1], -2.5);  // adapter 2: 10 / 2, weight -0.5
+        QCOMPARE(QString::fromStdString(job.adapters[1].scalingProvenance),
+                 QStringLiteral("from adapter_config.json: r 2, lora_alpha 10"));
+        auto report = run(job);
+        QVERIFY2(report, report ? "" : report.error().describe().c_str());
+        QCOMPARE(report->pairsMerged, size_t(2));
     }
 
     // One adapter in `adapters` with weight 1 is the single-adapter merge: the same bytes as `adapter`.

@@ -50,6 +50,11 @@ std::optional<std::string> Args::value(const std::string& name) const {
     return it->second;
 }
 
+std::vector<std::string> Args::all(const std::string& name) const {
+    auto it = repeated_.find(name);
+    return it == repeated_.end() ? std::vector<std::string>{} : it->second;
+}
+
 std::string Args::parse(const std::vector<std::string>& args, const std::vector<OptionSpec>& specs) {
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string& arg = args[i];
@@ -78,18 +83,18 @@ std::string Args::parse(const std::vector<std::string>& args, const std::vector<
             if (s.name == name || (!s.shortName.empty() && !arg.starts_with("--") && s.shortName == name))
                 spec = &s;
         if (!spec) return "unknown option " + arg;
-        if (values_.count(spec->name)) return "option --" + spec->name + " given twice";
+        if (values_.count(spec->name) && !spec->repeatable) return "option --" + spec->name + " given twice";
         if (!spec->takesValue) {
             if (inlineValue) return "option --" + spec->name + " takes no value";
             values_[spec->name] = "";
             continue;
         }
-        if (inlineValue) {
-            values_[spec->name] = *inlineValue;
-        } else {
+        if (!inlineValue) {
             if (i + 1 >= args.size()) return "option --" + spec->name + " needs a value";
-            values_[spec->name] = args[++i];
+            inlineValue = args[++i];
         }
+        values_.try_emplace(spec->name, *inlineValue);
+        repeated_[spec->name].push_back(*inlineValue);
     }
     return {};
 }

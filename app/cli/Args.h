@@ -13,7 +13,8 @@ namespace cli {
 struct OptionSpec {
     std::string name;  // kebab-case, without dashes
     bool takesValue = false;
-    std::string shortName;  // e.g. "o" for -o; optional
+    std::string shortName;    // e.g. "o" for -o; optional
+    bool repeatable = false;  // may be given several times (all(): every value in order)
 };
 
 class Args {
@@ -22,11 +23,13 @@ public:
     std::string parse(const std::vector<std::string>& args, const std::vector<OptionSpec>& specs);
 
     bool has(const std::string& name) const { return values_.count(name) > 0; }
-    std::optional<std::string> value(const std::string& name) const;
+    std::optional<std::string> value(const std::string& name) const;  // the first value
+    std::vector<std::string> all(const std::string& name) const;      // every value, in order
     const std::vector<std::string>& positionals() const { return positionals_; }
 
 private:
     std::map<std::string, std::string> values_;
+    std::map<std::string, std::vector<std::string>> repeated_;
     std::vector<std::string> positionals_;
 };
 

@@ -28,7 +28,7 @@ const std::vector<OptionSpec> kMergeOptions{
     {"no-verify", false, ""},
     {"no-crc-check", false, ""},
     {"json", false, ""},
-    {"adapter", true, ""},
+    {"adapter", true, "", true},
     {"save-format", true, ""},
     {"dst-ckpt-strategy", true, ""},
     {"allow-no-lora", false, ""},
@@ -102,8 +102,12 @@ std::optional<int> parseSetup(const std::vector<std::string>& args, MergeSetup& 
         request.strategy = {*strategy == "None" ? lms::StrategyMode::None : lms::StrategyMode::Given,
                             *strategy == "None" ? std::string() : *strategy};
     request.source.ckptNameGlob = parsed.value("ckpt-name").value_or("");
-    request.source.adapter = parsed.value("adapter").value_or("");
-    request.source.adapterName = parsed.value("adapter-name").value_or("");
+    for (const auto& text : parsed.all("adapter")) {
+        auto adapter = lms::parseAdapterSpec(text);
+        if (!adapter) return usageError("--adapter " + text + ": " + adapter.error().message);
+        request.source.adapters.push_back(std::move(*adapter));
+    }
+    request.source.adapterName = parsed.value("adapter-name").value_or("");  // the first adapter's
     if (auto check = parsed.value("check-replicas")) {
         auto mode = lms::parseReplicaCheck(*check);
         if (!mode) return usageError("--check-replicas takes full, sampled or off");
@@ -147,25 +151,42 @@ std::string dims(const std::vector<int64_t>& d) {
     return lms::formatDims(d);
 }
 
+void printPair(const lms::ResolvedJob& job, size_t p) {
+    const auto& pair = job.plan.pairs[p];
+    const char* status = pair.status == lms::PairStatus::Ok         ? "ok"
+                         : pair.status == lms::PairStatus::Disabled ? "left out"
+                                                                    : "PROBLEM";
+    std::string scaling = p < job.pairScaling.size() && pair.status == lms::PairStatus::Ok
+                              ? "  s=" + formatNumber(job.pairScaling[p])
+                              : "";
+    if (!scaling.empty() && p < job.pairScalingSource.size() && !job.pairScalingSource[p].empty())
+        scaling += " (" + job.pairScalingSource[p] + ")";
+    const auto notes = lms::pairNotes(pair);
+    std::printf("  %-8s %s  base %s  A %s  B %s  r=%lld%s%s%s%s\n", status,
+                pair.base.empty() ? "(no base)" : pair.base.c_str(), dims(pair.baseDims).c_str(),
+                dims(pair.aDims).c_str(), dims(pair.bDims).c_str(), static_cast<long long>(pair.rank),
+                pair.transposed ? "  transposed" : "", scaling.c_str(), notes.empty() ? "" : "  ",
+                notes.c_str());
+    if (pair.status == lms::PairStatus::Problem) std::printf("           %s\n", pair.problem.c_str());
+}
+
+// One section per adapter when there are several (or one with a weight): its file, weight, scaling
+// and pairs (s is weight × the adapter's own scaling).
 void printPairs(const lms::ResolvedJob& job) {
     const auto& plan = job.plan;
-    for (size_t p = 0; p < plan.pairs.size(); ++p) {
-        const auto& pair = plan.pairs[p];
-        const char* status = pair.status == lms::PairStatus::Ok         ? "ok"
-                             : pair.status == lms::PairStatus::Disabled ? "left out"
-                                                                        : "PROBLEM";
-        std::string scaling = p < job.pairScaling.size() && pair.status == lms::PairStatus::Ok
-                                  ? "  s=" + formatNumber(job.pairScaling[p])
-                                  : "";
-        if (!scaling.empty() && p < job.pairScalingSource.size() && !job.pairScalingSource[p].empty())
-            scaling += " (" + job.pairScalingSource[p] + ")";
-        const auto notes = lms::pairNotes(pair);
-        std::printf("  %-8s %s  base %s  A %s  B %s  r=%lld%s%s%s%s\n", status,
-                    pair.base.empty() ? "(no base)" : pair.base.c_str(), dims(pair.baseDims).c_str(),
-                    dims(pair.aDims).c_str(), dims(pair.bDims).c_str(), static_cast<long long>(pair.rank),
-                    pair.transposed ? "  transposed" : "", scaling.c_str(), notes.empty() ? "" : "  ",
-                    notes.c_str());
-        if (pair.status == lms::PairStatus::Problem) std::printf("           %s\n", pair.problem.c_str());
+    if (job.adapters.empty()) {
+        for (size_t p = 0; p < plan.pairs.size(); ++p) printPair(job, p);
+        return;
+    }
+    for (size_t k = 0; k < job.adapters.size(); ++k) {
+        const auto& adapter = job.adapters[k];
+        size_t count = 0;
+        for (const auto& pair : plan.pairs) count += pair.adapter == k;
+        std::printf("adapter %zu: %s  weight %s  %zu pair(s)%s%s\n", k + 1, adapter.path.c_str(),
+                    formatNumber(adapter.weight).c_str(), count,
+                    adapter.scalingProvenance.empty() ? "" : "  scaling ", adapter.scalingProvenance.c_str());
+        for (size_t p = 0; p < plan.pairs.size(); ++p)
+            if (plan.pairs[p].adapter == k) printPair(job, p);
     }
 }
 
@@ -176,7 +197,7 @@ void printJob(const lms::ResolvedJob& job) {
                 job.source->tensors().size(), plan.pairs.size(), plan.okPairs, plan.problemPairs,
                 plan.disabledPairs);
     printPairs(job);
-    if (!job.pairScaling.empty() && !job.scalingProvenance.empty())
+    if (!job.pairScaling.empty() && !job.scalingProvenance.empty() && job.adapters.empty())
         std::printf("scaling: %s\n", job.scalingProvenance.c_str());
     size_t dropped = 0;
     for (bool d : plan.dropped) dropped += d;
@@ -254,6 +275,15 @@ int runMerge(const std::vector<std::string>& args, const GlobalOptions& global) 
                 ? (" and " + std::to_string(report->outputFiles.size() - 1) + " more rank file(s)").c_str()
                 : "",
             report->seconds);
+        for (size_t k = 0; k < job.adapters.size(); ++k) {
+            size_t merged = 0;
+            for (const auto& pair : job.plan.pairs)
+                merged += pair.adapter == k && pair.status == lms::PairStatus::Ok;
+            std::printf("adapter %zu: %s  weight %s  %zu pair(s) merged%s%s\n", k + 1,
+                        job.adapters[k].path.c_str(), formatNumber(job.adapters[k].weight).c_str(), merged,
+                        job.adapters[k].scalingProvenance.empty() ? "" : "  scaling ",
+                        job.adapters[k].scalingProvenance.c_str());
+        }
     }
     return kExitOk;
 }

@@ -56,9 +56,11 @@ Merge options (as in transform_ckpt_lora.py; --kebab-case works too):
                               or the strategy folder (pipeline parallelism; merged into
                               S/merged_ckpt_strategy.ckpt); default: found near SRC (strategy/,
                               output/strategy/, ../strategy/, strategy files beside it); None: none
-  --adapter A                 a LoRA-only checkpoint (MindPet DELTA_CKP-*.ckpt) to merge into SRC: a file,
+  --adapter A[:WEIGHT]        a LoRA-only checkpoint (MindPet DELTA_CKP-*.ckpt) to merge into SRC: a file,
                               or a folder of rank_<n>/ folders sliced by the same strategy, or an S-LoRA
-                              lora_adapter.json (then --adapter_name NAME picks the adapter)
+                              lora_adapter.json (then --adapter_name NAME picks the adapter); repeat it to
+                              merge several in one pass: W + sum of WEIGHT*s*B*A (WEIGHT default 1, not 0;
+                              the text after the last colon is a weight only if it is a number)
   --adapter_name NAME         with an S-LoRA lora_adapter.json: the adapter to merge (its adapter_model.ckpt,
                               scaling from its adapter_config.json)
   --dst_ckpt_dir DST          output folder; the result is DST/rank_0/<prefix>0.ckpt

@@ -6,6 +6,7 @@
 #include <array>
 #include <cctype>
 #include <map>
+#include <set>
 #include <span>
 #include <unordered_map>
 
@@ -630,7 +631,9 @@ TensorRole classifyName(std::string_view name) {
     return marker == Marker::B ? TensorRole::LoraB : TensorRole::LoraA;
 }
 
-LoraPlan planLora(const std::vector<SourceTensor>& tensors, const PlanOptions& options) {
+namespace {
+
+LoraPlan planSection(const std::vector<SourceTensor>& tensors, const PlanOptions& options) {
     LoraPlan plan;
     const size_t n = tensors.size();
     plan.roles.assign(n, TensorRole::Other);
@@ -678,6 +681,154 @@ LoraPlan planLora(const std::vector<SourceTensor>& tensors, const PlanOptions& o
         plan.bytesToWrite += tensors[i].byteSize;
         ++plan.tensorsToWrite;
     }
+    return plan;
+}
+
+// What keeps a pair from being summed with another adapter's pair on the same base ("" when it can
+// be): the sum W + Σ s_k·B_k·A_k is exact for plain matrix LoRA (and a LoRA bias); DoRA rescales the
+// merged row by its norm and modules_to_save replaces the base, so neither is a term of a sum, and
+// grouped experts are not supported in a sum.
+std::string notSummable(const LoraPair& pair) {
+    if (pair.kind == PairKind::Replace) return "modules_to_save replaces the base";
+    if (!pair.magnitude.empty()) return "DoRA rescales the merged rows by their norm";
+    if (pair.experts > 0) return "grouped (MoE) LoRA is not supported in a sum";
+    return {};
+}
+
+// One section's plan (`sub`, planned over `globalOf` of the combined tensors) appended to `plan`.
+void addSection(LoraPlan& plan, LoraPlan&& sub, const std::vector<size_t>& globalOf, size_t adapter,
+                bool tagged, const std::vector<SourceTensor>& tensors, std::vector<size_t>& positions) {
+    const size_t first = plan.pairs.size();
+    for (auto& pair : sub.pairs) {
+        pair.adapter = adapter;
+        if (tagged)
+            for (auto* name : {&pair.a, &pair.b, &pair.magnitude})
+                if (!name->empty()) *name = adapterTensorName(adapter, *name);
+        if (pair.status == PairStatus::Problem)
+            pair.problem = "in adapter " + std::to_string(adapter + 1) + ": " + pair.problem;
+        plan.pairs.push_back(std::move(pair));
+        positions.push_back(tensors.size());
+    }
+    for (size_t j = 0; j < globalOf.size(); ++j) {
+        const size_t i = globalOf[j];
+        const int p = sub.pairOfTensor[j];
+        const bool own = tagged ? splitAdapterTag(tensors[i].name).first == adapter : true;
+        if (p >= 0) positions[first + size_t(p)] = std::min(positions[first + size_t(p)], i);
+        if (sub.roles[j] == TensorRole::Base) {
+            plan.roles[i] = TensorRole::Base;
+            if (p >= 0 && plan.pairOfTensor[i] < 0) plan.pairOfTensor[i] = int(first + size_t(p));
+        }
+        if (!own) continue;
+        if (plan.roles[i] != TensorRole::Base) plan.roles[i] = sub.roles[j];
+        plan.dropped[i] = tagged || sub.dropped[j];  // another adapter's tensors are never written
+        if (p >= 0) plan.pairOfTensor[i] = int(first + size_t(p));
+    }
+}
+
+// Several adapters (tagged names, adapterTensorName): each planned with the base on its own, then
+// one plan in base order; bases adapted by several adapters get every adapter's pair.
+LoraPlan planAdapters(const std::vector<SourceTensor>& tensors, const PlanOptions& options, size_t count) {
+    LoraPlan plan;
+    const size_t n = tensors.size();
+    plan.roles.assign(n, TensorRole::Other);
+    plan.dropped.assign(n, false);
+    plan.pairOfTensor.assign(n, -1);
+    std::vector<size_t> positions;
+    std::vector<size_t> untagged, kept;
+    for (size_t i = 0; i < n; ++i)
+        if (splitAdapterTag(tensors[i].name).first == 0) untagged.push_back(i);
+    const auto subTensors = [&](const std::vector<size_t>& globalOf) {
+        std::vector<SourceTensor> sub;
+        for (size_t i : globalOf) {
+            sub.push_back(tensors[i]);
+            sub.back().name = std::string(splitAdapterTag(tensors[i].name).second);
+        }
+        return sub;
+    };
+    auto first = planSection(subTensors(untagged), options);
+    for (size_t j = 0; j < untagged.size(); ++j)
+        if (!first.dropped[j]) kept.push_back(untagged[j]);
+    addSection(plan, std::move(first), untagged, 0, false, tensors, positions);
+    for (size_t k = 1; k < count; ++k) {
+        auto globalOf = kept;
+        for (size_t i = 0; i < n; ++i)
+            if (splitAdapterTag(tensors[i].name).first == k) globalOf.push_back(i);
+        addSection(plan, planSection(subTensors(globalOf), options), globalOf, k, true, tensors, positions);
+    }
+    // Base order, each base's pairs in adapter order; pairOfTensor follows the new indexes.
+    std::vector<size_t> order(plan.pairs.size());
+    for (size_t p = 0; p < order.size(); ++p) order[p] = p;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t x, size_t y) { return positions[x] < positions[y]; });
+    std::vector<int> newIndex(order.size());
+    std::vector<LoraPair> pairs;
+    for (size_t p = 0; p < order.size(); ++p) {
+        newIndex[order[p]] = int(p);
+        pairs.push_back(std::move(plan.pairs[order[p]]));
+    }
+    plan.pairs = std::move(pairs);
+    for (auto& p : plan.pairOfTensor)
+        if (p >= 0) p = newIndex[size_t(p)];
+    return plan;
+}
+
+// Counts, bytes and pairsOfBase of a finished plan; with several adapters, what cannot be summed
+// on a shared base becomes a problem.
+void finishPlan(LoraPlan& plan, const std::vector<SourceTensor>& tensors) {
+    std::unordered_map<std::string, size_t> indexOf;
+    for (size_t i = 0; i < tensors.size(); ++i) indexOf.emplace(tensors[i].name, i);
+    plan.pairsOfBase.assign(tensors.size(), {});
+    for (size_t p = 0; p < plan.pairs.size(); ++p) {
+        const auto it = plan.pairs[p].base.empty() ? indexOf.end() : indexOf.find(plan.pairs[p].base);
+        if (it != indexOf.end() && plan.roles[it->second] == TensorRole::Base)
+            plan.pairsOfBase[it->second].push_back(int(p));
+    }
+    for (auto& list : plan.pairsOfBase) {
+        std::set<size_t> adapters;
+        for (int p : list) adapters.insert(plan.pairs[size_t(p)].adapter);
+        if (adapters.size() < 2) continue;
+        for (int p : list) {
+            auto& pair = plan.pairs[size_t(p)];
+            if (pair.status != PairStatus::Ok) continue;
+            if (auto why = notSummable(pair); !why.empty())
+                setProblem(pair, "in adapter " + std::to_string(pair.adapter + 1) + ": " + why +
+                                     ", so it cannot be summed with another adapter's pair on " + pair.base +
+                                     "; merge this adapter on its own");
+        }
+    }
+    plan.okPairs = plan.problemPairs = plan.disabledPairs = 0;
+    for (const auto& pair : plan.pairs)
+        ++(pair.status == PairStatus::Ok        ? plan.okPairs
+           : pair.status == PairStatus::Problem ? plan.problemPairs
+                                                : plan.disabledPairs);
+    plan.bytesToWrite = plan.tensorsToWrite = 0;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        if (plan.dropped[i]) continue;
+        plan.bytesToWrite += tensors[i].byteSize;
+        ++plan.tensorsToWrite;
+    }
+}
+
+}  // namespace
+
+std::string adapterTensorName(size_t adapter, std::string_view name) {
+    return "adapter" + std::to_string(adapter + 1) + ":" + std::string(name);
+}
+
+std::pair<size_t, std::string_view> splitAdapterTag(std::string_view name) {
+    if (!name.starts_with("adapter")) return {0, name};
+    size_t k = 7, number = 0;
+    while (k < name.size() && k < 12 && name[k] >= '0' && name[k] <= '9')
+        number = number * 10 + size_t(name[k++] - '0');
+    if (k == 7 || k >= name.size() || name[k] != ':' || number < 2 || name[7] == '0') return {0, name};
+    return {number - 1, name.substr(k + 1)};
+}
+
+LoraPlan planLora(const std::vector<SourceTensor>& tensors, const PlanOptions& options) {
+    size_t count = 1;
+    for (const auto& t : tensors) count = std::max(count, splitAdapterTag(t.name).first + 1);
+    auto plan = count == 1 ? planSection(tensors, options) : planAdapters(tensors, options, count);
+    finishPlan(plan, tensors);
     return plan;
 }
 

@@ -50,6 +50,9 @@ struct LoraPair {
     std::string loraOf;  // Bias: the base weight of the LoRA pair whose scaling applies
     PairStatus status = PairStatus::Ok;
     std::string problem;  // in words, when status == Problem
+    // Which adapter of a multi-adapter merge the pair belongs to (0: the first adapter, or the
+    // source's own LoRA); its a/b/magnitude carry that adapter's tag (adapterTensorName).
+    size_t adapter = 0;
 };
 
 struct PlanOptions {
@@ -61,7 +64,10 @@ struct LoraPlan {
     std::vector<LoraPair> pairs;    // in order of the base's position
     std::vector<TensorRole> roles;  // one per source tensor
     std::vector<bool> dropped;      // one per source tensor: not written
-    std::vector<int> pairOfTensor;  // one per source tensor: pair index or -1
+    std::vector<int> pairOfTensor;  // one per source tensor: pair index or -1 (a base: its first pair)
+    // One per source tensor: every pair whose base it is, in adapter order (several only when
+    // several adapters adapt it; the merge sums them).
+    std::vector<std::vector<int>> pairsOfBase;
     size_t okPairs = 0, problemPairs = 0, disabledPairs = 0;
     uint64_t bytesToWrite = 0;  // payload bytes of the output (excluding headers)
     uint64_t tensorsToWrite = 0;
@@ -76,6 +82,13 @@ int64_t deltaCols(const LoraPair& pair);
 // "4 experts, A·B", "DoRA (magnitude m)", "LoRA bias (scaling of x.weight)", "modules_to_save: replaces the
 // base".
 std::string pairNotes(const LoraPair& pair);
+
+// The internal name of adapter k's tensor (k >= 1, counted from 0) in a multi-adapter source:
+// "adapter<k+1>:<name>". Adapters usually carry identical LoRA names; the tag keeps them apart. It
+// is never written (LoRA tensors are dropped).
+std::string adapterTensorName(size_t adapter, std::string_view name);
+// {k, name} for a tagged name, {0, name} for any other name.
+std::pair<size_t, std::string_view> splitAdapterTag(std::string_view name);
 
 // Pure function of names, dtypes and shapes. Rules:
 // - the LoRA suffixes of a scheme match in any case; the layer path (stem) is taken as written, and
@@ -96,6 +109,10 @@ std::string pairNotes(const LoraPair& pair);
 // - PEFT `lora_B.bias` pairs with the base bias (kind Bias) and needs a mergeable LoRA pair on the
 //   same layer; PEFT `modules_to_save` tensors replace their base (kind Replace) and need its dims.
 // LoRA tensors, optimizer copies of them and unpaired LoRA tensors are never written.
+// - Several adapters (tagged names): each adapter is planned with the base on its own, so two pairs
+//   for one base inside one adapter stay a problem while pairs of different adapters on one base
+//   sum; a pair that cannot be a term of a sum (DoRA, grouped, modules_to_save) on a base another
+//   adapter also adapts is a problem. Problems of a multi-adapter plan say "in adapter N: ...".
 LoraPlan planLora(const std::vector<SourceTensor>& tensors, const PlanOptions& options = {});
 
 // The role a name plays, from its name alone. A LoRA-marked name no scheme pairs is LoraB when the

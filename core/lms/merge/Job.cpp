@@ -12,56 +12,78 @@ namespace lms {
 
 namespace {
 
-// Base tensors first, then the adapter's that take part (`kept`: indexes into the adapter's
-// tensors); reads go to whichever source holds the tensor.
+// Base tensors first, then the tensors of each adapter that take part (`kept`: indexes into that
+// adapter's tensors), adapter k >= 1 under its tagged names (adapterTensorName) so that adapters
+// with identical LoRA names stay apart; reads go to whichever source holds the tensor.
 class CombinedSource final : public ModelSource {
 public:
-    CombinedSource(std::unique_ptr<ModelSource> base, std::unique_ptr<ModelSource> adapter,
-                   std::vector<size_t> kept)
-        : base_(std::move(base)), adapter_(std::move(adapter)), kept_(std::move(kept)) {
+    CombinedSource(std::unique_ptr<ModelSource> base, std::vector<std::unique_ptr<ModelSource>> adapters,
+                   const std::vector<std::vector<size_t>>& kept)
+        : base_(std::move(base)), adapters_(std::move(adapters)) {
         tensors_ = base_->tensors();
-        for (size_t i : kept_) tensors_.push_back(adapter_->tensors()[i]);
+        for (size_t k = 0; k < adapters_.size(); ++k)
+            for (size_t i : kept[k]) {
+                tensors_.push_back(adapters_[k]->tensors()[i]);
+                if (k > 0) tensors_.back().name = adapterTensorName(k, tensors_.back().name);
+                origin_.push_back({k, i});
+            }
     }
     std::string description() const override {
-        return base_->description() + " with the adapter " + adapter_->description();
+        std::string text = base_->description() + " with the adapter";
+        if (adapters_.size() > 1) text += "s";
+        for (size_t k = 0; k < adapters_.size(); ++k) text += (k ? ", " : " ") + adapters_[k]->description();
+        return text;
     }
     const std::vector<SourceTensor>& tensors() const override { return tensors_; }
     Status read(size_t index, std::span<std::byte> out, const CancelToken* cancel) const override {
         const size_t split = base_->tensors().size();
-        return index < split ? base_->read(index, out, cancel)
-                             : adapter_->read(kept_[index - split], out, cancel);
+        if (index < split) return base_->read(index, out, cancel);
+        const auto [k, i] = origin_[index - split];
+        return adapters_[k]->read(i, out, cancel);
     }
     // Delegated so a base tensor streams in row blocks from its own source; the default
     // ModelSource::readRows would read each tensor whole into memory first.
     Status readRows(size_t index, int64_t rowBegin, int64_t rowEnd, std::span<std::byte> out,
                     const CancelToken* cancel) const override {
         const size_t split = base_->tensors().size();
-        return index < split ? base_->readRows(index, rowBegin, rowEnd, out, cancel)
-                             : adapter_->readRows(kept_[index - split], rowBegin, rowEnd, out, cancel);
+        if (index < split) return base_->readRows(index, rowBegin, rowEnd, out, cancel);
+        const auto [k, i] = origin_[index - split];
+        return adapters_[k]->readRows(i, rowBegin, rowEnd, out, cancel);
     }
     std::optional<RawRecords> rawRecords(size_t index) const override {
         const size_t split = base_->tensors().size();
-        return index < split ? base_->rawRecords(index) : adapter_->rawRecords(kept_[index - split]);
+        if (index < split) return base_->rawRecords(index);
+        const auto [k, i] = origin_[index - split];
+        return adapters_[k]->rawRecords(i);
     }
     std::vector<std::filesystem::path> inputFiles() const override {
         auto files = base_->inputFiles();
-        for (auto& f : adapter_->inputFiles()) files.push_back(std::move(f));
+        for (const auto& adapter : adapters_)
+            for (auto& f : adapter->inputFiles()) files.push_back(std::move(f));
         return files;
     }
-    uint64_t inputBytes() const override { return base_->inputBytes() + adapter_->inputBytes(); }
+    uint64_t inputBytes() const override {
+        uint64_t bytes = base_->inputBytes();
+        for (const auto& adapter : adapters_) bytes += adapter->inputBytes();
+        return bytes;
+    }
     Status verifyInputs(const CancelToken* cancel) const override {
         if (auto st = base_->verifyInputs(cancel); !st) return st;
-        return adapter_->verifyInputs(cancel);
+        for (const auto& adapter : adapters_)
+            if (auto st = adapter->verifyInputs(cancel); !st) return st;
+        return {};
     }
     std::vector<std::string> reportNotes() const override {
         auto notes = base_->reportNotes();
-        for (auto& note : adapter_->reportNotes()) notes.push_back("adapter " + note);
+        for (const auto& adapter : adapters_)
+            for (auto& note : adapter->reportNotes()) notes.push_back("adapter " + note);
         return notes;
     }
 
 private:
-    std::unique_ptr<ModelSource> base_, adapter_;
-    std::vector<size_t> kept_;
+    std::unique_ptr<ModelSource> base_;
+    std::vector<std::unique_ptr<ModelSource>> adapters_;
+    std::vector<std::pair<size_t, size_t>> origin_;  // per adapter tensor: adapter, index in it
     std::vector<SourceTensor> tensors_;
 };
 
@@ -117,17 +139,17 @@ Result<std::unique_ptr<ModelSource>> openOne(const std::filesystem::path& src, c
 
 }  // namespace
 
-Result<std::unique_ptr<ModelSource>> combineWithAdapter(std::unique_ptr<ModelSource> base,
-                                                        std::unique_ptr<ModelSource> adapter,
-                                                        std::vector<std::string>* notes) {
-    std::unordered_set<std::string> baseNames;
-    for (const auto& t : base->tensors()) baseNames.insert(t.name);
-    const auto files = adapter->inputFiles();
+namespace {
+
+// The tensors of one adapter that take part (LoRA-marked names), or the refusal.
+Result<std::vector<size_t>> adapterTensors(const std::unordered_set<std::string>& baseNames,
+                                           const ModelSource& adapter, std::vector<std::string>* notes) {
+    const auto files = adapter.inputFiles();
     const std::string where = files.empty() ? std::string() : files.front().string();
     std::vector<size_t> kept;
     std::vector<std::string> bookkeeping, foreign;
-    for (size_t i = 0; i < adapter->tensors().size(); ++i) {
-        const auto& t = adapter->tensors()[i];
+    for (size_t i = 0; i < adapter.tensors().size(); ++i) {
+        const auto& t = adapter.tensors()[i];
         // LoRA tensors, their optimizer copies and LoRA-marked names the planner will judge.
         if (!hasLoraMarker(t.name)) {
             // MindSpore's and MindPet's save_checkpoint add epoch_num, step_num, global_step,
@@ -154,17 +176,46 @@ Result<std::unique_ptr<ModelSource>> combineWithAdapter(std::unique_ptr<ModelSou
         notes->push_back("ignored " + std::to_string(bookkeeping.size()) +
                          " scalar record(s) of the adapter (" + nameList(bookkeeping, 5) +
                          "); the base checkpoint's records are written");
-    return std::unique_ptr<ModelSource>(
-        new CombinedSource(std::move(base), std::move(adapter), std::move(kept)));
+    return kept;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ModelSource>> combineWithAdapters(std::unique_ptr<ModelSource> base,
+                                                         std::vector<std::unique_ptr<ModelSource>> adapters,
+                                                         std::vector<std::string>* notes) {
+    std::unordered_set<std::string> baseNames;
+    for (const auto& t : base->tensors()) baseNames.insert(t.name);
+    std::vector<std::vector<size_t>> kept;
+    for (const auto& adapter : adapters) {
+        auto taking = adapterTensors(baseNames, *adapter, notes);
+        if (!taking) return std::unexpected(taking.error());
+        kept.push_back(std::move(*taking));
+    }
+    return std::unique_ptr<ModelSource>(new CombinedSource(std::move(base), std::move(adapters), kept));
+}
+
+Result<std::unique_ptr<ModelSource>> combineWithAdapter(std::unique_ptr<ModelSource> base,
+                                                        std::unique_ptr<ModelSource> adapter,
+                                                        std::vector<std::string>* notes) {
+    std::vector<std::unique_ptr<ModelSource>> adapters;
+    adapters.push_back(std::move(adapter));
+    return combineWithAdapters(std::move(base), std::move(adapters), notes);
 }
 
 Result<std::unique_ptr<ModelSource>> openSource(const SourceSpec& spec, std::vector<std::string>* notes,
                                                 const CancelToken* cancel) {
     auto base = openOne(spec.src, spec, "src_ckpt_path_or_dir", notes, cancel);
     if (!base || spec.adapter.empty()) return base;
-    auto adapter = openOne(spec.adapter, spec, "adapter", notes, cancel);
-    if (!adapter) return adapter;
-    return combineWithAdapter(std::move(*base), std::move(*adapter), notes);
+    std::vector<std::unique_ptr<ModelSource>> adapters;
+    std::vector<std::filesystem::path> paths{spec.adapter};
+    paths.insert(paths.end(), spec.moreAdapters.begin(), spec.moreAdapters.end());
+    for (const auto& path : paths) {
+        auto adapter = openOne(path, spec, "adapter", notes, cancel);
+        if (!adapter) return adapter;
+        adapters.push_back(std::move(*adapter));
+    }
+    return combineWithAdapters(std::move(*base), std::move(adapters), notes);
 }
 
 std::filesystem::path mergedOutputFile(const std::filesystem::path& dstDir, const std::string& prefix,

@@ -23,6 +23,8 @@ struct SourceSpec {
     // Optional LoRA-only adapter (MindPet DELTA_CKP-*.ckpt, MindFormers checkpoint_trainable/): a
     // file, or a folder of rank_<n>/ folders sliced by the same strategy as `src`.
     std::filesystem::path adapter;
+    // Further adapters of a multi-adapter merge (adapter 2, 3, ...), opened like `adapter`.
+    std::vector<std::filesystem::path> moreAdapters;
     ReplicaCheck replicaCheck = ReplicaCheck::Full;  // for rank folders (Distributed.h)
 };
 
@@ -38,6 +40,12 @@ struct SourceSpec {
 // names that the base already has.
 [[nodiscard]] Result<std::unique_ptr<ModelSource>> combineWithAdapter(
     std::unique_ptr<ModelSource> base, std::unique_ptr<ModelSource> adapter,
+    std::vector<std::string>* notes = nullptr);
+
+// As above for several adapters: adapter k >= 1 (counted from 0) under tagged names
+// (adapterTensorName, LoraPlan.h), so that identical LoRA names of different adapters stay apart.
+[[nodiscard]] Result<std::unique_ptr<ModelSource>> combineWithAdapters(
+    std::unique_ptr<ModelSource> base, std::vector<std::unique_ptr<ModelSource>> adapters,
     std::vector<std::string>* notes = nullptr);
 
 // dst_ckpt_dir/rank_0/<prefix>0.ckpt, the layout the MindFormers docs promise.

@@ -148,8 +148,31 @@ public:
         return std::nullopt;
     }
 
-private:
+    bool usesDouble() const { return useDouble_; }
     int64_t storedCols() const { return transposed_ ? rows_ : cols_; }
+    // A matrix pair without DoRA: block (n stored rows from row0, widened) += its delta.
+    template <class Scalar>
+    void addTo(RowMatrix<Scalar>& block, int64_t row0) const {
+        const auto& a = [&]() -> const RowMatrix<Scalar>& {
+            if constexpr (std::is_same_v<Scalar, double>)
+                return rightD_[0];
+            else
+                return rightF_[0];
+        }();
+        const auto& scaledB = [&]() -> const RowMatrix<Scalar>& {
+            if constexpr (std::is_same_v<Scalar, double>)
+                return leftD_[0];
+            else
+                return leftF_[0];
+        }();
+        const int64_t n = block.rows();
+        if (!transposed_)
+            block.noalias() += scaledB.middleRows(row0, n) * a;
+        else
+            block.noalias() += a.middleCols(row0, n).transpose() * scaledB.transpose();
+    }
+
+private:
     std::optional<int64_t> applyExpert(std::span<std::byte> bytes, size_t e, int64_t row0,
                                        int64_t rows) const {
         if (useDouble_)
@@ -166,6 +189,40 @@ private:
     std::vector<RowMatrix<double>> rightD_, leftD_;
     std::vector<double> magnitude_;  // DoRA m, one per output row; empty for plain LoRA
 };
+
+// Several adapters' plain matrix deltas on one base (LoraPlan.h): W + Σ_k s_k·L_k·R_k, added in the
+// working precision and rounded once to the base dtype. One delta: exactly PairDelta::apply.
+template <class Scalar>
+void addSummedRows(std::span<const PairDelta> deltas, std::span<std::byte> bytes, DType baseType,
+                   int64_t row0, int64_t rows) {
+    const int64_t cols = deltas.front().storedCols();
+    const size_t elementBytes = dtypeBits(baseType) / 8;
+    std::vector<float> narrowScratch;
+    for (int64_t done = 0; done < rows; done += kRowsPerBlock) {
+        const int64_t n = std::min(kRowsPerBlock, rows - done);
+        auto part = bytes.subspan(size_t(done * cols) * elementBytes, size_t(n * cols) * elementBytes);
+        RowMatrix<Scalar> block = widen<Scalar>(part, baseType, n, cols);
+        for (const auto& delta : deltas) delta.addTo(block, row0 + done);
+        if constexpr (std::is_same_v<Scalar, float>) {
+            narrowFromFloat(baseType, std::span<const float>(block.data(), size_t(block.size())), part);
+        } else if (baseType == DType::Float64) {
+            std::memcpy(part.data(), block.data(), size_t(block.size()) * 8);
+        } else {
+            narrowScratch.assign(block.data(), block.data() + block.size());
+            narrowFromFloat(baseType, narrowScratch, part);
+        }
+    }
+}
+
+std::optional<int64_t> applyDeltas(std::span<const PairDelta> deltas, std::span<std::byte> bytes,
+                                   DType baseType, int64_t row0, int64_t rows) {
+    if (deltas.size() == 1) return deltas.front().apply(bytes, row0, rows);
+    if (deltas.front().usesDouble())
+        addSummedRows<double>(deltas, bytes, baseType, row0, rows);
+    else
+        addSummedRows<float>(deltas, bytes, baseType, row0, rows);
+    return std::nullopt;
+}
 
 // A merge that pairs nothing only makes sense when it also converts (the format, the layout, or
 // rank files reassembled into one); otherwise the user most likely forgot the adapter.
@@ -466,6 +523,28 @@ Result<std::vector<double>> pairScalings(const LoraPlan& plan, const ScalingSpec
     return scalings;
 }
 
+Result<std::vector<double>> pairScalings(const LoraPlan& plan, const MergeOptions& options) {
+    if (options.adapters.empty()) return pairScalings(plan, options.scaling);
+    std::vector<double> scalings(plan.pairs.size(), 0.0);
+    for (size_t k = 0; k <= options.adapters.size(); ++k) {
+        // adapter k's pairs alone, so each takes that adapter's scaling (past the list: `scaling`)
+        const bool listed = k < options.adapters.size();
+        LoraPlan part;
+        std::vector<size_t> index;
+        for (size_t p = 0; p < plan.pairs.size(); ++p)
+            if (listed ? plan.pairs[p].adapter == k : plan.pairs[p].adapter >= options.adapters.size()) {
+                part.pairs.push_back(plan.pairs[p]);
+                index.push_back(p);
+            }
+        if (index.empty()) continue;
+        auto s = pairScalings(part, listed ? options.adapters[k].scaling : options.scaling);
+        if (!s) return std::unexpected(s.error());
+        const double weight = listed ? options.adapters[k].weight : 1.0;
+        for (size_t q = 0; q < index.size(); ++q) scalings[index[q]] = weight * (*s)[q];
+    }
+    return scalings;
+}
+
 ShardPlan planOutputShards(const ModelSource& source, const LoraPlan& plan, uint64_t maxShardBytes) {
     std::vector<uint64_t> sizes;
     for (size_t i = 0; i < source.tensors().size(); ++i)
@@ -530,12 +609,18 @@ struct StreamView {
           blockBytes(std::max<uint64_t>(r.options.streamBlockBytes, 1)) {
         for (size_t i = 0; i < tensors.size(); ++i) indexOf.emplace(tensors[i].name, i);
     }
-    const LoraPair* mergedPairOf(size_t i) const {
-        const int p = run.plan.pairOfTensor[i];
+    // The pairs merged into base i (plan indexes): one, or one per adapter that adapts it.
+    std::vector<size_t> mergedPairsOf(size_t i) const {
+        std::vector<size_t> merged;
         const auto& pairs = run.plan.pairs;
-        return p >= 0 && pairs[size_t(p)].status == PairStatus::Ok && pairs[size_t(p)].base == tensors[i].name
-                   ? &pairs[size_t(p)]
-                   : nullptr;
+        for (int p : run.plan.pairsOfBase[i])
+            if (pairs[size_t(p)].status == PairStatus::Ok && pairs[size_t(p)].base == tensors[i].name)
+                merged.push_back(size_t(p));
+        return merged;
+    }
+    const LoraPair* mergedPairOf(size_t i) const {
+        const auto merged = mergedPairsOf(i);
+        return merged.empty() ? nullptr : &run.plan.pairs[merged.front()];
     }
     // Whole-record copies need no bytes in user space; everything else streams in row blocks.
     bool rawForAll(size_t i) const {
@@ -552,7 +637,8 @@ struct StreamView {
     uint64_t memoryFor(size_t i) const {
         const auto& t = tensors[i];
         uint64_t bytes = std::min<uint64_t>(t.byteSize, uint64_t(rowsPerBlock(i)) * rowBytes(t));
-        if (const auto* pair = mergedPairOf(i)) {
+        for (size_t p : mergedPairsOf(i)) {
+            const auto* pair = &run.plan.pairs[p];
             for (const auto* name : {&pair->a, &pair->b, &pair->magnitude}) {
                 if (name->empty()) continue;
                 const auto& f = tensors[indexOf.at(*name)];
@@ -585,9 +671,10 @@ Result<std::vector<std::byte>> readChecked(const StreamView& v, size_t index, st
 
 // The delta of a LoRA or LoRA-bias pair, read, checked and widened once. A bias b [out] is the
 // rank-1 product b·[1] ([out, 1] · [1, 1]) on the base bias seen as [out, 1].
-Result<std::optional<PairDelta>> makeDelta(const StreamView& v, size_t i, const LoraPair& pair,
+Result<std::optional<PairDelta>> makeDelta(const StreamView& v, size_t i, size_t pairIndex,
                                            const CancelToken* cancel) {
-    const double scaling = v.run.scalings[size_t(v.run.plan.pairOfTensor[i])];
+    const auto& pair = v.run.plan.pairs[pairIndex];
+    const double scaling = v.run.scalings[pairIndex];
     const auto baseType = v.tensors[i].dtype;
     const size_t ib = v.indexOf.at(pair.b);
     auto b = readChecked(v, ib, pair.kind == PairKind::Bias ? "LoRA bias" : "LoRA B", cancel);
@@ -648,15 +735,16 @@ Status readReplacementRows(const StreamView& v, size_t i, size_t replacement, in
 Result<bool> queueTensor(const StreamView& v, size_t i, BlockQueue& queue, const CancelToken* cancel) {
     const auto& source = *v.run.source;
     if (v.rawForAll(i)) return queue.push(Block{i, -1, -1, true, true, {}, std::nullopt});
-    std::optional<PairDelta> delta;
+    std::vector<PairDelta> deltas;
     std::optional<size_t> replacement;
-    if (const auto* pair = v.mergedPairOf(i)) {
-        if (pair->kind == PairKind::Replace) {
-            replacement = v.indexOf.at(pair->a);
+    for (size_t p : v.mergedPairsOf(i)) {
+        const auto& pair = v.run.plan.pairs[p];
+        if (pair.kind == PairKind::Replace) {
+            replacement = v.indexOf.at(pair.a);  // alone on its base (LoraPlan.h)
         } else {
-            auto made = makeDelta(v, i, *pair, cancel);
+            auto made = makeDelta(v, i, p, cancel);
             if (!made) return std::unexpected(made.error());
-            delta = std::move(*made);
+            deltas.push_back(std::move(**made));
         }
     }
     const int64_t rows = rowCount(v.tensors[i]);
@@ -674,10 +762,10 @@ Result<bool> queueTensor(const StreamView& v, size_t i, BlockQueue& queue, const
             return std::unexpected(st.error());
         // The delta is added here, on the reader thread, so that computing overlaps writing;
         // non-finite inputs and results fail the run here, naming the input (Verify.h).
-        if (delta) {
+        if (!deltas.empty()) {
             if (auto st = checkInputFinite(source, i, "base weight", block.bytes, r0); !st)
                 return std::unexpected(st.error());
-            if (const auto zero = delta->apply(block.bytes, r0, r1 - r0))
+            if (const auto zero = applyDeltas(deltas, block.bytes, v.tensors[i].dtype, r0, r1 - r0))
                 return fail(
                     ErrorCode::Mismatch,
                     "DoRA: row " + std::to_string(*zero) +
@@ -782,13 +870,13 @@ Status writeStream(MergeRun& run, const StreamView& v, BlockQueue& queue, Thrott
             run.state.currentItem = v.tensors[i].name;
             run.currentNeed = v.memoryFor(i);
             progress(run.state);
-            if (const auto* pair = v.mergedPairOf(i)) {
+            for (size_t p : v.mergedPairsOf(i)) {
+                const auto* pair = &run.plan.pairs[p];
                 ++run.report.pairsMerged;
                 const auto indexOf = [&](const std::string& name) {
                     return name.empty() ? SIZE_MAX : v.indexOf.at(name);
                 };
-                run.merged.push_back({i, indexOf(pair->a), indexOf(pair->b), pair,
-                                      run.scalings[size_t(run.plan.pairOfTensor[i])]});
+                run.merged.push_back({i, indexOf(pair->a), indexOf(pair->b), pair, run.scalings[p]});
             }
         }
         if (auto st = writeBlock(run, v, *block); !st) return st;
@@ -841,7 +929,7 @@ Status openTargets(MergeRun& run, ThrottledProgress& progress, const CancelToken
 Status checkPlan(MergeRun& run) {
     const auto& plan = run.plan;
     if (auto st = checkPlanMergeable(*run.source, plan, run.options); !st) return st;
-    auto scalings = pairScalings(plan, run.options.scaling);
+    auto scalings = pairScalings(plan, run.options);
     if (!scalings) return std::unexpected(scalings.error());
     run.scalings = std::move(*scalings);
     for (const auto& pair : plan.pairs) {

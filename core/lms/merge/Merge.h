@@ -53,11 +53,21 @@ struct ReshardSpec {
     std::string prefix = "checkpoint_";
 };
 
+// One adapter of a multi-adapter merge: its pairs (LoraPair::adapter) merge with weight·s, s from
+// its own scaling (its config, or the global --lora_scaling/--lora_alpha).
+struct AdapterTerm {
+    ScalingSpec scaling;
+    double weight = 1;
+};
+
 struct MergeOptions {
     std::filesystem::path outputFile;  // the final file to write (ignored when `reshard` is set)
     OutputFormat format = OutputFormat::Ckpt;
     std::optional<ReshardSpec> reshard;
     ScalingSpec scaling;
+    // Per adapter k (LoraPair::adapter): W' = W + Σ_k weight_k·s_k·B_k·A_k. Empty: every pair takes
+    // `scaling` with weight 1 (one adapter, or the source's own LoRA).
+    std::vector<AdapterTerm> adapters;
     PlanOptions plan;
     bool skipInvalid = false;   // merge the valid pairs, report the rest
     bool allowNoLora = false;   // write a checkpoint even when no pair is merged and nothing converts
@@ -110,6 +120,9 @@ std::filesystem::path rankOutputFile(const std::filesystem::path& dir, const std
                                         const MergeOptions& options);
 // The scaling of every pair of `plan` (0 for pairs not merged); error when none was given.
 [[nodiscard]] Result<std::vector<double>> pairScalings(const LoraPlan& plan, const ScalingSpec& scaling);
+// As above with each pair's adapter term (options.adapters; `options.scaling` when it has none):
+// weight_k·s_k.
+[[nodiscard]] Result<std::vector<double>> pairScalings(const LoraPlan& plan, const MergeOptions& options);
 // The output must not be an input, nor sit in the folder of one.
 [[nodiscard]] Status checkOutputLocation(const ModelSource& source, const std::filesystem::path& output);
 // The shards of a sharded output (options.maxShardBytes): the kept tensors of `plan`, split as

@@ -9,6 +9,9 @@
 #include "lms/merge/Job.h"
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <set>
 
@@ -65,6 +68,8 @@ Result<std::shared_ptr<const ModelSource>> openRequested(const MergeRequest& req
     spec.fallbackStrategyDir = request.destination.dir;
     spec.ckptNameGlob = request.source.ckptNameGlob;
     spec.adapter = request.source.adapter;
+    for (size_t k = 1; k < request.source.adapters.size(); ++k)
+        spec.moreAdapters.push_back(request.source.adapters[k].path);
     spec.replicaCheck = request.source.replicaCheck;
     spec.writeMergedStrategy = request.source.writeMergedStrategy;
     auto source = openSource(spec, &notes, cancel);
@@ -212,17 +217,94 @@ std::optional<Refusal> resolveSlora(MergeRequest& request, std::vector<std::stri
     return std::nullopt;
 }
 
+// `adapter` (when set) first, then `adapters`; the first also becomes `adapter`/`adapterName`, which
+// the single-adapter rules (S-LoRA, the config found beside it) read. Weights must be finite, not 0.
+std::optional<Refusal> normalizeAdapters(MergeRequest& request) {
+    auto& source = request.source;
+    if (!source.adapter.empty())
+        source.adapters.insert(source.adapters.begin(),
+                               AdapterRequest{source.adapter, 1, source.adapterName});
+    if (source.adapters.empty()) return std::nullopt;
+    source.adapter = source.adapters.front().path;
+    if (!source.adapters.front().name.empty()) source.adapterName = source.adapters.front().name;
+    for (const auto& a : source.adapters)
+        if (!std::isfinite(a.weight) || a.weight == 0)
+            return refusal(RefusalCode::BadAdapterWeight,
+                           {ErrorCode::InvalidArgument,
+                            "the adapter weight " + numberText(a.weight) +
+                                " is not usable: give a finite number other than 0 (a negative weight "
+                                "subtracts the adapter)",
+                            a.path.string(), "adapter", std::nullopt},
+                           request);
+    return std::nullopt;
+}
+
+// The scaling of adapter k >= 1: the global scaling or alpha, else the config given for all, else the
+// one found beside the adapter.
+ScalingSpec adapterScaling(const MergeRequest& request, size_t k, std::string& provenance,
+                           std::vector<Refusal>& out) {
+    const auto& given = request.scaling;
+    const auto& path = request.source.adapters[k].path;
+    provenance = given.provenance;
+    if (given.spec.scaling || given.spec.alpha) return given.spec;
+    std::filesystem::path file = given.configFile;
+    if (file.empty()) {
+        auto found = findLoraConfig(path);
+        if (!found) {
+            out.push_back(refusal(RefusalCode::BadLoraConfig, found.error(), request));
+            return {};
+        }
+        file = *found;
+    }
+    if (file.empty()) return {};  // pairScalings says that no scaling was given
+    auto settings = readLoraConfig(file);
+    if (!settings) {
+        out.push_back(refusal(RefusalCode::BadLoraConfig, settings.error(), request));
+        return {};
+    }
+    provenance = settings->provenance;
+    ScalingSpec spec;
+    spec.config = std::make_shared<const LoraSettings>(std::move(*settings));
+    return spec;
+}
+
+// Several adapters, or one with a weight: one term per adapter in job.options.adapters.
+void resolveAdapterTerms(const MergeRequest& request, ResolvedJob& job, std::vector<Refusal>& out) {
+    const auto& adapters = request.source.adapters;
+    if (adapters.empty() || (adapters.size() == 1 && adapters.front().weight == 1)) return;
+    for (size_t k = 0; k < adapters.size(); ++k) {
+        std::string provenance = job.scalingProvenance;
+        auto spec = k == 0 ? job.options.scaling : adapterScaling(request, k, provenance, out);
+        job.options.adapters.push_back({std::move(spec), adapters[k].weight});
+        job.adapters.push_back(
+            {k == 0 ? request.source.adapter : adapters[k].path, adapters[k].weight, provenance});
+    }
+}
+
+// "; adapter 1 is a.ckpt, adapter 2 is b.ckpt": the files behind "in adapter N" of plan problems.
+std::string adapterLegend(const MergeRequest& request) {
+    const auto& adapters = request.source.adapters;
+    if (adapters.size() < 2) return {};
+    std::string text;
+    for (size_t k = 0; k < adapters.size(); ++k)
+        text +=
+            (k ? ", adapter " : "; adapter ") + std::to_string(k + 1) + " is " + adapters[k].path.string();
+    return text;
+}
+
 void resolvePlan(const MergeRequest& request, ResolvedJob& job, std::vector<Refusal>& out) {
     job.plan = planLora(job.source->tensors(), job.options.plan);
     job.bytesToWrite = job.plan.bytesToWrite;
     if (auto st = checkPlanMergeable(*job.source, job.plan, job.options); !st) {
         const bool problems = job.plan.problemPairs > 0 && !job.options.skipInvalid;
+        auto error = st.error();
+        if (problems) error.message += adapterLegend(request);
         out.push_back(refusal(job.plan.tensorsToWrite == 0 ? RefusalCode::NothingToMerge
                               : problems                   ? RefusalCode::PairProblems
                                                            : RefusalCode::NoLoraPairs,
-                              st.error(), request));
+                              std::move(error), request));
     }
-    auto scalings = pairScalings(job.plan, job.options.scaling);
+    auto scalings = pairScalings(job.plan, job.options);
     if (!scalings) {
         const bool configRefused = std::any_of(
             out.begin(), out.end(), [](const Refusal& r) { return r.code == RefusalCode::BadLoraConfig; });
@@ -233,13 +315,14 @@ void resolvePlan(const MergeRequest& request, ResolvedJob& job, std::vector<Refu
         return;
     }
     job.pairScaling = std::move(*scalings);
-    const auto& config = job.options.scaling.config;
     for (const auto& pair : job.plan.pairs) {
+        const auto& spec = pair.adapter < job.options.adapters.size()
+                               ? job.options.adapters[pair.adapter].scaling
+                               : job.options.scaling;
         std::string_view module = pair.base;
         if (module.ends_with(".weight")) module.remove_suffix(7);
-        job.pairScalingSource.push_back(config && !job.options.scaling.scaling && !job.options.scaling.alpha
-                                            ? config->patternsFor(module)
-                                            : std::string());
+        job.pairScalingSource.push_back(
+            spec.config && !spec.scaling && !spec.alpha ? spec.config->patternsFor(module) : std::string());
     }
     const auto& spec = job.options.scaling;
     std::set<int64_t> ranks;
@@ -295,6 +378,31 @@ void resolveOutputs(const MergeRequest& request, ResolvedJob& job, std::vector<R
 
 }  // namespace
 
+Result<AdapterRequest> parseAdapterSpec(std::string_view text) {
+    AdapterRequest adapter{std::filesystem::path(std::string(text)), 1, {}};
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return adapter;
+    const auto suffix = text.substr(colon + 1);
+    // A decimal number only: from_chars alone would also take "inf" and "nan", which are file names here.
+    size_t k = suffix.starts_with('+') || suffix.starts_with('-') ? 1 : 0;
+    if (k >= suffix.size() || !(std::isdigit(static_cast<unsigned char>(suffix[k])) || suffix[k] == '.'))
+        return adapter;
+    double weight = 0;
+    const auto digits = suffix.substr(suffix.starts_with('+') ? 1 : 0);
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), weight);
+    if (ec == std::errc::invalid_argument || end != digits.data() + digits.size()) return adapter;
+    const std::string path(text.substr(0, colon));
+    if (ec == std::errc::result_out_of_range || !std::isfinite(weight) || weight == 0)
+        return fail(ErrorCode::InvalidArgument,
+                    "the adapter weight " + std::string(suffix) +
+                        " is not usable: give a finite number other than 0 (a negative weight subtracts "
+                        "the adapter)",
+                    path, "adapter");
+    if (path.empty())
+        return fail(ErrorCode::InvalidArgument, "no adapter file before the weight", {}, "adapter");
+    return AdapterRequest{path, weight, {}};
+}
+
 const char* refusalCodeName(RefusalCode code) {
     switch (code) {
         case RefusalCode::NoSource:
@@ -323,6 +431,8 @@ const char* refusalCodeName(RefusalCode code) {
             return "bad-lora-config";
         case RefusalCode::PartialMerge:
             return "partial-merge";
+        case RefusalCode::BadAdapterWeight:
+            return "bad-adapter-weight";
     }
     return "?";
 }
@@ -333,6 +443,10 @@ Resolution resolve(const MergeRequest& given, std::shared_ptr<const ModelSource>
     auto& out = resolution.refusals;
     ResolvedJob job;
     MergeRequest request = given;
+    if (auto refused = normalizeAdapters(request)) {
+        out.push_back(std::move(*refused));
+        return resolution;
+    }
     if (auto refused = resolveSlora(request, job.notes)) {
         out.push_back(std::move(*refused));
         return resolution;
@@ -362,6 +476,7 @@ Resolution resolve(const MergeRequest& given, std::shared_ptr<const ModelSource>
     }
     job.source = std::move(opened);
     const auto settings = resolveLoraConfig(request, job, out);
+    resolveAdapterTerms(request, job, out);
     resolvePlan(request, job, out);
     resolvePartial(request, settings.get(), job, out);
     resolveShards(job);

@@ -18,6 +18,18 @@
 
 namespace lms {
 
+// One adapter of a multi-adapter merge: W' = W + Σ_k weight_k·s_k·B_k·A_k.
+struct AdapterRequest {
+    std::filesystem::path path;  // a file or rank folders, as SourceRequest::adapter
+    double weight = 1;           // any finite number but 0 (negative subtracts the adapter)
+    std::string name;            // with an S-LoRA lora_adapter.json (first adapter only), as adapterName
+};
+
+// `PATH[:WEIGHT]` as --adapter takes it: the text after the LAST colon is the weight only when it is a
+// decimal number (optional sign, digits with an optional fraction and exponent: "0.5", "-1", "2e-1"),
+// so "dir:x/a.ckpt" or "a.ckpt:v2" are paths of weight 1. The weight must be finite and not 0.
+[[nodiscard]] Result<AdapterRequest> parseAdapterSpec(std::string_view text);
+
 // Where the model comes from. A path is a full checkpoint file or a folder of rank_<n> folders
 // (later: Checkpoint-2.0 / shard folders as further kinds).
 struct SourceRequest {
@@ -27,6 +39,9 @@ struct SourceRequest {
     // With an S-LoRA lora_adapter.json as `adapter`: the adapter to merge (its folder's
     // adapter_model.ckpt, with its adapter_config.json as the LoRA config). Required then.
     std::string adapterName;
+    // Adapters merged in one pass; `adapter`, when set, is the first (weight 1, adapterName). Each
+    // takes its own config found beside it unless a scaling, alpha or config file is given for all.
+    std::vector<AdapterRequest> adapters;
     ReplicaCheck replicaCheck = ReplicaCheck::Full;  // how replicated slices of rank files are compared
     // A strategy folder is merged in memory; only a merge writes merged_ckpt_strategy.ckpt into it, as
     // the MindFormers docs promise (the CLI's merge command sets this).
@@ -100,6 +115,7 @@ enum class RefusalCode {
     PartialMerge,            // target_modules selects base weights without a LoRA pair (allowPartial not set)
     OutputIsInput,           // the output is an input or sits in an input's folder
     OutputExists,            // an output file exists and the policy is Refuse
+    BadAdapterWeight,        // an adapter weight is 0 or not finite
 };
 const char* refusalCodeName(RefusalCode code);
 
@@ -120,6 +136,13 @@ struct ResolvedJob {
     // parallel to pairScaling: the config's pattern keys that set a pair's r or alpha (empty: global)
     std::vector<std::string> pairScalingSource;
     std::string scalingProvenance;
+    // Several adapters (or one with a weight): per adapter, parallel to options.adapters.
+    struct Adapter {
+        std::filesystem::path path;
+        double weight = 1;
+        std::string scalingProvenance;
+    };
+    std::vector<Adapter> adapters;
     uint64_t bytesToWrite = 0;          // tensor data of one full model
     std::optional<uint64_t> freeBytes;  // at the destination (nearest existing folder)
     std::vector<std::string> notes;     // from opening the source (files picked, ...)

@@ -270,9 +270,12 @@ Status spotCheckReplace(const CheckpointFile& output, const TensorInfo& got, con
 }
 
 // Recomputes the sampled elements of one merged pair in double and compares them with the output.
+// `refs` are every pair merged into one base (several in a multi-adapter merge: plain matrix pairs of
+// one shape, LoraPlan.h), the expected value W + Σ s_k·L_k·R_k.
 Status spotCheckPair(const CheckpointFile& output, const TensorInfo& got, const Placement& placement,
-                     const MergedPairRef& ref, const ModelSource& source, std::mt19937_64& rng,
+                     std::span<const MergedPairRef> refs, const ModelSource& source, std::mt19937_64& rng,
                      const std::string& shownName, const CancelToken* cancel) {
+    const auto& ref = refs.front();
     const auto& t = source.tensors()[ref.baseIndex];
     const bool transposed = ref.pair->transposed;
     const int64_t outDim = deltaRows(*ref.pair), inDim = deltaCols(*ref.pair);
@@ -287,8 +290,15 @@ Status spotCheckPair(const CheckpointFile& output, const TensorInfo& got, const 
     if (box.begin.size() != d + 2) return {};
     for (size_t k = 0; k < box.begin.size(); ++k)
         if (box.end[k] <= box.begin[k]) return {};
-    auto factors = readFactors(ref, source, cancel);
-    if (!factors) return std::unexpected(factors.error());
+    std::vector<Factors> terms;
+    int64_t rankSum = 0;
+    for (const auto& term : refs) {
+        auto read = readFactors(term, source, cancel);
+        if (!read) return std::unexpected(read.error());
+        terms.push_back(std::move(*read));
+        rankSum += term.pair->rank;
+    }
+    const auto* factors = &terms.front();
     const uint64_t elementBytes = dtypeBits(t.dtype) / 8;
     // A row of the base as streamed: one stored row of a matrix, one whole expert of a grouped weight.
     std::vector<std::byte> storedRow(
@@ -296,7 +306,12 @@ Status spotCheckPair(const CheckpointFile& output, const TensorInfo& got, const 
     std::vector<std::byte> written(static_cast<size_t>(elementBytes));
     for (const auto& sample : samplePositions(box, rng)) {
         const int64_t row = transposed ? sample.col : sample.row, col = transposed ? sample.row : sample.col;
-        const auto [delta, magnitude] = factors->at(sample.expert, row, col);
+        double sum = 0, scaledMagnitude = 0;
+        for (size_t k = 0; k < terms.size(); ++k) {
+            const auto [delta, magnitude] = terms[k].at(sample.expert, row, col);
+            sum += refs[k].scaling * delta;
+            scaledMagnitude += std::abs(refs[k].scaling) * magnitude;
+        }
         const int64_t streamed = d ? sample.expert : sample.row;
         if (auto st = source.readRows(ref.baseIndex, streamed, streamed + 1, storedRow, cancel); !st)
             return st;
@@ -304,8 +319,8 @@ Status spotCheckPair(const CheckpointFile& output, const TensorInfo& got, const 
         const auto inRow = std::span<const std::byte>(storedRow).subspan(
             size_t(uint64_t(d ? sample.row : 0) * uint64_t(storedCols) * elementBytes));
         const double base = elementAt(inRow, t.dtype, size_t(sample.col));
-        double expected = base + ref.scaling * delta;
-        double bound = mergeTolerance(t.dtype, base, std::abs(ref.scaling) * magnitude, ref.pair->rank);
+        double expected = base + sum;
+        double bound = mergeTolerance(t.dtype, base, scaledMagnitude, rankSum);
         if (!factors->magnitude.empty()) {
             const double factor = doraFactor(*factors, t, inRow, sample.row, ref.scaling);
             expected *= factor;
@@ -315,10 +330,14 @@ Status spotCheckPair(const CheckpointFile& output, const TensorInfo& got, const 
         if (!(std::abs(actual - expected) <= bound)) {
             std::vector<int64_t> at{sample.row, sample.col};
             if (d) at.insert(at.begin(), sample.expert);
-            return fail(ErrorCode::Mismatch,
-                        "verification failed at " + indexText(at) + ": wrote " + formatNumber(actual) +
-                            ", but W + s·B·A recomputed from the inputs is " + formatNumber(expected),
-                        shownName, t.name);
+            return fail(
+                ErrorCode::Mismatch,
+                "verification failed at " + indexText(at) + ": wrote " + formatNumber(actual) +
+                    (refs.size() > 1 ? ", but W + Σ s·B·A of " + std::to_string(refs.size()) +
+                                           " adapters recomputed from the inputs is "
+                                     : std::string(", but W + s·B·A recomputed from the inputs is ")) +
+                    formatNumber(expected),
+                shownName, t.name);
         }
     }
     return {};
@@ -341,7 +360,13 @@ Status verifyOutput(const std::filesystem::path& writtenFile, const std::filesys
     // Finite values were checked while streaming (checkInputFinite, checkMergedInRange); here every
     // pair is sampled, in every output file, at positions a fixed seed makes reproducible.
     std::mt19937_64 rng(0x10AA);
-    for (const auto& ref : merged) {
+    for (size_t r = 0; r < merged.size();) {
+        // The pairs summed into one base are consecutive (the stream stage lists them together).
+        size_t end = r + 1;
+        while (end < merged.size() && merged[end].baseIndex == merged[r].baseIndex) ++end;
+        const auto refs = merged.subspan(r, end - r);
+        const auto& ref = merged[r];
+        r = end;
         if (cancel && cancel->isCancelled())
             return fail(ErrorCode::Cancelled, "verification cancelled", shownName);
         if (!placements[ref.baseIndex].held) continue;  // another shard holds it
@@ -349,7 +374,7 @@ Status verifyOutput(const std::filesystem::path& writtenFile, const std::filesys
         if (auto st =
                 ref.pair->kind == PairKind::Replace
                     ? spotCheckReplace(**output, *got, placements[ref.baseIndex], ref, source, rng, shownName)
-                    : spotCheckPair(**output, *got, placements[ref.baseIndex], ref, source, rng, shownName,
+                    : spotCheckPair(**output, *got, placements[ref.baseIndex], refs, source, rng, shownName,
                                     cancel);
             !st)
             return st;
@@ -365,15 +390,16 @@ Status verifyMergedFile(const std::filesystem::path& file, const ModelSource& so
     for (const auto& t : tensors) placements.push_back({true, {}, t.dims, t.byteSize});
     std::unordered_map<std::string, size_t> indexOf;
     for (size_t i = 0; i < tensors.size(); ++i) indexOf.emplace(tensors[i].name, i);
-    auto scalings = pairScalings(plan, options.scaling);
+    auto scalings = pairScalings(plan, options);
     if (!scalings) return std::unexpected(scalings.error());
     const auto find = [&](const std::string& name) { return name.empty() ? SIZE_MAX : indexOf.at(name); };
     std::vector<MergedPairRef> merged;
-    for (size_t p = 0; p < plan.pairs.size(); ++p) {
-        const auto& pair = plan.pairs[p];
-        if (pair.status != PairStatus::Ok) continue;
-        merged.push_back({indexOf.at(pair.base), find(pair.a), find(pair.b), &pair, (*scalings)[p]});
-    }
+    for (size_t i = 0; i < tensors.size(); ++i)
+        for (int p : plan.pairsOfBase[i]) {
+            const auto& pair = plan.pairs[size_t(p)];
+            if (pair.status == PairStatus::Ok)
+                merged.push_back({i, find(pair.a), find(pair.b), &pair, (*scalings)[size_t(p)]});
+        }
     return verifyOutput(file, file, placements, source, plan, merged, cancel);
 }
 

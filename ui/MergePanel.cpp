@@ -660,6 +660,24 @@ QString MergePanel::blockingReason() const {
     return blockingReason(m_model ? resolution() : Resolution{});
 }
 
+std::optional<ResolvedJob> MergePanel::analysedJob(QString* reason) const {
+    const auto refuse = [&](const QString& why) {
+        if (reason) *reason = why;
+        return std::nullopt;
+    };
+    if (!m_model) return refuse(tr("Open a checkpoint first."));
+    // An input field not yet applied: the open model is not what the merge would read.
+    if (const QString changed = changedInputField(); !changed.isEmpty())
+        return refuse(tr("the %1 field was changed; apply it (Enter or Reopen) first.").arg(changed));
+    if (auto spec = scalingSpec(); !spec) return refuse(errorText(spec.error()));
+    auto r = resolution();
+    for (const auto& refusal : r.refusals)
+        if (!concernsOutputOnly(refusal.code)) return refuse(refusalText(refusal));
+    if (!r.job || !r.job->source) return refuse(tr("Open a checkpoint first."));
+    if (reason) reason->clear();
+    return std::move(r.job);
+}
+
 QString MergePanel::changedInputField() const {
     // Which input field differs from what the model was opened with ("" when none does).
     if (!m_model) return {};

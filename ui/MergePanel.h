@@ -65,6 +65,10 @@ public:
     // Why Merge is disabled ("" when it is enabled): the first reason; the hint under Merge lists
     // every refusal of resolve().
     QString blockingReason() const;
+    // The merge the panel describes, for the read-only analyses (Impact): resolve()'s job, also
+    // when only where it would write is refused (concernsOutputOnly); nullopt and the reason
+    // (the first other refusal, an unapplied input field, an unreadable scaling) otherwise.
+    std::optional<ResolvedJob> analysedJob(QString* reason) const;
     void requestCancel();
 
 signals:

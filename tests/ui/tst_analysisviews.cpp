@@ -90,11 +90,7 @@ private slots:
         tab.setModel(model, plan);
         QVERIFY(!tab.analyse());  // no scaling provider yet
         QCOMPARE(tab.statusText(), QStringLiteral("No scaling: set it in the merge panel."));
-        tab.setScalingProvider([] {
-            ScalingSpec s;
-            s.scaling = 0.5;
-            return Result<ScalingSpec>(s);
-        });
+        tab.setInputsProvider([&] { return ImpactTab::Inputs{model->source, plan, {0.5, 0.5, 0.5}, {}}; });
         QSignalSpy done(&tab, &ImpactTab::analysisFinished);
         QVERIFY(tab.analyse());
         QVERIFY(done.wait(20000));
@@ -141,11 +137,11 @@ private slots:
         QVERIFY(model);
         ImpactTab tab;
         tab.setModel(model, planLora(model->source->tensors()));
-        tab.setScalingProvider(
-            [] { return Result<ScalingSpec>(lms::fail(ErrorCode::InvalidArgument, "no scaling set")); });
+        tab.setInputsProvider([] {
+            return ImpactTab::Inputs{{}, {}, {}, QStringLiteral("No scaling set.")};
+        });
         QVERIFY(!tab.analyse());
-        QCOMPARE(tab.statusText(),
-                 QStringLiteral("The scaling is needed first (merge panel): No scaling set."));
+        QCOMPARE(tab.statusText(), QStringLiteral("The merge panel is needed first: No scaling set."));
         // A job that waits for the cancel, so the cancel certainly lands while it runs.
         AnalysisRunner runner;
         QSignalSpy failed(&runner, &AnalysisRunner::failed);

@@ -327,6 +327,12 @@ const char* refusalCodeName(RefusalCode code) {
     return "?";
 }
 
+bool concernsOutputOnly(RefusalCode code) {
+    using enum RefusalCode;
+    return code == NoDestination || code == BadPrefix || code == BadDestinationStrategy ||
+           code == OutputIsInput || code == OutputExists;
+}
+
 Resolution resolve(const MergeRequest& given, std::shared_ptr<const ModelSource> opened,
                    const CancelToken* cancel) {
     Resolution resolution;

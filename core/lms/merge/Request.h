@@ -102,6 +102,10 @@ enum class RefusalCode {
     OutputExists,            // an output file exists and the policy is Refuse
 };
 const char* refusalCodeName(RefusalCode code);
+// True for the refusals that concern only where a merge would write (destination, prefix,
+// destination strategy, existing or misplaced outputs); the read-only analyses (`loramerge
+// impact`, the studio's Impact tab) measure the merge the request describes despite them.
+bool concernsOutputOnly(RefusalCode code);
 
 // One reason the merge would not start; `error` names the file and the parameter.
 struct Refusal {

@@ -220,6 +220,24 @@ QGroupBox* MergePanel::buildOutputGroup() {
            "--dst_ckpt_strategy"));
     outputForm->addRow(tr("Re-shard &to:"), m_dstStrategyEdit);
     connect(m_dstStrategyEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
+    m_mergedStrategyEdit = new QLineEdit(output);
+    m_mergedStrategyEdit->setObjectName(QStringLiteral("mergedStrategyEdit"));
+    m_mergedStrategyEdit->setPlaceholderText(tr("empty: not saved"));
+    m_mergedStrategyEdit->setToolTip(
+        tr("The strategy folder of a pipeline run is merged in memory; save the merged strategy "
+           "(as loramerge strategy merge writes it) to this file with the merge"));
+    m_mergedStrategyButton = new QToolButton(output);
+    m_mergedStrategyButton->setObjectName(QStringLiteral("mergedStrategyBrowseButton"));
+    m_mergedStrategyButton->setText(tr("…"));
+    m_mergedStrategyButton->setToolTip(tr("Save merged strategy…"));
+    auto* mergedStrategyRow = new QHBoxLayout;
+    mergedStrategyRow->addWidget(m_mergedStrategyEdit, 1);
+    mergedStrategyRow->addWidget(m_mergedStrategyButton);
+    auto* mergedStrategyLabel = new QLabel(tr("Save stra&tegy:"), output);
+    mergedStrategyLabel->setBuddy(m_mergedStrategyEdit);
+    outputForm->addRow(mergedStrategyLabel, mergedStrategyRow);
+    connect(m_mergedStrategyEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
+    connect(m_mergedStrategyButton, &QToolButton::clicked, this, &MergePanel::chooseMergedStrategyFile);
     m_outputLabel = new QLabel(output);
     m_outputLabel->setObjectName(QStringLiteral("outputFileLabel"));
     m_outputLabel->setWordWrap(true);
@@ -454,7 +472,12 @@ void MergePanel::resetForNewModel() {
     m_scalingEdit->clear();
     m_loraConfigEdit->clear();
     m_dstStrategyEdit->clear();
+    m_mergedStrategyEdit->clear();
     m_shardSizeEdit->clear();
+}
+
+bool MergePanel::hasStrategyFolder() const {
+    return m_model && m_model->isDistributed() && QFileInfo(m_model->strategyArgument).isDir();
 }
 
 QString MergePanel::proposedDestination() const {
@@ -629,6 +652,9 @@ MergeRequest MergePanel::request(OverwritePolicy overwrite) const {
     request.destination.prefix = m_prefixEdit->text().toStdString();
     request.destination.format = OutputFormat(m_formatCombo->currentData().toInt());
     request.destination.strategy = toPath(m_dstStrategyEdit->text().trimmed());
+    if (hasStrategyFolder())  // the field is disabled (and ignored) for anything else
+        request.destination.mergedStrategyFile =
+            toPath(QDir::fromNativeSeparators(m_mergedStrategyEdit->text().trimmed()));
     if (auto bytes = shardBytes(m_shardSizeEdit->text())) request.options.maxShardBytes = *bytes;
     request.options.plan = m_planOptions;
     request.options.skipInvalid = m_skipInvalidCheck->isChecked();
@@ -754,6 +780,8 @@ QStringList MergePanel::summaryLines(const ResolvedJob& job) const {
 
 void MergePanel::updateSummary() {
     const auto r = resolution();  // once per update: every line below shows this one answer
+    m_mergedStrategyEdit->setEnabled(hasStrategyFolder());
+    m_mergedStrategyButton->setEnabled(hasStrategyFolder());
     updateScalingText(r);
     m_reopenButton->setVisible(!changedInputField().isEmpty() && changedInputField() != tr("source"));
     m_outputLabel->setText(outputText(r));
@@ -980,6 +1008,18 @@ void MergePanel::chooseDestination() {
                                   if (!self || path.isEmpty()) return;
                                   self->m_destinationEdit->setText(path);
                               });
+}
+
+void MergePanel::chooseMergedStrategyFile() {
+    const QString start =
+        m_mergedStrategyEdit->text().trimmed().isEmpty()
+            ? QDir(m_destinationEdit->text().trimmed()).filePath(QStringLiteral("merged_ckpt_strategy.ckpt"))
+            : m_mergedStrategyEdit->text().trimmed();
+    prompts().chooseSaveFile(this, tr("Save merged strategy"), start,
+                             tr("Strategy files (*.ckpt *.json);;All files (*)"),
+                             [self = QPointer<MergePanel>(this)](const QString& path) {
+                                 if (self && !path.isEmpty()) self->m_mergedStrategyEdit->setText(path);
+                             });
 }
 
 }  // namespace lms::ui

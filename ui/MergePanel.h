@@ -110,6 +110,8 @@ private:
     void chooseSource();
     void chooseStrategy(bool folder);
     void chooseDestination();
+    void chooseMergedStrategyFile();
+    bool hasStrategyFolder() const;  // the open model's strategy is a folder of per-rank files
 
     std::shared_ptr<const LoadedModel> m_model;
     LoraPlan m_plan;
@@ -135,6 +137,8 @@ private:
     QLineEdit* m_prefixEdit = nullptr;
     QComboBox* m_formatCombo = nullptr;
     QLineEdit* m_dstStrategyEdit = nullptr;
+    QLineEdit* m_mergedStrategyEdit = nullptr;
+    QToolButton* m_mergedStrategyButton = nullptr;
     QLabel* m_outputLabel = nullptr;
     QRadioButton* m_alphaRadio = nullptr;
     QRadioButton* m_scalingRadio = nullptr;

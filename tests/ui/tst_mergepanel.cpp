@@ -13,10 +13,13 @@
 #include <QDoubleSpinBox>
 #include <QLabel>
 #include <QLineEdit>
+#include <QProcess>
 #include <QPushButton>
 #include <QRadioButton>
+#include <QSignalSpy>
 #include <QSpinBox>
 #include <QTemporaryDir>
+#include <QToolButton>
 #include <QtTest>
 #include <fstream>
 
@@ -86,6 +89,9 @@ private slots:
     void proposedDestination();
     void adapterMapsToTheRequest();
     void hintListsEveryRefusal();
+    void savesMergedStrategy_data();
+    void savesMergedStrategy();
+    void mergedStrategyOnlyForAFolder();
 
 private:
     QTemporaryDir m_dir;
@@ -336,6 +342,121 @@ void TestMergePanel::hintListsEveryRefusal() {
     QCOMPARE(child<QLabel>(&panel, "mergeHintLabel")->text(),
              errorText(resolution.refusals.front().error) + QLatin1Char('\n') + kNoScaling);
     QVERIFY(!child<QPushButton>(&panel, "mergeButton")->isEnabled());
+}
+
+void TestMergePanel::savesMergedStrategy_data() {
+    // Where "Save strategy" points (relative to the scenario), what is there first, and the refusal
+    // the panel shows ("" when the merge writes the file), {s} standing for the scenario folder.
+    QTest::addColumn<QString>("file");
+    QTest::addColumn<bool>("exists");
+    QTest::addColumn<QString>("refusal");
+    QTest::newRow("a new file elsewhere") << "out/pp.ckpt" << false << "";
+    QTest::newRow("the conventional name in the strategy folder")
+        << "input/strategy/merged_ckpt_strategy.ckpt" << false << "";
+    QTest::newRow("an existing file")
+        << "out/pp.ckpt" << true
+        << "The merged strategy file already exists; allow replacing it (--overwrite) or choose another "
+           "file (file {s}/out/pp.ckpt, parameter merged_strategy_file).";
+    QTest::newRow("a per-rank name in the strategy folder")
+        << "input/strategy/ckpt_strategy_rank_9.ckpt" << false
+        << "The merged strategy would go into the strategy folder under a name later merges read as a "
+           "per-rank file; name it merged_ckpt_strategy.ckpt or save it elsewhere (file "
+           "{s}/input/strategy/ckpt_strategy_rank_9.ckpt, parameter merged_strategy_file).";
+}
+
+// dist_tp2_pp2 (a pipeline run: its strategy folder is merged in memory): the merged strategy is
+// saved where the field says, with the bytes `loramerge strategy merge DIR -o F` writes, and the
+// strategy folder itself stays as it was unless the conventional name in it was chosen.
+void TestMergePanel::savesMergedStrategy() {
+    QFETCH(QString, file);
+    QFETCH(bool, exists);
+    QFETCH(QString, refusal);
+    QTemporaryDir tmp;
+    const fs::path root = tmp.path().toStdString();
+    if (const QString why = generateFixtures(root, {QStringLiteral("dist_tp2_pp2")}); !why.isEmpty())
+        QSKIP(qPrintable(why));
+    const fs::path scenario = root / "dist_tp2_pp2", folder = scenario / "input/strategy";
+    const fs::path target = scenario / file.toStdString();
+    if (exists) writeText(target, "an older file");
+    const auto folderBefore = listFiles(folder);
+
+    OpenRequest request = openOf(scenario / "input/ckpt");
+    request.strategy = qs(folder);
+    MergePanel panel;
+    panel.setModel(open(request));
+    auto* edit = child<QLineEdit>(&panel, "mergedStrategyEdit");
+    QVERIFY(edit->isEnabled());
+    QVERIFY(child<QToolButton>(&panel, "mergedStrategyBrowseButton")->isEnabled());
+    child<QLineEdit>(&panel, "destinationEdit")->setText(qs(root / "merged"));
+    child<QRadioButton>(&panel, "scalingRadio")->setChecked(true);
+    child<QLineEdit>(&panel, "scalingEdit")->setText(QStringLiteral("2"));
+    edit->setText(qs(target));
+    QCOMPARE(qs(panel.request().destination.mergedStrategyFile), qs(target));
+
+    const auto resolution = resolve(panel.request(OverwritePolicy::Refuse), nullptr);
+    if (!refusal.isEmpty()) {
+        QCOMPARE(resolution.refusals.size(), size_t(1));
+        QCOMPARE(errorText(resolution.refusals.front().error),
+                 QString(refusal).replace(QStringLiteral("{s}"), qs(scenario)));
+        if (!exists)
+            QCOMPARE(child<QLabel>(&panel, "mergeHintLabel")->text(),
+                     refusal.replace(QStringLiteral("{s}"), qs(scenario)));
+        QCOMPARE(fs::exists(target), exists);
+        if (exists) QCOMPARE(readFileBytes(target).size(), size_t(13));
+        QCOMPARE(listFiles(folder), folderBefore);
+        return;
+    }
+    QVERIFY(resolution.ok());
+    QSignalSpy finished(&panel, &MergePanel::mergeFinished);
+    child<QPushButton>(&panel, "mergeButton")->click();
+    QVERIFY(finished.wait(60000));
+    QVERIFY2(finished.first().at(0).toBool(), qPrintable(finished.first().at(2).toString()));
+    QVERIFY(
+        finished.first().at(2).toString().contains(QStringLiteral("Saved the merged pipeline strategy to ")));
+
+    QProcess cli;
+    cli.start(cliPath(), {QStringLiteral("strategy"), QStringLiteral("merge"), qs(folder),
+                          QStringLiteral("-o"), qs(root / "cli.ckpt")});
+    QVERIFY(cli.waitForFinished(30000));
+    QVERIFY2(cli.exitCode() == 0, cli.readAllStandardError().constData());
+    const auto bytes = readFileBytes(target);
+    QVERIFY(!bytes.empty());
+    QVERIFY(bytes == readFileBytes(root / "cli.ckpt"));
+    QVERIFY(bytes == readFileBytes(scenario / "expected/merged_ckpt_strategy.ckpt"));
+    auto after = listFiles(folder);
+    if (target.parent_path() == folder) std::erase(after, target.filename().string());
+    QCOMPARE(after, folderBefore);  // nothing else there: no temp file left, no stage file touched
+}
+
+// "Save strategy" is for a strategy folder only: disabled (and not in the request) for a full
+// checkpoint or a strategy file; a request that asks anyway is refused by the core.
+void TestMergePanel::mergedStrategyOnlyForAFolder() {
+    const fs::path strategyFile = m_demo.strategyDir / "ckpt_strategy_rank_0.ckpt";
+    OpenRequest distributed = openOf(m_demo.distributedDir);
+    distributed.strategy = qs(strategyFile);
+    for (const OpenRequest& request : {openOf(m_demo.fullCheckpoint), distributed}) {
+        MergePanel panel;
+        panel.setModel(open(request));
+        auto* edit = child<QLineEdit>(&panel, "mergedStrategyEdit");
+        QVERIFY(!edit->isEnabled());
+        QVERIFY(!child<QToolButton>(&panel, "mergedStrategyBrowseButton")->isEnabled());
+        edit->setText(QStringLiteral("/tmp/x.ckpt"));
+        QVERIFY(panel.request().destination.mergedStrategyFile.empty());
+    }
+    MergeRequest request;
+    request.source.path = m_demo.distributedDir;
+    request.strategy = {StrategyMode::Given, strategyFile};
+    request.scaling.spec.scaling = 2;
+    request.destination.dir = m_dir.filePath(QStringLiteral("out")).toStdString();
+    request.destination.mergedStrategyFile = m_dir.filePath(QStringLiteral("s.ckpt")).toStdString();
+    const auto resolution = resolve(request);
+    QCOMPARE(resolution.refusals.size(), size_t(1));
+    QCOMPARE(resolution.refusals.front().code, RefusalCode::NotAStrategyFolder);
+    QCOMPARE(
+        qs(resolution.refusals.front().error.message),
+        QStringLiteral("a merged strategy is saved only for a strategy folder (the per-rank strategy files "
+                       "of a pipeline run); this merge has the strategy file ") +
+            qs(strategyFile));
 }
 
 QTEST_MAIN(TestMergePanel)

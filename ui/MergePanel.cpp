@@ -1,6 +1,7 @@
 #include "MergePanel.h"
 
 #include "Prompts.h"
+#include "TableExport.h"
 #include "UiText.h"
 #include "lms/base/Log.h"
 #include "lms/formats/Sharding.h"
@@ -394,8 +395,18 @@ QGroupBox* MergePanel::buildResultGroup() {
     m_openFailedLabel->setWordWrap(true);
     m_openFailedLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_openFailedLabel->hide();
+    m_exportResultButton = new QPushButton(tr("Export result…"), m_resultBox);
+    m_exportResultButton->setObjectName(QStringLiteral("exportResultButton"));
+    m_exportResultButton->setToolTip(
+        tr("Save the result as JSON: outputs, the scaling of each pair and where it came from, notes, "
+           "warnings and the verification outcome"));
+    connect(m_exportResultButton, &QPushButton::clicked, this, &MergePanel::exportResult);
     resultLayout->addWidget(m_resultLabel);
-    resultLayout->addWidget(m_openOutputButton, 0, Qt::AlignLeft);
+    auto* resultButtons = new QHBoxLayout;
+    resultButtons->addWidget(m_openOutputButton);
+    resultButtons->addWidget(m_exportResultButton);
+    resultButtons->addStretch(1);
+    resultLayout->addLayout(resultButtons);
     resultLayout->addWidget(m_openFailedLabel);
     return m_resultBox;
 }
@@ -893,6 +904,7 @@ void MergePanel::onSucceeded(const MergeOutcome& o) {
     m_running = false;
     m_worker = nullptr;
     m_lastOutputFile = o.outputFile;
+    m_lastResultJson = o.resultJson;
     m_progressBar->setValue(m_progressBar->maximum());
     m_currentLabel->setText(tr("Done."));
     m_speedLabel->setText(o.seconds > 0 ? tr("%1 in %2 (%3/s)")
@@ -917,6 +929,7 @@ void MergePanel::onSucceeded(const MergeOutcome& o) {
     }
     m_resultLabel->setText(text);
     m_openOutputButton->setVisible(true);
+    m_exportResultButton->setVisible(!m_lastResultJson.isEmpty());
     m_openFailedLabel->hide();
     m_resultBox->show();
     setRunning(false);
@@ -935,6 +948,8 @@ void MergePanel::onFailed(const QString& message, bool cancelled) {
                                      : coloured(tr("<b>The merge failed.</b>"), kErrorColour) +
                                            QStringLiteral("<br>") + message.toHtmlEscaped());
     m_openOutputButton->setVisible(false);
+    m_lastResultJson.clear();
+    m_exportResultButton->setVisible(false);
     m_openFailedLabel->hide();
     m_resultBox->show();
     setRunning(false);
@@ -1008,6 +1023,19 @@ void MergePanel::chooseDestination() {
                                   if (!self || path.isEmpty()) return;
                                   self->m_destinationEdit->setText(path);
                               });
+}
+
+void MergePanel::exportResult() {
+    if (m_lastResultJson.isEmpty()) return;
+    const QString start =
+        QFileInfo(m_lastOutputFile).absoluteDir().filePath(QStringLiteral("merge-result.json"));
+    prompts().chooseSaveFile(
+        this, tr("Export the merge result"), start, tr("JSON (*.json);;All files (*)"),
+        [self = QPointer<MergePanel>(this), bytes = m_lastResultJson](const QString& path) {
+            if (!self || path.isEmpty()) return;
+            if (const QString error = writeExport(path, bytes); !error.isEmpty())
+                prompts().inform(self, tr("Export failed"), error.toHtmlEscaped());
+        });
 }
 
 void MergePanel::chooseMergedStrategyFile() {

@@ -70,6 +70,9 @@ public:
     // (the first other refusal, an unapplied input field, an unreadable scaling) otherwise.
     std::optional<ResolvedJob> analysedJob(QString* reason) const;
     void requestCancel();
+    // The last successful merge's result as JSON (MergeResult.h); empty before one, or after a
+    // failed or cancelled merge. "Export result…" saves these bytes.
+    QByteArray lastResultJson() const { return m_lastResultJson; }
 
 signals:
     void openRequested(const lms::ui::OpenRequest& request);
@@ -111,6 +114,7 @@ private:
     void chooseStrategy(bool folder);
     void chooseDestination();
     void chooseMergedStrategyFile();
+    void exportResult();
     bool hasStrategyFolder() const;  // the open model's strategy is a folder of per-rank files
 
     std::shared_ptr<const LoadedModel> m_model;
@@ -118,6 +122,7 @@ private:
     PlanOptions m_planOptions;
     bool m_loading = false;
     QString m_lastOutputFile;
+    QByteArray m_lastResultJson;
     bool m_running = false;
     std::shared_ptr<CancelToken> m_cancel;  // of the running merge
     QPointer<MergeWorker> m_worker;         // only handed to observers, never used to cancel
@@ -159,6 +164,7 @@ private:
     QGroupBox* m_resultBox = nullptr;
     QLabel* m_resultLabel = nullptr;
     QPushButton* m_openOutputButton = nullptr;
+    QPushButton* m_exportResultButton = nullptr;
     QLabel* m_openFailedLabel = nullptr;
     QList<QWidget*> m_inputs;  // disabled while a merge runs
 };

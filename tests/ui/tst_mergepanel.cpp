@@ -5,11 +5,13 @@
 
 #include "EnglishPlurals.h"
 #include "MergePanel.h"
+#include "Prompts.h"
 #include "TestSupport.h"
 #include "UiText.h"
 #include "lms/merge/Demo.h"
 #include "lms/merge/Request.h"
 
+#include <QCheckBox>
 #include <QDoubleSpinBox>
 #include <QLabel>
 #include <QLineEdit>
@@ -92,6 +94,8 @@ private slots:
     void savesMergedStrategy_data();
     void savesMergedStrategy();
     void mergedStrategyOnlyForAFolder();
+    void exportsTheResult_data();
+    void exportsTheResult();
 
 private:
     QTemporaryDir m_dir;
@@ -457,6 +461,78 @@ void TestMergePanel::mergedStrategyOnlyForAFolder() {
         QStringLiteral("a merged strategy is saved only for a strategy folder (the per-rank strategy files "
                        "of a pipeline run); this merge has the strategy file ") +
             qs(strategyFile));
+}
+
+void TestMergePanel::exportsTheResult_data() {
+    QTest::addColumn<QString>("scaling");  // typed, or "config" (pet_config α 6, r 2 in {dir}/cfg.yaml)
+    QTest::addColumn<bool>("verify");
+    QTest::addColumn<QString>("expected");  // {dir} stands for the folder
+    const QString head = QStringLiteral(
+        R"({"source":"{dir}/base.ckpt","source_description":"checkpoint {dir}/base.ckpt with the adapter )"
+        R"(checkpoint {dir}/DELTA_CKP-1_2.ckpt",)"
+        R"("outputs":["{dir}/out/rank_0/checkpoint_0.ckpt"],"pairs_merged":1,"tensors_written":2,)"
+        R"("tensors_dropped":2,"bytes_written":328,)");
+    QTest::newRow("scaling, verified")
+        << "12/4" << true
+        << head +
+               QStringLiteral(
+                   R"("scaling_provenance":"from the scaling 12/4","pairs":[{"base":"l0.wq.weight",)"
+                   R"("a":"l0.wq.mindpet_delta_lora_a","b":"l0.wq.mindpet_delta_lora_b","rank":2,)"
+                   R"("scaling":3.0,"scaling_source":""}],"skipped":[],"notes":["verified: the output reads back )"
+                   R"(with the expected index, finite merged values and spot-checked elements"],"warnings":[],)"
+                   R"("verification":{"enabled":true,"outcome":"passed"}})"
+                   "\n");
+    QTest::newRow("config, not verified")
+        << "config" << false
+        << head +
+               QStringLiteral(
+                   R"("scaling_provenance":"from cfg.yaml: model.model_config.pet_config lora_alpha 6, lora_rank 2",)"
+                   R"("pairs":[{"base":"l0.wq.weight","a":"l0.wq.mindpet_delta_lora_a",)"
+                   R"("b":"l0.wq.mindpet_delta_lora_b","rank":2,"scaling":3.0,"scaling_source":""}],)"
+                   R"("skipped":[],"notes":[],"warnings":[],"verification":{"enabled":false,"outcome":"not run"}})"
+                   "\n");
+}
+
+// After a merge, "Export result…" saves the result as JSON: exactly these bytes for a small merge.
+void TestMergePanel::exportsTheResult() {
+    QFETCH(QString, scaling);
+    QFETCH(bool, verify);
+    QFETCH(QString, expected);
+    QTemporaryDir tmp;
+    const fs::path dir = tmp.path().toStdString();
+    writeBaseAndAdapter(dir);
+    writeText(dir / "cfg.yaml", petConfig(6, 2));
+    OpenRequest request = openOf(dir / "base.ckpt");
+    request.adapter = qs(dir / "DELTA_CKP-1_2.ckpt");
+    MergePanel panel;
+    panel.setModel(open(request));
+    child<QLineEdit>(&panel, "destinationEdit")->setText(qs(dir / "out"));
+    if (scaling == QLatin1StringView("config")) {
+        child<QLineEdit>(&panel, "loraConfigEdit")->setText(qs(dir / "cfg.yaml"));
+    } else {
+        child<QRadioButton>(&panel, "scalingRadio")->setChecked(true);
+        child<QLineEdit>(&panel, "scalingEdit")->setText(scaling);
+    }
+    child<QCheckBox>(&panel, "verifyCheck")->setChecked(verify);
+    QCOMPARE(panel.blockingReason(), QString());
+    QVERIFY(panel.lastResultJson().isEmpty());
+    QSignalSpy finished(&panel, &MergePanel::mergeFinished);
+    child<QPushButton>(&panel, "mergeButton")->click();
+    QVERIFY(finished.wait(30000));
+    QVERIFY2(finished.first().at(0).toBool(), qPrintable(finished.first().at(2).toString()));
+    const QByteArray want = QString(expected).replace(QStringLiteral("{dir}"), qs(dir)).toUtf8();
+    QCOMPARE(panel.lastResultJson(), want);
+
+    ScriptedPrompts scripted;
+    scripted.nextPaths.push_back(qs(dir / "result.json"));
+    setPrompts(&scripted);
+    auto* button = child<QPushButton>(&panel, "exportResultButton");
+    QVERIFY(button->isVisibleTo(&panel));
+    button->click();
+    setPrompts(nullptr);
+    QCOMPARE(scripted.asked, QStringList{QStringLiteral("Export the merge result")});
+    const auto written = readFileBytes(dir / "result.json");
+    QCOMPARE(QByteArray(reinterpret_cast<const char*>(written.data()), qsizetype(written.size())), want);
 }
 
 QTEST_MAIN(TestMergePanel)

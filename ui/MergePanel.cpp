@@ -234,7 +234,7 @@ QGroupBox* MergePanel::buildOutputGroup() {
     auto* mergedStrategyRow = new QHBoxLayout;
     mergedStrategyRow->addWidget(m_mergedStrategyEdit, 1);
     mergedStrategyRow->addWidget(m_mergedStrategyButton);
-    auto* mergedStrategyLabel = new QLabel(tr("Save stra&tegy:"), output);
+    auto* mergedStrategyLabel = new QLabel(tr("Sa&ve strategy:"), output);
     mergedStrategyLabel->setBuddy(m_mergedStrategyEdit);
     outputForm->addRow(mergedStrategyLabel, mergedStrategyRow);
     connect(m_mergedStrategyEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);

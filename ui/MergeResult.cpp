@@ -19,7 +19,8 @@ JsonValue mergedPairs(const ResolvedJob& job) {
         JsonValue row = JsonValue::object();
         row.set("base", pair.base).set("a", pair.a).set("b", pair.b).set("rank", pair.rank);
         row.set("scaling", job.pairScaling[p]);
-        row.set("scaling_source", p < job.pairScalingSource.size() ? job.pairScalingSource[p] : std::string());
+        row.set("scaling_source",
+                p < job.pairScalingSource.size() ? job.pairScalingSource[p] : std::string());
         pairs.push_back(std::move(row));
     }
     return pairs;

@@ -10,6 +10,7 @@
 #include "ImpactTab.h"
 #include "LogModel.h"
 #include "MainWindow.h"
+#include "MergePanel.h"
 #include "SliceDiagram.h"
 #include "StrategyTab.h"
 #include "TableExport.h"
@@ -300,6 +301,7 @@ private slots:
         window.openDemoWorkspace();
         QVERIFY(shown.wait(30000));
         auto* impact = window.impactTab();
+        window.mergePanel()->setSuggestedScaling(16, 0);  // the Impact tab measures the panel's merge
         QSignalSpy analysed(impact, &ImpactTab::analysisFinished);
         QVERIFY2(impact->analyse(), qPrintable(impact->statusText()));
         QVERIFY(analysed.wait(30000));

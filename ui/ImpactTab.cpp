@@ -34,7 +34,7 @@ ImpactTab::ImpactTab(QWidget* parent)
     m_analyseButton->setObjectName(QStringLiteral("impactAnalyseButton"));
     m_analyseButton->setToolTip(
         tr("Read every base weight that has a LoRA pair and measure what the "
-           "merge would change (with the scaling of the merge panel)"));
+           "merge would change (the source, adapter and scaling of the merge panel)"));
     m_cancelButton = new QPushButton(tr("Cancel"), this);
     m_cancelButton->setObjectName(QStringLiteral("impactCancelButton"));
     m_progress = new QProgressBar(this);
@@ -127,21 +127,20 @@ void ImpactTab::clear() {
 
 bool ImpactTab::analyse() {
     if (!m_loaded || m_plan.okPairs == 0) return false;
-    if (!m_scaling) {
+    if (!m_inputs) {
         m_status->setText(tr("No scaling: set it in the merge panel."));
         return false;
     }
-    auto spec = m_scaling();
-    auto scalings =
-        spec ? pairScalings(m_plan, *spec) : Result<std::vector<double>>(std::unexpected(spec.error()));
-    if (!scalings) {
-        m_status->setText(
-            tr("The scaling is needed first (merge panel): %1").arg(errorText(scalings.error())));
+    // The merge's own source, plan and scalings (resolve()), never a rule of this tab's.
+    Inputs inputs = m_inputs();
+    if (!inputs.reason.isEmpty() || !inputs.source) {
+        m_status->setText(tr("The merge panel is needed first: %1").arg(inputs.reason));
         return false;
     }
     m_pending = std::make_shared<ImpactReport>();
-    m_runner->start([source = m_loaded->source, plan = m_plan, s = std::move(*scalings), out = m_pending](
-                        const ProgressCallback& progress, const CancelToken* cancel) -> Status {
+    m_runner->start([source = std::move(inputs.source), plan = std::move(inputs.plan),
+                     s = std::move(inputs.scalings),
+                     out = m_pending](const ProgressCallback& progress, const CancelToken* cancel) -> Status {
         auto report = computeLoraImpact(*source, plan, s, progress, cancel);
         if (!report) return std::unexpected(report.error());
         *out = std::move(*report);

@@ -11,6 +11,7 @@
 #include <QWidget>
 #include <functional>
 #include <memory>
+#include <vector>
 
 class QLabel;
 class QProgressBar;
@@ -28,13 +29,20 @@ class ImpactModel;
 class ImpactTab final : public QWidget {
     Q_OBJECT
 public:
-    // Where the scaling comes from: the merge panel's form (or an error for people).
-    using ScalingProvider = std::function<Result<ScalingSpec>()>;
+    // What the analysis measures: the source, plan and per-pair scaling of the merge the panel
+    // would run (resolve()'s job: the adapter, the config's scaling), or why there is none yet.
+    struct Inputs {
+        std::shared_ptr<const ModelSource> source;
+        LoraPlan plan;
+        std::vector<double> scalings;  // parallel to plan.pairs
+        QString reason;                // not empty: nothing to measure, and why
+    };
+    using InputsProvider = std::function<Inputs()>;
 
     explicit ImpactTab(QWidget* parent = nullptr);
     ~ImpactTab() override;
 
-    void setScalingProvider(ScalingProvider provider) { m_scaling = std::move(provider); }
+    void setInputsProvider(InputsProvider provider) { m_inputs = std::move(provider); }
     // A new model or plan: the previous results no longer apply and are cleared.
     void setModel(std::shared_ptr<const LoadedModel> model, const LoraPlan& plan);
     void clear();
@@ -59,7 +67,7 @@ private:
 
     std::shared_ptr<const LoadedModel> m_loaded;
     LoraPlan m_plan;
-    ScalingProvider m_scaling;
+    InputsProvider m_inputs;
     std::shared_ptr<ImpactReport> m_pending;  // written by the worker, read after `finished`
     AnalysisRunner* m_runner;
     ImpactModel* m_model;

@@ -98,8 +98,16 @@ MainWindow::MainWindow(LogModel* log, QWidget* parent)
     mergeScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     m_merge = new MergePanel(mergeScroll);
     mergeScroll->setWidget(m_merge);
-    // The Impact tab measures with the scaling the merge panel's form describes.
-    m_impact->setScalingProvider([this] { return m_merge->scalingSpec(); });
+    // The Impact tab measures the merge the panel would run: its source, plan and per-pair scaling.
+    m_impact->setInputsProvider([this] {
+        ImpactTab::Inputs inputs;
+        if (auto job = m_merge->analysedJob(&inputs.reason)) {
+            inputs.source = job->source;
+            inputs.plan = std::move(job->plan);
+            inputs.scalings = std::move(job->pairScaling);
+        }
+        return inputs;
+    });
     mergeScroll->setMinimumWidth(m_merge->minimumSizeHint().width() +
                                  style()->pixelMetric(QStyle::PM_ScrollBarExtent));
     m_mergeDock->setWidget(mergeScroll);

@@ -1,6 +1,7 @@
 #include "MergePanel.h"
 
 #include "Prompts.h"
+#include "TableExport.h"
 #include "UiText.h"
 #include "lms/base/Log.h"
 #include "lms/formats/Sharding.h"
@@ -220,6 +221,24 @@ QGroupBox* MergePanel::buildOutputGroup() {
            "--dst_ckpt_strategy"));
     outputForm->addRow(tr("Re-shard &to:"), m_dstStrategyEdit);
     connect(m_dstStrategyEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
+    m_mergedStrategyEdit = new QLineEdit(output);
+    m_mergedStrategyEdit->setObjectName(QStringLiteral("mergedStrategyEdit"));
+    m_mergedStrategyEdit->setPlaceholderText(tr("empty: not saved"));
+    m_mergedStrategyEdit->setToolTip(
+        tr("The strategy folder of a pipeline run is merged in memory; save the merged strategy "
+           "(as loramerge strategy merge writes it) to this file with the merge"));
+    m_mergedStrategyButton = new QToolButton(output);
+    m_mergedStrategyButton->setObjectName(QStringLiteral("mergedStrategyBrowseButton"));
+    m_mergedStrategyButton->setText(tr("…"));
+    m_mergedStrategyButton->setToolTip(tr("Save merged strategy…"));
+    auto* mergedStrategyRow = new QHBoxLayout;
+    mergedStrategyRow->addWidget(m_mergedStrategyEdit, 1);
+    mergedStrategyRow->addWidget(m_mergedStrategyButton);
+    auto* mergedStrategyLabel = new QLabel(tr("Sa&ve strategy:"), output);
+    mergedStrategyLabel->setBuddy(m_mergedStrategyEdit);
+    outputForm->addRow(mergedStrategyLabel, mergedStrategyRow);
+    connect(m_mergedStrategyEdit, &QLineEdit::textChanged, this, &MergePanel::updateSummary);
+    connect(m_mergedStrategyButton, &QToolButton::clicked, this, &MergePanel::chooseMergedStrategyFile);
     m_outputLabel = new QLabel(output);
     m_outputLabel->setObjectName(QStringLiteral("outputFileLabel"));
     m_outputLabel->setWordWrap(true);
@@ -376,8 +395,18 @@ QGroupBox* MergePanel::buildResultGroup() {
     m_openFailedLabel->setWordWrap(true);
     m_openFailedLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_openFailedLabel->hide();
+    m_exportResultButton = new QPushButton(tr("Export result…"), m_resultBox);
+    m_exportResultButton->setObjectName(QStringLiteral("exportResultButton"));
+    m_exportResultButton->setToolTip(
+        tr("Save the result as JSON: outputs, the scaling of each pair and where it came from, notes, "
+           "warnings and the verification outcome"));
+    connect(m_exportResultButton, &QPushButton::clicked, this, &MergePanel::exportResult);
     resultLayout->addWidget(m_resultLabel);
-    resultLayout->addWidget(m_openOutputButton, 0, Qt::AlignLeft);
+    auto* resultButtons = new QHBoxLayout;
+    resultButtons->addWidget(m_openOutputButton);
+    resultButtons->addWidget(m_exportResultButton);
+    resultButtons->addStretch(1);
+    resultLayout->addLayout(resultButtons);
     resultLayout->addWidget(m_openFailedLabel);
     return m_resultBox;
 }
@@ -454,7 +483,12 @@ void MergePanel::resetForNewModel() {
     m_scalingEdit->clear();
     m_loraConfigEdit->clear();
     m_dstStrategyEdit->clear();
+    m_mergedStrategyEdit->clear();
     m_shardSizeEdit->clear();
+}
+
+bool MergePanel::hasStrategyFolder() const {
+    return m_model && m_model->isDistributed() && QFileInfo(m_model->strategyArgument).isDir();
 }
 
 QString MergePanel::proposedDestination() const {
@@ -629,6 +663,9 @@ MergeRequest MergePanel::request(OverwritePolicy overwrite) const {
     request.destination.prefix = m_prefixEdit->text().toStdString();
     request.destination.format = OutputFormat(m_formatCombo->currentData().toInt());
     request.destination.strategy = toPath(m_dstStrategyEdit->text().trimmed());
+    if (hasStrategyFolder())  // the field is disabled (and ignored) for anything else
+        request.destination.mergedStrategyFile =
+            toPath(QDir::fromNativeSeparators(m_mergedStrategyEdit->text().trimmed()));
     if (auto bytes = shardBytes(m_shardSizeEdit->text())) request.options.maxShardBytes = *bytes;
     request.options.plan = m_planOptions;
     request.options.skipInvalid = m_skipInvalidCheck->isChecked();
@@ -658,6 +695,24 @@ QString MergePanel::outputText(const Resolution& r) const {
 
 QString MergePanel::blockingReason() const {
     return blockingReason(m_model ? resolution() : Resolution{});
+}
+
+std::optional<ResolvedJob> MergePanel::analysedJob(QString* reason) const {
+    const auto refuse = [&](const QString& why) {
+        if (reason) *reason = why;
+        return std::nullopt;
+    };
+    if (!m_model) return refuse(tr("Open a checkpoint first."));
+    // An input field not yet applied: the open model is not what the merge would read.
+    if (const QString changed = changedInputField(); !changed.isEmpty())
+        return refuse(tr("the %1 field was changed; apply it (Enter or Reopen) first.").arg(changed));
+    if (auto spec = scalingSpec(); !spec) return refuse(errorText(spec.error()));
+    auto r = resolution();
+    for (const auto& refusal : r.refusals)
+        if (!concernsOutputOnly(refusal.code)) return refuse(refusalText(refusal));
+    if (!r.job || !r.job->source) return refuse(tr("Open a checkpoint first."));
+    if (reason) reason->clear();
+    return std::move(r.job);
 }
 
 QString MergePanel::changedInputField() const {
@@ -736,6 +791,8 @@ QStringList MergePanel::summaryLines(const ResolvedJob& job) const {
 
 void MergePanel::updateSummary() {
     const auto r = resolution();  // once per update: every line below shows this one answer
+    m_mergedStrategyEdit->setEnabled(hasStrategyFolder());
+    m_mergedStrategyButton->setEnabled(hasStrategyFolder());
     updateScalingText(r);
     m_reopenButton->setVisible(!changedInputField().isEmpty() && changedInputField() != tr("source"));
     m_outputLabel->setText(outputText(r));
@@ -847,6 +904,7 @@ void MergePanel::onSucceeded(const MergeOutcome& o) {
     m_running = false;
     m_worker = nullptr;
     m_lastOutputFile = o.outputFile;
+    m_lastResultJson = o.resultJson;
     m_progressBar->setValue(m_progressBar->maximum());
     m_currentLabel->setText(tr("Done."));
     m_speedLabel->setText(o.seconds > 0 ? tr("%1 in %2 (%3/s)")
@@ -871,6 +929,7 @@ void MergePanel::onSucceeded(const MergeOutcome& o) {
     }
     m_resultLabel->setText(text);
     m_openOutputButton->setVisible(true);
+    m_exportResultButton->setVisible(!m_lastResultJson.isEmpty());
     m_openFailedLabel->hide();
     m_resultBox->show();
     setRunning(false);
@@ -889,6 +948,8 @@ void MergePanel::onFailed(const QString& message, bool cancelled) {
                                      : coloured(tr("<b>The merge failed.</b>"), kErrorColour) +
                                            QStringLiteral("<br>") + message.toHtmlEscaped());
     m_openOutputButton->setVisible(false);
+    m_lastResultJson.clear();
+    m_exportResultButton->setVisible(false);
     m_openFailedLabel->hide();
     m_resultBox->show();
     setRunning(false);
@@ -962,6 +1023,31 @@ void MergePanel::chooseDestination() {
                                   if (!self || path.isEmpty()) return;
                                   self->m_destinationEdit->setText(path);
                               });
+}
+
+void MergePanel::exportResult() {
+    if (m_lastResultJson.isEmpty()) return;
+    const QString start =
+        QFileInfo(m_lastOutputFile).absoluteDir().filePath(QStringLiteral("merge-result.json"));
+    prompts().chooseSaveFile(
+        this, tr("Export the merge result"), start, tr("JSON (*.json);;All files (*)"),
+        [self = QPointer<MergePanel>(this), bytes = m_lastResultJson](const QString& path) {
+            if (!self || path.isEmpty()) return;
+            if (const QString error = writeExport(path, bytes); !error.isEmpty())
+                prompts().inform(self, tr("Export failed"), error.toHtmlEscaped());
+        });
+}
+
+void MergePanel::chooseMergedStrategyFile() {
+    const QString start =
+        m_mergedStrategyEdit->text().trimmed().isEmpty()
+            ? QDir(m_destinationEdit->text().trimmed()).filePath(QStringLiteral("merged_ckpt_strategy.ckpt"))
+            : m_mergedStrategyEdit->text().trimmed();
+    prompts().chooseSaveFile(this, tr("Save merged strategy"), start,
+                             tr("Strategy files (*.ckpt *.json);;All files (*)"),
+                             [self = QPointer<MergePanel>(this)](const QString& path) {
+                                 if (self && !path.isEmpty()) self->m_mergedStrategyEdit->setText(path);
+                             });
 }
 
 }  // namespace lms::ui

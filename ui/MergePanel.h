@@ -65,7 +65,14 @@ public:
     // Why Merge is disabled ("" when it is enabled): the first reason; the hint under Merge lists
     // every refusal of resolve().
     QString blockingReason() const;
+    // The merge the panel describes, for the read-only analyses (Impact): resolve()'s job, also
+    // when only where it would write is refused (concernsOutputOnly); nullopt and the reason
+    // (the first other refusal, an unapplied input field, an unreadable scaling) otherwise.
+    std::optional<ResolvedJob> analysedJob(QString* reason) const;
     void requestCancel();
+    // The last successful merge's result as JSON (MergeResult.h); empty before one, or after a
+    // failed or cancelled merge. "Export result…" saves these bytes.
+    QByteArray lastResultJson() const { return m_lastResultJson; }
 
 signals:
     void openRequested(const lms::ui::OpenRequest& request);
@@ -106,12 +113,16 @@ private:
     void chooseSource();
     void chooseStrategy(bool folder);
     void chooseDestination();
+    void chooseMergedStrategyFile();
+    void exportResult();
+    bool hasStrategyFolder() const;  // the open model's strategy is a folder of per-rank files
 
     std::shared_ptr<const LoadedModel> m_model;
     LoraPlan m_plan;
     PlanOptions m_planOptions;
     bool m_loading = false;
     QString m_lastOutputFile;
+    QByteArray m_lastResultJson;
     bool m_running = false;
     std::shared_ptr<CancelToken> m_cancel;  // of the running merge
     QPointer<MergeWorker> m_worker;         // only handed to observers, never used to cancel
@@ -131,6 +142,8 @@ private:
     QLineEdit* m_prefixEdit = nullptr;
     QComboBox* m_formatCombo = nullptr;
     QLineEdit* m_dstStrategyEdit = nullptr;
+    QLineEdit* m_mergedStrategyEdit = nullptr;
+    QToolButton* m_mergedStrategyButton = nullptr;
     QLabel* m_outputLabel = nullptr;
     QRadioButton* m_alphaRadio = nullptr;
     QRadioButton* m_scalingRadio = nullptr;
@@ -151,6 +164,7 @@ private:
     QGroupBox* m_resultBox = nullptr;
     QLabel* m_resultLabel = nullptr;
     QPushButton* m_openOutputButton = nullptr;
+    QPushButton* m_exportResultButton = nullptr;
     QLabel* m_openFailedLabel = nullptr;
     QList<QWidget*> m_inputs;  // disabled while a merge runs
 };

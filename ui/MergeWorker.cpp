@@ -1,5 +1,7 @@
 #include "MergeWorker.h"
 
+#include "MergeResult.h"
+
 #include "UiText.h"
 #include "lms/base/Log.h"
 
@@ -70,6 +72,7 @@ void MergeWorker::run() {
     for (const auto& s : report->skipped) outcome.skipped << qs(s);
     for (const auto& n : report->notes) outcome.notes << qs(n);
     outcome.seconds = report->seconds;
+    outcome.resultJson = mergeResultJson(m_job, *report);
     emit succeeded(outcome);
     emit done();
 }

@@ -5,6 +5,7 @@
 
 #include "lms/merge/Request.h"
 
+#include <QByteArray>
 #include <QElapsedTimer>
 #include <QObject>
 #include <QString>
@@ -32,6 +33,7 @@ struct MergeOutcome {
     QStringList skipped;
     QStringList notes;
     double seconds = 0;
+    QByteArray resultJson;  // mergeResultJson (MergeResult.h) of the job and its report
 };
 
 class MergeWorker final : public QObject {

@@ -38,6 +38,26 @@ void DialogPrompts::chooseFile(QWidget* parent, const QString& title, const QStr
     dialog->open();
 }
 
+void DialogPrompts::chooseSaveFile(QWidget* parent, const QString& title, const QString& startPath,
+                                   const QString& filter, PathCallback done) {
+    auto* dialog = new QFileDialog(parent, title, startPath, filter);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->setAcceptMode(QFileDialog::AcceptSave);
+    dialog->setFileMode(QFileDialog::AnyFile);
+    // An existing file is the core's refusal (or the merge's Replace question), not the dialog's.
+    dialog->setOption(QFileDialog::DontConfirmOverwrite);
+    dialog->setObjectName(QStringLiteral("chooseSaveFileDialog"));
+    auto answered = std::make_shared<bool>(false);
+    QObject::connect(dialog, &QFileDialog::fileSelected, dialog, [done, answered](const QString& file) {
+        *answered = true;
+        done(file);
+    });
+    QObject::connect(dialog, &QFileDialog::rejected, dialog, [done, answered] {
+        if (!*answered) done(QString());
+    });
+    dialog->open();
+}
+
 void DialogPrompts::chooseDirectory(QWidget* parent, const QString& title, const QString& startDir,
                                     PathCallback done) {
     auto* dialog = new QFileDialog(parent, title, startDir);
@@ -89,6 +109,12 @@ QString ScriptedPrompts::takePath() {
 
 void ScriptedPrompts::chooseFile(QWidget*, const QString& title, const QString&, const QString&,
                                  PathCallback done) {
+    asked << title;
+    done(takePath());
+}
+
+void ScriptedPrompts::chooseSaveFile(QWidget*, const QString& title, const QString&, const QString&,
+                                     PathCallback done) {
     asked << title;
     done(takePath());
 }

@@ -21,6 +21,9 @@ public:
     virtual ~Prompts() = default;
     virtual void chooseFile(QWidget* parent, const QString& title, const QString& startDir,
                             const QString& filter, PathCallback done) = 0;
+    // A file to write (it need not exist; whether to replace one is the caller's question).
+    virtual void chooseSaveFile(QWidget* parent, const QString& title, const QString& startPath,
+                                const QString& filter, PathCallback done) = 0;
     virtual void chooseDirectory(QWidget* parent, const QString& title, const QString& startDir,
                                  PathCallback done) = 0;
     // A yes/no question; `acceptLabel` names the action ("Replace").
@@ -43,6 +46,8 @@ class DialogPrompts final : public Prompts {
 public:
     void chooseFile(QWidget* parent, const QString& title, const QString& startDir, const QString& filter,
                     PathCallback done) override;
+    void chooseSaveFile(QWidget* parent, const QString& title, const QString& startPath,
+                        const QString& filter, PathCallback done) override;
     void chooseDirectory(QWidget* parent, const QString& title, const QString& startDir,
                          PathCallback done) override;
     void confirm(QWidget* parent, const QString& title, const QString& text, const QString& acceptLabel,
@@ -64,6 +69,8 @@ public:
 
     void chooseFile(QWidget* parent, const QString& title, const QString& startDir, const QString& filter,
                     PathCallback done) override;
+    void chooseSaveFile(QWidget* parent, const QString& title, const QString& startPath,
+                        const QString& filter, PathCallback done) override;
     void chooseDirectory(QWidget* parent, const QString& title, const QString& startDir,
                          PathCallback done) override;
     void confirm(QWidget* parent, const QString& title, const QString& text, const QString& acceptLabel,

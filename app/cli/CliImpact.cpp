@@ -19,13 +19,6 @@ lms::JsonValue number(double value) {
     return std::isfinite(value) ? lms::JsonValue(value) : lms::JsonValue(nullptr);
 }
 
-// The refusals that concern only where a merge would write; impact writes nothing.
-bool aboutDestination(lms::RefusalCode code) {
-    using enum lms::RefusalCode;
-    return code == NoDestination || code == BadPrefix || code == BadDestinationStrategy ||
-           code == OutputIsInput || code == OutputExists;
-}
-
 void printJson(const lms::ImpactReport& report) {
     lms::JsonValue root, pairs = lms::JsonValue::array();
     for (const auto& p : report.pairs) {
@@ -65,8 +58,8 @@ int runImpact(const std::vector<std::string>& args, const GlobalOptions&) {
     bool json = false;
     if (auto code = parseMergeRequest(args, request, json)) return *code;
     const auto resolution = lms::resolve(request);
-    for (const auto& refusal : resolution.refusals)
-        if (!aboutDestination(refusal.code)) return reportError(refusal.error);
+    for (const auto& refusal : resolution.refusals)  // impact writes nothing
+        if (!lms::concernsOutputOnly(refusal.code)) return reportError(refusal.error);
     if (!resolution.job)
         return reportError(lms::Error{lms::ErrorCode::InvalidArgument, "no source", {}, {}, {}});
     const auto& job = *resolution.job;

@@ -10,6 +10,7 @@
 #include "ImpactTab.h"
 #include "LogModel.h"
 #include "MainWindow.h"
+#include "MergePanel.h"
 #include "SliceDiagram.h"
 #include "StrategyTab.h"
 #include "TableExport.h"
@@ -90,11 +91,7 @@ private slots:
         tab.setModel(model, plan);
         QVERIFY(!tab.analyse());  // no scaling provider yet
         QCOMPARE(tab.statusText(), QStringLiteral("No scaling: set it in the merge panel."));
-        tab.setScalingProvider([] {
-            ScalingSpec s;
-            s.scaling = 0.5;
-            return Result<ScalingSpec>(s);
-        });
+        tab.setInputsProvider([&] { return ImpactTab::Inputs{model->source, plan, {0.5, 0.5, 0.5}, {}}; });
         QSignalSpy done(&tab, &ImpactTab::analysisFinished);
         QVERIFY(tab.analyse());
         QVERIFY(done.wait(20000));
@@ -141,11 +138,11 @@ private slots:
         QVERIFY(model);
         ImpactTab tab;
         tab.setModel(model, planLora(model->source->tensors()));
-        tab.setScalingProvider(
-            [] { return Result<ScalingSpec>(lms::fail(ErrorCode::InvalidArgument, "no scaling set")); });
+        tab.setInputsProvider([] {
+            return ImpactTab::Inputs{{}, {}, {}, QStringLiteral("No scaling set.")};
+        });
         QVERIFY(!tab.analyse());
-        QCOMPARE(tab.statusText(),
-                 QStringLiteral("The scaling is needed first (merge panel): No scaling set."));
+        QCOMPARE(tab.statusText(), QStringLiteral("The merge panel is needed first: No scaling set."));
         // A job that waits for the cancel, so the cancel certainly lands while it runs.
         AnalysisRunner runner;
         QSignalSpy failed(&runner, &AnalysisRunner::failed);
@@ -304,6 +301,7 @@ private slots:
         window.openDemoWorkspace();
         QVERIFY(shown.wait(30000));
         auto* impact = window.impactTab();
+        window.mergePanel()->setSuggestedScaling(16, 0);  // the Impact tab measures the panel's merge
         QSignalSpy analysed(impact, &ImpactTab::analysisFinished);
         QVERIFY2(impact->analyse(), qPrintable(impact->statusText()));
         QVERIFY(analysed.wait(30000));

@@ -4,6 +4,7 @@
 // working. Dialogs are answered through ScriptedPrompts.
 
 #include "BrowserPanel.h"
+#include "ChunkMapModel.h"
 #include "EnglishPlurals.h"
 #include "LogDock.h"
 #include "LogModel.h"
@@ -98,6 +99,8 @@ private slots:
     void badFileIsReportedAndTheWindowKeepsWorking();
     void droppingAFileOpensIt();
     void strategyFileOpensInTheStrategyTab();
+    void checkpoint2ShowsItsChunkMap_data();
+    void checkpoint2ShowsItsChunkMap();
     void aboutShowsTheVersion();
     void windowStateIsRestored();
     void everyInteractiveWidgetHasAName();
@@ -591,6 +594,46 @@ void TestMainWindow::strategyFileOpensInTheStrategyTab() {
     QVERIFY(shown.wait(10000));
     QVERIFY(m_window->strategyTab()->selectParameter(QStringLiteral("lm_head.weight")));
     QCOMPARE(m_window->strategyTab()->diagram()->pieces().size(), size_t(2));
+}
+
+void TestMainWindow::checkpoint2ShowsItsChunkMap_data() {
+    QTest::addColumn<QString>("path");  // under ck2_iteration_tp2/input/checkpoint
+    QTest::newRow("save root (the tracker's iteration)") << "";
+    QTest::newRow("iteration 40") << "iteration_00000040";
+    QTest::newRow("iteration 20") << "iteration_00000020";
+}
+
+// A Checkpoint 2.0 save root or iteration opened in the window (as Discovery classifies it): the
+// Strategy tab shows its chunk map, each tensor's chunks with the ranks that saved them.
+void TestMainWindow::checkpoint2ShowsItsChunkMap() {
+    QFETCH(QString, path);
+    QTemporaryDir dir;
+    const auto root = std::filesystem::path(dir.path().toStdString());
+    if (const QString why = lms::test::generateFixtures(root, {QStringLiteral("ck2_iteration_tp2")});
+        !why.isEmpty())
+        QSKIP(qPrintable(why));
+    const auto opened = root / "ck2_iteration_tp2/input/checkpoint" / path.toStdString();
+    QSignalSpy shown(m_window.get(), &MainWindow::modelShown);
+    m_window->openPath(q(opened));
+    QVERIFY(shown.wait(20000));
+    auto model = m_window->currentModel();
+    QVERIFY(model);
+    QVERIFY(!model->isDistributed());
+    auto* tab = m_window->strategyTab();
+    QVERIFY(m_window->tabs()->isTabEnabled(m_window->tabs()->indexOf(tab)));
+    m_window->tabs()->setCurrentWidget(tab);
+    QVERIFY(tab->showsChunkMap());
+    const ChunkMapModel& chunks = *tab->chunkModel();
+    QCOMPARE(chunks.rowCount(), int(model->source->tensors().size()));
+    QCOMPARE(chunks.fileCount(), size_t(2));
+    const int emb = chunks.rowOf(QStringLiteral("model.tok_embeddings.embedding_weight"));
+    QVERIFY(emb >= 0);
+    const auto text = [&](int row, int column) { return chunks.index(row, column).data().toString(); };
+    QCOMPARE(text(emb, ChunkMapModel::FullShapeColumn), QStringLiteral("[128, 32]"));
+    QCOMPARE(text(emb, ChunkMapModel::ChunkShapeColumn), QStringLiteral("[64, 32]"));
+    QCOMPARE(text(emb, ChunkMapModel::HoldersColumn), QStringLiteral("rank 0, rank 1"));
+    QVERIFY(tab->selectParameter(QStringLiteral("model.tok_embeddings.embedding_weight")));
+    QCOMPARE(tab->diagram()->labels(), (QStringList{QStringLiteral("rank 0"), QStringLiteral("rank 1")}));
 }
 
 void TestMainWindow::aboutShowsTheVersion() {

@@ -5,18 +5,23 @@
 
 #include "EnglishPlurals.h"
 #include "MergePanel.h"
+#include "Prompts.h"
 #include "TestSupport.h"
 #include "UiText.h"
 #include "lms/merge/Demo.h"
 #include "lms/merge/Request.h"
 
+#include <QCheckBox>
 #include <QDoubleSpinBox>
 #include <QLabel>
 #include <QLineEdit>
+#include <QProcess>
 #include <QPushButton>
 #include <QRadioButton>
+#include <QSignalSpy>
 #include <QSpinBox>
 #include <QTemporaryDir>
+#include <QToolButton>
 #include <QtTest>
 #include <fstream>
 
@@ -86,6 +91,11 @@ private slots:
     void proposedDestination();
     void adapterMapsToTheRequest();
     void hintListsEveryRefusal();
+    void savesMergedStrategy_data();
+    void savesMergedStrategy();
+    void mergedStrategyOnlyForAFolder();
+    void exportsTheResult_data();
+    void exportsTheResult();
 
 private:
     QTemporaryDir m_dir;
@@ -336,6 +346,193 @@ void TestMergePanel::hintListsEveryRefusal() {
     QCOMPARE(child<QLabel>(&panel, "mergeHintLabel")->text(),
              errorText(resolution.refusals.front().error) + QLatin1Char('\n') + kNoScaling);
     QVERIFY(!child<QPushButton>(&panel, "mergeButton")->isEnabled());
+}
+
+void TestMergePanel::savesMergedStrategy_data() {
+    // Where "Save strategy" points (relative to the scenario), what is there first, and the refusal
+    // the panel shows ("" when the merge writes the file), {s} standing for the scenario folder.
+    QTest::addColumn<QString>("file");
+    QTest::addColumn<bool>("exists");
+    QTest::addColumn<QString>("refusal");
+    QTest::newRow("a new file elsewhere") << "out/pp.ckpt" << false << "";
+    QTest::newRow("the conventional name in the strategy folder")
+        << "input/strategy/merged_ckpt_strategy.ckpt" << false << "";
+    QTest::newRow("an existing file")
+        << "out/pp.ckpt" << true
+        << "The merged strategy file already exists; allow replacing it (--overwrite) or choose another "
+           "file (file {s}/out/pp.ckpt, parameter merged_strategy_file).";
+    QTest::newRow("a per-rank name in the strategy folder")
+        << "input/strategy/ckpt_strategy_rank_9.ckpt" << false
+        << "The merged strategy would go into the strategy folder under a name later merges read as a "
+           "per-rank file; name it merged_ckpt_strategy.ckpt or save it elsewhere (file "
+           "{s}/input/strategy/ckpt_strategy_rank_9.ckpt, parameter merged_strategy_file).";
+}
+
+// dist_tp2_pp2 (a pipeline run: its strategy folder is merged in memory): the merged strategy is
+// saved where the field says, with the bytes `loramerge strategy merge DIR -o F` writes, and the
+// strategy folder itself stays as it was unless the conventional name in it was chosen.
+void TestMergePanel::savesMergedStrategy() {
+    QFETCH(QString, file);
+    QFETCH(bool, exists);
+    QFETCH(QString, refusal);
+    QTemporaryDir tmp;
+    const fs::path root = tmp.path().toStdString();
+    if (const QString why = generateFixtures(root, {QStringLiteral("dist_tp2_pp2")}); !why.isEmpty())
+        QSKIP(qPrintable(why));
+    const fs::path scenario = root / "dist_tp2_pp2", folder = scenario / "input/strategy";
+    const fs::path target = scenario / file.toStdString();
+    if (exists) writeText(target, "an older file");
+    const auto folderBefore = listFiles(folder);
+
+    OpenRequest request = openOf(scenario / "input/ckpt");
+    request.strategy = qs(folder);
+    MergePanel panel;
+    panel.setModel(open(request));
+    auto* edit = child<QLineEdit>(&panel, "mergedStrategyEdit");
+    QVERIFY(edit->isEnabled());
+    QVERIFY(child<QToolButton>(&panel, "mergedStrategyBrowseButton")->isEnabled());
+    child<QLineEdit>(&panel, "destinationEdit")->setText(qs(root / "merged"));
+    child<QRadioButton>(&panel, "scalingRadio")->setChecked(true);
+    child<QLineEdit>(&panel, "scalingEdit")->setText(QStringLiteral("2"));
+    edit->setText(qs(target));
+    QCOMPARE(qs(panel.request().destination.mergedStrategyFile), qs(target));
+
+    const auto resolution = resolve(panel.request(OverwritePolicy::Refuse), nullptr);
+    if (!refusal.isEmpty()) {
+        QCOMPARE(resolution.refusals.size(), size_t(1));
+        QCOMPARE(errorText(resolution.refusals.front().error),
+                 QString(refusal).replace(QStringLiteral("{s}"), qs(scenario)));
+        if (!exists)
+            QCOMPARE(child<QLabel>(&panel, "mergeHintLabel")->text(),
+                     refusal.replace(QStringLiteral("{s}"), qs(scenario)));
+        QCOMPARE(fs::exists(target), exists);
+        if (exists) QCOMPARE(readFileBytes(target).size(), size_t(13));
+        QCOMPARE(listFiles(folder), folderBefore);
+        return;
+    }
+    QVERIFY(resolution.ok());
+    QSignalSpy finished(&panel, &MergePanel::mergeFinished);
+    child<QPushButton>(&panel, "mergeButton")->click();
+    QVERIFY(finished.wait(60000));
+    QVERIFY2(finished.first().at(0).toBool(), qPrintable(finished.first().at(2).toString()));
+    QVERIFY(
+        finished.first().at(2).toString().contains(QStringLiteral("Saved the merged pipeline strategy to ")));
+
+    QProcess cli;
+    cli.start(cliPath(), {QStringLiteral("strategy"), QStringLiteral("merge"), qs(folder),
+                          QStringLiteral("-o"), qs(root / "cli.ckpt")});
+    QVERIFY(cli.waitForFinished(30000));
+    QVERIFY2(cli.exitCode() == 0, cli.readAllStandardError().constData());
+    const auto bytes = readFileBytes(target);
+    QVERIFY(!bytes.empty());
+    QVERIFY(bytes == readFileBytes(root / "cli.ckpt"));
+    QVERIFY(bytes == readFileBytes(scenario / "expected/merged_ckpt_strategy.ckpt"));
+    auto after = listFiles(folder);
+    if (target.parent_path() == folder) std::erase(after, target.filename().string());
+    QCOMPARE(after, folderBefore);  // nothing else there: no temp file left, no stage file touched
+}
+
+// "Save strategy" is for a strategy folder only: disabled (and not in the request) for a full
+// checkpoint or a strategy file; a request that asks anyway is refused by the core.
+void TestMergePanel::mergedStrategyOnlyForAFolder() {
+    const fs::path strategyFile = m_demo.strategyDir / "ckpt_strategy_rank_0.ckpt";
+    OpenRequest distributed = openOf(m_demo.distributedDir);
+    distributed.strategy = qs(strategyFile);
+    for (const OpenRequest& request : {openOf(m_demo.fullCheckpoint), distributed}) {
+        MergePanel panel;
+        panel.setModel(open(request));
+        auto* edit = child<QLineEdit>(&panel, "mergedStrategyEdit");
+        QVERIFY(!edit->isEnabled());
+        QVERIFY(!child<QToolButton>(&panel, "mergedStrategyBrowseButton")->isEnabled());
+        edit->setText(QStringLiteral("/tmp/x.ckpt"));
+        QVERIFY(panel.request().destination.mergedStrategyFile.empty());
+    }
+    MergeRequest request;
+    request.source.path = m_demo.distributedDir;
+    request.strategy = {StrategyMode::Given, strategyFile};
+    request.scaling.spec.scaling = 2;
+    request.destination.dir = m_dir.filePath(QStringLiteral("out")).toStdString();
+    request.destination.mergedStrategyFile = m_dir.filePath(QStringLiteral("s.ckpt")).toStdString();
+    const auto resolution = resolve(request);
+    QCOMPARE(resolution.refusals.size(), size_t(1));
+    QCOMPARE(resolution.refusals.front().code, RefusalCode::NotAStrategyFolder);
+    QCOMPARE(
+        qs(resolution.refusals.front().error.message),
+        QStringLiteral("a merged strategy is saved only for a strategy folder (the per-rank strategy files "
+                       "of a pipeline run); this merge has the strategy file ") +
+            qs(strategyFile));
+}
+
+void TestMergePanel::exportsTheResult_data() {
+    QTest::addColumn<QString>("scaling");  // typed, or "config" (pet_config α 6, r 2 in {dir}/cfg.yaml)
+    QTest::addColumn<bool>("verify");
+    QTest::addColumn<QString>("expected");  // {dir} stands for the folder
+    const QString head = QStringLiteral(
+        R"({"source":"{dir}/base.ckpt","source_description":"checkpoint {dir}/base.ckpt with the adapter )"
+        R"(checkpoint {dir}/DELTA_CKP-1_2.ckpt",)"
+        R"("outputs":["{dir}/out/rank_0/checkpoint_0.ckpt"],"pairs_merged":1,"tensors_written":2,)"
+        R"("tensors_dropped":2,"bytes_written":328,)");
+    QTest::newRow("scaling, verified")
+        << "12/4" << true
+        << head +
+               QStringLiteral(
+                   R"("scaling_provenance":"from the scaling 12/4","pairs":[{"base":"l0.wq.weight",)"
+                   R"("a":"l0.wq.mindpet_delta_lora_a","b":"l0.wq.mindpet_delta_lora_b","rank":2,)"
+                   R"("scaling":3.0,"scaling_source":""}],"skipped":[],"notes":["verified: the output reads back )"
+                   R"(with the expected index, finite merged values and spot-checked elements"],"warnings":[],)"
+                   R"("verification":{"enabled":true,"outcome":"passed"}})"
+                   "\n");
+    QTest::newRow("config, not verified")
+        << "config" << false
+        << head +
+               QStringLiteral(
+                   R"("scaling_provenance":"from cfg.yaml: model.model_config.pet_config lora_alpha 6, lora_rank 2",)"
+                   R"("pairs":[{"base":"l0.wq.weight","a":"l0.wq.mindpet_delta_lora_a",)"
+                   R"("b":"l0.wq.mindpet_delta_lora_b","rank":2,"scaling":3.0,"scaling_source":""}],)"
+                   R"("skipped":[],"notes":[],"warnings":[],"verification":{"enabled":false,"outcome":"not run"}})"
+                   "\n");
+}
+
+// After a merge, "Export result…" saves the result as JSON: exactly these bytes for a small merge.
+void TestMergePanel::exportsTheResult() {
+    QFETCH(QString, scaling);
+    QFETCH(bool, verify);
+    QFETCH(QString, expected);
+    QTemporaryDir tmp;
+    const fs::path dir = tmp.path().toStdString();
+    writeBaseAndAdapter(dir);
+    writeText(dir / "cfg.yaml", petConfig(6, 2));
+    OpenRequest request = openOf(dir / "base.ckpt");
+    request.adapter = qs(dir / "DELTA_CKP-1_2.ckpt");
+    MergePanel panel;
+    panel.setModel(open(request));
+    child<QLineEdit>(&panel, "destinationEdit")->setText(qs(dir / "out"));
+    if (scaling == QLatin1StringView("config")) {
+        child<QLineEdit>(&panel, "loraConfigEdit")->setText(qs(dir / "cfg.yaml"));
+    } else {
+        child<QRadioButton>(&panel, "scalingRadio")->setChecked(true);
+        child<QLineEdit>(&panel, "scalingEdit")->setText(scaling);
+    }
+    child<QCheckBox>(&panel, "verifyCheck")->setChecked(verify);
+    QCOMPARE(panel.blockingReason(), QString());
+    QVERIFY(panel.lastResultJson().isEmpty());
+    QSignalSpy finished(&panel, &MergePanel::mergeFinished);
+    child<QPushButton>(&panel, "mergeButton")->click();
+    QVERIFY(finished.wait(30000));
+    QVERIFY2(finished.first().at(0).toBool(), qPrintable(finished.first().at(2).toString()));
+    const QByteArray want = QString(expected).replace(QStringLiteral("{dir}"), qs(dir)).toUtf8();
+    QCOMPARE(panel.lastResultJson(), want);
+
+    ScriptedPrompts scripted;
+    scripted.nextPaths.push_back(qs(dir / "result.json"));
+    setPrompts(&scripted);
+    auto* button = child<QPushButton>(&panel, "exportResultButton");
+    QVERIFY(button->isVisibleTo(&panel));
+    button->click();
+    setPrompts(nullptr);
+    QCOMPARE(scripted.asked, QStringList{QStringLiteral("Export the merge result")});
+    const auto written = readFileBytes(dir / "result.json");
+    QCOMPARE(QByteArray(reinterpret_cast<const char*>(written.data()), qsizetype(written.size())), want);
 }
 
 QTEST_MAIN(TestMergePanel)

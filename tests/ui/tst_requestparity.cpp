@@ -5,6 +5,10 @@
 // merge to the same bytes.
 
 #include "EnglishPlurals.h"
+#include "ImpactModel.h"
+#include "ImpactTab.h"
+#include "LogModel.h"
+#include "MainWindow.h"
 #include "MergePanel.h"
 #include "TestSupport.h"
 #include "UiText.h"
@@ -14,11 +18,15 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLabel>
 #include <QLineEdit>
 #include <QProcess>
 #include <QPushButton>
 #include <QRadioButton>
+#include <QSignalSpy>
 #include <QSpinBox>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -95,6 +103,8 @@ private slots:
     void sameRefusal();
     void sameInputsSameRequestAsTheCli_data();
     void sameInputsSameRequestAsTheCli();
+    void impactSameAsTheCli_data();
+    void impactSameAsTheCli();
 };
 
 void TestRequestParity::sameRefusal_data() {
@@ -303,6 +313,83 @@ void TestRequestParity::sameInputsSameRequestAsTheCli() {
     if (has("dst_ckpt_strategy")) QCOMPARE(cliFiles.size(), size_t(2));
     for (const auto& file : cliFiles)
         QVERIFY2(readFileBytes(root / "cli" / file) == readFileBytes(root / "panel" / file), file.c_str());
+}
+
+void TestRequestParity::impactSameAsTheCli_data() {
+    // How the scaling is given, once as loramerge flags and once in the window's merge panel.
+    QTest::addColumn<QString>("flag");
+    QTest::addColumn<QString>("value");
+    QTest::addColumn<double>("scaling");  // what every pair gets
+    QTest::newRow("scaling") << "lora_scaling"
+                             << "12/4" << 3.0;
+    QTest::newRow("α and each pair's r") << "lora_alpha"
+                                         << "5" << 2.5;
+    QTest::newRow("LoRA config") << "lora_config"
+                                 << "" << 3.0;  // pet_config α 6, r 2
+}
+
+// The window's Impact tab measures the merge the panel describes — the base with the adapter, the
+// scaling from the panel or a config — with the numbers `loramerge impact --json` prints.
+void TestRequestParity::impactSameAsTheCli() {
+    QFETCH(QString, flag);
+    QFETCH(QString, value);
+    QFETCH(double, scaling);
+    QTemporaryDir tmp;
+    const fs::path root = tmp.path().toStdString();
+    writeBaseAndAdapter(root / "a");
+    const fs::path base = root / "a" / "base.ckpt", adapter = root / "a" / "DELTA_CKP-1_2.ckpt";
+    const fs::path config = root / "cfg" / "finetune.yaml";
+    writeText(config, petConfig(6, 2));
+    const bool byConfig = flag == QLatin1StringView("lora_config");
+
+    QProcess cli;
+    cli.start(cliPath(),
+              {QStringLiteral("impact"), qs(base), QStringLiteral("--adapter"), qs(adapter),
+               QStringLiteral("--") + flag, byConfig ? qs(config) : value, QStringLiteral("--json")});
+    QVERIFY(cli.waitForFinished(60000));
+    QVERIFY2(cli.exitCode() == 0, cli.readAllStandardError().constData());
+    const auto pairs = QJsonDocument::fromJson(cli.readAllStandardOutput()).object()[u"pairs"].toArray();
+    QCOMPARE(pairs.size(), 1);
+
+    LogModel log;
+    MainWindow window(&log);
+    QSignalSpy shown(&window, &MainWindow::modelShown);
+    OpenRequest request = openOf(base);
+    request.adapter = qs(adapter);
+    window.open(request);
+    QVERIFY(shown.wait(30000));
+    MergePanel* panel = window.mergePanel();
+    if (flag == QLatin1StringView("lora_scaling")) {
+        child<QRadioButton>(panel, "scalingRadio")->setChecked(true);
+        child<QLineEdit>(panel, "scalingEdit")->setText(value);
+    } else if (flag == QLatin1StringView("lora_alpha")) {
+        panel->setSuggestedScaling(value.toDouble(), 0);
+    } else {
+        child<QLineEdit>(panel, "loraConfigEdit")->setText(qs(config));
+    }
+    child<QLineEdit>(panel, "destinationEdit")->clear();  // where a merge would write does not matter
+    ImpactTab* tab = window.impactTab();
+    QSignalSpy analysed(tab, &ImpactTab::analysisFinished);
+    QVERIFY2(tab->analyse(), qPrintable(tab->statusText()));
+    QVERIFY(analysed.wait(30000));
+    QCOMPARE(analysed.first().first().toBool(), true);
+    const auto& report = tab->impactModel()->report();
+    QCOMPARE(report.pairs.size(), size_t(1));
+    const PairImpact& p = report.pairs.front();
+    const QJsonObject e = pairs.first().toObject();
+    QCOMPARE(qs(p.base), e[u"base"].toString());
+    QCOMPARE(qs(p.a), e[u"a"].toString());
+    QCOMPARE(p.scaling, scaling);
+    QCOMPARE(p.scaling, e[u"scaling"].toDouble());
+    QCOMPARE(p.baseNorm, e[u"base_norm"].toDouble());
+    QCOMPARE(p.deltaNorm, e[u"delta_norm"].toDouble());
+    QCOMPARE(p.relativeNorm, e[u"relative_norm"].toDouble());
+    QCOMPARE(p.numericalRank, e[u"numerical_rank"].toInteger());
+    QCOMPARE(p.entropyRank, e[u"entropy_rank"].toDouble());
+    QCOMPARE(qint64(p.unchanged), e[u"unchanged"].toInteger());
+    QCOMPARE(qsizetype(p.singularValues.size()), e[u"singular_values"].toArray().size());
+    for (size_t i = 0; i < p.singularValues.size(); ++i)
+        QCOMPARE(p.singularValues[i], e[u"singular_values"].toArray()[qsizetype(i)].toDouble());
 }
 
 QTEST_MAIN(TestRequestParity)

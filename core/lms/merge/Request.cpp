@@ -4,6 +4,7 @@
 
 #include "lms/base/Text.h"
 #include "lms/formats/ShardFolder.h"
+#include "lms/formats/Strategy.h"
 #include "lms/lora/LoraConfig.h"
 #include "lms/merge/Discovery.h"
 #include "lms/merge/Job.h"
@@ -376,6 +377,55 @@ void resolveOutputs(const MergeRequest& request, ResolvedJob& job, std::vector<R
                                " to write");
 }
 
+// The merged pipeline strategy to save (destination.mergedStrategyFile): merged here (small, read
+// from the strategy folder), written by run() after the merge.
+void resolveMergedStrategy(const MergeRequest& request, ResolvedJob& job, std::vector<Refusal>& out) {
+    const fs::path& file = request.destination.mergedStrategyFile;
+    if (file.empty()) return;
+    const fs::path& folder = request.strategy.path;
+    const auto refuse = [&](RefusalCode code, Error error) {
+        error.parameter = "merged_strategy_file";
+        out.push_back(refusal(code, std::move(error), request));
+    };
+    std::error_code ec;
+    if (request.strategy.mode == StrategyMode::None || folder.empty() || !fs::is_directory(folder, ec))
+        return refuse(
+            RefusalCode::NotAStrategyFolder,
+            {ErrorCode::InvalidArgument,
+             "a merged strategy is saved only for a strategy folder (the per-rank strategy files "
+             "of a pipeline run); this merge has " +
+                 (folder.empty() ? std::string("no strategy") : "the strategy file " + folder.string()),
+             file.string(),
+             {},
+             std::nullopt});
+    // A name in the folder that a later merge would read as a stage file (or one of them): refused.
+    if (fs::absolute(file).parent_path() == fs::absolute(folder) &&
+        !isMergedStrategyFileName(file.filename().string()))
+        return refuse(RefusalCode::OutputIsInput,
+                      {ErrorCode::InvalidArgument,
+                       "the merged strategy would go into the strategy folder under a name later merges read "
+                       "as a per-rank file; name it " +
+                           std::string(kMergedStrategyFileName) + " or save it elsewhere",
+                       file.string(),
+                       {},
+                       std::nullopt});
+    auto merged = mergeStrategyFolder(folder);
+    if (!merged) return refuse(RefusalCode::NotAStrategyFolder, merged.error());
+    job.mergedStrategyFile = file;
+    job.mergedStrategyBytes = std::move(merged->bytes);
+    if (!fs::exists(file, ec)) return;
+    job.existingOutputs.push_back(file);
+    if (request.overwrite == OverwritePolicy::Replace)
+        job.warnings.push_back("the merged strategy file " + file.string() + " exists and will be replaced");
+    else
+        refuse(RefusalCode::OutputExists, {ErrorCode::InvalidArgument,
+                                           "the merged strategy file already exists; allow replacing it "
+                                           "(--overwrite) or choose another file",
+                                           file.string(),
+                                           {},
+                                           std::nullopt});
+}
+
 }  // namespace
 
 Result<AdapterRequest> parseAdapterSpec(std::string_view text) {
@@ -433,8 +483,16 @@ const char* refusalCodeName(RefusalCode code) {
             return "partial-merge";
         case RefusalCode::BadAdapterWeight:
             return "bad-adapter-weight";
+        case RefusalCode::NotAStrategyFolder:
+            return "not-a-strategy-folder";
     }
     return "?";
+}
+
+bool concernsOutputOnly(RefusalCode code) {
+    using enum RefusalCode;
+    return code == NoDestination || code == BadPrefix || code == BadDestinationStrategy ||
+           code == OutputIsInput || code == OutputExists;
 }
 
 Resolution resolve(const MergeRequest& given, std::shared_ptr<const ModelSource> opened,
@@ -481,12 +539,39 @@ Resolution resolve(const MergeRequest& given, std::shared_ptr<const ModelSource>
     resolvePartial(request, settings.get(), job, out);
     resolveShards(job);
     resolveOutputs(request, job, out);
+    resolveMergedStrategy(request, job, out);
     resolution.job = std::move(job);
     return resolution;
 }
 
 Result<MergeReport> run(const ResolvedJob& job, const ProgressCallback& progress, const CancelToken* cancel) {
+    // The merged strategy is written (and fsynced) before the merge, published only after it: a
+    // failed or cancelled merge leaves no strategy file, a full disk is known before the merge.
+    AtomicOutputFile strategyFile;
+    if (!job.mergedStrategyFile.empty()) {
+        std::error_code ec;  // a missing folder is made, as the merge makes its destination
+        if (const auto parent = job.mergedStrategyFile.parent_path(); !parent.empty())
+            fs::create_directories(parent, ec);
+        auto created = AtomicOutputFile::create(
+            job.mergedStrategyFile, job.options.overwrite ? Publish::Replace : Publish::NoClobber);
+        if (!created) return std::unexpected(created.error());
+        strategyFile = std::move(*created);
+        const auto* data = reinterpret_cast<const std::byte*>(job.mergedStrategyBytes.data());
+        if (auto st = strategyFile.write({data, job.mergedStrategyBytes.size()}); !st)
+            return std::unexpected(st.error());
+        if (auto st = strategyFile.finish(); !st) return std::unexpected(st.error());
+    }
     auto report = runMerge(*job.source, job.options, progress, cancel);
+    if (report && !job.mergedStrategyFile.empty()) {
+        if (auto st = strategyFile.publish(); !st) {
+            Error error = st.error();
+            error.message =
+                "the merged checkpoint was written, but the merged strategy was not: " + error.message;
+            error.parameter = "merged_strategy_file";
+            return std::unexpected(std::move(error));
+        }
+        report->notes.push_back("saved the merged pipeline strategy to " + job.mergedStrategyFile.string());
+    }
     if (!report && report.error().file.empty()) {
         auto error = report.error();
         error.file = job.sourcePath.string();  // every error names a file

@@ -83,6 +83,11 @@ struct DestinationRequest {
     std::string prefix = "checkpoint_";  // file name: <prefix><rank>.<ext>
     OutputFormat format = OutputFormat::Ckpt;
     std::filesystem::path strategy;  // re-shard to this strategy's ranks; empty: one full file
+    // Where run() saves the merged pipeline strategy of a strategy folder (strategy.path, the
+    // per-rank files of a pipeline run, merged in memory): the bytes `loramerge strategy merge`
+    // writes, published atomically after the merge, no-clobber unless `overwrite` is Replace.
+    // Empty: not saved. A strategy that is not such a folder is refused (NotAStrategyFolder).
+    std::filesystem::path mergedStrategyFile;
 };
 
 struct MergeRequest {
@@ -116,8 +121,13 @@ enum class RefusalCode {
     OutputIsInput,           // the output is an input or sits in an input's folder
     OutputExists,            // an output file exists and the policy is Refuse
     BadAdapterWeight,        // an adapter weight is 0 or not finite
+    NotAStrategyFolder,      // a merged strategy file is asked for, but the strategy is no folder to merge
 };
 const char* refusalCodeName(RefusalCode code);
+// True for the refusals that concern only where a merge would write (destination, prefix,
+// destination strategy, existing or misplaced outputs); the read-only analyses (`loramerge
+// impact`, the studio's Impact tab) measure the merge the request describes despite them.
+bool concernsOutputOnly(RefusalCode code);
 
 // One reason the merge would not start; `error` names the file and the parameter.
 struct Refusal {
@@ -130,9 +140,10 @@ struct ResolvedJob {
     std::filesystem::path sourcePath;  // as the user gave it (errors without a file name it)
     MergeOptions options;              // complete: what run() passes to runMerge
     LoraPlan plan;
-    std::vector<std::filesystem::path> outputFiles;      // one, or one per destination rank
-    std::vector<std::filesystem::path> existingOutputs;  // of outputFiles, those that exist now
-    std::vector<double> pairScaling;                     // parallel to plan.pairs (0: not merged)
+    std::vector<std::filesystem::path> outputFiles;  // one, or one per destination rank
+    std::vector<std::filesystem::path>
+        existingOutputs;              // of outputFiles (and mergedStrategyFile), those that exist now
+    std::vector<double> pairScaling;  // parallel to plan.pairs (0: not merged)
     // parallel to pairScaling: the config's pattern keys that set a pair's r or alpha (empty: global)
     std::vector<std::string> pairScalingSource;
     std::string scalingProvenance;
@@ -143,10 +154,12 @@ struct ResolvedJob {
         std::string scalingProvenance;
     };
     std::vector<Adapter> adapters;
-    uint64_t bytesToWrite = 0;          // tensor data of one full model
-    std::optional<uint64_t> freeBytes;  // at the destination (nearest existing folder)
-    std::vector<std::string> notes;     // from opening the source (files picked, ...)
-    std::vector<std::string> warnings;  // not refusals: little free space, replacing ...
+    uint64_t bytesToWrite = 0;                 // tensor data of one full model
+    std::optional<uint64_t> freeBytes;         // at the destination (nearest existing folder)
+    std::vector<std::string> notes;            // from opening the source (files picked, ...)
+    std::vector<std::string> warnings;         // not refusals: little free space, replacing ...
+    std::filesystem::path mergedStrategyFile;  // destination.mergedStrategyFile (empty: none)
+    std::string mergedStrategyBytes;           // its content (mergeStrategyFolder of strategy.path)
 };
 
 struct Resolution {

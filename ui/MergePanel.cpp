@@ -141,7 +141,8 @@ QGroupBox* MergePanel::buildInputGroup() {
     m_adapterEdit->setPlaceholderText(tr("none: the LoRA weights are in the source"));
     m_adapterEdit->setToolTip(
         tr("A LoRA-only adapter (e.g. MindPet's DELTA_CKP-*.ckpt, or rank folders of one) merged into the "
-           "source, as loramerge's --adapter. Press Enter to reopen with it."));
+           "source, as loramerge's --adapter. Several adapters are summed in one pass: separate them with "
+           "';', each as PATH or PATH:WEIGHT (e.g. a.ckpt; b.ckpt:-0.5). Press Enter to reopen with them."));
     auto* adapterBrowse = new QToolButton(input);
     adapterBrowse->setObjectName(QStringLiteral("adapterBrowseButton"));
     adapterBrowse->setText(tr("…"));
@@ -571,7 +572,7 @@ OpenRequest MergePanel::openRequest() const {
     OpenRequest open;
     open.path = absolute(m_sourceEdit->text());
     open.strategy = absolute(m_strategyEdit->text());
-    open.adapter = absolute(m_adapterEdit->text());
+    open.adapter = absoluteAdapterList(m_adapterEdit->text());
     open.loraConfig = absolute(m_loraConfigEdit->text());
     open.ckptName = m_ckptNameEdit->text().trimmed();
     open.replicaCheck = ReplicaCheck(m_replicaCombo->currentData().toInt());
@@ -638,7 +639,13 @@ MergeRequest MergePanel::request(OverwritePolicy overwrite) const {
     if (m_model) {
         const auto& opened = m_model->opened;
         request.source.path = toPath(m_model->path);
-        request.source.adapter = toPath(opened.adapter);
+        // Several adapters (`a.ckpt; b.ckpt:-0.5`) are summed in one pass, as repeated --adapter flags.
+        auto adapters = parseAdapterList(opened.adapter.toStdString());
+        if (adapters && (adapters->size() > 1 || (adapters->size() == 1 && adapters->front().weight != 1)))
+            request.source.adapters = std::move(*adapters);
+        else  // one plain adapter (or text resolve() will name the error in)
+            request.source.adapter =
+                adapters && !adapters->empty() ? adapters->front().path : toPath(opened.adapter);
         request.source.ckptNameGlob = opened.ckptName.toStdString();
         request.source.replicaCheck = opened.replicaCheck;
         if (m_model->isDistributed())

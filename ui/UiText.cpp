@@ -1,5 +1,11 @@
 #include "UiText.h"
 
+#include "lms/merge/Request.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QStringList>
+
 #include "lms/base/Text.h"
 
 #include <QCoreApplication>
@@ -104,6 +110,18 @@ QString errorText(const Error& error) {
     if (!where.isEmpty()) text += QStringLiteral(" (") + where.join(QStringLiteral(", ")) + QLatin1Char(')');
     if (!text.endsWith(QLatin1Char('?')) && !text.endsWith(QLatin1Char('!'))) text += QLatin1Char('.');
     return text;
+}
+
+QString absoluteAdapterList(const QString& text) {
+    const auto adapters = parseAdapterList(text.toStdString());
+    if (!adapters) return text.trimmed();
+    QStringList entries;
+    for (const auto& adapter : *adapters) {
+        QString entry = QFileInfo(QDir::fromNativeSeparators(qs(adapter.path))).absoluteFilePath();
+        if (adapter.weight != 1) entry += QLatin1Char(':') + QString::number(adapter.weight, 'g', 17);
+        entries << entry;
+    }
+    return entries.join(QStringLiteral("; "));
 }
 
 }  // namespace lms::ui

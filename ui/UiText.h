@@ -37,6 +37,10 @@ QString countText(uint64_t count);
 QString numberText(double value);
 // "12 s", "3 min 05 s", "1 h 02 min".
 QString durationText(double seconds);
+// The adapter field's text (`PATH[:WEIGHT]; ...`, the core's parseAdapterList) with every path made
+// absolute and each weight other than 1 kept ("/abs/a.ckpt; /abs/b.ckpt:-0.5"); unparsable text is
+// returned trimmed, so resolve() names the error.
+QString absoluteAdapterList(const QString& text);
 
 // Natural order, independent of the locale: digit runs compare as numbers (layers.2 < layers.10),
 // the rest case-insensitively. Returns <0, 0 or >0.

@@ -5,6 +5,7 @@
 #include "lms/distributed/Layout.h"
 #include "lms/formats/ShardFolder.h"
 #include "lms/merge/Job.h"
+#include "lms/merge/Request.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -103,7 +104,12 @@ LoadOutcome loadStrategyOnly(const QString& path) {
 SourceSpec specOf(const OpenRequest& request, const QString& path) {
     SourceSpec spec;
     spec.src = toPath(path);
-    spec.adapter = toPath(request.adapter);
+    if (auto adapters = parseAdapterList(request.adapter.toStdString()); adapters && !adapters->empty()) {
+        spec.adapter = adapters->front().path;  // the weights are the merge request's (MergePanel)
+        for (size_t k = 1; k < adapters->size(); ++k) spec.moreAdapters.push_back((*adapters)[k].path);
+    } else {
+        spec.adapter = toPath(request.adapter);
+    }
     spec.ckptNameGlob = request.ckptName.toStdString();
     spec.replicaCheck = request.replicaCheck;
     return spec;
@@ -211,8 +217,9 @@ LoadOutcome loadPath(const OpenRequest& given, const CancelToken* cancel) {
     OpenRequest request = given;
     const QString path = QFileInfo(request.path).absoluteFilePath();
     request.path = path;
-    for (QString* file : {&request.strategy, &request.adapter, &request.loraConfig})
+    for (QString* file : {&request.strategy, &request.loraConfig})
         if (!file->isEmpty()) *file = QFileInfo(*file).absoluteFilePath();
+    request.adapter = absoluteAdapterList(request.adapter);
     switch (classifyPath(toPath(path))) {
         case PathKind::Missing:
             return failure(given.path, tr("Cannot open %1").arg(given.path),

@@ -109,6 +109,25 @@ class TestMultiAdapter : public QObject {
     Q_OBJECT
 
 private slots:
+    // The studio's adapter field: `PATH[:WEIGHT]` entries separated by ';', blanks and empty entries
+    // ignored; an unusable weight is the error of its entry.
+    void adapterList() {
+        auto list = lms::parseAdapterList("  a.ckpt ;dir:x/b.ckpt:-0.5;; c.ckpt:2 ; ");
+        QVERIFY(list.has_value());
+        QCOMPARE(list->size(), size_t(3));
+        QCOMPARE((*list)[0].path, std::filesystem::path("a.ckpt"));
+        QCOMPARE((*list)[0].weight, 1.0);
+        QCOMPARE((*list)[1].path, std::filesystem::path("dir:x/b.ckpt"));
+        QCOMPARE((*list)[1].weight, -0.5);
+        QCOMPARE((*list)[2].path, std::filesystem::path("c.ckpt"));
+        QCOMPARE((*list)[2].weight, 2.0);
+        QVERIFY(lms::parseAdapterList(" ; ")->empty());
+        auto bad = lms::parseAdapterList("a.ckpt; b.ckpt:0");
+        QVERIFY(!bad.has_value());
+        QCOMPARE(bad.error().file, std::string("b.ckpt"));
+        QCOMPARE(bad.error().parameter, std::string("adapter"));
+    }
+
     void adapterSpec_data() {
         QTest::addColumn<QString>("text");
         QTest::addColumn<QString>("path");

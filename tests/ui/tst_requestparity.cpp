@@ -218,6 +218,8 @@ void TestRequestParity::sameInputsSameRequestAsTheCli_data() {
     QTest::newRow("check replicas sampled")
         << "distributed" << map({{"lora_alpha", 8}, {"check-replicas", QStringLiteral("sampled")}});
     QTest::newRow("adapter") << "adapter" << map({{"lora_alpha", 4}, {"adapter", true}});
+    QTest::newRow("two adapters, one subtracted")
+        << "adapter" << map({{"lora_alpha", 4}, {"adapter", true}, {"second_adapter", true}});
     QTest::newRow("LoRA config") << "full" << map({{"lora_config", true}});
 }
 
@@ -239,6 +241,11 @@ void TestRequestParity::sameInputsSameRequestAsTheCli() {
         src = root / "a" / "base.ckpt";
         adapter = root / "a" / "DELTA_CKP-1_2.ckpt";
     }
+    const fs::path second = root / "b" / "DELTA_CKP-2_2.ckpt";  // same LoRA names, weight -0.5
+    if (inputs.contains(QStringLiteral("second_adapter"))) {
+        fs::create_directories(second.parent_path());
+        fs::copy_file(adapter, second);
+    }
     const fs::path config = root / "cfg" / "finetune.yaml";
     writeText(config, petConfig(12, 4));
     const fs::path dstStrategy = demo->strategyDir / "ckpt_strategy_rank_0.ckpt";
@@ -253,6 +260,7 @@ void TestRequestParity::sameInputsSameRequestAsTheCli() {
         if (has(key)) args << QStringLiteral("--") + QString::fromLatin1(key) << text(key);
     if (has("dst_ckpt_strategy")) args << QStringLiteral("--dst_ckpt_strategy") << qs(dstStrategy);
     if (has("adapter")) args << QStringLiteral("--adapter") << qs(adapter);
+    if (has("second_adapter")) args << QStringLiteral("--adapter") << qs(second) + QStringLiteral(":-0.5");
     if (has("lora_config")) args << QStringLiteral("--lora_config") << qs(config);
     QProcess cli;
     cli.start(cliPath(), args);
@@ -262,6 +270,7 @@ void TestRequestParity::sameInputsSameRequestAsTheCli() {
     // The panel: the same inputs, the open ones through the open request.
     OpenRequest request = openOf(src);
     if (has("adapter")) request.adapter = qs(adapter);
+    if (has("second_adapter")) request.adapter += QStringLiteral("; ") + qs(second) + QStringLiteral(":-0.5");
     if (has("ckpt-name")) request.ckptName = text("ckpt-name");
     if (has("check-replicas"))
         request.replicaCheck = *parseReplicaCheck(text("check-replicas").toStdString());
@@ -288,7 +297,13 @@ void TestRequestParity::sameInputsSameRequestAsTheCli() {
 
     // The fields the flags set, as the panel maps them.
     const auto mapped = panel.request(OverwritePolicy::Refuse);
-    QCOMPARE(qs(mapped.source.adapter), has("adapter") ? qs(adapter) : QString());
+    std::vector<std::pair<QString, double>> adapters;
+    for (const auto& a : mapped.source.adapters) adapters.emplace_back(qs(a.path), a.weight);
+    if (!mapped.source.adapter.empty()) adapters.emplace_back(qs(mapped.source.adapter), 1.0);
+    std::vector<std::pair<QString, double>> expected;
+    if (has("adapter")) expected.emplace_back(qs(adapter), 1.0);
+    if (has("second_adapter")) expected.emplace_back(qs(second), -0.5);
+    QCOMPARE(adapters, expected);
     QCOMPARE(qs(mapped.source.ckptNameGlob), text("ckpt-name"));
     QCOMPARE(mapped.source.replicaCheck, has("check-replicas")
                                              ? *parseReplicaCheck(text("check-replicas").toStdString())

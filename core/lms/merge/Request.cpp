@@ -453,6 +453,24 @@ Result<AdapterRequest> parseAdapterSpec(std::string_view text) {
     return AdapterRequest{path, weight, {}};
 }
 
+Result<std::vector<AdapterRequest>> parseAdapterList(std::string_view text) {
+    std::vector<AdapterRequest> adapters;
+    while (!text.empty()) {
+        const size_t semicolon = text.find(';');
+        std::string_view entry = text.substr(0, semicolon);
+        text = semicolon == std::string_view::npos ? std::string_view{} : text.substr(semicolon + 1);
+        while (!entry.empty() && std::isspace(static_cast<unsigned char>(entry.front())))
+            entry.remove_prefix(1);
+        while (!entry.empty() && std::isspace(static_cast<unsigned char>(entry.back())))
+            entry.remove_suffix(1);
+        if (entry.empty()) continue;
+        auto adapter = parseAdapterSpec(entry);
+        if (!adapter) return std::unexpected(adapter.error());
+        adapters.push_back(std::move(*adapter));
+    }
+    return adapters;
+}
+
 const char* refusalCodeName(RefusalCode code) {
     switch (code) {
         case RefusalCode::NoSource:

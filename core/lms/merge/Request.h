@@ -29,6 +29,9 @@ struct AdapterRequest {
 // decimal number (optional sign, digits with an optional fraction and exponent: "0.5", "-1", "2e-1"),
 // so "dir:x/a.ckpt" or "a.ckpt:v2" are paths of weight 1. The weight must be finite and not 0.
 [[nodiscard]] Result<AdapterRequest> parseAdapterSpec(std::string_view text);
+// Several `PATH[:WEIGHT]` separated by ';' (the studio's adapter field; blanks around each are
+// ignored, empty entries skipped): the adapters in order, or the first entry's error.
+[[nodiscard]] Result<std::vector<AdapterRequest>> parseAdapterList(std::string_view text);
 
 // Where the model comes from. A path is a full checkpoint file or a folder of rank_<n> folders
 // (later: Checkpoint-2.0 / shard folders as further kinds).

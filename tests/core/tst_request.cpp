@@ -6,6 +6,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 #include <functional>
+#include <limits>
 
 using namespace lms;
 using namespace lms::test;
@@ -117,6 +118,31 @@ private slots:
             r.destination.strategy = d / "none_strategy.ckpt";
         }) << strings({"bad-destination-strategy"}) << "DSTSTRATEGY"
                                                       << none;
+        QTest::newRow("NaN in a LoRA tensor")  // shown before Merge, in the merge's own words
+            << Setup([](const fs::path& d, MergeRequest& r) {
+                   auto tensors = model();
+                   auto values = randomValues(16, 3);
+                   values[7] = std::numeric_limits<float>::quiet_NaN();
+                   tensors[2].content = floatBytes(DType::Float32, values);
+                   writeCheckpoint(d / "nan.ckpt", tensors);
+                   r.source.path = d / "nan.ckpt";
+               })
+            << strings({"non-finite-lora"})
+            << "{dir}/nan.ckpt: parameter 'l0.wq.mindpet_delta_lora_b': LoRA B l0.wq.mindpet_delta_lora_b in "
+               "{dir}/nan.ckpt holds NaN at [3, 1]"
+            << none;
+        QTest::newRow("Inf in a LoRA tensor of a pair left out: no refusal")
+            << Setup([](const fs::path& d, MergeRequest& r) {
+                   auto tensors = model();
+                   auto values = randomValues(8, 2);
+                   values[0] = std::numeric_limits<float>::infinity();
+                   tensors[1].content = floatBytes(DType::Float32, values);
+                   writeCheckpoint(d / "inf.ckpt", tensors);
+                   r.source.path = d / "inf.ckpt";
+                   r.options.plan.disabledBases = {"l0.wq.weight"};
+                   r.options.allowNoLora = true;
+               })
+            << none << QString() << none;
         QTest::newRow("only LoRA tensors")
             << Setup([](const fs::path& d, MergeRequest& r) {
                    writeCheckpoint(d / "adapter.ckpt", model(2, false));

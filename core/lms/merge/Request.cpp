@@ -8,6 +8,7 @@
 #include "lms/lora/LoraConfig.h"
 #include "lms/merge/Discovery.h"
 #include "lms/merge/Job.h"
+#include "lms/merge/Verify.h"
 
 #include <algorithm>
 #include <cctype>
@@ -293,6 +294,41 @@ std::string adapterLegend(const MergeRequest& request) {
     return text;
 }
 
+// The preview is the result: a NaN or Inf in a LoRA tensor that would be merged is refused here, as the
+// merge would refuse it (Verify.h checkInputFinite, the same words). LoRA tensors are small; past
+// kPreviewLoraBytes in all they are left to the merge, which checks every block it reads, with a note.
+constexpr uint64_t kPreviewLoraBytes = 64ull << 20;
+
+void resolveLoraValues(const MergeRequest& request, ResolvedJob& job, std::vector<Refusal>& out,
+                       const CancelToken* cancel) {
+    const auto& tensors = job.source->tensors();
+    std::vector<size_t> merged;
+    uint64_t total = 0;
+    for (size_t i = 0; i < tensors.size() && i < job.plan.roles.size(); ++i) {
+        const TensorRole role = job.plan.roles[i];
+        const int pair = job.plan.pairOfTensor[i];
+        if ((role != TensorRole::LoraA && role != TensorRole::LoraB) || pair < 0 ||
+            job.plan.pairs[size_t(pair)].status != PairStatus::Ok || !isFloatingPoint(tensors[i].dtype))
+            continue;
+        merged.push_back(i);
+        total += tensors[i].byteSize;
+    }
+    if (total > kPreviewLoraBytes) {
+        job.notes.push_back("the LoRA tensors (" + std::to_string(total >> 20) +
+                            " MiB) are checked for NaN and Inf while merging, not in this preview");
+        return;
+    }
+    std::vector<std::byte> bytes;
+    for (size_t i : merged) {
+        bytes.resize(size_t(tensors[i].byteSize));
+        if (auto st = job.source->read(i, bytes, cancel); !st)
+            return out.push_back(refusal(RefusalCode::SourceUnreadable, st.error(), request));
+        const char* role = job.plan.roles[i] == TensorRole::LoraA ? "LoRA A" : "LoRA B";
+        if (auto st = checkInputFinite(*job.source, i, role, bytes, 0); !st)
+            return out.push_back(refusal(RefusalCode::NonFiniteLora, st.error(), request));
+    }
+}
+
 void resolvePlan(const MergeRequest& request, ResolvedJob& job, std::vector<Refusal>& out) {
     job.plan = planLora(job.source->tensors(), job.options.plan);
     job.bytesToWrite = job.plan.bytesToWrite;
@@ -503,6 +539,8 @@ const char* refusalCodeName(RefusalCode code) {
             return "bad-adapter-weight";
         case RefusalCode::NotAStrategyFolder:
             return "not-a-strategy-folder";
+        case RefusalCode::NonFiniteLora:
+            return "non-finite-lora";
     }
     return "?";
 }
@@ -554,6 +592,7 @@ Resolution resolve(const MergeRequest& given, std::shared_ptr<const ModelSource>
     const auto settings = resolveLoraConfig(request, job, out);
     resolveAdapterTerms(request, job, out);
     resolvePlan(request, job, out);
+    resolveLoraValues(request, job, out, cancel);
     resolvePartial(request, settings.get(), job, out);
     resolveShards(job);
     resolveOutputs(request, job, out);

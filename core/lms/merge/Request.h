@@ -125,6 +125,7 @@ enum class RefusalCode {
     OutputExists,            // an output file exists and the policy is Refuse
     BadAdapterWeight,        // an adapter weight is 0 or not finite
     NotAStrategyFolder,      // a merged strategy file is asked for, but the strategy is no folder to merge
+    NonFiniteLora,           // a LoRA tensor of a pair to merge holds NaN or Inf
 };
 const char* refusalCodeName(RefusalCode code);
 // True for the refusals that concern only where a merge would write (destination, prefix,

@@ -37,6 +37,107 @@ std::vector<SourceTensor> layer(const std::string& base, const std::string& a, c
 class TestLoraPlan : public QObject {
     Q_OBJECT
 private slots:
+    // One layer of each model family as its trainer names it, in save order, with every non-LoRA
+    // tensor around the pairs (norms, MLA down-projections, routers): exactly the listed bases pair,
+    // nothing else is LoRA, and no problem is reported.
+    void familyNameLists_data() {
+        QTest::addColumn<QStringList>("names");  // "name:d0xd1", in save order
+        QTest::addColumn<QStringList>("bases");  // the bases that pair, in plan order
+        const auto list = [](std::initializer_list<const char*> items) {
+            QStringList out;
+            for (const char* item : items) out << QString::fromLatin1(item);
+            return out;
+        };
+        QTest::newRow("Llama, MindFormers + MindPet")
+            << list({"model.tok_embeddings.embedding_weight:128x32",
+                     "model.layers.0.attention_norm.weight:32", "model.layers.0.attention.wq.weight:32x32",
+                     "model.layers.0.attention.wq.mindpet_delta_lora_a:4x32",
+                     "model.layers.0.attention.wq.mindpet_delta_lora_b:32x4",
+                     "model.layers.0.attention.wv.weight:32x32",
+                     "model.layers.0.attention.wv.mindpet_delta_lora_a:4x32",
+                     "model.layers.0.attention.wv.mindpet_delta_lora_b:32x4",
+                     "model.layers.0.feed_forward.w1.weight:64x32",
+                     "adam_m.model.layers.0.attention.wq.mindpet_delta_lora_a:4x32",
+                     "model.norm_out.weight:32", "lm_head.weight:128x32"})
+            << list({"model.layers.0.attention.wq.weight", "model.layers.0.attention.wv.weight"});
+        QTest::newRow("Qwen3, MindFormers Mcore (fused qkv and fc1, q/k layernorm)")
+            << list({"embedding.word_embeddings.weight:128x32", "decoder.layers.0.input_layernorm.weight:32",
+                     "decoder.layers.0.self_attention.linear_qkv.weight:96x32",
+                     "decoder.layers.0.self_attention.linear_qkv.lora_A.weight:4x32",
+                     "decoder.layers.0.self_attention.linear_qkv.lora_B.weight:96x4",
+                     "decoder.layers.0.self_attention.q_layernorm.weight:8",
+                     "decoder.layers.0.self_attention.k_layernorm.weight:8",
+                     "decoder.layers.0.self_attention.linear_proj.weight:32x32",
+                     "decoder.layers.0.self_attention.linear_proj.lora_A.weight:4x32",
+                     "decoder.layers.0.self_attention.linear_proj.lora_B.weight:32x4",
+                     "decoder.layers.0.mlp.linear_fc1.weight:128x32",
+                     "decoder.layers.0.mlp.linear_fc1.lora_A.weight:4x32",
+                     "decoder.layers.0.mlp.linear_fc1.lora_B.weight:128x4",
+                     "decoder.layers.0.mlp.linear_fc2.weight:32x64", "decoder.final_layernorm.weight:32",
+                     "output_layer.weight:128x32"})
+            << list({"decoder.layers.0.self_attention.linear_qkv.weight",
+                     "decoder.layers.0.self_attention.linear_proj.weight",
+                     "decoder.layers.0.mlp.linear_fc1.weight"});
+        QTest::newRow("DeepSeek MLA, PyNative .lora_a/.lora_b (q_lora_rank down-projections are not LoRA)")
+            << list({"decoder.layers.0.self_attention.linear_q_down_proj.weight:16x32",
+                     "decoder.layers.0.self_attention.q_layernorm.weight:16",
+                     "decoder.layers.0.self_attention.linear_q_up_proj.weight:64x16",
+                     "decoder.layers.0.self_attention.linear_kv_down_proj.weight:24x32",
+                     "decoder.layers.0.self_attention.kv_layernorm.weight:16",
+                     "decoder.layers.0.self_attention.linear_proj.weight:32x64",
+                     "decoder.layers.0.self_attention.linear_proj.lora_a:4x64",
+                     "decoder.layers.0.self_attention.linear_proj.lora_b:32x4",
+                     "decoder.layers.0.mlp.router.weight:4x32"})
+            << list({"decoder.layers.0.self_attention.linear_proj.weight"});
+        QTest::newRow("GLM, MindFormers + MindPet (query_key_value, dense_h_to_4h)")
+            << list({"transformer.embedding.word_embeddings.weight:128x32",
+                     "transformer.encoder.layers.0.input_layernorm.weight:32",
+                     "transformer.encoder.layers.0.self_attention.query_key_value.weight:96x32",
+                     "transformer.encoder.layers.0.self_attention.query_key_value.mindpet_delta_lora_a:4x32",
+                     "transformer.encoder.layers.0.self_attention.query_key_value.mindpet_delta_lora_b:96x4",
+                     "transformer.encoder.layers.0.self_attention.query_key_value.bias:96",
+                     "transformer.encoder.layers.0.self_attention.dense.weight:32x32",
+                     "transformer.encoder.layers.0.mlp.dense_h_to_4h.weight:128x32",
+                     "transformer.encoder.layers.0.mlp.dense_h_to_4h.mindpet_delta_lora_a:4x32",
+                     "transformer.encoder.layers.0.mlp.dense_h_to_4h.mindpet_delta_lora_b:128x4",
+                     "transformer.output_layer.weight:128x32"})
+            << list({"transformer.encoder.layers.0.self_attention.query_key_value.weight",
+                     "transformer.encoder.layers.0.mlp.dense_h_to_4h.weight"});
+        QTest::newRow("Llama, PEFT saved adapter merged into HF names")
+            << list({"model.layers.0.self_attn.q_proj.weight:32x32",
+                     "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight:4x32",
+                     "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight:32x4",
+                     "model.layers.0.mlp.gate_proj.weight:64x32",
+                     "base_model.model.model.layers.0.mlp.gate_proj.lora_A.weight:4x32",
+                     "base_model.model.model.layers.0.mlp.gate_proj.lora_B.weight:64x4",
+                     "model.norm.weight:32"})
+            << list({"model.layers.0.self_attn.q_proj.weight", "model.layers.0.mlp.gate_proj.weight"});
+    }
+
+    void familyNameLists() {
+        QFETCH(QStringList, names);
+        QFETCH(QStringList, bases);
+        std::vector<SourceTensor> tensors;
+        for (const QString& entry : names) {
+            const auto parts = entry.split(QLatin1Char(':'));
+            std::vector<int64_t> dims;
+            for (const QString& d : parts[1].split(QLatin1Char('x'))) dims.push_back(d.toLongLong());
+            tensors.push_back(tensor(parts[0].toStdString(), dims));
+        }
+        const LoraPlan plan = planLora(tensors);
+        QStringList paired;
+        for (const auto& pair : plan.pairs) {
+            QVERIFY2(pair.status == PairStatus::Ok, pair.problem.c_str());
+            paired << QString::fromStdString(pair.base);
+        }
+        QCOMPARE(paired, bases);
+        QCOMPARE(plan.problemPairs, size_t(0));
+        for (size_t i = 0; i < tensors.size(); ++i) {  // every LoRA tensor is dropped, nothing else
+            const bool lora = hasLoraMarker(tensors[i].name);
+            QVERIFY2(plan.dropped[i] == lora, tensors[i].name.c_str());
+        }
+    }
+
     void pairsEveryNamingScheme_data() {
         QTest::addColumn<QString>("base");
         QTest::addColumn<QString>("a");

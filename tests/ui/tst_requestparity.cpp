@@ -11,6 +11,7 @@
 #include "MainWindow.h"
 #include "MergePanel.h"
 #include "TestSupport.h"
+#include "UiTestHelpers.h"
 #include "UiText.h"
 #include "lms/merge/Demo.h"
 #include "lms/merge/Request.h"
@@ -35,6 +36,7 @@
 using namespace lms;
 using namespace lms::ui;
 using namespace lms::test;
+using namespace lms::ui::test;
 namespace fs = std::filesystem;
 
 namespace {
@@ -50,47 +52,6 @@ std::vector<FakeTensor> model(int64_t bRank, bool withBase) {
                        {8, bRank},
                        floatBytes(DType::Float32, randomValues(size_t(8 * bRank), 3))});
     return tensors;
-}
-
-template <class T>
-T* child(QObject* parent, const char* name) {
-    auto* found = parent->findChild<T*>(QString::fromLatin1(name));
-    if (!found) qWarning("no child %s", name);
-    return found;
-}
-
-void writeText(const fs::path& path, const std::string& text) {
-    fs::create_directories(path.parent_path());
-    std::ofstream(path) << text;
-}
-
-std::string petConfig(int alpha, int rank) {
-    return "model:\n  model_config:\n    pet_config:\n      pet_type: lora\n      lora_rank: " +
-           std::to_string(rank) + "\n      lora_alpha: " + std::to_string(alpha) + "\n";
-}
-
-std::shared_ptr<const LoadedModel> open(const OpenRequest& request) {
-    auto outcome = loadPath(request, nullptr);
-    if (!outcome.model) qWarning("%s", qPrintable(outcome.error));
-    return outcome.model;
-}
-
-OpenRequest openOf(const fs::path& path) {
-    OpenRequest request;
-    request.path = qs(path);
-    return request;
-}
-
-// A base checkpoint without LoRA and a LoRA-only adapter for it (MindPet's DELTA_CKP-*.ckpt).
-void writeBaseAndAdapter(const fs::path& dir) {
-    const auto f32 = [](size_t n, uint32_t seed) {
-        return floatBytes(DType::Float32, randomValues(n, seed));
-    };
-    writeCheckpoint(dir / "base.ckpt", {{"l0.wq.weight", "Float32", {8, 4}, f32(32, 1)},
-                                        {"l0.wk.weight", "Float32", {8, 4}, f32(32, 2)}});
-    writeCheckpoint(dir / "DELTA_CKP-1_2.ckpt",
-                    {{"l0.wq.mindpet_delta_lora_a", "Float32", {2, 4}, f32(8, 3)},
-                     {"l0.wq.mindpet_delta_lora_b", "Float32", {8, 2}, f32(16, 4)}});
 }
 
 }  // namespace

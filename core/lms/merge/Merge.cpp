@@ -52,6 +52,21 @@ template <class Scalar>
 std::optional<int64_t> rescaleRows(RowMatrix<Scalar>& block, int64_t row0,
                                    const std::vector<double>& magnitude);
 
+// A widened block rounded once back into `part` in the base dtype (`scratch`: float staging for a
+// double block of a 16-bit base).
+template <class Scalar>
+void narrowBlock(const RowMatrix<Scalar>& block, DType baseType, std::span<std::byte> part,
+                 std::vector<float>& scratch) {
+    if constexpr (std::is_same_v<Scalar, float>) {
+        narrowFromFloat(baseType, std::span<const float>(block.data(), size_t(block.size())), part);
+    } else if (baseType == DType::Float64) {
+        std::memcpy(part.data(), block.data(), size_t(block.size()) * 8);
+    } else {
+        scratch.assign(block.data(), block.data() + block.size());
+        narrowFromFloat(baseType, scratch, part);
+    }
+}
+
 template <class Scalar>
 std::optional<int64_t> addDeltaRows(std::span<std::byte> bytes, DType baseType, int64_t row0, int64_t rows,
                                     int64_t storedCols, bool transposed, const RowMatrix<Scalar>& a,
@@ -72,14 +87,7 @@ std::optional<int64_t> addDeltaRows(std::span<std::byte> bytes, DType baseType, 
         }
         if (!magnitude.empty())
             if (const auto zero = rescaleRows(block, row0 + done, magnitude)) return zero;
-        if constexpr (std::is_same_v<Scalar, float>) {
-            narrowFromFloat(baseType, std::span<const float>(block.data(), size_t(block.size())), part);
-        } else if (baseType == DType::Float64) {
-            std::memcpy(part.data(), block.data(), size_t(block.size()) * 8);
-        } else {
-            narrowScratch.assign(block.data(), block.data() + block.size());
-            narrowFromFloat(baseType, narrowScratch, part);
-        }
+        narrowBlock(block, baseType, part, narrowScratch);
     }
     return std::nullopt;
 }
@@ -203,14 +211,7 @@ void addSummedRows(std::span<const PairDelta> deltas, std::span<std::byte> bytes
         auto part = bytes.subspan(size_t(done * cols) * elementBytes, size_t(n * cols) * elementBytes);
         RowMatrix<Scalar> block = widen<Scalar>(part, baseType, n, cols);
         for (const auto& delta : deltas) delta.addTo(block, row0 + done);
-        if constexpr (std::is_same_v<Scalar, float>) {
-            narrowFromFloat(baseType, std::span<const float>(block.data(), size_t(block.size())), part);
-        } else if (baseType == DType::Float64) {
-            std::memcpy(part.data(), block.data(), size_t(block.size()) * 8);
-        } else {
-            narrowScratch.assign(block.data(), block.data() + block.size());
-            narrowFromFloat(baseType, narrowScratch, part);
-        }
+        narrowBlock(block, baseType, part, narrowScratch);
     }
 }
 

@@ -8,6 +8,21 @@
 
 namespace lms::ui {
 namespace {
+
+// Opens `dialog` (QDialog::open, so not blocking) and calls `done` once: with the chosen path, or
+// with an empty string when it is dismissed.
+void openReportingPath(QFileDialog* dialog, Prompts::PathCallback done) {
+    auto answered = std::make_shared<bool>(false);
+    QObject::connect(dialog, &QFileDialog::fileSelected, dialog, [done, answered](const QString& path) {
+        *answered = true;
+        done(path);
+    });
+    QObject::connect(dialog, &QFileDialog::rejected, dialog, [done, answered] {
+        if (!*answered) done(QString());
+    });
+    dialog->open();
+}
+
 Prompts* g_override = nullptr;
 }  // namespace
 
@@ -27,15 +42,7 @@ void DialogPrompts::chooseFile(QWidget* parent, const QString& title, const QStr
     dialog->setFileMode(QFileDialog::ExistingFile);
     dialog->setObjectName(QStringLiteral("chooseFileDialog"));
     // Exactly one answer: the selected file, or "" when the dialog closes without one.
-    auto answered = std::make_shared<bool>(false);
-    QObject::connect(dialog, &QFileDialog::fileSelected, dialog, [done, answered](const QString& file) {
-        *answered = true;
-        done(file);
-    });
-    QObject::connect(dialog, &QFileDialog::rejected, dialog, [done, answered] {
-        if (!*answered) done(QString());
-    });
-    dialog->open();
+    openReportingPath(dialog, std::move(done));
 }
 
 void DialogPrompts::chooseSaveFile(QWidget* parent, const QString& title, const QString& startPath,
@@ -47,15 +54,7 @@ void DialogPrompts::chooseSaveFile(QWidget* parent, const QString& title, const 
     // An existing file is the core's refusal (or the merge's Replace question), not the dialog's.
     dialog->setOption(QFileDialog::DontConfirmOverwrite);
     dialog->setObjectName(QStringLiteral("chooseSaveFileDialog"));
-    auto answered = std::make_shared<bool>(false);
-    QObject::connect(dialog, &QFileDialog::fileSelected, dialog, [done, answered](const QString& file) {
-        *answered = true;
-        done(file);
-    });
-    QObject::connect(dialog, &QFileDialog::rejected, dialog, [done, answered] {
-        if (!*answered) done(QString());
-    });
-    dialog->open();
+    openReportingPath(dialog, std::move(done));
 }
 
 void DialogPrompts::chooseDirectory(QWidget* parent, const QString& title, const QString& startDir,
@@ -65,15 +64,7 @@ void DialogPrompts::chooseDirectory(QWidget* parent, const QString& title, const
     dialog->setFileMode(QFileDialog::Directory);
     dialog->setOption(QFileDialog::ShowDirsOnly);
     dialog->setObjectName(QStringLiteral("chooseDirectoryDialog"));
-    auto answered = std::make_shared<bool>(false);
-    QObject::connect(dialog, &QFileDialog::fileSelected, dialog, [done, answered](const QString& dir) {
-        *answered = true;
-        done(dir);
-    });
-    QObject::connect(dialog, &QFileDialog::rejected, dialog, [done, answered] {
-        if (!*answered) done(QString());
-    });
-    dialog->open();
+    openReportingPath(dialog, std::move(done));
 }
 
 void DialogPrompts::confirm(QWidget* parent, const QString& title, const QString& text,

@@ -1,5 +1,6 @@
 #include "MergePanel.h"
 
+#include "PreviewResolver.h"
 #include "Prompts.h"
 #include "TableExport.h"
 #include "UiText.h"
@@ -66,8 +67,18 @@ Result<uint64_t> shardBytes(const QString& text) {
 
 }  // namespace
 
-MergePanel::MergePanel(QWidget* parent) : QWidget(parent) {
+MergePanel::MergePanel(QWidget* parent)
+    : QWidget(parent), m_resolver(new PreviewResolver(this)), m_previewTimer(new QTimer(this)) {
     setObjectName(QStringLiteral("mergePanel"));
+    // Setting several fields at once (opening a model) asks for one preview, not one per field.
+    m_previewTimer->setSingleShot(true);
+    m_previewTimer->setInterval(0);
+    connect(m_previewTimer, &QTimer::timeout, this, &MergePanel::requestPreview);
+    connect(m_resolver, &PreviewResolver::resolved, this, [this](std::shared_ptr<const Resolution> r) {
+        m_preview = std::move(r);
+        showPreview();
+        emit previewChanged(m_preview);
+    });
     buildUi();
     clear();
 }
@@ -459,6 +470,7 @@ void MergePanel::connectInputs() {
 
 void MergePanel::clear() {
     m_model.reset();
+    m_preview.reset();
     m_plan = {};
     m_sourceEdit->clear();
     m_strategyEdit->clear();
@@ -518,6 +530,7 @@ QString MergePanel::proposedDestination() const {
 void MergePanel::setModel(std::shared_ptr<const LoadedModel> model) {
     const bool samePath = m_model && model && m_model->opened.path == model->opened.path;
     m_model = std::move(model);
+    m_preview.reset();  // the last answer was for another model: "Checking…" until this one's
     const auto& opened = m_model->opened;
     {
         const QSignalBlocker blockSource(m_sourceEdit);  // one summary update at the end
@@ -687,9 +700,26 @@ Resolution MergePanel::resolution(OverwritePolicy overwrite) const {
     return resolve(request(overwrite), m_model->source);
 }
 
+const Resolution& MergePanel::preview() const {
+    static const Resolution none;
+    return m_preview ? *m_preview : none;
+}
+
+bool MergePanel::isPreviewPending() const {
+    return m_previewTimer->isActive() || m_resolver->isPending();
+}
+
+bool MergePanel::waitForPreview(int msecs) {
+    if (m_previewTimer->isActive()) {
+        m_previewTimer->stop();
+        requestPreview();
+    }
+    return m_resolver->wait(msecs);
+}
+
 QString MergePanel::outputFile() const {
     if (m_destinationEdit->text().trimmed().isEmpty()) return {};
-    const auto r = resolution();
+    const auto& r = preview();
     return r.job && !r.job->outputFiles.empty() ? qs(r.job->outputFiles.front()) : QString();
 }
 
@@ -701,7 +731,9 @@ QString MergePanel::outputText(const Resolution& r) const {
 }
 
 QString MergePanel::blockingReason() const {
-    return blockingReason(m_model ? resolution() : Resolution{});
+    // A newly opened model's first answer is still on its way.
+    if (m_model && !m_preview && stateReason().isEmpty()) return tr("Checking what the merge would do…");
+    return blockingReason(preview());
 }
 
 std::optional<ResolvedJob> MergePanel::analysedJob(QString* reason) const {
@@ -714,7 +746,8 @@ std::optional<ResolvedJob> MergePanel::analysedJob(QString* reason) const {
     if (const QString changed = changedInputField(); !changed.isEmpty())
         return refuse(tr("the %1 field was changed; apply it (Enter or Reopen) first.").arg(changed));
     if (auto spec = scalingSpec(); !spec) return refuse(errorText(spec.error()));
-    auto r = resolution();
+    // The preview is the answer when it is current; otherwise resolved now, for what is on screen.
+    auto r = m_preview && !isPreviewPending() ? *m_preview : resolution();
     for (const auto& refusal : r.refusals)
         if (!concernsOutputOnly(refusal.code)) return refuse(refusalText(refusal));
     if (!r.job || !r.job->source) return refuse(tr("Open a checkpoint first."));
@@ -797,17 +830,35 @@ QStringList MergePanel::summaryLines(const ResolvedJob& job) const {
 }
 
 void MergePanel::updateSummary() {
-    const auto r = resolution();  // once per update: every line below shows this one answer
+    m_previewTimer->start();
+    showPreview();  // the panel's own state (a field being edited, a run) shows at once
+}
+
+void MergePanel::requestPreview() {
+    if (!m_model) {
+        m_resolver->clear();
+        m_preview.reset();
+        showPreview();
+        emit previewChanged(nullptr);
+        return;
+    }
+    m_resolver->request(request(), m_model->source);
+}
+
+void MergePanel::showPreview() {
+    const auto& r = preview();  // every line below shows this one answer
     m_mergedStrategyEdit->setEnabled(hasStrategyFolder());
     m_mergedStrategyButton->setEnabled(hasStrategyFolder());
     updateScalingText(r);
     m_reopenButton->setVisible(!changedInputField().isEmpty() && changedInputField() != tr("source"));
     m_outputLabel->setText(outputText(r));
-    if (!m_model || !r.job)
+    if (m_model && !m_preview)
+        m_summaryLabel->setText(tr("Checking what the merge would do…"));
+    else if (!m_model || !r.job)
         m_summaryLabel->setText(tr("Open a checkpoint to see what the merge will do."));
     else
         m_summaryLabel->setText(summaryLines(*r.job).join(QStringLiteral("<br>")));
-    const QString reason = blockingReason(r);
+    const QString reason = blockingReason();
     m_mergeButton->setEnabled(reason.isEmpty());
     // Every refusal, not only the first, so one look shows all that stands in the way.
     QStringList reasons;
@@ -826,12 +877,21 @@ void MergePanel::setRunning(bool running) {
     m_cancelButton->setEnabled(running);
     m_cancelButton->setVisible(running);
     if (running) m_progressBar->setVisible(true);
-    updateSummary();
+    // While the merge runs nothing can change the request; after it, the outputs exist.
+    if (running)
+        showPreview();
+    else
+        updateSummary();
 }
 
 void MergePanel::onMergeClicked() {
-    const auto r = resolution();
-    if (!blockingReason(r).isEmpty()) return;
+    // Resolved now, not taken from the preview: the files may have changed since it ran.
+    auto r = resolution();
+    if (!blockingReason(r).isEmpty()) {
+        m_preview = std::make_shared<const Resolution>(std::move(r));  // show why
+        showPreview();
+        return;
+    }
     const QString out =
         r.job && !r.job->existingOutputs.empty() ? qs(r.job->existingOutputs.front()) : QString();
     if (!out.isEmpty()) {

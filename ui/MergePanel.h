@@ -3,7 +3,8 @@
 // model was opened with); destination, prefix, format, shard size and re-shard strategy;
 // lora_alpha and lora_rank, the scaling directly, or a LoRA config — nothing pre-filled: the
 // scaling is typed for this model or read from a config (its provenance shown). Every change
-// re-runs lms::resolve() and its refusals disable Merge with the reason. Then the merge itself on a
+// re-runs lms::resolve() in the background (PreviewResolver) and its refusals disable Merge with
+// the reason; Merge itself resolves once more before it starts. Then the merge itself on a
 // worker thread with progress, throughput, time left and Cancel (Esc); at the end a result
 // summary and "Open output folder".
 
@@ -26,9 +27,12 @@ class QPushButton;
 class QRadioButton;
 class QSpinBox;
 class QThread;
+class QTimer;
 class QToolButton;
 
 namespace lms::ui {
+
+class PreviewResolver;
 
 class MergePanel final : public QWidget {
     Q_OBJECT
@@ -63,8 +67,12 @@ public:
     // dst/rank_0/<prefix>0.ckpt, or "" when destination or prefix are missing.
     QString outputFile() const;
     // Why Merge is disabled ("" when it is enabled): the first reason; the hint under Merge lists
-    // every refusal of resolve().
+    // every refusal of resolve(). What the panel shows: the last preview's answer (see below).
     QString blockingReason() const;
+    // The preview of resolve() runs in the background after every change; while it does, the panel
+    // still shows the previous answer (or "Checking…" for a newly opened model).
+    bool isPreviewPending() const;
+    bool waitForPreview(int msecs = 10000);  // tests: true once no preview is pending
     // The merge the panel describes, for the read-only analyses (Impact): resolve()'s job, also
     // when only where it would write is refused (concernsOutputOnly); nullopt and the reason
     // (the first other refusal, an unapplied input field, an unreadable scaling) otherwise.
@@ -79,6 +87,9 @@ signals:
     void mergeStarted(lms::ui::MergeWorker* worker);
     // After success, failure or cancel; `message` is the result in words.
     void mergeFinished(bool success, bool cancelled, const QString& message);
+    // resolve()'s answer for what the panel now describes (null: no model), e.g. the destination
+    // strategy a re-shard writes, for the Strategy tab's drawing.
+    void previewChanged(std::shared_ptr<const lms::Resolution> resolution);
 
 private:
     void buildUi();
@@ -89,8 +100,10 @@ private:
     QGroupBox* buildRunGroup();
     QGroupBox* buildResultGroup();
     void connectInputs();
-    // What the core says of the request.
+    // What the core says of the request, now (on this thread: for Merge and the analyses).
     Resolution resolution(OverwritePolicy overwrite = OverwritePolicy::Replace) const;
+    // The last preview's answer (an empty one before the first).
+    const Resolution& preview() const;
     QStringList summaryLines(const ResolvedJob& job) const;
     QString outputText(const Resolution& r) const;  // the "Writes:" line
     QString blockingReason(const Resolution& r) const;
@@ -102,7 +115,9 @@ private:
     QString proposedDestination() const;
     void chooseAdapter();
     void chooseLoraConfig();
-    void updateSummary();
+    void updateSummary();  // asks for a new preview (once per event-loop turn)
+    void requestPreview();
+    void showPreview();  // the labels and Merge from preview()
     void onMergeClicked();
     void startMerge(bool overwrite = false);  // overwrite: the user confirmed replacing the output
     void onProgress(const MergeProgress& progress);
@@ -118,6 +133,9 @@ private:
     bool hasStrategyFolder() const;  // the open model's strategy is a folder of per-rank files
 
     std::shared_ptr<const LoadedModel> m_model;
+    PreviewResolver* m_resolver = nullptr;
+    QTimer* m_previewTimer = nullptr;
+    std::shared_ptr<const Resolution> m_preview;  // null: none yet for this model
     LoraPlan m_plan;
     PlanOptions m_planOptions;
     bool m_loading = false;

@@ -8,6 +8,7 @@
 #include "LogModel.h"
 #include "LogSink.h"
 #include "MainWindow.h"
+#include "MergePanel.h"
 #include "lms/base/Log.h"
 
 #include <QAbstractItemView>
@@ -138,6 +139,7 @@ int main(int argc, char** argv) {
     shooter.shoot(QStringLiteral("3-lora"));
 
     auto* merge = child<QPushButton>(&window, "mergeButton");
+    require(window.mergePanel()->waitForPreview(), "the merge preview");
     require(merge->isEnabled(), "Merge enabled after α and r");
     auto* result = child<QWidget>(&window, "resultBox");
     merge->click();

@@ -193,6 +193,7 @@ QString TestMainWindow::merge(const QString& destination) {
     edit->clear();
     QTest::keyClicks(edit, destination);
     auto* button = child<QPushButton>(panel, "mergeButton");
+    if (!panel->waitForPreview()) return QStringLiteral("the preview did not finish");
     if (!button->isEnabled()) return panel->blockingReason();
     QSignalSpy finished(panel, &MergePanel::mergeFinished);
     QTest::mouseClick(button, Qt::LeftButton);
@@ -267,10 +268,12 @@ void TestMainWindow::demoFillsEveryTab() {
     QCOMPARE(child<QLineEdit>(panel, "strategyEdit")->text(), q(demo.strategyDir));
     QCOMPARE(child<QLineEdit>(panel, "destinationEdit")->text(),
              q(demo.distributedDir) + QStringLiteral("_merged"));
+    QVERIFY(panel->waitForPreview());
     QVERIFY(!child<QPushButton>(panel, "mergeButton")->isEnabled());
     QCOMPARE(child<QLabel>(panel, "mergeHintLabel")->text(),
              QStringLiteral("No scaling: give α and r, a scaling, or a LoRA config."));
     typeScaling(8, 4);
+    QVERIFY(panel->waitForPreview());
     QVERIFY(child<QPushButton>(panel, "mergeButton")->isEnabled());
     QVERIFY(child<QLabel>(panel, "dryRunLabel")->text().contains(QStringLiteral("8 pairs</b> to merge")));
     QVERIFY(child<QLabel>(panel, "dryRunLabel")->text().contains(QStringLiteral("free at the destination")));
@@ -335,13 +338,16 @@ void TestMainWindow::alphaAndRankDriveTheScaling() {
     QVERIFY2(result->text().contains(QStringLiteral("16 / 8 = <b>2</b>")), qPrintable(result->text()));
     // r differs from the weights' own r = 4: the panel says so (a warning of lms::resolve()).
     auto* summary = child<QLabel>(panel, "dryRunLabel");
+    QVERIFY(panel->waitForPreview());
     QVERIFY2(summary->text().contains(
                  QStringLiteral("The LoRA weights have r = 4 but lora_rank is 8; check lora_rank.")),
              qPrintable(summary->text()));
     rank->setValue(4);
     QVERIFY2(result->text().contains(QStringLiteral("16 / 4 = <b>4</b>")), qPrintable(result->text()));
+    QVERIFY(panel->waitForPreview());
     QVERIFY(!summary->text().contains(QStringLiteral("check lora_rank")));
     rank->setValue(0);  // each pair's own r
+    QVERIFY(panel->waitForPreview());
     QVERIFY2(result->text().contains(QStringLiteral("r 4 → <b>4</b>")), qPrintable(result->text()));
     auto spec = panel->scalingSpec();
     QVERIFY(spec && spec->alpha == 16.0 && !spec->rank);
@@ -351,13 +357,16 @@ void TestMainWindow::alphaAndRankDriveTheScaling() {
     QTest::keyClicks(scaling, QStringLiteral("12/8"));
     QVERIFY(child<QRadioButton>(panel, "scalingRadio")->isChecked());
     QVERIFY2(result->text().contains(QStringLiteral("<b>1.5</b>")), qPrintable(result->text()));
+    QVERIFY(panel->waitForPreview());
     QVERIFY(child<QPushButton>(panel, "mergeButton")->isEnabled());
     scaling->clear();
     QTest::keyClicks(scaling, QStringLiteral("two"));
     QVERIFY2(result->text().contains(QStringLiteral("Not a number: 'two'")), qPrintable(result->text()));
+    QVERIFY(panel->waitForPreview());
     QVERIFY(!child<QPushButton>(panel, "mergeButton")->isEnabled());
     QVERIFY(!panel->blockingReason().isEmpty());
     child<QRadioButton>(panel, "alphaRankRadio")->click();
+    QVERIFY(panel->waitForPreview());
     QVERIFY(child<QPushButton>(panel, "mergeButton")->isEnabled());
 }
 
@@ -450,11 +459,13 @@ void TestMainWindow::mergeOfTheFullCheckpointAsksBeforeReplacing() {
     // Again into the same place: asked first; "no" leaves the file alone.
     m_prompts.nextAnswers = {false};
     QSignalSpy finished(m_window->mergePanel(), &MergePanel::mergeFinished);
+    QVERIFY(m_window->mergePanel()->waitForPreview());
     QTest::mouseClick(child<QPushButton>(m_window->mergePanel(), "mergeButton"), Qt::LeftButton);
     QCOMPARE(m_prompts.asked, QStringList{QStringLiteral("Replace the merged checkpoint?")});
     QTest::qWait(50);
     QCOMPARE(finished.count(), 0);
     m_prompts.nextAnswers = {true};
+    QVERIFY(m_window->mergePanel()->waitForPreview());
     QTest::mouseClick(child<QPushButton>(m_window->mergePanel(), "mergeButton"), Qt::LeftButton);
     QVERIFY(finished.wait(30000));
     QVERIFY(finished.at(0).at(0).toBool());
@@ -468,6 +479,7 @@ void TestMainWindow::leavingAPairOutKeepsItsBase() {
     QVERIFY(model->setData(model->index(0, 0), Qt::Unchecked, Qt::CheckStateRole));
     QCOMPARE(model->index(0, LoraPairModel::StatusColumn).data().toString(), QStringLiteral("left out"));
     QCOMPARE(m_window->currentPlan().disabledPairs, size_t(1));
+    QVERIFY(m_window->mergePanel()->waitForPreview());
     QVERIFY(
         child<QLabel>(m_window->mergePanel(), "dryRunLabel")->text().contains(QStringLiteral("1 left out")));
     typeScaling(8, 4);
@@ -511,6 +523,7 @@ void TestMainWindow::cancelledMergeLeavesNothingBehind() {
     QSignalSpy finished(panel, &MergePanel::mergeFinished);
     auto* destination = child<QLineEdit>(panel, "destinationEdit");
     destination->setText(dst);
+    QVERIFY(panel->waitForPreview());
     QTest::mouseClick(child<QPushButton>(panel, "mergeButton"), Qt::LeftButton);
     QVERIFY(panel->isRunning());
     QVERIFY(finished.wait(30000));
@@ -522,6 +535,7 @@ void TestMainWindow::cancelledMergeLeavesNothingBehind() {
     QVERIFY2(!QFileInfo::exists(dst), qPrintable(dst));
     QVERIFY(lms::test::listFiles(out.path().toStdString()).empty());
     QVERIFY(!panel->isRunning());
+    QVERIFY(panel->waitForPreview());
     QVERIFY(child<QPushButton>(panel, "mergeButton")->isEnabled());
     QVERIFY(!m_window->messageBar()->isVisible());  // a cancel is not an error
 }
@@ -558,6 +572,7 @@ void TestMainWindow::badFileIsReportedAndTheWindowKeepsWorking() {
     QVERIFY(bar->text().contains(QStringLiteral("There is no file or folder")));
     QVERIFY(m_window->currentModel());
     QCOMPARE(m_window->tensorsTab()->tensorModel()->entries().size(), size_t(72));
+    QVERIFY(m_window->mergePanel()->waitForPreview());
     QVERIFY(child<QPushButton>(m_window->mergePanel(), "mergeButton")->isEnabled());
     QTest::mouseClick(bar->findChild<QToolButton*>(QStringLiteral("messageCloseButton")), Qt::LeftButton);
     QVERIFY(!bar->isVisible());
@@ -745,6 +760,7 @@ void TestMainWindow::escapeCancelsARunningMerge() {
             Qt::BlockingQueuedConnection);
     });
     QSignalSpy finished(panel, &MergePanel::mergeFinished);
+    QVERIFY(panel->waitForPreview());
     QTest::mouseClick(mergeButton, Qt::LeftButton);
     QVERIFY(finished.wait(30000));
     QVERIFY(pressed);
@@ -857,6 +873,7 @@ void TestMainWindow::windowFitsSmallScreens_data() {
 void TestMainWindow::windowFitsSmallScreens() {
     QFETCH(QSize, screen);
     QVERIFY(openDemo());
+    QVERIFY(m_window->mergePanel()->waitForPreview());  // the summary's final lines are laid out
     const QSize minimum = m_window->minimumSizeHint().expandedTo(m_window->minimumSize());
     QVERIFY2(minimum.width() <= screen.width() && minimum.height() <= screen.height(),
              qPrintable(QStringLiteral("%1×%2").arg(minimum.width()).arg(minimum.height())));

@@ -92,6 +92,10 @@ void TestMergePanel::scalingStartsEmpty() {
     QVERIFY(model);
     MergePanel panel;
     panel.setModel(model);
+    // resolve() runs in the background: until its first answer, Merge waits and says so.
+    QVERIFY(panel.isPreviewPending());
+    QCOMPARE(panel.blockingReason(), QStringLiteral("Checking what the merge would do…"));
+    QVERIFY(!child<QPushButton>(&panel, "mergeButton")->isEnabled());
     auto* alpha = child<QDoubleSpinBox>(&panel, "alphaSpin");
     QCOMPARE(alpha->value(), 0.0);
     QCOMPARE(alpha->text(), QStringLiteral("not set"));
@@ -100,6 +104,7 @@ void TestMergePanel::scalingStartsEmpty() {
     QCOMPARE(child<QLineEdit>(&panel, "loraConfigEdit")->text(), QString());
     QVERIFY(child<QRadioButton>(&panel, "alphaRankRadio")->isChecked());
     QVERIFY(!panel.request().scaling.spec.isSet());
+    QVERIFY(panel.waitForPreview());
     QVERIFY(!child<QPushButton>(&panel, "mergeButton")->isEnabled());
     QCOMPARE(panel.blockingReason(), kNoScaling);
     QCOMPARE(child<QLabel>(&panel, "mergeHintLabel")->text(), kNoScaling);
@@ -107,6 +112,9 @@ void TestMergePanel::scalingStartsEmpty() {
              QStringLiteral("No scaling yet: type α (and r) or the scaling, or choose the training config."));
     // Typing α is enough (each pair's r from the shapes), as --lora_alpha is for the CLI.
     alpha->setValue(8);
+    QVERIFY(panel.isPreviewPending());
+    QCOMPARE(panel.blockingReason(), kNoScaling);  // the last answer stands until the next one
+    QVERIFY(panel.waitForPreview());
     QCOMPARE(panel.blockingReason(), QString());
     QVERIFY(child<QPushButton>(&panel, "mergeButton")->isEnabled());
 }
@@ -146,6 +154,7 @@ void TestMergePanel::scalingFromAConfig() {
     if (how == QLatin1StringView("given"))
         child<QLineEdit>(&panel, "loraConfigEdit")->setText(qs(dir / "configs" / "run.yaml"));
     if (typedAlpha > 0) child<QDoubleSpinBox>(&panel, "alphaSpin")->setValue(typedAlpha);
+    QVERIFY(panel.waitForPreview());
     QCOMPARE(panel.blockingReason(), QString());
     QVERIFY(child<QPushButton>(&panel, "mergeButton")->isEnabled());
     const QString label = child<QLabel>(&panel, "scalingResultLabel")->text();
@@ -197,6 +206,7 @@ void TestMergePanel::anotherModelResetsTheForm() {
     QCOMPARE(child<QLineEdit>(&panel, "destinationEdit")->text(),
              qs(m_demo.fullCheckpoint.parent_path() / "merged"));
     QCOMPARE(child<QLineEdit>(&panel, "strategyEdit")->text(), QString());
+    QVERIFY(panel.waitForPreview());
     QCOMPARE(panel.blockingReason(), kNoScaling);
 }
 
@@ -258,6 +268,7 @@ void TestMergePanel::proposedDestination() {
     panel.setModel(model);
     QCOMPARE(child<QLineEdit>(&panel, "destinationEdit")->text(), qs(root / destination.toStdString()));
     panel.setSuggestedScaling(8, 0);
+    QVERIFY(panel.waitForPreview());
     QCOMPARE(panel.blockingReason(), QString());  // the proposal is a place the merge may write to
 }
 
@@ -274,6 +285,7 @@ void TestMergePanel::adapterMapsToTheRequest() {
     auto* adapter = child<QLineEdit>(&panel, "adapterEdit");
     QCOMPARE(adapter->text(), qs(dir / "DELTA_CKP-1_2.ckpt"));
     panel.setSuggestedScaling(4, 0);
+    QVERIFY(panel.waitForPreview());
     QCOMPARE(panel.blockingReason(), QString());
     const auto mapped = panel.request();
     QCOMPARE(qs(mapped.source.adapter), qs(dir / "DELTA_CKP-1_2.ckpt"));
@@ -284,8 +296,10 @@ void TestMergePanel::adapterMapsToTheRequest() {
     QVERIFY(!child<QPushButton>(&panel, "reopenButton")->isVisibleTo(&panel));
 
     adapter->setText(qs(dir / "other.ckpt"));
+    QVERIFY(panel.waitForPreview());
     QCOMPARE(panel.blockingReason(), QStringLiteral("The adapter field was changed: press Enter in it, or "
                                                     "Reopen, to reopen the checkpoint with it."));
+    QVERIFY(panel.waitForPreview());
     QVERIFY(!child<QPushButton>(&panel, "mergeButton")->isEnabled());
     QVERIFY(child<QPushButton>(&panel, "reopenButton")->isVisibleTo(&panel));
     QSignalSpy reopen(&panel, &MergePanel::openRequested);
@@ -303,9 +317,11 @@ void TestMergePanel::hintListsEveryRefusal() {
     child<QLineEdit>(&panel, "prefixEdit")->setText(QStringLiteral("a/b_"));
     const auto resolution = resolve(panel.request(), nullptr);
     QCOMPARE(resolution.refusals.size(), size_t(2));
+    QVERIFY(panel.waitForPreview());
     QCOMPARE(panel.blockingReason(), errorText(resolution.refusals.front().error));
     QCOMPARE(child<QLabel>(&panel, "mergeHintLabel")->text(),
              errorText(resolution.refusals.front().error) + QLatin1Char('\n') + kNoScaling);
+    QVERIFY(panel.waitForPreview());
     QVERIFY(!child<QPushButton>(&panel, "mergeButton")->isEnabled());
 }
 
@@ -363,6 +379,7 @@ void TestMergePanel::savesMergedStrategy() {
         QCOMPARE(resolution.refusals.size(), size_t(1));
         QCOMPARE(errorText(resolution.refusals.front().error),
                  QString(refusal).replace(QStringLiteral("{s}"), qs(scenario)));
+        QVERIFY(panel.waitForPreview());
         if (!exists)
             QCOMPARE(child<QLabel>(&panel, "mergeHintLabel")->text(),
                      refusal.replace(QStringLiteral("{s}"), qs(scenario)));
@@ -373,6 +390,7 @@ void TestMergePanel::savesMergedStrategy() {
     }
     QVERIFY(resolution.ok());
     QSignalSpy finished(&panel, &MergePanel::mergeFinished);
+    QVERIFY(panel.waitForPreview());
     child<QPushButton>(&panel, "mergeButton")->click();
     QVERIFY(finished.wait(60000));
     QVERIFY2(finished.first().at(0).toBool(), qPrintable(finished.first().at(2).toString()));
@@ -475,9 +493,11 @@ void TestMergePanel::exportsTheResult() {
         child<QLineEdit>(&panel, "scalingEdit")->setText(scaling);
     }
     child<QCheckBox>(&panel, "verifyCheck")->setChecked(verify);
+    QVERIFY(panel.waitForPreview());
     QCOMPARE(panel.blockingReason(), QString());
     QVERIFY(panel.lastResultJson().isEmpty());
     QSignalSpy finished(&panel, &MergePanel::mergeFinished);
+    QVERIFY(panel.waitForPreview());
     child<QPushButton>(&panel, "mergeButton")->click();
     QVERIFY(finished.wait(30000));
     QVERIFY2(finished.first().at(0).toBool(), qPrintable(finished.first().at(2).toString()));

@@ -102,6 +102,7 @@ void TestOracle::scenario() {
     destination->clear();
     QTest::keyClicks(destination, out.filePath(QStringLiteral("merged")));
     auto* merge = panel->findChild<QPushButton*>(QStringLiteral("mergeButton"));
+    QVERIFY(panel->waitForPreview());
     if (!merge->isEnabled()) {
         // A plan problem found before anything is read: the panel says why.
         QVERIFY2(!expectMerged, qPrintable(panel->blockingReason()));

@@ -150,6 +150,7 @@ void TestRequestParity::sameRefusal() {
     panel.setSuggestedScaling(16, 0);  // α 16, each pair's r: --lora_alpha 16
     panel.findChild<QCheckBox*>(QStringLiteral("skipInvalidCheck"))->setChecked(skipInvalid);
     panel.findChild<QLineEdit*>(QStringLiteral("dstStrategyEdit"))->setText(dstStrategy);
+    QVERIFY(panel.waitForPreview());
     QCOMPARE(panel.blockingReason(), errorText(error));
     QCOMPARE(panel.findChild<QLabel*>(QStringLiteral("mergeHintLabel"))->text(), errorText(error));
     QVERIFY(!panel.findChild<QPushButton*>(QStringLiteral("mergeButton"))->isEnabled());
@@ -254,6 +255,7 @@ void TestRequestParity::sameInputsSameRequestAsTheCli() {
     if (has("max_shard_size")) child<QLineEdit>(&panel, "maxShardSizeEdit")->setText(text("max_shard_size"));
     if (has("dst_ckpt_strategy")) child<QLineEdit>(&panel, "dstStrategyEdit")->setText(qs(dstStrategy));
     if (has("lora_config")) child<QLineEdit>(&panel, "loraConfigEdit")->setText(qs(config));
+    QVERIFY(panel.waitForPreview());
     QCOMPARE(panel.blockingReason(), QString());
 
     // The fields the flags set, as the panel maps them.

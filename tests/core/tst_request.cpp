@@ -391,6 +391,77 @@ private slots:
         QCOMPARE(report->outputFiles, job.outputFiles);
     }
 
+    // A destination strategy that cannot cut these tensors is refused by resolve() with the merge's
+    // own words (the preview shows it before Merge); layouts of tensors the merge drops, or of names
+    // the model does not have, do not matter.
+    void reshardRefusedUpFront_data() {
+        QTest::addColumn<QString>("layouts");  // parallel_layout_item entries
+        QTest::addColumn<QString>("refusal");  // describe() of the one refusal; "" for none
+        const QString wq = QStringLiteral(R"("l0.wq.weight": {"dev_matrix": [%1], "tensor_map": [%2],
+            "tensor_shape": [8, 4], "field": 0, "opt_weight_shard_step": 0, "opt_weight_shard_size": 0})");
+        const QString lora = QStringLiteral(R"("l0.wq.mindpet_delta_lora_a": {"dev_matrix": [3],
+            "tensor_map": [0, -1], "tensor_shape": [2, 4], "field": 0, "opt_weight_shard_step": 0,
+            "opt_weight_shard_size": 0})");
+        QTest::newRow("fits") << wq.arg(QStringLiteral("2"), QStringLiteral("0, -1")) << QString();
+        QTest::newRow("dim 0 not divisible")
+            << wq.arg(QStringLiteral("3"), QStringLiteral("0, -1"))
+            << QStringLiteral(
+                   "{dir}/dst_strategy.json: parameter 'dst_ckpt_strategy': the layout of l0.wq.weight "
+                   "cannot cut it: dimension 0 of shape [8, 4] does not divide into 3 equal parts");
+        QTest::newRow("layout of a 1-D tensor of that name")
+            << QStringLiteral(R"("l0.wq.weight": {"dev_matrix": [2], "tensor_map": [0], "tensor_shape": [8],
+                "field": 0, "opt_weight_shard_step": 0, "opt_weight_shard_size": 0})")
+            << QStringLiteral(
+                   "{dir}/dst_strategy.json: parameter 'dst_ckpt_strategy': the layout of l0.wq.weight "
+                   "cannot cut it: tensor_map [0] does not fit shape [8, 4]");
+        QTest::newRow("pipeline stages")
+            << QStringLiteral(
+                   R"("0-l0.wq.weight": {"dev_matrix": [2], "tensor_map": [0, -1], "tensor_shape": [8, 4],
+                "field": 0, "opt_weight_shard_step": 0, "opt_weight_shard_size": 0},
+                "1-l0.wk.weight": {"dev_matrix": [2], "tensor_map": [-1, -1], "tensor_shape": [8, 4],
+                "field": 0, "opt_weight_shard_step": 0, "opt_weight_shard_size": 0})")
+            << QStringLiteral(
+                   "{dir}/dst_strategy.json: parameter 'dst_ckpt_strategy': re-sharding into a "
+                   "pipeline-parallel destination is not supported; give a single-stage strategy");
+        QTest::newRow("misfit only on a dropped LoRA tensor")
+            << wq.arg(QStringLiteral("2"), QStringLiteral("0, -1")) + QStringLiteral(", ") + lora
+            << QString();
+        QTest::newRow("misfit on a name the model lacks")
+            << wq.arg(QStringLiteral("2"), QStringLiteral("0, -1")) +
+                   QStringLiteral(
+                       R"(, "l9.other.weight": {"dev_matrix": [3], "tensor_map": [0], "tensor_shape": [8],
+                   "field": 0, "opt_weight_shard_step": 0, "opt_weight_shard_size": 0})")
+            << QString();
+    }
+
+    void reshardRefusedUpFront() {
+        QFETCH(QString, layouts);
+        QFETCH(QString, refusal);
+        QTemporaryDir tmp;
+        const fs::path dir = tmp.path().toStdString();
+        writeCheckpoint(dir / "good.ckpt", model());
+        writeText(dir / "dst_strategy.json",
+                  R"({"current_stage": 0, "parallel_strategy_item": {}, "parallel_layout_item": {)" +
+                      layouts.toStdString() + R"(}, "parallel_layout_value_item": {}})");
+        auto request = baseRequest(dir);
+        request.destination.strategy = dir / "dst_strategy.json";
+        const auto resolution = resolve(request);
+        QStringList said;
+        for (const auto& r : resolution.refusals)
+            said << QString::fromStdString(std::string(refusalCodeName(r.code)) + ": " + r.error.describe());
+        QCOMPARE(said.join(QLatin1Char('\n')),
+                 refusal.isEmpty()
+                     ? QString()
+                     : QStringLiteral("bad-destination-strategy: ") + substituted(refusal, dir));
+        if (!refusal.isEmpty()) {
+            // The merge itself says the same when it is run regardless, and writes nothing.
+            auto report = runMerge(*resolution.job->source, resolution.job->options);
+            QVERIFY(!report);
+            QCOMPARE(QString::fromStdString(report.error().describe()), substituted(refusal, dir));
+            QVERIFY(!fs::exists(dir / "out"));
+        }
+    }
+
     // Configs where users keep them: a MindFormers manifest up the tree (its fingerprint noted as not
     // checked), and an S-LoRA adapter chosen by name with its own adapter_config.json.
     void configsWhereUsersKeepThem_data() {

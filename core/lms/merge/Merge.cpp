@@ -298,31 +298,20 @@ Result<std::vector<Target>> planTargets(const ModelSource& source, const LoraPla
         return targets;
     }
     const auto& strategy = *options.reshard->strategy;
-    if (strategy.stageCount() != 1)
-        return fail(
-            ErrorCode::Unsupported,
-            "re-sharding into a pipeline-parallel destination is not supported; give a single-stage strategy",
-            strategy.file, "dst_ckpt_strategy");
-    const int64_t ranks = strategy.devicesPerStage();
-    if (ranks <= 0)
-        return fail(ErrorCode::Malformed, "the destination strategy has no device matrix", strategy.file);
-    for (int64_t rank = 0; rank < ranks; ++rank) {
+    if (auto st = checkReshard(source, plan, strategy); !st) return std::unexpected(st.error());
+    for (int64_t rank = 0; rank < strategy.devicesPerStage(); ++rank) {
         Target target;
         target.full = false;
         target.file = rankOutputFile(options.reshard->dir, options.reshard->prefix, rank, options.format);
         for (size_t i = 0; i < tensors.size(); ++i) {
             const auto& t = tensors[i];
-            const auto layouts = plan.dropped[i] ? std::vector<const ParamLayout*>{} : strategy.find(t.name);
-            if (layouts.empty() || t.kind != TensorKind::Dense || t.legacyScalar || dtypeBits(t.dtype) < 8) {
+            const ParamLayout* layout = reshardLayout(strategy, t, plan.dropped[i]);
+            if (!layout) {
                 target.placements.push_back({true, {}, t.dims, t.byteSize});
                 continue;
             }
-            auto box = rankSlice(*layouts.front(), t.dims, rank);
-            if (!box) {
-                auto error = box.error();
-                error.file = strategy.file;
-                return std::unexpected(error);
-            }
+            auto box = rankSlice(*layout, t.dims, rank);  // checkReshard above cut the same slices
+            if (!box) return std::unexpected(box.error());
             Placement placement{false, *box, {}, dtypeBits(t.dtype) / 8};
             for (size_t d = 0; d < t.dims.size(); ++d) {
                 placement.dims.push_back(box->end[d] - box->begin[d]);
@@ -490,6 +479,47 @@ Status checkOutputLocation(const ModelSource& source, const std::filesystem::pat
                             input.filename().string() +
                             "); write the merged checkpoint somewhere else so the source stays untouched",
                         output.string());
+    }
+    return {};
+}
+
+Status checkReshardStrategy(const Strategy& strategy) {
+    if (strategy.stageCount() != 1)
+        return fail(
+            ErrorCode::Unsupported,
+            "re-sharding into a pipeline-parallel destination is not supported; give a single-stage strategy",
+            strategy.file, "dst_ckpt_strategy");
+    if (strategy.devicesPerStage() <= 0)
+        return fail(ErrorCode::Malformed, "the destination strategy has no device matrix", strategy.file,
+                    "dst_ckpt_strategy");
+    return {};
+}
+
+const ParamLayout* reshardLayout(const Strategy& strategy, const SourceTensor& tensor, bool dropped) {
+    // Parameters without a destination layout are stored whole on every rank, as MindSpore's
+    // transform_checkpoints copies parameters absent from the strategy (spec §4.10, §4.11 step 5);
+    // so are those that cannot be cut (not dense, legacy scalars, sub-byte types).
+    if (dropped || tensor.kind != TensorKind::Dense || tensor.legacyScalar || dtypeBits(tensor.dtype) < 8)
+        return nullptr;
+    const auto layouts = strategy.find(tensor.name);
+    return layouts.empty() ? nullptr : layouts.front();
+}
+
+Status checkReshard(const ModelSource& source, const LoraPlan& plan, const Strategy& strategy) {
+    if (auto st = checkReshardStrategy(strategy); !st) return st;
+    const auto& tensors = source.tensors();
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        const ParamLayout* layout = reshardLayout(strategy, tensors[i], plan.dropped[i]);
+        if (!layout) continue;
+        // Every rank's slice, as planTargets cuts it: the check is the arithmetic of the merge itself.
+        for (int64_t rank = 0; rank < strategy.devicesPerStage(); ++rank)
+            if (auto box = rankSlice(*layout, tensors[i].dims, rank); !box) {
+                auto error = box.error();
+                error.message = "the layout of " + tensors[i].name + " cannot cut it: " + error.message;
+                error.file = strategy.file;
+                error.parameter = "dst_ckpt_strategy";
+                return std::unexpected(error);
+            }
     }
     return {};
 }

@@ -123,6 +123,15 @@ std::filesystem::path rankOutputFile(const std::filesystem::path& dir, const std
 // As above with each pair's adapter term (options.adapters; `options.scaling` when it has none):
 // weight_k·s_k.
 [[nodiscard]] Result<std::vector<double>> pairScalings(const LoraPlan& plan, const MergeOptions& options);
+// Re-sharding (ReshardSpec): a destination strategy the merge can write, i.e. one pipeline stage
+// and a device matrix; errors name the strategy file and dst_ckpt_strategy.
+[[nodiscard]] Status checkReshardStrategy(const Strategy& strategy);
+// The destination layout that cuts `tensor`, or null when every destination rank stores it whole
+// (no layout for it, or it cannot be cut); `dropped`: the plan drops it (no layout needed).
+const ParamLayout* reshardLayout(const Strategy& strategy, const SourceTensor& tensor, bool dropped);
+// checkReshardStrategy, and every layout cuts its tensor of `source` evenly for every rank: what
+// the merge would otherwise find only when it starts writing. Reads no file.
+[[nodiscard]] Status checkReshard(const ModelSource& source, const LoraPlan& plan, const Strategy& strategy);
 // The output must not be an input, nor sit in the folder of one.
 [[nodiscard]] Status checkOutputLocation(const ModelSource& source, const std::filesystem::path& output);
 // The shards of a sharded output (options.maxShardBytes): the kept tensors of `plan`, split as

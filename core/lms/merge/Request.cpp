@@ -332,6 +332,10 @@ void resolveLoraValues(const MergeRequest& request, ResolvedJob& job, std::vecto
 void resolvePlan(const MergeRequest& request, ResolvedJob& job, std::vector<Refusal>& out) {
     job.plan = planLora(job.source->tensors(), job.options.plan);
     job.bytesToWrite = job.plan.bytesToWrite;
+    // A destination strategy that does not fit these tensors is refused now, not when writing.
+    if (job.options.reshard)
+        if (auto st = checkReshard(*job.source, job.plan, *job.options.reshard->strategy); !st)
+            out.push_back(refusal(RefusalCode::BadDestinationStrategy, st.error(), request));
     if (auto st = checkPlanMergeable(*job.source, job.plan, job.options); !st) {
         const bool problems = job.plan.problemPairs > 0 && !job.options.skipInvalid;
         auto error = st.error();

@@ -114,7 +114,7 @@ enum class RefusalCode {
     SourceUnreadable,        // opening the source (or its strategy, or the adapter) failed
     NoDestination,           // no destination folder
     BadPrefix,               // the prefix holds a path separator
-    BadDestinationStrategy,  // the destination strategy cannot be read
+    BadDestinationStrategy,  // the destination strategy cannot be read, or cannot cut these tensors
     NothingToMerge,          // only LoRA tensors
     PairProblems,            // LoRA problems and no skipInvalid
     NoLoraPairs,             // nothing would be merged and nothing converted (allowNoLora not set)

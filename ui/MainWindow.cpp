@@ -39,6 +39,19 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 namespace lms::ui {
+namespace {
+
+// The centre's layout reports no height-for-width: QScrollArea sizes a widget whose layout has it
+// by the preferred height its word-wrapped labels ask for at that width (far above the minimum),
+// which scrolled the tabs on a short screen although they fit. Sized by the minimum instead, the
+// centre scrolls only when the screen is smaller than that.
+class CentreLayout final : public QVBoxLayout {
+public:
+    using QVBoxLayout::QVBoxLayout;
+    bool hasHeightForWidth() const override { return false; }
+};
+
+}  // namespace
 
 MainWindow::MainWindow(LogModel* log, QWidget* parent)
     : QMainWindow(parent), m_log(log), m_loader(new ModelLoader(this)), m_recent(new RecentLocations(this)) {
@@ -50,7 +63,7 @@ MainWindow::MainWindow(LogModel* log, QWidget* parent)
     // Centre: messages and the three tabs. Browser (left) and Merge (right) are docks that run the
     // full height of the window; the log dock sits under the tabs.
     auto* centre = new QWidget(this);
-    auto* centreLayout = new QVBoxLayout(centre);
+    auto* centreLayout = new CentreLayout(centre);
     centreLayout->setContentsMargins(0, 4, 0, 0);
     m_messageBar = new MessageBar(centre);
     m_messageBar->setObjectName(QStringLiteral("messageBar"));
@@ -154,6 +167,7 @@ void MainWindow::connectSignals() {
     connect(m_browser, &BrowserPanel::openRequested, this, [this](const QString& path) { openPath(path); });
     connect(m_browser, &BrowserPanel::recentRequested, this, &MainWindow::openRecent);
     connect(m_merge, &MergePanel::openRequested, this, &MainWindow::open);
+    connect(m_merge, &MergePanel::previewChanged, m_strategy, &StrategyTab::setMergePreview);
     connect(m_loader, &ModelLoader::busyChanged, this, [this](bool busy, const QString& path) {
         m_busyBar->setVisible(busy);
         m_cancelOpenButton->setVisible(busy);

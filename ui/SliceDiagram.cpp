@@ -33,7 +33,8 @@ QSize SliceDiagram::sizeHint() const {
     return {480, 260};
 }
 QSize SliceDiagram::minimumSizeHint() const {
-    return {200, 120};
+    // Small enough for two drawings side by side in the centre of an 800×500 (200 %) screen.
+    return {100, 90};
 }
 
 void SliceDiagram::setSlices(const QString& name, std::vector<int64_t> fullShape,
@@ -43,6 +44,11 @@ void SliceDiagram::setSlices(const QString& name, std::vector<int64_t> fullShape
     m_shape = std::move(fullShape);
     m_pieces = std::move(pieces);
     m_message.clear();
+    update();
+}
+
+void SliceDiagram::setCaption(const QString& caption) {
+    m_caption = caption;
     update();
 }
 
@@ -116,7 +122,8 @@ void drawCells(QPainter& painter, const Cells& cells, const QPalette& pal, const
         const QFontMetrics lfm(labelFont);
         const QRectF first =
             twoLines ? QRectF(inner.left(), inner.center().y() - line, inner.width(), line) : inner;
-        painter.drawText(first, Qt::AlignCenter, lfm.elidedText(ranks, Qt::ElideRight, int(inner.width())));
+        // In the middle: file labels (rank_3/checkpoint_3.ckpt) differ at both ends.
+        painter.drawText(first, Qt::AlignCenter, lfm.elidedText(ranks, Qt::ElideMiddle, int(inner.width())));
         painter.setFont(font);
         if (twoLines)
             painter.drawText(QRectF(inner.left(), inner.center().y(), inner.width(), line), Qt::AlignCenter,
@@ -178,12 +185,14 @@ void SliceDiagram::paintEvent(QPaintEvent*) {
     painter.drawText(titleRect, Qt::AlignLeft | Qt::AlignVCenter,
                      QFontMetrics(bold).elidedText(title, Qt::ElideMiddle, titleRect.width()));
     painter.setFont(font());
-    const QString subtitle =
+    QString subtitle =
         m_pieces.size() == 1
             ? tr("Not split: every rank listed holds the whole tensor")
             : tr("%1 slices of %2").arg(m_pieces.size()).arg(shapeText(m_pieces.front().box.shape()));
+    if (!m_caption.isEmpty()) subtitle = m_caption + QStringLiteral(" — ") + subtitle;
     painter.setPen(pal.color(QPalette::PlaceholderText));
-    painter.drawText(titleRect.translated(0, line + 2), Qt::AlignLeft | Qt::AlignVCenter, subtitle);
+    painter.drawText(titleRect.translated(0, line + 2), Qt::AlignLeft | Qt::AlignVCenter,
+                     fm.elidedText(subtitle, Qt::ElideRight, titleRect.width()));
 
     // Which two dimensions are drawn: dim 0 down and dim 1 across; a vector is one row.
     const size_t ndim = m_shape.size();

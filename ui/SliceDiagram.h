@@ -19,8 +19,12 @@ public:
     void setSlices(const QString& name, std::vector<int64_t> fullShape, std::vector<SlicePiece> pieces,
                    QStringList labels = {});
     void setMessage(const QString& message);
+    // A few words before the subtitle ("As the merge writes it (dst.ckpt)"); kept across setSlices.
+    void setCaption(const QString& caption);
+    const QString& caption() const { return m_caption; }
     const std::vector<SlicePiece>& pieces() const { return m_pieces; }
     const QStringList& labels() const { return m_labels; }
+    const QString& message() const { return m_message; }  // shown instead of slices (none drawn)
     QSize sizeHint() const override;
     QSize minimumSizeHint() const override;
 
@@ -33,6 +37,7 @@ private:
     std::vector<SlicePiece> m_pieces;
     QStringList m_labels;
     QString m_message;
+    QString m_caption;
 };
 
 // "rank 3" / "ranks 0, 2" / "ranks 0–7".

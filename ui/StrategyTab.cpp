@@ -8,6 +8,7 @@
 #include "UiText.h"
 #include "Widgets.h"
 #include "lms/distributed/Layout.h"
+#include "lms/merge/Merge.h"
 
 #include <QFileInfo>
 #include <QHeaderView>
@@ -67,9 +68,18 @@ StrategyTab::StrategyTab(QWidget* parent)
     makeColumnsUsable(m_view, m_view->horizontalHeader(), StrategyModel::NameColumn,
                       QStringLiteral("strategy"));
     addExportActions(m_view, QStringLiteral("strategy"));
-    m_diagram = new SliceDiagram(m_splitter);
+    // The tensor as stored now and, when the merge re-shards, as the destination ranks store it.
+    auto* diagrams = new QSplitter(Qt::Horizontal, m_splitter);
+    diagrams->setObjectName(QStringLiteral("strategyDiagramSplitter"));
+    diagrams->setChildrenCollapsible(false);
+    m_diagram = new SliceDiagram(diagrams);
+    m_destination = new SliceDiagram(diagrams);
+    m_destination->setObjectName(QStringLiteral("destinationSliceDiagram"));
+    m_destination->hide();
+    diagrams->addWidget(m_diagram);
+    diagrams->addWidget(m_destination);
     m_splitter->addWidget(m_view);
-    m_splitter->addWidget(m_diagram);
+    m_splitter->addWidget(diagrams);
     m_splitter->setStretchFactor(0, 1);
     m_splitter->setStretchFactor(1, 1);
     layout->addWidget(m_splitter, 1);
@@ -116,6 +126,10 @@ void StrategyTab::showChunkMap(const LoadedModel& model) {
 
 void StrategyTab::clear() {
     useStrategyModel();
+    m_listsDestination = false;
+    m_listedDestinationFile.clear();
+    m_diagram->setCaption({});
+    m_destination->hide();
     m_model->setStrategy(nullptr, {});
     m_placeholder->setText(
         tr("<p style='font-size:large'>No parallel strategy</p>"
@@ -127,6 +141,13 @@ void StrategyTab::clear() {
 }
 
 void StrategyTab::setModel(const std::shared_ptr<const LoadedModel>& model) {
+    m_loaded = model;
+    m_preview.reset();  // the merge of another model; the panel sends this one's
+    showSource();
+}
+
+void StrategyTab::showSource() {
+    const auto& model = m_loaded;
     if (!model || !model->strategy) {
         clear();
         if (model && m_chunks->setSource(model->source)) return showChunkMap(*model);
@@ -145,6 +166,8 @@ void StrategyTab::setModel(const std::shared_ptr<const LoadedModel>& model) {
 void StrategyTab::setStrategy(std::shared_ptr<const Strategy> strategy, const QString& path,
                               const std::shared_ptr<const LoadedModel>& model) {
     useStrategyModel();
+    m_listsDestination = false;
+    m_listedDestinationFile.clear();
     QHash<QString, std::vector<int64_t>> shapes;
     if (model)
         for (const auto& t : model->source->tensors()) shapes.insert(qs(t.name), t.dims);
@@ -190,6 +213,7 @@ bool StrategyTab::selectParameter(const QString& name) {
 void StrategyTab::showSelected() {
     const auto current = m_filter->mapToSource(m_view->currentIndex());
     const int row = current.row();
+    m_destination->setMessage(tr("Select a parameter to see how the merge cuts it."));
     if (showsChunkMap()) {
         const SourceTensor* tensor = m_chunks->tensorAt(row);
         if (!tensor) {
@@ -199,6 +223,7 @@ void StrategyTab::showSelected() {
         auto chunks = m_chunks->piecesAt(row);
         m_diagram->setSlices(qs(tensor->name), tensor->dims, std::move(chunks.pieces),
                              std::move(chunks.labels));
+        showDestination(qs(tensor->name), tensor->dims);
         return;
     }
     const auto* layout = m_model->layoutAt(row);
@@ -214,12 +239,104 @@ void StrategyTab::showSelected() {
                 .arg(qs(layout->name)));
         return;
     }
+    showDestination(qs(layout->name), *shape);
+    if (m_listsDestination) {  // a full checkpoint: every tensor whole in its one file
+        SlicePiece whole{Box{std::vector<int64_t>(shape->size(), 0), *shape}, {}};
+        m_diagram->setSlices(qs(layout->name), *shape, {std::move(whole)},
+                             {QFileInfo(m_loaded->path).fileName()});
+        return;
+    }
     auto pieces = globalSlicePieces(*layout, *shape);
     if (!pieces) {
         m_diagram->setMessage(tr("This layout does not fit the tensor: %1").arg(errorText(pieces.error())));
         return;
     }
     m_diagram->setSlices(qs(layout->name), *shape, std::move(*pieces));
+}
+
+const ResolvedJob* StrategyTab::reshardJob() const {
+    // A destination strategy resolve() refused is not drawn: its refusal is shown instead.
+    if (!m_preview || !m_preview->job || !m_preview->job->options.reshard || !destinationRefusal().isEmpty())
+        return nullptr;
+    return &*m_preview->job;
+}
+
+QString StrategyTab::destinationRefusal() const {
+    if (!m_preview) return {};
+    for (const auto& refusal : m_preview->refusals)
+        if (refusal.code == RefusalCode::BadDestinationStrategy) return errorText(refusal.error);
+    return {};
+}
+
+void StrategyTab::setMergePreview(std::shared_ptr<const Resolution> preview) {
+    m_preview = std::move(preview);
+    const ResolvedJob* job = reshardJob();
+    const QString refusal = destinationRefusal();
+    // A full checkpoint has no strategy of its own: the destination's lists what gets cut.
+    const bool listable = job && m_loaded && !m_loaded->strategy && !showsChunkMap();
+    if (listable)
+        listDestinationStrategy(*job);
+    else if (m_listsDestination)
+        showSource();
+    m_diagram->setCaption(job || !refusal.isEmpty() ? tr("As stored now") : QString());
+    if (!job && refusal.isEmpty()) {
+        m_destination->hide();
+        return;
+    }
+    m_destination->show();
+    showSelected();
+}
+
+void StrategyTab::listDestinationStrategy(const ResolvedJob& job) {
+    const auto& strategy = job.options.reshard->strategy;
+    const QString file = qs(strategy->file);
+    if (m_listsDestination && file == m_listedDestinationFile) return;  // keeps the selection
+    setStrategy(strategy, file, m_loaded);
+    m_listsDestination = true;
+    m_listedDestinationFile = file;
+    m_infoLabel->setText(tr("<b>%1</b> is a full checkpoint; the merge re-shards it to the destination "
+                            "strategy: ")
+                             .arg(m_loaded->displayName().toHtmlEscaped()) +
+                         m_infoLabel->text());
+}
+
+QString StrategyTab::destinationFileLabel(int64_t rank) const {
+    const auto& files = reshardJob()->outputFiles;
+    if (rank < 0 || size_t(rank) >= files.size()) return ranksLabel({rank});
+    const auto& file = files[size_t(rank)];
+    return qs(file.parent_path().filename()) + QLatin1Char('/') + qs(file.filename());
+}
+
+void StrategyTab::showDestination(const QString& name, const std::vector<int64_t>& shape) {
+    if (m_destination->isHidden()) return;
+    const ResolvedJob* job = reshardJob();
+    if (!job) return m_destination->setMessage(tr("The merge cannot re-shard. %1").arg(destinationRefusal()));
+    const auto& strategy = *job->options.reshard->strategy;
+    const auto& tensors = job->source->tensors();
+    const auto found =
+        std::ranges::find_if(tensors, [&](const SourceTensor& t) { return qs(t.name) == name; });
+    if (found == tensors.end())
+        return m_destination->setMessage(tr("%1 is not in the checkpoint the merge reads.").arg(name));
+    const size_t index = size_t(found - tensors.begin());
+    if (index < job->plan.dropped.size() && job->plan.dropped[index])
+        return m_destination->setMessage(
+            tr("%1 is not written: the merge drops LoRA and optimizer-state tensors.").arg(name));
+    m_destination->setCaption(tr("As the merge writes it (%1)").arg(QFileInfo(qs(strategy.file)).fileName()));
+    std::vector<SlicePiece> pieces;
+    if (const ParamLayout* layout = reshardLayout(strategy, *found, false)) {
+        auto cut = globalSlicePieces(*layout, shape);
+        if (!cut) return m_destination->setMessage(errorText(cut.error()));
+        pieces = std::move(*cut);
+    } else {  // stored whole on every destination rank
+        SlicePiece whole{Box{std::vector<int64_t>(shape.size(), 0), shape}, {}};
+        for (int64_t rank = 0; rank < strategy.devicesPerStage(); ++rank) whole.ranks.push_back(rank);
+        pieces.push_back(std::move(whole));
+    }
+    QStringList labels;
+    for (const auto& piece : pieces)
+        labels << (piece.ranks.size() == 1 ? destinationFileLabel(piece.ranks.front())
+                                           : ranksLabel(piece.ranks));
+    m_destination->setSlices(name, shape, std::move(pieces), std::move(labels));
 }
 
 }  // namespace lms::ui

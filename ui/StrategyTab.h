@@ -2,9 +2,12 @@
 // The Strategy tab: the merged parallel strategy per parameter, and for the selected parameter
 // a drawing of the full tensor cut into its slices. A model stored as chunks without a strategy
 // (Checkpoint 2.0, shard folders) shows its chunk map instead: per tensor the chunks with their
-// global offsets and the rank (or file) that stored each.
+// global offsets and the rank (or file) that stored each. When the merge the panel describes
+// re-shards (a destination strategy), a second drawing beside the first shows the selected tensor
+// as the destination ranks will store it, each slice with the file it goes to.
 
 #include "Workspace.h"
+#include "lms/merge/Request.h"
 
 #include <QWidget>
 
@@ -33,18 +36,30 @@ public:
                      const std::shared_ptr<const LoadedModel>& model);
     void clear();
     bool selectParameter(const QString& name);
+    // resolve()'s answer for the merge the panel describes (MergePanel::previewChanged); null or
+    // one without a destination strategy hides the destination drawing. A full checkpoint with a
+    // destination strategy lists that strategy's parameters.
+    void setMergePreview(std::shared_ptr<const Resolution> preview);
 
     StrategyModel* strategyModel() const { return m_model; }
     ChunkMapModel* chunkModel() const { return m_chunks; }
     bool showsChunkMap() const;
     QTableView* view() const { return m_view; }
     SliceDiagram* diagram() const { return m_diagram; }
+    SliceDiagram* destinationDiagram() const { return m_destination; }  // hidden without a re-shard
+    bool listsDestinationStrategy() const { return m_listsDestination; }
     QSplitter* splitter() const { return m_splitter; }
 
 private:
     void showSelected();
+    void showSource();  // m_loaded's strategy, chunk map or placeholder
     void showChunkMap(const LoadedModel& model);
     void useStrategyModel();
+    void listDestinationStrategy(const ResolvedJob& job);
+    void showDestination(const QString& name, const std::vector<int64_t>& shape);
+    QString destinationFileLabel(int64_t rank) const;  // "rank_3/checkpoint_3.ckpt"
+    const ResolvedJob* reshardJob() const;             // the preview's job when it re-shards
+    QString destinationRefusal() const;                // why the destination strategy cannot be used
 
     StrategyModel* m_model;
     ChunkMapModel* m_chunks;
@@ -56,6 +71,11 @@ private:
     QSplitter* m_splitter;
     QTableView* m_view;
     SliceDiagram* m_diagram;
+    SliceDiagram* m_destination;
+    std::shared_ptr<const LoadedModel> m_loaded;  // the open model (setModel)
+    std::shared_ptr<const Resolution> m_preview;
+    bool m_listsDestination = false;  // the table lists the destination strategy (full checkpoint)
+    QString m_listedDestinationFile;
 };
 
 }  // namespace lms::ui

@@ -291,9 +291,9 @@ std::vector<std::pair<QString, Builder>> catalogue() {
     });
     add("shapes that do not divide", [](const fs::path& dir) {
         auto c = fullCase(dir, smallModel(),
-                          QStringLiteral("loramerge: error: {strategy}: parameter "
-                                         "'model.layers.0.wq.weight': dimension 0 of shape [32, 24] "
-                                         "does not divide into 3 equal parts"));
+                          QStringLiteral("loramerge: error: {strategy}: parameter 'dst_ckpt_strategy': the "
+                                         "layout of model.layers.0.wq.weight cannot cut it: dimension 0 of "
+                                         "shape [32, 24] does not divide into 3 equal parts"));
         c.strategy = dir / "dst_strategy.json";
         writeFileBytes(c.strategy, bytesOf(jsonStrategy("[3]", {{"model.layers.0.wq.weight", "[0,-1]"}})));
         c.args << QStringLiteral("--dst_ckpt_strategy") << qs(c.strategy);

@@ -17,6 +17,7 @@
 #include <QDeadlineTimer>
 #include <QDir>
 #include <QDoubleSpinBox>
+#include <QFile>
 #include <QLineEdit>
 #include <QProcess>
 #include <QPushButton>
@@ -90,6 +91,22 @@ bool selectRow(QAbstractItemView* view, const QString& text) {
     view->setCurrentIndex(hits.front());
     view->scrollTo(hits.front());
     return true;
+}
+
+// A 4-device destination strategy for the demo's layer 0 (MindSpore's JSON strategy form).
+bool writeReshardStrategy(const QString& path) {
+    const auto layout = [](const char* name, const char* dev, const char* map) {
+        return QStringLiteral(R"("model.layers.0.%1": {"dev_matrix": [%2], "tensor_map": [%3],
+            "tensor_shape": [32, 32], "field": 0, "opt_weight_shard_step": 0, "opt_weight_shard_size": 0})")
+            .arg(QLatin1StringView(name), QLatin1StringView(dev), QLatin1StringView(map));
+    };
+    const QString json =
+        QStringLiteral(R"({"current_stage": 0, "parallel_strategy_item": {},
+        "parallel_layout_item": {%1, %2, %3}, "parallel_layout_value_item": {}})")
+            .arg(layout("attention.wq.weight", "4", "0, -1"), layout("attention.wk.weight", "4", "0, -1"),
+                 layout("attention.wo.weight", "2, 2", "1, 0"));
+    QFile file(path);
+    return file.open(QIODevice::WriteOnly) && file.write(json.toUtf8()) == json.toUtf8().size();
 }
 
 void showTab(MainWindow& window, const char* name) {
@@ -167,6 +184,18 @@ int main(int argc, char** argv) {
     require(waitFor([&] { return compared; }, 60000), "compare");
     child<QCheckBox>(&window, "compareOnlyDiff")->setChecked(true);
     shooter.shoot(QStringLiteral("6-compare"));
+
+    // Re-sharding to 4 ranks: wq by rows, wo on a 2×2 grid; the Strategy tab draws both layouts.
+    const QString dst = QString::fromStdString(
+        (window.demoInfo().distributedDir.parent_path() / "tp4_strategy.json").string());
+    require(writeReshardStrategy(dst), "write the destination strategy");
+    child<QLineEdit>(&window, "dstStrategyEdit")->setText(dst);
+    require(window.mergePanel()->waitForPreview(), "the re-shard preview");
+    showTab(window, "strategyTab");
+    require(
+        selectRow(child<QAbstractItemView>(&window, "strategyView"), QStringLiteral("layers.0.attention.wo")),
+        "find wo in the strategy");
+    shooter.shoot(QStringLiteral("7-reshard"));
 
     lms::ui::removeLogSink(sink);
     return 0;

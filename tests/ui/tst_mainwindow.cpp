@@ -100,6 +100,7 @@ private slots:
     void badFileIsReportedAndTheWindowKeepsWorking();
     void droppingAFileOpensIt();
     void strategyFileOpensInTheStrategyTab();
+    void reshardIsDrawnInTheStrategyTab();
     void checkpoint2ShowsItsChunkMap_data();
     void checkpoint2ShowsItsChunkMap();
     void aboutShowsTheVersion();
@@ -861,6 +862,31 @@ void TestMainWindow::anotherModelResetsFilterAndPairs() {
     QCOMPARE(m_window->currentPlan().disabledPairs, size_t(0));
     QCOMPARE(child<QLineEdit>(m_window->mergePanel(), "destinationEdit")->text(),
              q(m_window->demoInfo().fullCheckpoint.parent_path() / "merged"));
+}
+
+// A destination strategy typed into the Merge panel reaches the Strategy tab's second drawing
+// (through the panel's background preview): the demo's own 2-rank layout, one file per rank.
+void TestMainWindow::reshardIsDrawnInTheStrategyTab() {
+    QVERIFY(openDemo());
+    auto* panel = m_window->mergePanel();
+    auto* strategy = m_window->strategyTab();
+    QVERIFY(panel->waitForPreview());
+    QVERIFY(strategy->destinationDiagram()->isHidden());
+    child<QLineEdit>(panel, "dstStrategyEdit")
+        ->setText(QDir(m_window->currentModel()->strategyFile)
+                      .filePath(QStringLiteral("ckpt_strategy_rank_0.ckpt")));
+    QVERIFY(panel->waitForPreview());
+    QVERIFY(!strategy->destinationDiagram()->isHidden());
+    QVERIFY(strategy->selectParameter(QStringLiteral("model.layers.0.attention.wo.weight")));
+    QVERIFY2(strategy->destinationDiagram()->message().isEmpty(),
+             qPrintable(strategy->destinationDiagram()->message()));
+    QCOMPARE(strategy->destinationDiagram()->labels(),
+             (QStringList{QStringLiteral("rank_0/checkpoint_0.ckpt"),
+                          QStringLiteral("rank_1/checkpoint_1.ckpt")}));
+    QCOMPARE(strategy->destinationDiagram()->pieces()[1].box.text(), std::string("[0:32, 16:32]"));
+    child<QLineEdit>(panel, "dstStrategyEdit")->clear();
+    QVERIFY(panel->waitForPreview());
+    QVERIFY(strategy->destinationDiagram()->isHidden());
 }
 
 void TestMainWindow::windowFitsSmallScreens_data() {

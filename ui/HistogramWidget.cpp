@@ -96,15 +96,46 @@ void HistogramWidget::paintEvent(QPaintEvent*) {
         painter.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()));
     }
 
+    drawLabels(painter, plot, peak);
+}
+
+std::vector<HistogramWidget::AxisLabel> HistogramWidget::axisLabels() const {
+    // Only what fits: in a narrow pane the range becomes one elided line and the zero caption goes,
+    // so labels never overlap (1600×1000 at 200 %).
+    const QRectF plot = plotRect();
+    const QFontMetricsF fm(font());
+    const double top = plot.bottom() + 3, line = fm.height() + 2;
+    const QString low = numberText(m_min), high = numberText(m_max), zero = tr("dashed: 0");
+    const double gap = fm.horizontalAdvance(QStringLiteral("  "));
+    const double lowWidth = fm.horizontalAdvance(low), highWidth = fm.horizontalAdvance(high);
+    std::vector<AxisLabel> out;
+    if (lowWidth + gap + highWidth > plot.width()) {
+        const QString range =
+            fm.elidedText(low + QStringLiteral(" … ") + high, Qt::ElideMiddle, plot.width());
+        out.push_back({range, QRectF(plot.left(), top, fm.horizontalAdvance(range), line)});
+        return out;
+    }
+    out.push_back({low, QRectF(plot.left(), top, lowWidth, line)});
+    out.push_back({high, QRectF(plot.right() - highWidth, top, highWidth, line)});
+    const double zeroWidth = fm.horizontalAdvance(zero), left = plot.center().x() - zeroWidth / 2;
+    if (m_min < 0 && m_max > 0 && left >= plot.left() + lowWidth + gap &&
+        left + zeroWidth <= plot.right() - highWidth - gap)
+        out.push_back({zero, QRectF(left, top, zeroWidth, line)});
+    return out;
+}
+
+void HistogramWidget::drawLabels(QPainter& painter, const QRectF& plot, uint64_t peak) const {
+    const QPalette& pal = palette();
     painter.setPen(pal.color(QPalette::Text));
-    const QRectF labels(plot.left(), plot.bottom() + 3, plot.width(), fontMetrics().height() + 2);
-    painter.drawText(labels, Qt::AlignLeft | Qt::AlignTop, numberText(m_min));
-    painter.drawText(labels, Qt::AlignRight | Qt::AlignTop, numberText(m_max));
-    if (m_min < 0 && m_max > 0) painter.drawText(labels, Qt::AlignHCenter | Qt::AlignTop, tr("dashed: 0"));
+    for (const auto& label : axisLabels())
+        painter.drawText(label.rect, Qt::AlignLeft | Qt::AlignTop, label.text);
+    const QFontMetrics fm = fontMetrics();
+    if (plot.height() < 2 * fm.height()) return;  // the caption would cover the bars
     painter.setPen(pal.color(QPalette::PlaceholderText));
-    painter.drawText(
-        plot.adjusted(4, 0, 0, 0), Qt::AlignLeft | Qt::AlignTop,
-        m_logScale ? tr("peak %1 (log scale)").arg(countText(peak)) : tr("peak %1").arg(countText(peak)));
+    const QString caption =
+        m_logScale ? tr("peak %1 (log scale)").arg(countText(peak)) : tr("peak %1").arg(countText(peak));
+    painter.drawText(plot.adjusted(4, 0, 0, 0), Qt::AlignLeft | Qt::AlignTop,
+                     fm.elidedText(caption, Qt::ElideRight, int(plot.width()) - 4));
 }
 
 bool HistogramWidget::event(QEvent* event) {

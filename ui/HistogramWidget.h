@@ -5,6 +5,8 @@
 #include <QWidget>
 #include <vector>
 
+class QPainter;
+
 namespace lms::ui {
 
 class HistogramWidget final : public QWidget {
@@ -19,6 +21,13 @@ public:
     const std::vector<uint64_t>& bins() const { return m_bins; }
     QSize sizeHint() const override;
     QSize minimumSizeHint() const override;
+    // The range labels under the bars, where they are drawn: min and max, "dashed: 0" between them
+    // when it clears both, or one elided "min … max" when the two do not fit side by side.
+    struct AxisLabel {
+        QString text;
+        QRectF rect;
+    };
+    std::vector<AxisLabel> axisLabels() const;
 
 protected:
     void paintEvent(QPaintEvent* event) override;
@@ -26,6 +35,7 @@ protected:
 
 private:
     QRectF plotRect() const;
+    void drawLabels(QPainter& painter, const QRectF& plot, uint64_t peak) const;
     int binAt(QPointF position) const;
 
     std::vector<uint64_t> m_bins;

@@ -15,6 +15,7 @@
 #include <QLabel>
 #include <QPushButton>
 #include <QTableView>
+#include <QToolBar>
 #include <QVBoxLayout>
 
 namespace lms::ui {
@@ -31,7 +32,10 @@ LoraTab::LoraTab(QWidget* parent)
     m_countsLabel->setWordWrap(true);
     layout->addWidget(m_countsLabel);
 
-    auto* bar = new QHBoxLayout;
+    auto* bar = new QToolBar(this);
+    bar->setObjectName(QStringLiteral("loraToolBar"));
+    bar->setMovable(false);
+    bar->setFloatable(false);
     m_problemsOnly = new QCheckBox(tr("Only pairs with problems"), this);
     m_problemsOnly->setObjectName(QStringLiteral("loraProblemsOnlyCheck"));
     auto* orientationLabel = new QLabel(tr("Square base weights are stored as"), this);
@@ -43,19 +47,26 @@ LoraTab::LoraTab(QWidget* parent)
         tr("The shape cannot tell how a square weight is oriented; MindFormers layers store "
            "[out, in] unless built with transpose_b=False."));
     orientationLabel->setBuddy(m_orientation);
+    // Both may shrink (the label wraps, the choice elides) so a narrow centre needs no scrolling.
+    orientationLabel->setWordWrap(true);
+    m_orientation->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_orientation->setMinimumContentsLength(12);
     m_includeAll = new QPushButton(tr("Include all"), this);
     m_includeAll->setObjectName(QStringLiteral("loraIncludeAllButton"));
     m_excludeAll = new QPushButton(tr("Leave all out"), this);
     m_excludeAll->setObjectName(QStringLiteral("loraExcludeAllButton"));
+    // A tool bar, not a row of widgets: what does not fit a narrow centre (200 % on a small
+    // screen) moves into its » menu instead of widening the window.
     bar->addWidget(m_problemsOnly);
-    bar->addStretch(1);
+    auto* spacer = new QWidget(bar);
+    spacer->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Preferred);
+    bar->addWidget(spacer);
     bar->addWidget(m_includeAll);
     bar->addWidget(m_excludeAll);
-    layout->addLayout(bar);
+    layout->addWidget(bar);
     auto* orientationRow = new QHBoxLayout;
     orientationRow->addWidget(orientationLabel);
-    orientationRow->addWidget(m_orientation);
-    orientationRow->addStretch(1);
+    orientationRow->addWidget(m_orientation, 1);
     layout->addLayout(orientationRow);
 
     m_emptyLabel = new QLabel(this);

@@ -66,6 +66,9 @@ TensorsTab::TensorsTab(QWidget* parent)
     m_roleCombo = new QComboBox(page);
     m_roleCombo->setObjectName(QStringLiteral("tensorRoleCombo"));
     m_roleCombo->setToolTip(tr("Show only parameters of one role"));
+    // May elide its choice so that the bar fits a narrow centre (200 % on a small screen).
+    m_roleCombo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_roleCombo->setMinimumContentsLength(6);
     m_roleCombo->addItem(tr("All roles"), -1);
     for (auto role : {TensorRole::Base, TensorRole::LoraA, TensorRole::LoraB, TensorRole::OptimizerState,
                       TensorRole::Other})

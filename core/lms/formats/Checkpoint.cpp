@@ -40,6 +40,19 @@ public:
         return window_.data() + (pos - start_);
     }
 
+    // A protobuf field key at `pos` (advanced past it): field number, wire type, where it began.
+    struct Key {
+        uint64_t field;
+        uint32_t wire;
+        uint64_t at;
+    };
+    Result<Key> key(uint64_t& pos, uint64_t limit) {
+        const uint64_t at = pos;
+        auto value = varint(pos, limit);
+        if (!value) return std::unexpected(value.error());
+        return Key{*value >> 3, uint32_t(*value & 7), at};
+    }
+
     // Reads a base-128 varint at `pos` (advanced past it); it must end before `limit`.
     Result<uint64_t> varint(uint64_t& pos, uint64_t limit) {
         if (pos >= limit) return fail(ErrorCode::Malformed, "truncated varint", file_.path(), {}, pos);
@@ -142,11 +155,9 @@ struct Record {
 Status parseTensorProto(WindowReader& reader, uint64_t pos, uint64_t end, Record& record,
                         const std::string& path) {
     while (pos < end) {
-        const uint64_t fieldAt = pos;
-        auto key = reader.varint(pos, end);
+        auto key = reader.key(pos, end);
         if (!key) return std::unexpected(key.error());
-        const uint64_t field = *key >> 3;
-        const uint32_t wire = uint32_t(*key & 7);
+        const auto [field, wire, fieldAt] = *key;
         // One dimension read up to `limit`; dims may come unpacked or packed (proto2 readers accept both).
         const auto appendDim = [&](uint64_t limit) -> Status {
             auto v = reader.varint(pos, limit);
@@ -196,11 +207,9 @@ Status parseValue(WindowReader& reader, uint64_t pos, uint64_t end, Record& reco
     uint64_t tensorStart = 0, tensorEnd = 0;
     bool hasTag = false;
     while (pos < end) {
-        const uint64_t fieldAt = pos;
-        auto key = reader.varint(pos, end);
+        auto key = reader.key(pos, end);
         if (!key) return std::unexpected(key.error());
-        const uint64_t field = *key >> 3;
-        const uint32_t wire = uint32_t(*key & 7);
+        const auto [field, wire, fieldAt] = *key;
         if (wire == 2 && (field == 1 || field == 2 || field == 3)) {
             auto len = reader.length(pos, end, record.tag);
             if (!len) return std::unexpected(len.error());
@@ -377,11 +386,9 @@ Status CheckpointFile::indexCkpt(const CancelToken* cancel) {
     while (pos < recordsEnd_) {
         if (cancel && (records & 1023) == 0 && cancel->isCancelled())
             return fail(ErrorCode::Cancelled, "indexing cancelled", name);
-        const uint64_t recordStart = pos;
-        auto key = reader.varint(pos, recordsEnd_);
+        auto key = reader.key(pos, recordsEnd_);
         if (!key) return std::unexpected(key.error());
-        const uint64_t field = *key >> 3;
-        const uint32_t wire = uint32_t(*key & 7);
+        const auto [field, wire, recordStart] = *key;
         if (field != 1) {
             // Unknown top-level fields (e.g. the pre-1.0 model_type) are skipped.
             if (field == 0 || wire == 3 || wire == 4 || wire > 5)

@@ -146,19 +146,24 @@ bool isBlank(char c) {
     return c == ' ' || c == '\t';
 }
 
+// Inside a quoted scalar (`quote` is ' or "): steps over t[i], and over the escaped (\") or doubled
+// ('') quote it starts, closing the scalar at its quote. False, doing nothing, outside quotes.
+bool skipQuoted(std::string_view t, size_t& i, char& quote) {
+    if (!quote) return false;
+    const char c = t[i];
+    if ((c == '\\' && quote == '"') || (c == '\'' && quote == '\'' && i + 1 < t.size() && t[i + 1] == '\''))
+        ++i;
+    else if (c == quote)
+        quote = 0;
+    return true;
+}
+
 // Cuts a comment: '#' at the start or after a blank, outside quotes that open a scalar.
 std::string_view stripComment(std::string_view t) {
     char quote = 0;
     for (size_t i = 0; i < t.size(); ++i) {
+        if (skipQuoted(t, i, quote)) continue;
         const char c = t[i];
-        if (quote) {
-            if ((c == '\\' && quote == '"') ||
-                (c == '\'' && quote == '\'' && i + 1 < t.size() && t[i + 1] == '\''))
-                ++i;
-            else if (c == quote)
-                quote = 0;
-            continue;
-        }
         const bool tokenStart =
             i == 0 || std::string_view(" \t[{,:-").find(t[i - 1]) != std::string_view::npos;
         if ((c == '"' || c == '\'') && tokenStart)
@@ -498,14 +503,9 @@ Result<JsonValue> Parser::flow(std::string_view rest, int line, int depth) {
     char quote = 0;
     auto scan = [&](std::string_view t) {
         for (size_t i = 0; i < t.size(); ++i) {
+            if (skipQuoted(t, i, quote)) continue;
             const char c = t[i];
-            if (quote) {
-                if ((c == '\\' && quote == '"') ||
-                    (c == '\'' && quote == '\'' && i + 1 < t.size() && t[i + 1] == '\''))
-                    ++i;
-                else if (c == quote)
-                    quote = 0;
-            } else if (c == '"' || c == '\'') {
+            if (c == '"' || c == '\'') {
                 if (i == 0 || std::string_view(" \t[{,:").find(t[i - 1]) != std::string_view::npos) quote = c;
             } else if (c == '[' || c == '{') {
                 ++open;

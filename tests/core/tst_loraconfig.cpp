@@ -2,6 +2,7 @@
 // PEFT adapter_config.json (rank_pattern/alpha_pattern, rsLoRA), the rank cross-check, the refusals
 // (never a default alpha) and discovery.
 
+#include "TestSupport.h"
 #include "lms/lora/LoraConfig.h"
 #include "lms/lora/Yaml.h"
 #include "lms/merge/Merge.h"
@@ -11,13 +12,11 @@
 #include <fstream>
 #include <memory>
 
+using lms::test::fetchText;
+
 namespace {
 QString Q(const std::string& s) {
     return QString::fromStdString(s);
-}
-// A QString column of the current row as UTF-8 (what QFETCH would give, converted).
-std::string fetchText(const char* column) {
-    return static_cast<QString*>(QTest::qData(column, qMetaTypeId<QString>()))->toStdString();
 }
 }  // namespace
 

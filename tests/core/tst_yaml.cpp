@@ -2,6 +2,7 @@
 // and aliases, flow collections over several lines, duplicate keys, and the refusals (each with its
 // line), including hostile input (depth, alias expansion).
 
+#include "TestSupport.h"
 #include "lms/lora/Yaml.h"
 
 #include <QtTest>
@@ -10,13 +11,11 @@
 
 using lms::JsonValue;
 
+using lms::test::fetchText;
+
 namespace {
 QString Q(const std::string& s) {
     return QString::fromStdString(s);
-}
-// A QString column of the current row as UTF-8 (what QFETCH would give, converted).
-std::string fetchText(const char* column) {
-    return static_cast<QString*>(QTest::qData(column, qMetaTypeId<QString>()))->toStdString();
 }
 }  // namespace
 

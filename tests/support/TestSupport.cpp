@@ -130,4 +130,8 @@ void writeSafetensors(const std::filesystem::path& path, const std::vector<FakeT
     QVERIFY(writer->commit().has_value());
 }
 
+std::string fetchText(const char* column) {
+    return static_cast<QString*>(QTest::qData(column, qMetaTypeId<QString>()))->toStdString();
+}
+
 }  // namespace lms::test

@@ -68,6 +68,9 @@ struct ProtoBuilder {
 // Regular files under `dir`, recursively (relative paths, sorted).
 std::vector<std::string> listFiles(const std::filesystem::path& dir);
 
+// A QString column of the current data row as UTF-8 (what QFETCH would give, converted).
+std::string fetchText(const char* column);
+
 }  // namespace lms::test
 
 namespace lms::test {

@@ -344,7 +344,22 @@ QGroupBox* MergePanel::buildOptionsGroup() {
     m_crcCheck = new QCheckBox(tr("Check input CRC trailers"), options);
     m_crcCheck->setObjectName(QStringLiteral("crcCheck"));
     m_crcCheck->setChecked(true);
+    // The refusals a user may overrule, as --allow-partial and --allow-no-lora do; reset per model.
+    m_allowPartialCheck = new QCheckBox(tr("Merge a partial adapter"), options);
+    m_allowPartialCheck->setObjectName(QStringLiteral("allowPartialCheck"));
+    m_allowPartialCheck->setToolTip(
+        tr("The LoRA config's target_modules selects base weights that have no LoRA pair (an adapter "
+           "saved in part?). Merge the pairs there are anyway (--allow-partial)."));
+    m_allowNoLoraCheck = new QCheckBox(tr("Allow no LoRA (copy as is)"), options);
+    m_allowNoLoraCheck->setObjectName(QStringLiteral("allowNoLoraCheck"));
+    m_allowNoLoraCheck->setToolTip(
+        tr("Without a LoRA pair the merge is refused (a forgotten adapter?); this copies the "
+           "checkpoint unchanged instead (--allow-no-lora)."));
+    for (QCheckBox* check : {m_allowPartialCheck, m_allowNoLoraCheck})
+        connect(check, &QCheckBox::toggled, this, &MergePanel::updateSummary);
     optionsLayout->addWidget(m_skipInvalidCheck);
+    optionsLayout->addWidget(m_allowPartialCheck);
+    optionsLayout->addWidget(m_allowNoLoraCheck);
     optionsLayout->addWidget(m_verifyCheck);
     optionsLayout->addWidget(m_crcCheck);
     return options;
@@ -498,6 +513,8 @@ void MergePanel::resetForNewModel() {
     m_dstStrategyEdit->clear();
     m_mergedStrategyEdit->clear();
     m_shardSizeEdit->clear();
+    m_allowPartialCheck->setChecked(false);
+    m_allowNoLoraCheck->setChecked(false);
 }
 
 bool MergePanel::hasStrategyFolder() const {
@@ -689,6 +706,8 @@ MergeRequest MergePanel::request(OverwritePolicy overwrite) const {
     if (auto bytes = shardBytes(m_shardSizeEdit->text())) request.options.maxShardBytes = *bytes;
     request.options.plan = m_planOptions;
     request.options.skipInvalid = m_skipInvalidCheck->isChecked();
+    request.options.allowNoLora = m_allowNoLoraCheck->isChecked();
+    request.scaling.allowPartial = m_allowPartialCheck->isChecked();
     request.options.verify = m_verifyCheck->isChecked();
     request.options.checkInputCrc = m_crcCheck->isChecked();
     request.overwrite = overwrite;  // the preview assumes Replace: onMergeClicked asks before replacing

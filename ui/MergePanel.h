@@ -170,6 +170,8 @@ private:
     QLineEdit* m_scalingEdit = nullptr;
     QLabel* m_scalingLabel = nullptr;
     QCheckBox* m_skipInvalidCheck = nullptr;
+    QCheckBox* m_allowPartialCheck = nullptr;
+    QCheckBox* m_allowNoLoraCheck = nullptr;
     QCheckBox* m_verifyCheck = nullptr;
     QCheckBox* m_crcCheck = nullptr;
     QLabel* m_summaryLabel = nullptr;

@@ -183,6 +183,11 @@ void TestRequestParity::sameInputsSameRequestAsTheCli_data() {
     QTest::newRow("two adapters, one subtracted")
         << "adapter" << map({{"lora_alpha", 4}, {"adapter", true}, {"second_adapter", true}});
     QTest::newRow("LoRA config") << "full" << map({{"lora_config", true}});
+    // The refusals a user may overrule: a base without LoRA copied as is, and a config whose
+    // target_modules (wq and wk) selects a weight the adapter has no pair for (wk).
+    QTest::newRow("no LoRA allowed") << "base" << map({{"allow-no-lora", true}});
+    QTest::newRow("partial adapter allowed")
+        << "adapter" << map({{"adapter", true}, {"partial_config", true}, {"allow-partial", true}});
 }
 
 void TestRequestParity::sameInputsSameRequestAsTheCli() {
@@ -198,7 +203,7 @@ void TestRequestParity::sameInputsSameRequestAsTheCli() {
         for (const char* r : {"0", "1"})
             writeText(demo->distributedDir / (std::string("rank_") + r) / "zz_old-1_1.ckpt",
                       "not a checkpoint");
-    if (model == QLatin1StringView("adapter")) {
+    if (model == QLatin1StringView("adapter") || model == QLatin1StringView("base")) {
         writeBaseAndAdapter(root / "a");
         src = root / "a" / "base.ckpt";
         adapter = root / "a" / "DELTA_CKP-1_2.ckpt";
@@ -210,6 +215,8 @@ void TestRequestParity::sameInputsSameRequestAsTheCli() {
     }
     const fs::path config = root / "cfg" / "finetune.yaml";
     writeText(config, petConfig(12, 4));
+    const fs::path partialConfig = root / "cfg" / "partial.yaml";
+    writeText(partialConfig, petConfig(4, 2) + "      target_modules: '.*wq|.*wk'\n");
     const fs::path dstStrategy = demo->strategyDir / "ckpt_strategy_rank_0.ckpt";
     const auto has = [&](const char* key) { return inputs.contains(QString::fromLatin1(key)); };
     const auto text = [&](const char* key) { return inputs.value(QString::fromLatin1(key)).toString(); };
@@ -224,6 +231,9 @@ void TestRequestParity::sameInputsSameRequestAsTheCli() {
     if (has("adapter")) args << QStringLiteral("--adapter") << qs(adapter);
     if (has("second_adapter")) args << QStringLiteral("--adapter") << qs(second) + QStringLiteral(":-0.5");
     if (has("lora_config")) args << QStringLiteral("--lora_config") << qs(config);
+    if (has("partial_config")) args << QStringLiteral("--lora_config") << qs(partialConfig);
+    for (const char* flag : {"allow-no-lora", "allow-partial"})
+        if (has(flag)) args << QStringLiteral("--") + QString::fromLatin1(flag);
     QProcess cli;
     cli.start(cliPath(), args);
     QVERIFY(cli.waitForFinished(60000));
@@ -255,6 +265,17 @@ void TestRequestParity::sameInputsSameRequestAsTheCli() {
     if (has("max_shard_size")) child<QLineEdit>(&panel, "maxShardSizeEdit")->setText(text("max_shard_size"));
     if (has("dst_ckpt_strategy")) child<QLineEdit>(&panel, "dstStrategyEdit")->setText(qs(dstStrategy));
     if (has("lora_config")) child<QLineEdit>(&panel, "loraConfigEdit")->setText(qs(config));
+    if (has("partial_config")) child<QLineEdit>(&panel, "loraConfigEdit")->setText(qs(partialConfig));
+    if (has("allow-no-lora") || has("allow-partial")) {  // refused until the user overrules it
+        QVERIFY(panel.waitForPreview());
+        const auto refused = resolve(panel.request(), opened->source);
+        QCOMPARE(refused.refusals.size(), size_t(1));
+        QCOMPARE(refused.refusals.front().code,
+                 has("allow-no-lora") ? RefusalCode::NoLoraPairs : RefusalCode::PartialMerge);
+        QCOMPARE(panel.blockingReason(), errorText(refused.refusals.front().error));
+    }
+    if (has("allow-no-lora")) child<QCheckBox>(&panel, "allowNoLoraCheck")->setChecked(true);
+    if (has("allow-partial")) child<QCheckBox>(&panel, "allowPartialCheck")->setChecked(true);
     QVERIFY(panel.waitForPreview());
     QCOMPARE(panel.blockingReason(), QString());
 
@@ -274,7 +295,11 @@ void TestRequestParity::sameInputsSameRequestAsTheCli() {
     QCOMPARE(mapped.destination.format, has("save_format") ? OutputFormat::Safetensors : OutputFormat::Ckpt);
     QCOMPARE(mapped.options.maxShardBytes, has("max_shard_size") ? uint64_t(20000) : uint64_t(0));
     QCOMPARE(qs(mapped.destination.strategy), has("dst_ckpt_strategy") ? qs(dstStrategy) : QString());
-    QCOMPARE(qs(mapped.scaling.configFile), has("lora_config") ? qs(config) : QString());
+    QCOMPARE(qs(mapped.scaling.configFile), has("lora_config")      ? qs(config)
+                                            : has("partial_config") ? qs(partialConfig)
+                                                                    : QString());
+    QCOMPARE(mapped.options.allowNoLora, has("allow-no-lora"));
+    QCOMPARE(mapped.scaling.allowPartial, has("allow-partial"));
     QCOMPARE(mapped.scaling.spec.alpha.value_or(0), has("lora_alpha") ? text("lora_alpha").toDouble() : 0.0);
     QCOMPARE(mapped.scaling.spec.rank.value_or(0), has("lora_rank") ? text("lora_rank").toDouble() : 0.0);
     QCOMPARE(mapped.scaling.spec.scaling.value_or(0), has("lora_scaling") ? 3.0 : 0.0);

@@ -486,6 +486,7 @@ void MergePanel::connectInputs() {
 void MergePanel::clear() {
     m_model.reset();
     m_preview.reset();
+    m_resolver->clear();
     m_plan = {};
     m_sourceEdit->clear();
     m_strategyEdit->clear();
@@ -547,7 +548,9 @@ QString MergePanel::proposedDestination() const {
 void MergePanel::setModel(std::shared_ptr<const LoadedModel> model) {
     const bool samePath = m_model && model && m_model->opened.path == model->opened.path;
     m_model = std::move(model);
-    m_preview.reset();  // the last answer was for another model: "Checking…" until this one's
+    // The last answer, and one still being worked out, are for another model: "Checking…" until this one's.
+    m_preview.reset();
+    m_resolver->clear();
     const auto& opened = m_model->opened;
     {
         const QSignalBlocker blockSource(m_sourceEdit);  // one summary update at the end

@@ -22,6 +22,7 @@
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QTemporaryDir>
+#include <QThread>
 #include <QToolButton>
 #include <QtTest>
 #include <fstream>
@@ -48,6 +49,7 @@ private slots:
     void scalingFromAConfig();
     void anotherModelResetsTheForm_data();
     void anotherModelResetsTheForm();
+    void previewIsOfTheOpenModel();
     void proposedDestination_data();
     void proposedDestination();
     void adapterMapsToTheRequest();
@@ -208,6 +210,29 @@ void TestMergePanel::anotherModelResetsTheForm() {
     QCOMPARE(child<QLineEdit>(&panel, "strategyEdit")->text(), QString());
     QVERIFY(panel.waitForPreview());
     QCOMPARE(panel.blockingReason(), kNoScaling);
+}
+
+// An answer worked out for the previous model is never shown for the next one, even when it is
+// ready before the next model's check starts.
+void TestMergePanel::previewIsOfTheOpenModel() {
+    auto first = open(openOf(m_demo.fullCheckpoint));
+    auto second = open(openOf(m_demo.distributedDir));
+    QVERIFY(first && second);
+    MergePanel panel;
+    panel.setModel(first);
+    QCoreApplication::processEvents();  // the first model's check starts on its thread
+    QVERIFY(panel.isPreviewPending());
+    QThread::msleep(300);  // and ends there; its answer waits in the event queue
+    QSignalSpy previews(&panel, &MergePanel::previewChanged);
+    panel.setModel(second);
+    // As the event loop runs it (waitForPreview would ask for the new check first).
+    QTRY_VERIFY_WITH_TIMEOUT(!panel.isPreviewPending(), 10000);
+    QVERIFY(!previews.isEmpty());
+    for (const auto& args : previews) {
+        const auto preview = args.front().value<std::shared_ptr<const Resolution>>();
+        QVERIFY(preview && preview->job);
+        QCOMPARE(preview->job->source, second->source);
+    }
 }
 
 void TestMergePanel::proposedDestination_data() {

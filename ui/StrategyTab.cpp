@@ -21,6 +21,14 @@
 #include <QVBoxLayout>
 
 namespace lms::ui {
+namespace {
+
+// The whole tensor as one piece, held by `ranks`.
+SlicePiece wholeTensor(const std::vector<int64_t>& shape, std::vector<int64_t> ranks) {
+    return {Box{std::vector<int64_t>(shape.size(), 0), shape}, std::move(ranks)};
+}
+
+}  // namespace
 
 StrategyTab::StrategyTab(QWidget* parent)
     : QWidget(parent),
@@ -126,7 +134,6 @@ void StrategyTab::showChunkMap(const LoadedModel& model) {
 
 void StrategyTab::clear() {
     useStrategyModel();
-    m_listsDestination = false;
     m_listedDestinationFile.clear();
     m_diagram->setCaption({});
     m_destination->hide();
@@ -166,7 +173,6 @@ void StrategyTab::showSource() {
 void StrategyTab::setStrategy(std::shared_ptr<const Strategy> strategy, const QString& path,
                               const std::shared_ptr<const LoadedModel>& model) {
     useStrategyModel();
-    m_listsDestination = false;
     m_listedDestinationFile.clear();
     QHash<QString, std::vector<int64_t>> shapes;
     if (model)
@@ -240,9 +246,8 @@ void StrategyTab::showSelected() {
         return;
     }
     showDestination(qs(layout->name), *shape);
-    if (m_listsDestination) {  // a full checkpoint: every tensor whole in its one file
-        SlicePiece whole{Box{std::vector<int64_t>(shape->size(), 0), *shape}, {}};
-        m_diagram->setSlices(qs(layout->name), *shape, {std::move(whole)},
+    if (listsDestinationStrategy()) {  // a full checkpoint: every tensor whole in its one file
+        m_diagram->setSlices(qs(layout->name), *shape, {wholeTensor(*shape, {})},
                              {QFileInfo(m_loaded->path).fileName()});
         return;
     }
@@ -276,7 +281,7 @@ void StrategyTab::setMergePreview(std::shared_ptr<const Resolution> preview) {
     const bool listable = job && m_loaded && !m_loaded->strategy && !showsChunkMap();
     if (listable)
         listDestinationStrategy(*job);
-    else if (m_listsDestination)
+    else if (listsDestinationStrategy())
         showSource();
     m_diagram->setCaption(job || !refusal.isEmpty() ? tr("As stored now") : QString());
     if (!job && refusal.isEmpty()) {
@@ -290,9 +295,8 @@ void StrategyTab::setMergePreview(std::shared_ptr<const Resolution> preview) {
 void StrategyTab::listDestinationStrategy(const ResolvedJob& job) {
     const auto& strategy = job.options.reshard->strategy;
     const QString file = qs(strategy->file);
-    if (m_listsDestination && file == m_listedDestinationFile) return;  // keeps the selection
+    if (file == m_listedDestinationFile) return;  // keeps the selection
     setStrategy(strategy, file, m_loaded);
-    m_listsDestination = true;
     m_listedDestinationFile = file;
     m_infoLabel->setText(tr("<b>%1</b> is a full checkpoint; the merge re-shards it to the destination "
                             "strategy: ")
@@ -328,9 +332,9 @@ void StrategyTab::showDestination(const QString& name, const std::vector<int64_t
         if (!cut) return m_destination->setMessage(errorText(cut.error()));
         pieces = std::move(*cut);
     } else {  // stored whole on every destination rank
-        SlicePiece whole{Box{std::vector<int64_t>(shape.size(), 0), shape}, {}};
-        for (int64_t rank = 0; rank < strategy.devicesPerStage(); ++rank) whole.ranks.push_back(rank);
-        pieces.push_back(std::move(whole));
+        std::vector<int64_t> ranks;
+        for (int64_t rank = 0; rank < strategy.devicesPerStage(); ++rank) ranks.push_back(rank);
+        pieces.push_back(wholeTensor(shape, std::move(ranks)));
     }
     QStringList labels;
     for (const auto& piece : pieces)

@@ -47,7 +47,7 @@ public:
     QTableView* view() const { return m_view; }
     SliceDiagram* diagram() const { return m_diagram; }
     SliceDiagram* destinationDiagram() const { return m_destination; }  // hidden without a re-shard
-    bool listsDestinationStrategy() const { return m_listsDestination; }
+    bool listsDestinationStrategy() const { return !m_listedDestinationFile.isEmpty(); }
     QSplitter* splitter() const { return m_splitter; }
 
 private:
@@ -74,7 +74,7 @@ private:
     SliceDiagram* m_destination;
     std::shared_ptr<const LoadedModel> m_loaded;  // the open model (setModel)
     std::shared_ptr<const Resolution> m_preview;
-    bool m_listsDestination = false;  // the table lists the destination strategy (full checkpoint)
+    // The destination strategy the table lists instead of a full checkpoint's none ("" otherwise).
     QString m_listedDestinationFile;
 };
 
